@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+// Terminal and band ids travel inside NATS subjects, so they are restricted to characters that are
+// valid in a single subject token. Changing these patterns is a wire-protocol change.
+export const TERMINAL_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const BAND_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export const TerminalId = z.string().regex(TERMINAL_ID_PATTERN, 'terminal id: 1-64 of A-Z a-z 0-9 _ -');
+export const BandId = z.string().regex(BAND_ID_PATTERN, 'band id: 1-64 of A-Z a-z 0-9 _ -');
+/** Client-chosen correlation reference, echoed in the reply. */
+export const Ref = z.string().min(1).max(64);
+export const IsoTime = z.iso.datetime({ offset: true });
+/** base64url without padding. */
+export const Base64Url = z.string().regex(/^[A-Za-z0-9_-]*$/, 'base64url without padding');
+/** sAMAccountName: AD allows at most 20 characters and forbids these: " / \ [ ] : ; | = , + * ? < > */
+export const SamAccountName = z
+  .string()
+  .min(1)
+  .max(20)
+  .regex(/^[^"/\\[\]:;|=,+*?<>\s@]+$/, 'sAMAccountName: at most 20 characters, none of " / \\ [ ] : ; | = , + * ? < > @ or spaces');
+
+/**
+ * Normalises a socket's remote address for binding and subjects: IPv4-mapped IPv6 becomes plain IPv4,
+ * and the characters that NATS uses as token separators are replaced.
+ */
+export function addressToken(address: string): string {
+  const plain = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  return plain.replace(/[.:%]/g, '_').toLowerCase();
+}

@@ -1,0 +1,5 @@
+export * from './ids';
+export * from './socket/codes';
+export * from './socket/messages';
+export * from './socket/codec';
+export * from './nats/subjects';

@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import { addressToken } from '../ids';
+import { Advert, DecisionUser, TapDecision, TapKind, UserStatus } from '../socket/messages';
+import { BandId, IsoTime, SamAccountName, TerminalId } from '../ids';
+
+/**
+ * Every NATS subject Tapgate uses, declared once with the schema of what travels on it.
+ *
+ * NEVER RENAME a subject or change a schema incompatibly: replicas of different versions share one
+ * NATS during a rolling upgrade. Add a new versioned subject (`tapgate.v2...`) instead.
+ */
+export interface NatsContract<T> {
+  /** Subject, or the wildcard a subscriber uses for a family of subjects. */
+  readonly subject: string;
+  readonly schema: z.ZodType<T>;
+  /** Queue group for load-shared consumers, when there is one. */
+  readonly queue?: string;
+}
+
+export interface RequestContract<Req, Res> extends NatsContract<Req> {
+  readonly reply: z.ZodType<Res>;
+}
+
+function contract<T>(subject: string, schema: z.ZodType<T>, queue?: string): NatsContract<T> {
+  return { subject, schema, queue };
+}
+function request<Req, Res>(
+  subject: string,
+  schema: z.ZodType<Req>,
+  reply: z.ZodType<Res>,
+  queue?: string,
+): RequestContract<Req, Res> {
+  return { subject, schema, reply, queue };
+}
+
+const V = 1;
+
+// ----- tap delivery --------------------------------------------------------------------------------
+
+export const TapDelivery = z
+  .object({
+    v: z.literal(V),
+    tapId: z.string(),
+    terminalId: TerminalId,
+    kind: TapKind,
+    bandId: BandId.optional(),
+    decision: TapDecision,
+    receivedAt: IsoTime,
+  })
+  .strict();
+export type TapDelivery = z.infer<typeof TapDelivery>;
+
+export const DeliveryAck = z.object({ v: z.literal(V), delivered: z.number().int().nonnegative() }).strict();
+export type DeliveryAck = z.infer<typeof DeliveryAck>;
+
+/**
+ * A gateway holding NEA clients subscribes to `...deliver.<terminal>.*` for explicit bindings and to
+ * `...deliver.*.<address>` for implicit ones; the endpoint's gateway sends one request to
+ * `...deliver.<terminal>.<address>`. "No responders" therefore means no NEA client is bound.
+ */
+export const TapDeliver = request(`tapgate.v${V}.tap.deliver.>`, TapDelivery, DeliveryAck);
+export const tapDeliverSubject = (terminalId: string, address: string): string =>
+  `tapgate.v${V}.tap.deliver.${terminalId}.${addressToken(address)}`;
+export const tapDeliverExplicitWildcard = (terminalId: string): string => `tapgate.v${V}.tap.deliver.${terminalId}.*`;
+export const tapDeliverImplicitWildcard = (address: string): string =>
+  `tapgate.v${V}.tap.deliver.*.${addressToken(address)}`;
+
+// ----- presence ------------------------------------------------------------------------------------
+
+export const AdvertBatch = z
+  .object({
+    v: z.literal(V),
+    terminalId: TerminalId,
+    adverts: z.array(Advert).min(1).max(256),
+    receivedAt: IsoTime,
+  })
+  .strict();
+export type AdvertBatch = z.infer<typeof AdvertBatch>;
+
+/** Endpoint adverts relayed by gateways; one presence replica in the queue group handles each batch. */
+export const PresenceAdverts = contract(`tapgate.v${V}.presence.adverts`, AdvertBatch, 'presence');
+
+export const PresenceLevel = z.enum(['yes', 'likely', 'unlikely', 'no']);
+export type PresenceLevel = z.infer<typeof PresenceLevel>;
+
+export const BandPresence = z
+  .object({
+    bandId: BandId,
+    presence: PresenceLevel,
+    authenticated: z.boolean(),
+    /** Terminals that saw the band recently, strongest smoothed RSSI first. */
+    terminals: z.array(z.object({ terminalId: TerminalId, rssi: z.number() }).strict()),
+    lastSeen: IsoTime.optional(),
+  })
+  .strict();
+export type BandPresence = z.infer<typeof BandPresence>;
+
+export const PresenceQuery = z.object({ v: z.literal(V), bandId: BandId }).strict();
+export const PresenceAnswer = z
+  .object({ v: z.literal(V), known: z.boolean(), band: BandPresence.optional() })
+  .strict();
+export type PresenceAnswer = z.infer<typeof PresenceAnswer>;
+export const PresenceGet = request(`tapgate.v${V}.presence.get`, PresenceQuery, PresenceAnswer, 'presence');
+
+export const PresenceChange = z
+  .object({
+    v: z.literal(V),
+    terminalId: TerminalId,
+    before: BandPresence.optional(),
+    after: BandPresence,
+    at: IsoTime,
+  })
+  .strict();
+export type PresenceChange = z.infer<typeof PresenceChange>;
+export const PresenceChanged = contract(`tapgate.v${V}.presence.changed.>`, PresenceChange);
+export const presenceChangedSubject = (terminalId: string): string => `tapgate.v${V}.presence.changed.${terminalId}`;
+
+// ----- user status ---------------------------------------------------------------------------------
+
+export const UserRef = z.union([
+  z.object({ sAMAccountName: SamAccountName }).strict(),
+  z.object({ userPrincipalName: z.string().min(3).max(256) }).strict(),
+]);
+export type UserRef = z.infer<typeof UserRef>;
+
+export const StatusQuery = z.object({ v: z.literal(V), user: UserRef }).strict();
+export type StatusQuery = z.infer<typeof StatusQuery>;
+
+export const StatusAnswer = z
+  .object({
+    v: z.literal(V),
+    status: UserStatus,
+    user: DecisionUser.optional(),
+    /** The directory attributes the status was computed from, as strings. */
+    evidence: z.record(z.string(), z.string()),
+    source: z.enum(['cache', 'directory', 'none']),
+    /** When the directory was read (for cached answers, when the entry was filled). */
+    checkedAt: IsoTime,
+    message: z.string().optional(),
+  })
+  .strict();
+export type StatusAnswer = z.infer<typeof StatusAnswer>;
+
+export const UserStatusGet = request(`tapgate.v${V}.userstatus.get`, StatusQuery, StatusAnswer, 'user-status');
+export const UserStatusInvalidate = request(
+  `tapgate.v${V}.userstatus.invalidate`,
+  z.object({ v: z.literal(V), user: UserRef }).strict(),
+  z.object({ v: z.literal(V), removed: z.boolean() }).strict(),
+  'user-status',
+);
+
+// ----- endpoint lifecycle (for the console and the audit trail) -----------------------------------
+
+export const EndpointLifecycle = z
+  .object({
+    v: z.literal(V),
+    terminalId: TerminalId,
+    event: z.enum(['online', 'offline']),
+    address: z.string(),
+    gateway: z.string(),
+    at: IsoTime,
+  })
+  .strict();
+export type EndpointLifecycle = z.infer<typeof EndpointLifecycle>;
+export const EndpointEvents = contract(`tapgate.v${V}.endpoint.lifecycle`, EndpointLifecycle);
+
+// ----- JetStream KV buckets (names are part of the contract too) ------------------------------------
+export const KvBuckets = {
+  enrollments: 'tapgate_enrollments',
+  policies: 'tapgate_policies',
+  terminals: 'tapgate_terminals',
+} as const;

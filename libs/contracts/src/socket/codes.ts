@@ -1,0 +1,70 @@
+// Error and close codes of the socket protocol (docs/protocol.md). Never renumber or rename: clients
+// in the field switch on these values.
+
+/** Codes carried in `error` frames and in refusals. */
+export const ErrorCode = {
+  MalformedJson: 'malformed_json',
+  InvalidEnvelope: 'invalid_envelope',
+  UnsupportedVersion: 'unsupported_version',
+  UnknownType: 'unknown_type',
+  SchemaViolation: 'schema_violation',
+  FrameTooLarge: 'frame_too_large',
+  RateLimited: 'rate_limited',
+  HandshakeRequired: 'handshake_required',
+  AlreadyHandshaken: 'already_handshaken',
+  Unauthorized: 'unauthorized',
+  Unavailable: 'unavailable',
+  Internal: 'internal_error',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** WebSocket close codes the gateway uses. 1xxx are RFC 6455; 4xxx are Tapgate's own. */
+export const CloseCode = {
+  /** Server shutting down or draining: reconnect (to another replica). */
+  GoingAway: 1001,
+  /** Repeated protocol violations, or a message flood past the rate limit. */
+  PolicyViolation: 1008,
+  /** Frame larger than the configured limit. */
+  MessageTooBig: 1009,
+  /** Unexpected server error. */
+  InternalError: 1011,
+  /** Endpoint credentials missing or wrong. Do not retry without new credentials. */
+  Unauthorized: 4001,
+  /** No heartbeat within the allowed interval. */
+  HeartbeatTimeout: 4002,
+  /** Another endpoint connection identified with the same terminal id; the older one is closed. */
+  Replaced: 4009,
+  /** No `hello` within the handshake timeout. */
+  HandshakeTimeout: 4408,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Why a tap was not granted. Part of every refused decision. */
+export const RefusalReason = {
+  /** No NEA client is bound to the terminal (or its address). */
+  NoListener: 'no_listener',
+  UnknownBand: 'unknown_band',
+  BandSuspended: 'band_suspended',
+  BadSignature: 'bad_signature',
+  /** The challenge was used before (a replayed tap). */
+  ChallengeReplayed: 'challenge_replayed',
+  ChallengeExpired: 'challenge_expired',
+  /** The challenge was never issued to this endpoint connection. */
+  ChallengeUnknown: 'challenge_unknown',
+  /** The proof names another terminal than the endpoint that sent it. */
+  WrongTerminal: 'wrong_terminal',
+  BandNotAuthenticated: 'band_not_authenticated',
+  /** Presence could not be determined and policy requires it. */
+  PresenceUnknown: 'presence_unknown',
+  /** A plain NFC UID arrived but policy does not allow UID taps. */
+  UidNotAllowed: 'uid_not_allowed',
+  /** The user's AD status is not `active` (the status says which). */
+  UserNotActive: 'user_not_active',
+  /** The directory could not be asked. */
+  StatusUnavailable: 'status_unavailable',
+  /** user-status answered that checking status is off in policy. */
+  StatusNotConfigured: 'status_not_configured',
+  /** A service did not answer in time, or answered with something invalid. */
+  Internal: 'internal_error',
+} as const;
+export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];

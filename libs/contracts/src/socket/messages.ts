@@ -1,0 +1,221 @@
+import { z } from 'zod';
+import { Base64Url, BandId, IsoTime, SamAccountName, TerminalId } from '../ids';
+import { ErrorCode, RefusalReason } from './codes';
+
+/** Socket protocol version carried in every frame as `v`. */
+export const SOCKET_PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------------
+// Shared pieces
+// ---------------------------------------------------------------------------------------------------
+
+const Software = z.object({ name: z.string().max(64), version: z.string().max(32) }).strict();
+
+export const UserStatus = z.enum([
+  'active',
+  'disabled',
+  'locked_out',
+  'password_expired',
+  'must_change_password',
+  'account_expired',
+  'not_found',
+  'unavailable',
+  'not_configured',
+]);
+export type UserStatus = z.infer<typeof UserStatus>;
+
+export const DecisionUser = z
+  .object({
+    sAMAccountName: SamAccountName,
+    displayName: z.string().max(256).optional(),
+    dn: z.string().max(1024).optional(),
+  })
+  .strict();
+
+/** The platform's verdict on one tap. `granted` only when every configured check passed. */
+export const TapDecision = z
+  .object({
+    outcome: z.enum(['granted', 'refused']),
+    reason: z.enum(Object.values(RefusalReason) as [RefusalReason, ...RefusalReason[]]).optional(),
+    /** Human-readable explanation suitable for showing to the worker. */
+    message: z.string().max(512).optional(),
+    user: DecisionUser.optional(),
+    status: UserStatus.optional(),
+    /** How the band was identified: a verified ECDSA proof, or a plain NFC UID where policy allows it. */
+    identifiedBy: z.enum(['proof', 'uid', 'none']),
+  })
+  .strict();
+export type TapDecision = z.infer<typeof TapDecision>;
+
+export const TapKind = z.enum(['nfc', 'ble']);
+export type TapKind = z.infer<typeof TapKind>;
+
+/** ECDSA P-256 proof made by the band over the gateway's challenge (see libs/band). */
+export const TapProof = z
+  .object({
+    challenge: Base64Url.min(16).max(128),
+    /** Milliseconds since the epoch when the band signed. */
+    timestamp: z.number().int().nonnegative(),
+    /** The terminal the band signed for; must equal the endpoint's terminal. */
+    terminalId: TerminalId,
+    /** IEEE P1363 (r||s) signature, base64url. */
+    signature: Base64Url.min(80).max(100),
+  })
+  .strict();
+export type TapProof = z.infer<typeof TapProof>;
+
+// ---------------------------------------------------------------------------------------------------
+// Client -> server
+// ---------------------------------------------------------------------------------------------------
+
+export const EndpointHello = z
+  .object({
+    role: z.literal('endpoint'),
+    terminalId: TerminalId,
+    /** Per-terminal credential (bearer secret) issued by the administrator. */
+    credential: z.string().min(1).max(512).optional(),
+    software: Software.optional(),
+    capabilities: z.array(z.enum(['nfc', 'ble', 'simulated'])).max(8).optional(),
+  })
+  .strict();
+
+export const NeaHello = z
+  .object({
+    role: z.literal('nea'),
+    /** Explicit binding. Omit to bind by source address (the endpoint on the same machine). */
+    terminalId: TerminalId.optional(),
+    app: Software.optional(),
+    /** POMSnet's BiometricAuthenticationAuthURL, passed through for the audit trail. */
+    authUrl: z.string().max(2048).optional(),
+  })
+  .strict();
+
+export const Hello = z.discriminatedUnion('role', [EndpointHello, NeaHello]);
+export type Hello = z.infer<typeof Hello>;
+
+export const Tap = z
+  .object({
+    /** Endpoint-chosen unique id for this tap; echoed in `tap.result` and delivered to NEA clients. */
+    tapId: z.string().min(1).max(64),
+    kind: TapKind,
+    bandId: BandId.optional(),
+    /** Plain NFC badge UID (hex) for sites whose policy allows UID taps. */
+    uid: z
+      .string()
+      .regex(/^[0-9A-Fa-f]{8,32}$/)
+      .optional(),
+    proof: TapProof.optional(),
+    /** When the endpoint saw the tap (its clock). */
+    at: IsoTime,
+  })
+  .strict()
+  .refine((t) => t.bandId !== undefined || t.uid !== undefined, { message: 'a tap needs bandId or uid' });
+export type Tap = z.infer<typeof Tap>;
+
+export const Advert = z
+  .object({
+    bandId: BandId,
+    rssi: z.number().int().min(-127).max(20),
+    /** Band state from the advertisement (old SDK's found states, simplified). */
+    state: z.enum(['authenticated', 'on_wrist', 'unclasped']),
+    seenAt: IsoTime,
+  })
+  .strict();
+export type Advert = z.infer<typeof Advert>;
+
+export const Adverts = z.object({ adverts: z.array(Advert).min(1).max(256) }).strict();
+
+const Empty = z.object({}).strict().optional();
+
+/** Every message a client may send, by `type`. */
+export const ClientMessageSchemas = {
+  hello: Hello,
+  ping: Empty,
+  tap: Tap,
+  adverts: Adverts,
+  'challenge.request': Empty,
+  'presence.subscribe': Empty,
+} as const;
+export type ClientMessageType = keyof typeof ClientMessageSchemas;
+export type ClientMessageData<T extends ClientMessageType> = z.infer<(typeof ClientMessageSchemas)[T]>;
+
+/** Which role may send which types after the handshake. */
+export const ENDPOINT_MESSAGE_TYPES: readonly ClientMessageType[] = ['ping', 'tap', 'adverts', 'challenge.request'];
+export const NEA_MESSAGE_TYPES: readonly ClientMessageType[] = ['ping', 'presence.subscribe'];
+
+// ---------------------------------------------------------------------------------------------------
+// Server -> client
+// ---------------------------------------------------------------------------------------------------
+
+export const Challenge = z.object({ challenge: Base64Url, expiresAt: IsoTime }).strict();
+export type Challenge = z.infer<typeof Challenge>;
+
+export const Binding = z
+  .object({
+    mode: z.enum(['explicit', 'implicit']),
+    terminalId: TerminalId.optional(),
+    /** Source address the implicit binding follows. */
+    address: z.string().optional(),
+  })
+  .strict();
+
+export const Welcome = z
+  .object({
+    sessionId: z.string(),
+    protocol: z.literal(SOCKET_PROTOCOL_VERSION),
+    heartbeatIntervalMs: z.number().int().positive(),
+    maxFrameBytes: z.number().int().positive(),
+    /** Endpoints only: the first challenge to sign. */
+    challenge: Challenge.optional(),
+    /** NEA clients only. */
+    binding: Binding.optional(),
+  })
+  .strict();
+export type Welcome = z.infer<typeof Welcome>;
+
+export const TapResult = z
+  .object({
+    tapId: z.string(),
+    decision: TapDecision,
+    /** How many NEA clients received the tap. */
+    deliveredTo: z.number().int().nonnegative(),
+    /** A fresh challenge for the next tap. */
+    challenge: Challenge.optional(),
+  })
+  .strict();
+export type TapResult = z.infer<typeof TapResult>;
+
+/** What an NEA client receives for a tap on its terminal. */
+export const TapEvent = z
+  .object({
+    tapId: z.string(),
+    terminalId: TerminalId,
+    kind: TapKind,
+    bandId: BandId.optional(),
+    decision: TapDecision,
+    /** When the gateway received the tap. */
+    at: IsoTime,
+  })
+  .strict();
+export type TapEvent = z.infer<typeof TapEvent>;
+
+export const ErrorBody = z
+  .object({
+    code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string(),
+    /** Schema violations: where and what. */
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .strict();
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+export const ServerMessageSchemas = {
+  welcome: Welcome,
+  pong: Empty,
+  challenge: Challenge,
+  'tap.result': TapResult,
+  tap: TapEvent,
+  error: ErrorBody,
+} as const;
+export type ServerMessageType = keyof typeof ServerMessageSchemas;
+export type ServerMessageData<T extends ServerMessageType> = z.infer<(typeof ServerMessageSchemas)[T]>;

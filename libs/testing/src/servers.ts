@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports';
+import { spawnServer, type ManagedProcess } from './process';
+
+/** A server a test owns: it can stop and restart it on the same port. */
+export interface TestServer {
+  readonly port: number;
+  readonly url: string;
+  stop(): Promise<void>;
+  /** Starts it again on the same port (and, for NATS, the same JetStream store). */
+  start(): Promise<void>;
+  /** Stops it and removes its files. */
+  dispose(): Promise<void>;
+}
+
+function binary(name: string): string {
+  return process.env[`TAPGATE_${name.toUpperCase().replace('-', '_')}_BIN`] ?? name;
+}
+
+/** Starts a private nats-server (JetStream on, store in a temporary folder) on a free port. */
+export async function startNats(opts: { jetstream?: boolean } = {}): Promise<TestServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'tapgate-nats-'));
+  const args = ['-a', '127.0.0.1', '-p', String(port)];
+  if (opts.jetstream !== false) args.push('-js', '-sd', dir);
+  let proc: ManagedProcess | undefined;
+  const server: TestServer = {
+    port,
+    url: `nats://127.0.0.1:${port}`,
+    async start() {
+      proc = await spawnServer(binary('nats-server'), args, port);
+    },
+    async stop() {
+      await proc?.stop();
+      proc = undefined;
+    },
+    async dispose() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return server;
+}
+
+/** Starts a private redis-server (no persistence) on a free port. */
+export async function startRedis(): Promise<TestServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'tapgate-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  let proc: ManagedProcess | undefined;
+  const server: TestServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      proc = await spawnServer(binary('redis-server'), args, port);
+    },
+    async stop() {
+      await proc?.stop();
+      proc = undefined;
+    },
+    async dispose() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return server;
+}

@@ -1,0 +1,21 @@
+// Runs every compiled test file (libs/*/dist and services/*/dist, *.test.js) with Node's test runner.
+// Tests are I/O-bound (they start their own servers), so several files run at once even on 2 cores.
+// Usage: node scripts/run-tests.mjs [filter-substring ...]
+import { spawnSync } from 'node:child_process';
+import { globSync } from 'node:fs';
+
+const filters = process.argv.slice(2);
+const files = globSync(['libs/*/dist/**/*.test.js', 'services/*/dist/**/*.test.js'])
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error('run-tests: no test files matched');
+  process.exit(1);
+}
+const concurrency = process.env.TAPGATE_TEST_CONCURRENCY ?? '4';
+const result = spawnSync(
+  process.execPath,
+  ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', '--test-reporter=spec', ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);

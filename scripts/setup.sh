@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what Tapgate needs on a fresh Debian machine: system packages (as root, with apt-get),
+# then the npm packages (which bring Node 24 into node_modules/.bin), then builds every workspace.
+# Usage: scripts/setup.sh [--with-samba] [--with-chromium]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(nats-server redis-server openssl)
+for arg in "$@"; do
+  case "$arg" in
+    --with-samba) pkgs+=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba ldb-tools ldap-utils faketime) ;;
+    --with-chromium) pkgs+=(chromium) ;;
+    *) echo "setup: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing Debian packages: ${missing[*]}" >&2
+    echo "setup: run as root, or: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+command -v npm >/dev/null || { echo "setup: npm (any Node.js >= 18) is required to bootstrap Node 24" >&2; exit 1; }
+# npm ci only when the lock changed since the last install: a warm re-run takes a second.
+stamp=node_modules/.tapgate-lock.sha
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" >"$stamp"
+fi
+echo "setup: building (Node $(npx --no node --version))"
+npm run --silent build
