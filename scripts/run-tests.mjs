@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 
 const filters = process.argv.slice(2);
-const files = globSync(['libs/*/dist/**/*.test.js', 'services/*/dist/**/*.test.js'])
+const files = globSync(['libs/*/dist/**/*.test.js', 'services/*/dist/**/*.test.js', 'tests/*/dist/**/*.test.js'])
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {
@@ -16,6 +16,6 @@ const concurrency = process.env.TAPGATE_TEST_CONCURRENCY ?? '4';
 const result = spawnSync(
   process.execPath,
   ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { TAPGATE_LOG_LEVEL: 'error', ...process.env } },
 );
 process.exit(result.status ?? 1);

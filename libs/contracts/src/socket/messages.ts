@@ -209,7 +209,22 @@ export const ErrorBody = z
   .strict();
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
+/** Presence change pushed to NEA clients that sent `presence.subscribe` (for their bound terminal). */
+export const PresenceEvent = z
+  .object({
+    terminalId: TerminalId,
+    bandId: BandId,
+    presence: z.enum(['yes', 'likely', 'unlikely', 'no']),
+    previous: z.enum(['yes', 'likely', 'unlikely', 'no']).optional(),
+    authenticated: z.boolean(),
+    rssi: z.number().optional(),
+    at: IsoTime,
+  })
+  .strict();
+export type PresenceEvent = z.infer<typeof PresenceEvent>;
+
 export const ServerMessageSchemas = {
+  presence: PresenceEvent,
   welcome: Welcome,
   pong: Empty,
   challenge: Challenge,

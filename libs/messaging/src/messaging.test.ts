@@ -1,0 +1,97 @@
+import { context, trace } from '@opentelemetry/api';
+import { PresenceGet, UserStatusGet, type StatusAnswer } from '@tapgate/contracts';
+import { getTracer, startTelemetry } from '@tapgate/telemetry';
+import { startNats, waitFor, type TestServer } from '@tapgate/testing';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Messaging, RemoteError, RequestError } from './index';
+
+const answer = (status: StatusAnswer['status']): StatusAnswer => ({
+  v: 1,
+  status,
+  evidence: {},
+  source: 'directory',
+  checkedAt: new Date().toISOString(),
+});
+
+describe('Messaging against a real nats-server', () => {
+  let nats: TestServer;
+  let a: Messaging;
+  let b: Messaging;
+  before(async () => {
+    startTelemetry({ serviceName: 'messaging-test' });
+    nats = await startNats({ jetstream: false });
+    a = new Messaging({ servers: [nats.url], name: 'a', requestTimeoutMs: 500 });
+    b = new Messaging({ servers: [nats.url], name: 'b', requestTimeoutMs: 500 });
+    await Promise.all([a.connection(), b.connection()]);
+  });
+  after(async () => {
+    await a.close();
+    await b.close();
+    await nats.dispose();
+  });
+
+  it('answers a validated request and carries the trace context across', async () => {
+    let seenTrace: string | undefined;
+    const stop = b.respond(UserStatusGet, async (req) => {
+      seenTrace = trace.getActiveSpan()?.spanContext().traceId;
+      assert.deepEqual(req.user, { sAMAccountName: 'alice' });
+      return answer('active');
+    });
+    await b.connection().then((nc) => nc.flush());
+    const span = getTracer().startSpan('test');
+    const res = await context.with(trace.setSpan(context.active(), span), () =>
+      a.request(UserStatusGet, { v: 1, user: { sAMAccountName: 'alice' } }),
+    );
+    span.end();
+    assert.equal(res.status, 'active');
+    assert.equal(seenTrace, span.spanContext().traceId);
+    stop();
+  });
+
+  it('reports no responders at once instead of waiting for the timeout', async () => {
+    const t0 = Date.now();
+    await assert.rejects(a.request(PresenceGet, { v: 1, bandId: 'b1' }), (e: RequestError) => e.kind === 'no_responders');
+    assert.ok(Date.now() - t0 < 400);
+  });
+
+  it('rejects an invalid request with an error reply, and a coded RemoteError passes through', async () => {
+    const stop = b.respond(PresenceGet, async (req) => {
+      throw new RemoteError('redis_unavailable', `cannot read ${req.bandId}`);
+    });
+    await b.connection().then((nc) => nc.flush());
+    const nc = await a.connection();
+    const bad = await nc.request(PresenceGet.subject, new TextEncoder().encode('{"v":1,"bandId":"no spaces allowed"}'));
+    assert.equal(bad.headers?.get('Tapgate-Error'), 'invalid_request');
+    await assert.rejects(
+      a.request(PresenceGet, { v: 1, bandId: 'b1' }),
+      (e: RequestError) => e.kind === 'remote_error' && e.message.includes('redis_unavailable'),
+    );
+    stop();
+  });
+
+  it('drops invalid published messages without calling the handler', async () => {
+    const got: string[] = [];
+    const stop = b.subscribe(UserStatusGet, (m) => {
+      got.push('user' in m.user ? 'x' : 'y');
+    });
+    await b.connection().then((nc) => nc.flush());
+    const nc = await a.connection();
+    nc.publish(UserStatusGet.subject, new TextEncoder().encode('not json'));
+    nc.publish(UserStatusGet.subject, new TextEncoder().encode('{"v":2}'));
+    a.publish(UserStatusGet, { v: 1, user: { sAMAccountName: 'bob' } });
+    await waitFor(() => got.length === 1);
+    await nc.flush();
+    assert.equal(got.length, 1);
+    stop();
+  });
+
+  it('reports readiness false while NATS is down and recovers after a restart', async () => {
+    assert.equal(a.isConnected(), true);
+    await nats.stop();
+    await waitFor(() => !a.isConnected(), { what: 'disconnect noticed' });
+    await assert.rejects(a.request(PresenceGet, { v: 1, bandId: 'b1' }));
+    await nats.start();
+    await waitFor(() => a.isConnected(), { timeoutMs: 10_000, what: 'reconnect' });
+  });
+});

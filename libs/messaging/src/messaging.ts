@@ -1,0 +1,290 @@
+import { SpanKind, SpanStatusCode, context, trace, type Counter } from '@opentelemetry/api';
+import type { NatsContract, RequestContract } from '@tapgate/contracts';
+import { createLogger, extractTraceContext, getMeter, getTracer, injectTraceContext } from '@tapgate/telemetry';
+import {
+  ErrorCode,
+  connect,
+  headers as natsHeaders,
+  type ConnectionOptions,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from 'nats';
+import { ERROR_HEADER, ERROR_MESSAGE_HEADER, RemoteError, RequestError } from './errors';
+
+export interface MessagingOptions {
+  servers: string[];
+  /** Connection name shown by `nats server report connections`: service and instance. */
+  name: string;
+  token?: string;
+  /** PEM CA bundle to verify a TLS NATS server. */
+  ca?: string;
+  requestTimeoutMs?: number;
+}
+
+export interface MessageContext {
+  subject: string;
+  headers?: MsgHdrs;
+}
+
+export type Unsubscribe = () => void;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const log = createLogger('messaging');
+
+function encode(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+function decode(data: Uint8Array): unknown {
+  return JSON.parse(decoder.decode(data));
+}
+
+/** Header carrier adapter: nats.js MsgHdrs for the OpenTelemetry propagator. */
+function carrier(h: MsgHdrs) {
+  return { get: (k: string) => (h.has(k) ? h.get(k) : undefined), set: (k: string, v: string) => h.set(k, v) };
+}
+
+function outgoingHeaders(): MsgHdrs | undefined {
+  if (!trace.getActiveSpan()) return undefined;
+  const h = natsHeaders();
+  injectTraceContext(carrier(h));
+  return h;
+}
+
+/**
+ * Typed NATS access for every service: each call names a contract from @tapgate/contracts, payloads
+ * are validated where they are received, and the trace context travels in message headers.
+ *
+ * The connection is made in the background and retried forever, so a service can start (and report
+ * "not ready") while NATS is unreachable; subscriptions made before the first connect are applied
+ * when it happens, and nats.js keeps them across reconnects.
+ */
+export class Messaging {
+  private nc: NatsConnection | undefined;
+  private closed = false;
+  private readonly pending: Array<(nc: NatsConnection) => void> = [];
+  private readonly connected: Promise<NatsConnection>;
+  private readonly invalidCounter: Counter;
+  private readonly requestTimeoutMs: number;
+  private reconnecting = false;
+
+  constructor(private readonly opts: MessagingOptions) {
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 2000;
+    this.invalidCounter = getMeter().createCounter('tapgate.messaging.invalid', {
+      description: 'NATS messages dropped because they failed schema validation',
+    });
+    this.connected = this.connectLoop();
+  }
+
+  private async connectLoop(): Promise<NatsConnection> {
+    const options: ConnectionOptions = {
+      servers: this.opts.servers,
+      name: this.opts.name,
+      token: this.opts.token,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      reconnectJitter: 250,
+      waitOnFirstConnect: true,
+      pingInterval: 10_000,
+      maxPingOut: 3,
+      ...(this.opts.ca ? { tls: { ca: this.opts.ca } } : {}),
+    };
+    const nc = await connect(options);
+    if (this.closed) {
+      await nc.close();
+      throw new RequestError('closed', '-', 'messaging closed before it connected');
+    }
+    this.nc = nc;
+    for (const apply of this.pending.splice(0)) apply(nc);
+    void (async () => {
+      for await (const s of nc.status()) {
+        // 'disconnect' and 'reconnect' bracket the window in which readiness must be false.
+        if (s.type === 'disconnect') this.reconnecting = true;
+        if (s.type === 'reconnect') this.reconnecting = false;
+        const level = s.type === 'disconnect' || s.type === 'reconnect' ? 'warn' : 'debug';
+        log[level]({ status: s.type, data: typeof s.data === 'string' ? s.data : undefined }, 'nats status');
+      }
+    })();
+    log.info({ server: nc.getServer() }, 'connected to NATS');
+    return nc;
+  }
+
+  /** Resolves with the raw connection once connected (for JetStream and KV). */
+  connection(): Promise<NatsConnection> {
+    return this.connected;
+  }
+
+  /** True while a NATS server is connected (readiness). */
+  isConnected(): boolean {
+    return this.nc !== undefined && !this.nc.isClosed() && !this.closed && !this.reconnecting;
+  }
+
+  private withConnection(apply: (nc: NatsConnection) => void): void {
+    if (this.nc) apply(this.nc);
+    else this.pending.push(apply);
+  }
+
+  publish<T>(c: NatsContract<T>, msg: T, subject = c.subject): void {
+    if (!this.nc || this.closed) {
+      throw new RequestError('closed', subject, 'not connected to NATS');
+    }
+    this.nc.publish(subject, encode(msg), { headers: outgoingHeaders() });
+  }
+
+  async request<Req, Res>(
+    c: RequestContract<Req, Res>,
+    msg: Req,
+    opts: { subject?: string; timeoutMs?: number } = {},
+  ): Promise<Res> {
+    const subject = opts.subject ?? c.subject;
+    const nc = this.nc;
+    if (!nc || this.closed) throw new RequestError('closed', subject, 'not connected to NATS');
+    let reply: Msg;
+    try {
+      reply = await nc.request(subject, encode(msg), {
+        timeout: opts.timeoutMs ?? this.requestTimeoutMs,
+        headers: outgoingHeaders(),
+      });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === ErrorCode.NoResponders) throw new RequestError('no_responders', subject, 'no responders');
+      if (code === ErrorCode.Timeout) throw new RequestError('timeout', subject, 'request timed out');
+      throw new RequestError('closed', subject, (e as Error).message);
+    }
+    if (reply.headers?.has(ERROR_HEADER)) {
+      const code = reply.headers.get(ERROR_HEADER);
+      const message = reply.headers.get(ERROR_MESSAGE_HEADER);
+      throw new RequestError('remote_error', subject, `${code}: ${message}`);
+    }
+    let body: unknown;
+    try {
+      body = decode(reply.data);
+    } catch {
+      throw new RequestError('invalid_reply', subject, 'reply is not JSON');
+    }
+    const parsed = c.reply.safeParse(body);
+    if (!parsed.success) throw new RequestError('invalid_reply', subject, parsed.error.message);
+    return parsed.data;
+  }
+
+  private validate<T>(c: NatsContract<T>, m: Msg): { ok: true; value: T } | { ok: false; why: string } {
+    let body: unknown;
+    try {
+      body = decode(m.data);
+    } catch {
+      return { ok: false, why: 'not JSON' };
+    }
+    const parsed = c.schema.safeParse(body);
+    if (!parsed.success) {
+      return { ok: false, why: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+    }
+    return { ok: true, value: parsed.data };
+  }
+
+  subscribe<T>(
+    c: NatsContract<T>,
+    handler: (msg: T, ctx: MessageContext) => void | Promise<void>,
+    opts: { subject?: string; queue?: string } = {},
+  ): Unsubscribe {
+    const subject = opts.subject ?? c.subject;
+    let sub: Subscription | undefined;
+    let cancelled = false;
+    this.withConnection((nc) => {
+      if (cancelled) return;
+      sub = nc.subscribe(subject, {
+        queue: opts.queue ?? c.queue,
+        callback: (err, m) => {
+          if (err) return;
+          const v = this.validate(c, m);
+          if (!v.ok) {
+            this.invalidCounter.add(1, { subject: c.subject });
+            log.warn({ subject: m.subject, problem: v.why }, 'dropped invalid message');
+            return;
+          }
+          const parent = extractTraceContext(m.headers ? carrier(m.headers) : undefined);
+          context.with(parent, () => {
+            try {
+              const r = handler(v.value, { subject: m.subject, headers: m.headers });
+              if (r instanceof Promise) {
+                r.catch((e: unknown) => log.error({ err: e, subject: m.subject }, 'message handler failed'));
+              }
+            } catch (e) {
+              log.error({ err: e, subject: m.subject }, 'message handler failed');
+            }
+          });
+        },
+      });
+    });
+    return () => {
+      cancelled = true;
+      sub?.unsubscribe();
+    };
+  }
+
+  respond<Req, Res>(
+    c: RequestContract<Req, Res>,
+    handler: (req: Req, ctx: MessageContext) => Promise<Res>,
+    opts: { subject?: string; queue?: string } = {},
+  ): Unsubscribe {
+    const subject = opts.subject ?? c.subject;
+    let sub: Subscription | undefined;
+    let cancelled = false;
+    const replyError = (m: Msg, code: string, message: string) => {
+      const h = natsHeaders();
+      h.set(ERROR_HEADER, code);
+      h.set(ERROR_MESSAGE_HEADER, message.slice(0, 512).replace(/[\r\n]/g, ' '));
+      m.respond(encoder.encode(''), { headers: h });
+    };
+    this.withConnection((nc) => {
+      if (cancelled) return;
+      sub = nc.subscribe(subject, {
+        queue: opts.queue ?? c.queue,
+        callback: (err, m) => {
+          if (err || !m.reply) return;
+          const v = this.validate(c, m);
+          if (!v.ok) {
+            this.invalidCounter.add(1, { subject: c.subject });
+            replyError(m, 'invalid_request', v.why);
+            return;
+          }
+          const parent = extractTraceContext(m.headers ? carrier(m.headers) : undefined);
+          const span = getTracer().startSpan(`${c.subject} process`, { kind: SpanKind.SERVER }, parent);
+          context
+            .with(trace.setSpan(parent, span), () => handler(v.value, { subject: m.subject, headers: m.headers }))
+            .then(
+              (res) => m.respond(encode(res)),
+              (e: unknown) => {
+                span.setStatus({ code: SpanStatusCode.ERROR });
+                if (e instanceof RemoteError) {
+                  replyError(m, e.code, e.message);
+                } else {
+                  log.error({ err: e, subject: m.subject }, 'request handler failed');
+                  replyError(m, 'internal_error', 'handler failed');
+                }
+              },
+            )
+            .finally(() => span.end());
+        },
+      });
+    });
+    return () => {
+      cancelled = true;
+      sub?.unsubscribe();
+    };
+  }
+
+  /** Drains subscriptions and closes. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const nc = this.nc;
+    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+}
+
+export function connectMessaging(opts: MessagingOptions): Messaging {
+  return new Messaging(opts);
+}

@@ -1,0 +1,56 @@
+import { trace } from '@opentelemetry/api';
+import pino, { type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+// Field names that may carry secrets anywhere in a log object. pino replaces their values before
+// serialisation, so a careless `log.info({ config })` cannot leak a bind password or a credential.
+const REDACT = [
+  'password',
+  'token',
+  'credential',
+  'secret',
+  'authorization',
+  'bindPassword',
+  '*.password',
+  '*.token',
+  '*.credential',
+  '*.secret',
+  '*.authorization',
+  '*.bindPassword',
+  'headers.authorization',
+  'headers.cookie',
+];
+
+function traceFields(): Record<string, string> {
+  const span = trace.getActiveSpan();
+  if (!span) return {};
+  const ctx = span.spanContext();
+  return { trace_id: ctx.traceId, span_id: ctx.spanId };
+}
+
+let root: Logger = pino({
+  level: process.env.TAPGATE_LOG_LEVEL ?? 'info',
+  base: { pid: process.pid },
+  redact: { paths: REDACT, censor: '[redacted]' },
+  mixin: traceFields,
+  timestamp: pino.stdTimeFunctions.isoTime,
+});
+
+/** A child logger named after the class or module that logs. Every line carries the active trace id. */
+export function createLogger(name: string): Logger {
+  return root.child({ name });
+}
+
+/** Sets the level of every logger (called once config is loaded: [agent].log_level). */
+export function setLogLevel(level: 'error' | 'warn' | 'info' | 'debug'): void {
+  root.level = level;
+}
+
+/** For tests: route all log output to a writable (e.g. to assert that no secret reaches a log). */
+export function setLogDestination(stream: { write(chunk: string): void }, level = 'debug'): void {
+  root = pino(
+    { level, redact: { paths: REDACT, censor: '[redacted]' }, mixin: traceFields },
+    stream as pino.DestinationStream,
+  );
+}
