@@ -3,3 +3,4 @@ export * from './socket/codes';
 export * from './socket/messages';
 export * from './socket/codec';
 export * from './nats/subjects';
+export * from './nats/records';
