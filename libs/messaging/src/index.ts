@@ -2,3 +2,4 @@ export { Messaging, connectMessaging } from './messaging';
 export type { MessagingOptions, MessageContext, Unsubscribe } from './messaging';
 export { RequestError, RemoteError, ERROR_HEADER, ERROR_MESSAGE_HEADER } from './errors';
 export type { RequestErrorKind } from './errors';
+export { KvCache, openBucket, KV_BUCKET_OPTIONS } from './kv-cache';
