@@ -276,6 +276,15 @@ export class Messaging {
     };
   }
 
+  /**
+   * Resolves once the server has processed everything sent so far (e.g. a new subscription is live
+   * cluster-wide). Resolves at once while disconnected: nats.js re-sends subscriptions on reconnect.
+   */
+  async flush(): Promise<void> {
+    const nc = this.nc;
+    if (nc && !nc.isClosed() && !this.reconnecting) await nc.flush().catch(() => undefined);
+  }
+
   /** Drains subscriptions and closes. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;

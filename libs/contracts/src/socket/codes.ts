@@ -28,6 +28,8 @@ export const CloseCode = {
   MessageTooBig: 1009,
   /** Unexpected server error. */
   InternalError: 1011,
+  /** The server cannot accept the connection yet (e.g. still loading its registries): retry later. */
+  TryAgainLater: 1013,
   /** Endpoint credentials missing or wrong. Do not retry without new credentials. */
   Unauthorized: 4001,
   /** No heartbeat within the allowed interval. */
@@ -56,6 +58,8 @@ export const RefusalReason = {
   BandNotAuthenticated: 'band_not_authenticated',
   /** Presence could not be determined and policy requires it. */
   PresenceUnknown: 'presence_unknown',
+  /** A BLE (RSSI) tap arrived but policy allows only NFC taps. */
+  BleNotAllowed: 'ble_not_allowed',
   /** A plain NFC UID arrived but policy does not allow UID taps. */
   UidNotAllowed: 'uid_not_allowed',
   /** The user's AD status is not `active` (the status says which). */

@@ -1,0 +1,258 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import {
+  decodeServerFrame,
+  encodeClientFrame,
+  type Advert,
+  type Challenge,
+  type ClientMessageData,
+  type ClientMessageType,
+  type ServerMessage,
+  type TapKind,
+  type TapProof,
+  type TapResult,
+} from '@tapgate/contracts';
+import { createLogger } from '@tapgate/telemetry';
+import WebSocket from 'ws';
+import { Backoff } from './backoff';
+
+const log = createLogger('agent-client');
+
+export interface AgentClientOptions {
+  url: string;
+  terminalId: string;
+  credential?: string;
+  /** PEM CA bundle to trust for wss. */
+  ca?: string;
+  software?: { name: string; version: string };
+  capabilities?: Array<'nfc' | 'ble' | 'simulated'>;
+  /** How long to wait for a tap result before giving up on it. */
+  tapTimeoutMs?: number;
+  backoff?: Backoff;
+}
+
+/** What a driver supplies for a tap: who tapped, and how to sign the gateway's challenge. */
+export interface TapRequest {
+  kind: TapKind;
+  bandId?: string;
+  uid?: string;
+  /** Signs the challenge for this terminal; undefined = the band did not answer. */
+  sign?: (challenge: string, terminalId: string) => TapProof | undefined;
+}
+
+export class TapError extends Error {
+  override readonly name = 'TapError';
+}
+
+interface Pending {
+  resolve(frame: ServerMessage): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Close codes after which reconnecting with the same credentials cannot help. */
+const FATAL_CLOSE_CODES = new Set([4001]);
+
+/**
+ * The endpoint's one outbound socket to a gateway: handshake, heartbeats, challenges, taps, adverts,
+ * and reconnection with jittered exponential backoff. Emits 'connected', 'disconnected' (code, reason),
+ * 'unauthorized' and 'error' (Error) events.
+ */
+export class AgentClient extends EventEmitter {
+  private ws: WebSocket | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private challenge: { value: string; expiresAt: number } | undefined;
+  private readonly pending = new Map<string, Pending>();
+  private readonly backoff: Backoff;
+  private stopped = false;
+  private ready = false;
+
+  constructor(private readonly opts: AgentClientOptions) {
+    super();
+    this.backoff = opts.backoff ?? new Backoff();
+  }
+
+  get connected(): boolean {
+    return this.ready;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  private connect(): void {
+    const ws = new WebSocket(this.opts.url, { ca: this.opts.ca, handshakeTimeout: 10_000, minVersion: 'TLSv1.2' });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.send('hello', {
+        role: 'endpoint',
+        terminalId: this.opts.terminalId,
+        credential: this.opts.credential,
+        software: this.opts.software,
+        capabilities: this.opts.capabilities,
+      }, 'hello');
+    });
+    ws.on('message', (data) => this.onFrame(data.toString()));
+    ws.on('error', (err) => {
+      log.debug({ err: err.message }, 'socket error');
+      this.emit('error', err);
+    });
+    ws.on('close', (code, reasonBuf) => this.onClose(ws, code, reasonBuf.toString()));
+  }
+
+  private onFrame(text: string): void {
+    const msg = decodeServerFrame(text);
+    if (msg instanceof Error) {
+      log.warn({ err: msg.message }, 'ignored invalid frame from the gateway');
+      return;
+    }
+    switch (msg.type) {
+      case 'welcome':
+        this.ready = true;
+        this.backoff.reset();
+        if (msg.data.challenge) this.setChallenge(msg.data.challenge);
+        this.startHeartbeat(msg.data.heartbeatIntervalMs);
+        log.info({ terminal: this.opts.terminalId, url: this.opts.url }, 'connected to gateway');
+        this.emit('connected', msg.data);
+        break;
+      case 'challenge':
+        this.setChallenge(msg.data);
+        break;
+      case 'tap.result':
+        if (msg.data.challenge) this.setChallenge(msg.data.challenge);
+        break;
+      case 'error':
+        log.warn({ code: msg.data.code, message: msg.data.message, ref: msg.ref }, 'gateway reported an error');
+        break;
+      case 'pong':
+      case 'tap':
+      case 'presence':
+        break;
+    }
+    if (msg.ref) {
+      const p = this.pending.get(msg.ref);
+      if (p) {
+        this.pending.delete(msg.ref);
+        clearTimeout(p.timer);
+        p.resolve(msg);
+      }
+    }
+    if (msg.type === 'challenge' && this.pending.has('challenge')) {
+      const p = this.pending.get('challenge')!;
+      this.pending.delete('challenge');
+      clearTimeout(p.timer);
+      p.resolve(msg);
+    }
+  }
+
+  private setChallenge(c: Challenge): void {
+    this.challenge = { value: c.challenge, expiresAt: Date.parse(c.expiresAt) };
+  }
+
+  private startHeartbeat(intervalMs: number): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => this.send('ping', undefined), intervalMs);
+    this.heartbeat.unref();
+  }
+
+  private onClose(ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.ws) return;
+    const wasReady = this.ready;
+    this.ready = false;
+    this.challenge = undefined;
+    clearInterval(this.heartbeat);
+    for (const [ref, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new TapError(`connection closed (${code}) before the answer to ${ref}`));
+    }
+    this.pending.clear();
+    if (wasReady) log.warn({ code, reason }, 'disconnected from gateway');
+    this.emit('disconnected', code, reason);
+    if (this.stopped) return;
+    if (FATAL_CLOSE_CODES.has(code)) {
+      log.error({ code, reason }, 'gateway refused this terminal\'s credentials; check credential_file');
+      this.emit('unauthorized', reason);
+    }
+    // Even after 4001 keep retrying (slowly, via backoff): an administrator may fix the credential.
+    const delay = this.backoff.next();
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private send<T extends ClientMessageType>(type: T, data: ClientMessageData<T>, ref?: string): boolean {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(encodeClientFrame(type, data, ref));
+    return true;
+  }
+
+  private request(ref: string, timeoutMs: number, sendIt: () => boolean): Promise<ServerMessage> {
+    return new Promise((resolve, reject) => {
+      if (!this.ready || !sendIt()) {
+        reject(new TapError('not connected to the gateway'));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.pending.delete(ref);
+        reject(new TapError('the gateway did not answer in time'));
+      }, timeoutMs);
+      this.pending.set(ref, { resolve, reject, timer });
+    });
+  }
+
+  /** A valid challenge, asking the gateway for a fresh one when the current one is about to expire. */
+  private async freshChallenge(): Promise<string> {
+    if (this.challenge && this.challenge.expiresAt - Date.now() > 1000) {
+      const c = this.challenge.value;
+      this.challenge = undefined; // single use
+      return c;
+    }
+    const reply = await this.request('challenge', 5000, () => this.send('challenge.request', undefined, 'challenge'));
+    if (reply.type !== 'challenge') throw new TapError('expected a challenge');
+    this.challenge = undefined;
+    return reply.data.challenge;
+  }
+
+  /** Sends one tap and resolves with the gateway's decision for it. */
+  async tap(req: TapRequest): Promise<TapResult> {
+    let proof: TapProof | undefined;
+    if (req.sign) {
+      const challenge = await this.freshChallenge();
+      proof = req.sign(challenge, this.opts.terminalId);
+      if (!proof) throw new TapError('the band did not answer (is it authenticated?)');
+    }
+    const tapId = randomUUID();
+    const ref = `tap-${tapId}`;
+    const reply = await this.request(ref, this.opts.tapTimeoutMs ?? 10_000, () =>
+      this.send(
+        'tap',
+        { tapId, kind: req.kind, bandId: req.bandId, uid: req.uid, proof, at: new Date().toISOString() },
+        ref,
+      ),
+    );
+    if (reply.type === 'error') throw new TapError(`${reply.data.code}: ${reply.data.message}`);
+    if (reply.type !== 'tap.result') throw new TapError(`unexpected ${reply.type}`);
+    return reply.data;
+  }
+
+  /** Relays BLE adverts; returns false when not connected (adverts are then dropped: they are soft state). */
+  adverts(adverts: Advert[]): boolean {
+    return this.ready && this.send('adverts', { adverts });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeat);
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      ws.once('close', () => resolve());
+      ws.close(1000, 'endpoint stopping');
+      setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 2000).unref();
+    });
+  }
+}

@@ -1,0 +1,115 @@
+import { approach, exportBandPublicKeyJwk, hold, leave, RssiScript, SoftwareBand } from '@tapgate/band';
+import { createLogger } from '@tapgate/telemetry';
+import type { JsonWebKey } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AgentClient } from './agent-client';
+import type { SimulatedDriver } from './drivers/simulated';
+import type { EndpointNode } from './endpoint-node';
+
+const log = createLogger('control');
+const MAX_BODY = 64 * 1024;
+
+/**
+ * The simulated driver's local control port (127.0.0.1 only): the demo page and the CLI trigger taps,
+ * authenticate or remove bands and script RSSI through it. It is never exposed beyond the loopback.
+ *
+ *   GET  /status                      terminal, connection, bands, recent taps
+ *   POST /bands                       {"jwk": {...}} or {} (generate) -> {"bandId", "publicKey"}
+ *   POST /bands/:id/tap               NFC tap -> the gateway's decision
+ *   POST /bands/:id/clasp | /authenticate | /remove
+ *   POST /bands/:id/rssi              {"rssi": -60} (or null: out of range)
+ *   POST /bands/:id/approach          replays approach-hold-leave; a BLE tap if the threshold allows
+ *   POST /uid/:hex/tap                plain NFC badge
+ */
+export function startControlServer(
+  port: number,
+  terminalId: string,
+  driver: SimulatedDriver,
+  node: EndpointNode,
+  client: AgentClient,
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((e: unknown) => reply(res, 400, { error: (e as Error).message }));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const parts = url.pathname.split('/').filter(Boolean);
+    if (req.method === 'GET' && url.pathname === '/status') {
+      return reply(res, 200, { terminalId, connected: client.connected, bands: driver.list(), recent: node.recent });
+    }
+    if (req.method !== 'POST') return reply(res, 405, { error: 'use POST' });
+    const body = await readJson(req);
+    if (parts[0] === 'bands' && parts.length === 1) {
+      const band =
+        body.jwk && typeof body.jwk === 'object'
+          ? SoftwareBand.fromJwk(body.jwk as JsonWebKey)
+          : SoftwareBand.generate();
+      driver.addBand(band);
+      return reply(res, 201, { bandId: band.bandId, publicKey: exportBandPublicKeyJwk(band.publicKey) });
+    }
+    if (parts[0] === 'uid' && parts[2] === 'tap') {
+      driver.tapUid(parts[1]);
+      return reply(res, 202, { sent: true });
+    }
+    if (parts[0] !== 'bands' || parts.length !== 3) return reply(res, 404, { error: 'unknown route' });
+    const [, bandId, action] = parts;
+    const band = driver.band(bandId);
+    switch (action) {
+      case 'tap': {
+        const result = await node.send({
+          kind: 'nfc',
+          bandId,
+          sign: (challenge, terminal) => band.answerTap({ challenge, terminalId: terminal }),
+        });
+        return reply(res, result ? 200 : 502, result ?? { error: node.recent[0]?.error ?? 'tap failed' });
+      }
+      case 'clasp':
+        band.clasp();
+        return reply(res, 200, { state: band.state });
+      case 'authenticate':
+        band.authenticate();
+        return reply(res, 200, { state: band.state });
+      case 'remove':
+        band.remove();
+        return reply(res, 200, { state: band.state });
+      case 'rssi':
+        driver.setRssi(bandId, typeof body.rssi === 'number' ? body.rssi : undefined);
+        return reply(res, 200, { rssi: body.rssi ?? null });
+      case 'approach': {
+        const script = RssiScript.fromSegments([approach(-80, -38, 1500), hold(-38, 1500), leave(-38, -85, 1000)]);
+        void driver.play(bandId, script);
+        return reply(res, 202, { playing: true, durationMs: script.endMs - script.startMs });
+      }
+      default:
+        return reply(res, 404, { error: `unknown action ${action}` });
+    }
+  }
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      log.info({ port }, 'simulated driver control port listening on 127.0.0.1');
+      resolve(server);
+    });
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('body must be a JSON object');
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,111 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
+import type { AgentConfig } from '@tapgate/config';
+import type { Messaging } from '@tapgate/messaging';
+import { NestPinoLogger, createLogger, setLogLevel } from '@tapgate/telemetry';
+import { GatewayModule } from './gateway.module';
+import { HealthController } from './health/health.controller';
+import { GatewayMetrics } from './metrics';
+import type { GatewaySettings } from './settings';
+import { ClientAddressResolver } from './socket/client-address';
+import { ConnectionRegistry } from './socket/connection-registry';
+import type { Interface } from './socket/connection';
+import { TapgateWsAdapter, type ListenerSpec } from './socket/tapgate-ws.adapter';
+import { MESSAGING } from './tokens';
+
+const log = createLogger('ws-gateway');
+
+/** The gateway's own view of the validated config. */
+export function gatewaySettings(
+  cfg: AgentConfig<'agent' | 'webapi' | 'nats' | 'http' | 'gateway'>,
+): GatewaySettings {
+  const listener = (iface: Interface, l: { port: number; tls?: { ca: string; cert: string; key: string } }): ListenerSpec => ({
+    iface,
+    port: l.port,
+    tls: l.tls
+      ? { ca: l.tls.ca, cert: l.tls.cert, key: l.tls.key, requestClientCert: iface === 'agent' && cfg.gateway.endpointMtls }
+      : undefined,
+  });
+  return {
+    gatewayId: cfg.gateway.gatewayId,
+    listeners: {
+      agent: listener('agent', cfg.agent),
+      webapi: cfg.webapi.enabled ? listener('webapi', cfg.webapi) : undefined,
+    },
+    http: { host: cfg.http.host, port: cfg.http.port },
+    limits: {
+      maxFrameBytes: cfg.gateway.maxFrameBytes,
+      handshakeTimeoutMs: cfg.gateway.handshakeTimeoutMs,
+      heartbeatIntervalMs: cfg.gateway.heartbeatIntervalMs,
+      rateLimitPerSecond: cfg.gateway.rateLimitPerSecond,
+      rateLimitBurst: cfg.gateway.rateLimitBurst,
+      floodCloseAfter: cfg.gateway.floodCloseAfter,
+    },
+    trustedProxies: cfg.gateway.trustedProxies,
+    nats: {
+      servers: cfg.nats.servers,
+      name: cfg.nats.name ?? `ws-gateway/${cfg.gateway.gatewayId}`,
+      token: cfg.nats.token,
+      ca: cfg.nats.ca,
+      requestTimeoutMs: cfg.nats.requestTimeoutMs,
+    },
+    tapTimeoutMs: cfg.gateway.tapTimeoutMs,
+    challengeTtlMs: cfg.gateway.challengeTtlMs,
+    requireEndpointCredentials: cfg.gateway.requireEndpointCredentials,
+    tapPolicy: {
+      allowUidTaps: cfg.gateway.allowUidTaps,
+      allowBleTaps: cfg.gateway.allowBleTaps,
+      requirePresence: cfg.gateway.requirePresence,
+    },
+  };
+}
+
+export interface RunningGateway {
+  app: INestApplication;
+  /** Bound ports (useful when tests ask for port 0 semantics through free ports). */
+  ports: { agent: number | undefined; webapi: number | undefined; http: number };
+  messaging: Messaging;
+  /** Graceful stop: readiness false, sockets told "going away", then everything closes. */
+  close(): Promise<void>;
+}
+
+/** Boots the gateway in this process (main.ts and the tests both use it). */
+export async function bootstrap(settings: GatewaySettings): Promise<RunningGateway> {
+  const app = await NestFactory.create(GatewayModule.forRoot(settings), {
+    logger: new NestPinoLogger(),
+    abortOnError: false,
+  });
+  const adapter = new TapgateWsAdapter(
+    app,
+    settings.listeners,
+    settings.limits,
+    app.get(ConnectionRegistry),
+    app.get(ClientAddressResolver),
+    app.get(GatewayMetrics),
+  );
+  app.useWebSocketAdapter(adapter);
+  await app.listen(settings.http.port, settings.http.host);
+  const socketPorts = await adapter.listening();
+  const registry = app.get(ConnectionRegistry);
+  registry.start();
+  const httpAddr = app.getHttpServer().address() as { port: number };
+  const messaging = app.get<Messaging>(MESSAGING);
+  log.info({ ...socketPorts, http: httpAddr.port, gateway: settings.gatewayId }, 'ws-gateway listening');
+  let closed = false;
+  return {
+    app,
+    messaging,
+    ports: { agent: socketPorts.agent, webapi: socketPorts.webapi, http: httpAddr.port },
+    async close() {
+      if (closed) return;
+      closed = true;
+      app.get(HealthController).startDraining();
+      registry.closeAll('server shutting down');
+      await app.close();
+      await messaging.close();
+    },
+  };
+}
+
+export { setLogLevel };

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import type { Challenge } from '@tapgate/contracts';
+
+export type ChallengeCheck = 'ok' | 'replayed' | 'expired' | 'unknown';
+
+const MAX_OUTSTANDING = 8;
+const MAX_REMEMBERED_USED = 64;
+
+/**
+ * Challenges issued to one endpoint connection. Each is random (32 bytes), single use, and valid for
+ * `ttlMs`. Used challenges are remembered until they would have expired, so a replayed tap is named as
+ * such rather than as "unknown".
+ */
+export class ChallengeStore {
+  private readonly outstanding = new Map<string, number>();
+  private readonly used = new Map<string, number>();
+  private latestExpiry = 0;
+
+  constructor(private readonly ttlMs: number) {}
+
+  issue(now: number): Challenge {
+    const challenge = randomBytes(32).toString('base64url');
+    const expiresAt = now + this.ttlMs;
+    if (this.outstanding.size >= MAX_OUTSTANDING) {
+      const oldest = this.outstanding.keys().next().value;
+      if (oldest !== undefined) this.outstanding.delete(oldest);
+    }
+    this.outstanding.set(challenge, expiresAt);
+    this.latestExpiry = expiresAt;
+    return { challenge, expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  /** Checks and, when valid, consumes a challenge. */
+  consume(challenge: string, now: number): ChallengeCheck {
+    const expiresAt = this.outstanding.get(challenge);
+    if (expiresAt === undefined) return this.used.has(challenge) ? 'replayed' : 'unknown';
+    this.outstanding.delete(challenge);
+    if (now > expiresAt) return 'expired';
+    this.used.set(challenge, expiresAt);
+    if (this.used.size > MAX_REMEMBERED_USED) {
+      const oldest = this.used.keys().next().value;
+      if (oldest !== undefined) this.used.delete(oldest);
+    }
+    return 'ok';
+  }
+
+  /** True when the newest challenge expires within `marginMs` (time to push a fresh one). */
+  needsRefresh(now: number, marginMs: number): boolean {
+    return this.latestExpiry - now < marginMs;
+  }
+}

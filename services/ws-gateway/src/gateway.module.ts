@@ -1,0 +1,51 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { connectMessaging, type Messaging } from '@tapgate/messaging';
+import { EndpointRegistry } from './endpoints/endpoint-registry';
+import { TerminalAuthenticator } from './endpoints/terminal-auth';
+import { HealthController } from './health/health.controller';
+import { GatewayMetrics } from './metrics';
+import { NeaRegistry } from './nea/nea-registry';
+import { PresenceRelay } from './presence/presence-relay';
+import type { GatewaySettings } from './settings';
+import { ClientAddressResolver } from './socket/client-address';
+import { ConnectionRegistry } from './socket/connection-registry';
+import { HandshakeService } from './socket/handshake.service';
+import { AgentInterfaceGateway, WebApiInterfaceGateway } from './socket/socket.gateway';
+import { EnrollmentDirectory } from './tap/enrollments';
+import { TapDecider } from './tap/tap-decider';
+import { TapService } from './tap/tap.service';
+import { GATEWAY_SETTINGS, MESSAGING } from './tokens';
+
+@Module({})
+export class GatewayModule {
+  static forRoot(settings: GatewaySettings): DynamicModule {
+    return {
+      module: GatewayModule,
+      controllers: [HealthController],
+      providers: [
+        { provide: GATEWAY_SETTINGS, useValue: settings },
+        {
+          provide: MESSAGING,
+          useFactory: (): Messaging => connectMessaging({ ...settings.nats }),
+        },
+        { provide: GatewayMetrics, useFactory: () => new GatewayMetrics() },
+        {
+          provide: ConnectionRegistry,
+          useFactory: (metrics: GatewayMetrics) => new ConnectionRegistry(settings.limits, metrics),
+          inject: [GatewayMetrics],
+        },
+        { provide: ClientAddressResolver, useFactory: () => new ClientAddressResolver(settings.trustedProxies) },
+        EnrollmentDirectory,
+        TerminalAuthenticator,
+        EndpointRegistry,
+        NeaRegistry,
+        PresenceRelay,
+        TapDecider,
+        TapService,
+        HandshakeService,
+        AgentInterfaceGateway,
+        ...(settings.listeners.webapi ? [WebApiInterfaceGateway] : []),
+      ],
+    };
+  }
+}

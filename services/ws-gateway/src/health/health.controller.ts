@@ -1,0 +1,56 @@
+import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
+import type { Messaging } from '@tapgate/messaging';
+import { metricsHandler } from '@tapgate/telemetry';
+import type { Request, Response } from 'express';
+import { EndpointRegistry } from '../endpoints/endpoint-registry';
+import { TerminalAuthenticator } from '../endpoints/terminal-auth';
+import { NeaRegistry } from '../nea/nea-registry';
+import { ConnectionRegistry } from '../socket/connection-registry';
+import { EnrollmentDirectory } from '../tap/enrollments';
+import { MESSAGING } from '../tokens';
+
+/** Kubernetes probes and Prometheus metrics on the HTTP port ([http].port). */
+@Controller()
+export class HealthController {
+  private draining = false;
+
+  constructor(
+    @Inject(MESSAGING) private readonly messaging: Messaging,
+    private readonly enrollments: EnrollmentDirectory,
+    private readonly terminals: TerminalAuthenticator,
+    private readonly connections: ConnectionRegistry,
+    private readonly endpoints: EndpointRegistry,
+    private readonly neas: NeaRegistry,
+  ) {}
+
+  /** Liveness: the event loop answers. Never depends on NATS, or a NATS outage would restart every pod. */
+  @Get('healthz')
+  healthz(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  /** Readiness: false while NATS is unreachable, the registries are loading, or the replica drains. */
+  @Get('readyz')
+  readyz(@Res() res: Response): void {
+    const detail = {
+      nats: this.messaging.isConnected(),
+      enrollments: this.enrollments.ready(),
+      terminals: this.terminals.ready(),
+      draining: this.draining,
+      sockets: this.connections.size,
+      endpoints: this.endpoints.size,
+      nea: this.neas.counts(),
+    };
+    const ready = detail.nats && detail.enrollments && detail.terminals && !detail.draining;
+    res.status(ready ? 200 : 503).json({ ready, ...detail });
+  }
+
+  @Get('metrics')
+  metrics(@Req() req: Request, @Res() res: Response): void {
+    metricsHandler(req, res);
+  }
+
+  startDraining(): void {
+    this.draining = true;
+  }
+}

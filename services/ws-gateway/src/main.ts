@@ -1,0 +1,23 @@
+import { loadAgentConfig, loadOrExit } from '@tapgate/config';
+import { startTelemetry } from '@tapgate/telemetry';
+
+// Config first (a pure library: a bad file must fail before anything starts), then OpenTelemetry,
+// then everything else, so every module of the service sees the real telemetry providers.
+const cfg = loadOrExit(() =>
+  loadAgentConfig({ sections: ['agent', 'webapi', 'nats', 'http', 'gateway', 'telemetry'] }),
+);
+startTelemetry({ serviceName: 'ws-gateway', otlpEndpoint: cfg.telemetry.otlpEndpoint });
+
+void (async () => {
+  const { bootstrap, gatewaySettings, setLogLevel } = await import('./bootstrap.js');
+  setLogLevel(cfg.agent.logLevel);
+  const gw = await bootstrap(gatewaySettings(cfg));
+  const stop = () => {
+    void gw.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+})().catch((e: unknown) => {
+  console.error('ws-gateway failed to start:', e);
+  process.exit(1);
+});

@@ -1,0 +1,25 @@
+import type { SocketLimits } from './socket/connection';
+import type { ListenerSpec } from './socket/tapgate-ws.adapter';
+
+/** What a tap needs besides a valid proof. Issue "policies" moves these into the policy service. */
+export interface TapPolicy {
+  /** Plain NFC badge UIDs (no signature) may identify a person. Off by default. */
+  allowUidTaps: boolean;
+  allowBleTaps: boolean;
+  /** A tap succeeds only for a band presence reports authenticated; unknown presence refuses. */
+  requirePresence: boolean;
+}
+
+/** Everything the gateway needs, derived once from the validated config at start-up. */
+export interface GatewaySettings {
+  gatewayId: string;
+  listeners: { agent: ListenerSpec; webapi: ListenerSpec | undefined };
+  http: { host: string; port: number };
+  limits: SocketLimits;
+  trustedProxies: string[];
+  nats: { servers: string[]; name: string; token?: string; ca?: string; requestTimeoutMs: number };
+  tapTimeoutMs: number;
+  challengeTtlMs: number;
+  requireEndpointCredentials: boolean;
+  tapPolicy: TapPolicy;
+}

@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import {
+  encodeServerFrame,
+  type ErrorBody,
+  type ServerMessageData,
+  type ServerMessageType,
+} from '@tapgate/contracts';
+import type { WebSocket } from 'ws';
+import type { ChallengeStore } from '../endpoints/challenge-store';
+import { TokenBucket } from './token-bucket';
+
+export type Interface = 'agent' | 'webapi';
+export type Role = 'endpoint' | 'nea';
+
+/** A reply a message handler returns; the adapter serialises and sends it. */
+export interface ServerFrame<T extends ServerMessageType = ServerMessageType> {
+  type: T;
+  data: ServerMessageData<T>;
+  ref?: string;
+}
+
+export function frame<T extends ServerMessageType>(type: T, data: ServerMessageData<T>, ref?: string): ServerFrame<T> {
+  return { type, data, ref };
+}
+
+export interface SocketLimits {
+  maxFrameBytes: number;
+  handshakeTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+  floodCloseAfter: number;
+}
+
+export interface NeaBinding {
+  mode: 'explicit' | 'implicit';
+  terminalId?: string;
+  address?: string;
+}
+
+const OPEN = 1;
+
+/**
+ * Everything the gateway knows about one socket. Kept small on purpose: an idle connection's memory
+ * is ws's own state plus this object (the goal is <= 16 KB per idle connection in total).
+ */
+export class Connection {
+  readonly id = randomUUID();
+  readonly connectedAt: number;
+  readonly handshakeDeadline: number;
+  readonly bucket: TokenBucket;
+  role: Role | undefined;
+  terminalId: string | undefined;
+  binding: NeaBinding | undefined;
+  challenges: ChallengeStore | undefined;
+  presenceSubscribed = false;
+  lastSeen: number;
+  // Flood accounting: messages dropped by the rate limiter in the current one-second window.
+  droppedInWindow = 0;
+  dropWindowStart = 0;
+  lastRateErrorAt = 0;
+  protocolErrors = 0;
+  errorWindowStart = 0;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly iface: Interface,
+    /** Source address after trusted-proxy resolution. */
+    readonly address: string,
+    /** Subject CN of a verified client certificate (mTLS), when there is one. */
+    readonly clientCertCn: string | undefined,
+    limits: SocketLimits,
+    now: number,
+  ) {
+    this.connectedAt = now;
+    this.lastSeen = now;
+    this.handshakeDeadline = now + limits.handshakeTimeoutMs;
+    this.bucket = new TokenBucket(limits.rateLimitPerSecond, limits.rateLimitBurst, now);
+  }
+
+  get open(): boolean {
+    return this.socket.readyState === OPEN;
+  }
+
+  send<T extends ServerMessageType>(type: T, data: ServerMessageData<T>, ref?: string): void {
+    if (this.open) this.socket.send(encodeServerFrame(type, data, ref));
+  }
+
+  sendFrame(f: ServerFrame): void {
+    if (this.open) this.socket.send(encodeServerFrame(f.type, f.data, f.ref));
+  }
+
+  sendError(error: ErrorBody, ref?: string): void {
+    this.send('error', error, ref);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.socket.readyState <= OPEN) this.socket.close(code, reason);
+  }
+}

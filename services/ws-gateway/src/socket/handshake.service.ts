@@ -1,0 +1,62 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CloseCode, ErrorCode, SOCKET_PROTOCOL_VERSION, type Hello } from '@tapgate/contracts';
+import { createLogger } from '@tapgate/telemetry';
+import { ChallengeStore } from '../endpoints/challenge-store';
+import { EndpointRegistry } from '../endpoints/endpoint-registry';
+import { TerminalAuthenticator } from '../endpoints/terminal-auth';
+import { NeaRegistry } from '../nea/nea-registry';
+import { GATEWAY_SETTINGS } from '../tokens';
+import type { GatewaySettings } from '../settings';
+import { frame, type Connection, type ServerFrame } from './connection';
+import { ConnectionRegistry } from './connection-registry';
+
+const log = createLogger('handshake');
+
+/** The `hello` step: authenticates endpoints, binds NEA clients, and answers `welcome`. */
+@Injectable()
+export class HandshakeService {
+  constructor(
+    @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
+    private readonly connections: ConnectionRegistry,
+    private readonly auth: TerminalAuthenticator,
+    private readonly endpoints: EndpointRegistry,
+    private readonly neas: NeaRegistry,
+  ) {}
+
+  async hello(conn: Connection, hello: Hello, ref: string | undefined): Promise<ServerFrame | undefined> {
+    const base = {
+      sessionId: conn.id,
+      protocol: SOCKET_PROTOCOL_VERSION,
+      heartbeatIntervalMs: this.settings.limits.heartbeatIntervalMs,
+      maxFrameBytes: this.settings.limits.maxFrameBytes,
+    } as const;
+    if (hello.role === 'endpoint') {
+      const auth = this.auth.authenticate(conn, hello.terminalId, hello.credential);
+      if (!auth.ok) {
+        log.warn({ terminal: hello.terminalId, address: conn.address, why: auth.message }, 'endpoint refused');
+        conn.sendError({ code: auth.retry ? ErrorCode.Unavailable : ErrorCode.Unauthorized, message: auth.message }, ref);
+        conn.close(auth.retry ? CloseCode.TryAgainLater : CloseCode.Unauthorized, auth.retry ? 'try again later' : 'unauthorized');
+        return undefined;
+      }
+      conn.terminalId = hello.terminalId;
+      conn.challenges = new ChallengeStore(this.settings.challengeTtlMs);
+      this.connections.promote(conn, 'endpoint');
+      this.endpoints.register(conn, hello.terminalId);
+      log.info({ terminal: hello.terminalId, address: conn.address, auth: auth.method }, 'endpoint connected');
+      return frame('welcome', { ...base, challenge: conn.challenges.issue(Date.now()) }, ref);
+    }
+    conn.binding = hello.terminalId
+      ? { mode: 'explicit', terminalId: hello.terminalId }
+      : { mode: 'implicit', address: conn.address };
+    conn.terminalId = hello.terminalId;
+    this.connections.promote(conn, 'nea');
+    await this.neas.bind(conn);
+    log.info({ binding: conn.binding, app: hello.app?.name }, 'NEA client bound');
+    return frame('welcome', { ...base, binding: conn.binding }, ref);
+  }
+
+  disconnected(conn: Connection): void {
+    if (conn.role === 'endpoint') this.endpoints.unregister(conn);
+    if (conn.role === 'nea') this.neas.unbind(conn);
+  }
+}

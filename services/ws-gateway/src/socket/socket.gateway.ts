@@ -1,0 +1,75 @@
+import { Injectable } from '@nestjs/common';
+import { SubscribeMessage, WebSocketGateway, type OnGatewayDisconnect } from '@nestjs/websockets';
+import { ErrorCode, type ClientMessage } from '@tapgate/contracts';
+import { NeaRegistry } from '../nea/nea-registry';
+import { PresenceRelay } from '../presence/presence-relay';
+import { TapService } from '../tap/tap.service';
+import { frame, type Connection, type ServerFrame } from './connection';
+import { HandshakeService } from './handshake.service';
+
+type Msg<T extends ClientMessage['type']> = Extract<ClientMessage, { type: T }>;
+
+/**
+ * Message handlers shared by both interfaces. The adapter (TapgateWsAdapter) has already validated
+ * every message and checked that its type is allowed for the connection's role and handshake state.
+ */
+@Injectable()
+export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
+  constructor(
+    private readonly handshake: HandshakeService,
+    private readonly taps: TapService,
+    private readonly presence: PresenceRelay,
+    private readonly neas: NeaRegistry,
+  ) {}
+
+  @SubscribeMessage('hello')
+  onHello(conn: Connection, msg: Msg<'hello'>): Promise<ServerFrame | undefined> {
+    return this.handshake.hello(conn, msg.data, msg.ref);
+  }
+
+  @SubscribeMessage('ping')
+  onPing(_conn: Connection, msg: Msg<'ping'>): ServerFrame {
+    return frame('pong', undefined, msg.ref);
+  }
+
+  @SubscribeMessage('tap')
+  onTap(conn: Connection, msg: Msg<'tap'>): Promise<ServerFrame> {
+    return this.taps.handle(conn, msg.data, msg.ref);
+  }
+
+  @SubscribeMessage('adverts')
+  onAdverts(conn: Connection, msg: Msg<'adverts'>): ServerFrame | undefined {
+    return this.presence.relay(conn, msg.data.adverts, msg.ref);
+  }
+
+  @SubscribeMessage('challenge.request')
+  onChallengeRequest(conn: Connection, msg: Msg<'challenge.request'>): ServerFrame {
+    return frame('challenge', conn.challenges!.issue(Date.now()), msg.ref);
+  }
+
+  @SubscribeMessage('presence.subscribe')
+  async onPresenceSubscribe(conn: Connection, msg: Msg<'presence.subscribe'>): Promise<ServerFrame | undefined> {
+    const terminalId = conn.binding?.terminalId;
+    if (!terminalId) {
+      return frame(
+        'error',
+        { code: ErrorCode.SchemaViolation, message: 'presence needs an explicit terminal binding (terminalId in hello)' },
+        msg.ref,
+      );
+    }
+    await this.neas.subscribePresence(conn, terminalId);
+    return undefined;
+  }
+
+  handleDisconnect(conn: Connection): void {
+    this.handshake.disconnected(conn);
+  }
+}
+
+/** Port 9120: terminal endpoints (/socket/websocket) and NEA clients. The port number here is a key only. */
+@WebSocketGateway(9120, { interface: 'agent' })
+export class AgentInterfaceGateway extends SocketGateway {}
+
+/** Port 4443: the WebAPI interface for NEA clients (browsers). */
+@WebSocketGateway(4443, { interface: 'webapi' })
+export class WebApiInterfaceGateway extends SocketGateway {}

@@ -1,0 +1,237 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import { CloseCode, ENDPOINT_MESSAGE_TYPES, ErrorCode, NEA_MESSAGE_TYPES, decodeClientFrame } from '@tapgate/contracts';
+import { createLogger } from '@tapgate/telemetry';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { Observable } from 'rxjs';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { GatewayMetrics } from '../metrics';
+import type { ClientAddressResolver } from './client-address';
+import { Connection, type Interface, type ServerFrame, type SocketLimits } from './connection';
+import type { ConnectionRegistry } from './connection-registry';
+
+const log = createLogger('socket');
+
+/** One listening interface: 9120 (agent) or 4443 (webapi), ws or wss. */
+export interface ListenerSpec {
+  iface: Interface;
+  host?: string;
+  port: number;
+  tls?: { ca: string; cert: string; key: string; requestClientCert: boolean };
+}
+
+interface TapgateServer {
+  iface: Interface;
+  http: Server;
+  wss: WebSocketServer;
+}
+
+/** Protocol errors tolerated within one second before the socket is closed as abusive. */
+const PROTOCOL_ERRORS_BEFORE_CLOSE = 20;
+
+/**
+ * The ws-platform adapter, specialised for Tapgate's socket protocol. Nest gateways keep the message
+ * handlers; this adapter owns what must happen before a handler may run: listening with the configured
+ * TLS, frame size limits, per-connection rate limits, envelope and schema validation, the handshake
+ * state machine and role checks. Handlers therefore receive only valid, permitted messages, and a
+ * misbehaving client only ever affects its own socket.
+ */
+export class TapgateWsAdapter extends WsAdapter {
+  private readonly servers: TapgateServer[] = [];
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly listeners: Record<Interface, ListenerSpec | undefined>,
+    private readonly limits: SocketLimits,
+    private readonly registry: ConnectionRegistry,
+    private readonly addresses: ClientAddressResolver,
+    private readonly metrics: GatewayMetrics,
+  ) {
+    super(app);
+  }
+
+  override create(_port: number, options?: { interface?: Interface }): TapgateServer {
+    const iface = options?.interface;
+    const spec = iface ? this.listeners[iface] : undefined;
+    if (!iface || !spec) throw new Error(`no listener configured for interface ${String(iface)}`);
+    const http = spec.tls
+      ? createHttpsServer({
+          ca: spec.tls.ca,
+          cert: spec.tls.cert,
+          key: spec.tls.key,
+          minVersion: 'TLSv1.2',
+          requestCert: spec.tls.requestClientCert,
+          // Endpoints without a client certificate may still authenticate with a credential in hello.
+          rejectUnauthorized: false,
+        })
+      : createHttpServer();
+    // Plain HTTP requests to a socket port get a short hint instead of hanging.
+    http.on('request', (_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+      res.end('Tapgate: connect with a WebSocket client (see docs/protocol.md)\n');
+    });
+    http.on('tlsClientError', (err) => log.debug({ iface, err: err.message }, 'TLS handshake failed'));
+    http.on('clientError', (_err, socket) => socket.destroy());
+    const wss = new WebSocketServer({
+      server: http,
+      maxPayload: this.limits.maxFrameBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    wss.on('error', (err) => log.error({ iface, err: err.message }, 'websocket server error'));
+    http.listen(spec.port, spec.host);
+    const server = { iface, http, wss };
+    this.servers.push(server);
+    return server;
+  }
+
+  /** Resolves when every interface is listening (or rejects with the listen error, e.g. EADDRINUSE). */
+  async listening(): Promise<Record<Interface, number | undefined>> {
+    const ports: Record<Interface, number | undefined> = { agent: undefined, webapi: undefined };
+    for (const s of this.servers) {
+      if (!s.http.listening) {
+        await new Promise<void>((resolve, reject) => {
+          s.http.once('listening', resolve);
+          s.http.once('error', reject);
+        });
+      }
+      const addr = s.http.address();
+      ports[s.iface] = typeof addr === 'object' && addr ? addr.port : undefined;
+    }
+    return ports;
+  }
+
+  override bindClientConnect(server: TapgateServer, callback: (conn: Connection, req: IncomingMessage) => void): void {
+    server.wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
+      const tls = req.socket as TLSSocket;
+      let cn: string | undefined;
+      if (tls.encrypted && tls.authorized) {
+        const subjectCn = tls.getPeerCertificate()?.subject?.CN;
+        cn = Array.isArray(subjectCn) ? subjectCn[0] : subjectCn;
+      }
+      const address = this.addresses.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+      const conn = new Connection(socket, server.iface, address, cn, this.limits, Date.now());
+      socket.on('error', (err) => {
+        // ws closes the socket itself (e.g. 1009 for an oversized frame); this only records why.
+        this.metrics.socketErrors.add(1, { code: (err as { code?: string }).code ?? 'socket_error' });
+        log.debug({ conn: conn.id, err: err.message }, 'socket error');
+      });
+      this.registry.add(conn);
+      callback(conn, req);
+    });
+  }
+
+  override bindClientDisconnect(conn: Connection, callback: () => void): void {
+    conn.socket.on('close', () => {
+      this.registry.remove(conn);
+      callback();
+    });
+  }
+
+  override bindMessageHandlers(
+    conn: Connection,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    const byType = new Map(handlers.map((h) => [h.message as string, h]));
+    conn.socket.on('message', (data: RawData, isBinary: boolean) => {
+      const now = Date.now();
+      if (!conn.bucket.take(now)) {
+        this.rateLimited(conn, now);
+        return;
+      }
+      conn.lastSeen = now;
+      if (isBinary) {
+        this.protocolError(conn, now, { code: ErrorCode.InvalidEnvelope, message: 'binary frames are not supported' });
+        return;
+      }
+      const decoded = decodeClientFrame(rawText(data));
+      if (!decoded.ok) {
+        this.protocolError(conn, now, decoded.error, decoded.ref);
+        return;
+      }
+      const msg = decoded.message;
+      if (conn.role === undefined) {
+        if (msg.type !== 'hello') {
+          this.protocolError(
+            conn,
+            now,
+            { code: ErrorCode.HandshakeRequired, message: 'send hello first' },
+            msg.ref,
+          );
+          return;
+        }
+      } else if (msg.type === 'hello') {
+        this.protocolError(conn, now, { code: ErrorCode.AlreadyHandshaken, message: 'hello was already accepted' }, msg.ref);
+        return;
+      } else if (!(conn.role === 'endpoint' ? ENDPOINT_MESSAGE_TYPES : NEA_MESSAGE_TYPES).includes(msg.type)) {
+        this.protocolError(
+          conn,
+          now,
+          { code: ErrorCode.UnknownType, message: `"${msg.type}" is not available to ${conn.role} clients` },
+          msg.ref,
+        );
+        return;
+      }
+      const handler = byType.get(msg.type);
+      if (!handler) {
+        this.protocolError(conn, now, { code: ErrorCode.UnknownType, message: `no handler for "${msg.type}"` }, msg.ref);
+        return;
+      }
+      transform(handler.callback(msg)).subscribe({
+        next: (reply) => {
+          if (reply) conn.sendFrame(reply as ServerFrame);
+        },
+        error: (err: unknown) => {
+          log.error({ conn: conn.id, type: msg.type, err }, 'handler failed');
+          conn.sendError({ code: ErrorCode.Internal, message: 'internal error' }, msg.ref);
+        },
+      });
+    });
+  }
+
+  private rateLimited(conn: Connection, now: number): void {
+    if (now - conn.dropWindowStart > 1000) {
+      conn.dropWindowStart = now;
+      conn.droppedInWindow = 0;
+    }
+    conn.droppedInWindow++;
+    this.metrics.socketErrors.add(1, { code: ErrorCode.RateLimited });
+    if (conn.droppedInWindow > this.limits.floodCloseAfter) {
+      conn.close(CloseCode.PolicyViolation, 'message flood');
+      return;
+    }
+    // One error frame per second at most: answering every dropped frame would amplify the flood.
+    if (now - conn.lastRateErrorAt >= 1000) {
+      conn.lastRateErrorAt = now;
+      conn.sendError({ code: ErrorCode.RateLimited, message: 'message rate limit exceeded; messages dropped' });
+    }
+  }
+
+  private protocolError(conn: Connection, now: number, error: Parameters<Connection['sendError']>[0], ref?: string): void {
+    this.metrics.socketErrors.add(1, { code: error.code });
+    conn.sendError(error, ref);
+    if (now - conn.errorWindowStart > 1000) {
+      conn.errorWindowStart = now;
+      conn.protocolErrors = 0;
+    }
+    if (++conn.protocolErrors > PROTOCOL_ERRORS_BEFORE_CLOSE) conn.close(CloseCode.PolicyViolation, 'too many protocol errors');
+  }
+
+  override async close(server: TapgateServer): Promise<void> {
+    await new Promise<void>((resolve) => server.wss.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      server.http.close(() => resolve());
+      server.http.closeAllConnections();
+    });
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}

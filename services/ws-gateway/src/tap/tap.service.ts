@@ -1,0 +1,91 @@
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { Inject, Injectable } from '@nestjs/common';
+import { RefusalReason, TapDeliver, tapDeliverSubject, type Tap, type TapDecision } from '@tapgate/contracts';
+import { RequestError, type Messaging } from '@tapgate/messaging';
+import { createLogger, getTracer } from '@tapgate/telemetry';
+import { GatewayMetrics } from '../metrics';
+import { frame, type Connection, type ServerFrame } from '../socket/connection';
+import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
+import type { GatewaySettings } from '../settings';
+import { TapDecider } from './tap-decider';
+
+const log = createLogger('taps');
+
+/**
+ * The tap path on the endpoint's replica: decide, then hand the decision to whichever replica holds the
+ * NEA clients bound to this terminal (or to the endpoint's address), and answer the endpoint with the
+ * outcome. One tap is one trace: the span context travels to the delivering replica in NATS headers.
+ */
+@Injectable()
+export class TapService {
+  constructor(
+    @Inject(MESSAGING) private readonly messaging: Messaging,
+    @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
+    private readonly decider: TapDecider,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  async handle(conn: Connection, tap: Tap, ref: string | undefined): Promise<ServerFrame<'tap.result'>> {
+    const started = performance.now();
+    const span = getTracer().startSpan('tap', {
+      kind: SpanKind.SERVER,
+      attributes: { 'tapgate.terminal': conn.terminalId, 'tapgate.tap.kind': tap.kind, 'tapgate.tap.id': tap.tapId },
+    });
+    return context.with(trace.setSpan(context.active(), span), async () => {
+      const now = Date.now();
+      let decision: TapDecision;
+      try {
+        decision = await this.decider.decide(conn, tap, now);
+      } catch (e) {
+        log.error({ err: e, tap: tap.tapId }, 'tap decision failed');
+        decision = { outcome: 'refused', reason: RefusalReason.Internal, message: 'internal error', identifiedBy: 'none' };
+      }
+      let deliveredTo = 0;
+      try {
+        const ack = await this.messaging.request(
+          TapDeliver,
+          {
+            v: 1,
+            tapId: tap.tapId,
+            terminalId: conn.terminalId!,
+            kind: tap.kind,
+            bandId: tap.bandId,
+            decision,
+            receivedAt: new Date(now).toISOString(),
+          },
+          { subject: tapDeliverSubject(conn.terminalId!, conn.address), timeoutMs: this.settings.tapTimeoutMs },
+        );
+        deliveredTo = ack.delivered;
+      } catch (e) {
+        const kind = e instanceof RequestError ? e.kind : 'closed';
+        if (decision.outcome === 'granted' || kind !== 'no_responders') {
+          // A grant nobody received is not a grant: the endpoint learns why.
+          decision =
+            kind === 'no_responders'
+              ? {
+                  ...decision,
+                  outcome: 'refused',
+                  reason: RefusalReason.NoListener,
+                  message: 'no application is listening on this terminal',
+                }
+              : { ...decision, outcome: 'refused', reason: RefusalReason.Internal, message: `delivery failed (${kind})` };
+        }
+      }
+      if (deliveredTo === 0 && decision.outcome === 'granted') {
+        decision = { ...decision, outcome: 'refused', reason: RefusalReason.NoListener, message: 'no application received the tap' };
+      }
+      const elapsed = performance.now() - started;
+      const attrs = { outcome: decision.outcome, reason: decision.reason ?? 'none' };
+      this.metrics.tapLatency.record(elapsed, attrs);
+      this.metrics.taps.add(1, attrs);
+      span.setAttributes({ 'tapgate.outcome': decision.outcome, 'tapgate.reason': decision.reason ?? 'none' });
+      if (decision.outcome === 'refused') span.setStatus({ code: SpanStatusCode.OK, message: decision.reason });
+      span.end();
+      log.info(
+        { tap: tap.tapId, terminal: conn.terminalId, band: tap.bandId, outcome: decision.outcome, reason: decision.reason, deliveredTo },
+        'tap decided',
+      );
+      return frame('tap.result', { tapId: tap.tapId, decision, deliveredTo, challenge: conn.challenges?.issue(Date.now()) }, ref);
+    });
+  }
+}

@@ -1,0 +1,132 @@
+import { SoftwareBand, exportBandPublicKeyJwk } from '@tapgate/band';
+import { loadAgentConfig } from '@tapgate/config';
+import { KvBuckets, UserStatusGet, type EnrollmentRecord, type StatusAnswer, type TerminalRecord } from '@tapgate/contracts';
+import { Messaging, openBucket } from '@tapgate/messaging';
+import { freePort, startNats, type TestServer } from '@tapgate/testing';
+import { createHash, randomBytes } from 'node:crypto';
+import { bootstrap, gatewaySettings, type RunningGateway } from '../bootstrap';
+
+export interface TestTerminal {
+  terminalId: string;
+  credential: string;
+}
+
+/**
+ * A real NATS (JetStream) with seeded terminal credentials and band enrollments, for gateway tests.
+ * Gateways are booted in-process from config built the way production builds it (env overrides).
+ */
+export class GatewayTestStack {
+  readonly bands = new Map<string, SoftwareBand>();
+  readonly terminals = new Map<string, TestTerminal>();
+  private readonly gateways: RunningGateway[] = [];
+
+  private constructor(
+    readonly nats: TestServer,
+    readonly admin: Messaging,
+  ) {}
+
+  static async start(): Promise<GatewayTestStack> {
+    const nats = await startNats();
+    const admin = new Messaging({ servers: [nats.url], name: 'test-admin' });
+    await admin.connection();
+    return new GatewayTestStack(nats, admin);
+  }
+
+  async addTerminal(terminalId: string, enabled = true): Promise<TestTerminal> {
+    const credential = randomBytes(32).toString('base64url');
+    const now = new Date().toISOString();
+    const record: TerminalRecord = {
+      v: 1,
+      terminalId,
+      credentialSha256: createHash('sha256').update(credential).digest('hex'),
+      enabled,
+      created: { by: 'test', at: now },
+      updated: { by: 'test', at: now },
+    };
+    const kv = await openBucket(this.admin, KvBuckets.terminals);
+    await kv.put(terminalId, JSON.stringify(record));
+    const t = { terminalId, credential };
+    this.terminals.set(terminalId, t);
+    return t;
+  }
+
+  async enroll(sAMAccountName: string, opts: { active?: boolean; band?: SoftwareBand } = {}): Promise<SoftwareBand> {
+    const band = opts.band ?? SoftwareBand.generate();
+    const now = new Date().toISOString();
+    const record: EnrollmentRecord = {
+      v: 1,
+      bandId: band.bandId,
+      user: { sAMAccountName, dn: `CN=${sAMAccountName},CN=Users,DC=test,DC=local`, displayName: sAMAccountName },
+      publicKey: exportBandPublicKeyJwk(band.publicKey),
+      active: opts.active ?? true,
+      created: { by: 'test', at: now },
+      updated: { by: 'test', at: now },
+    };
+    const kv = await openBucket(this.admin, KvBuckets.enrollments);
+    await kv.put(band.bandId, JSON.stringify(record));
+    this.bands.set(band.bandId, band);
+    return band;
+  }
+
+  async setActive(band: SoftwareBand, active: boolean): Promise<void> {
+    const kv = await openBucket(this.admin, KvBuckets.enrollments);
+    const entry = await kv.get(band.bandId);
+    if (!entry) throw new Error('not enrolled');
+    const record = entry.json<EnrollmentRecord>();
+    await kv.put(band.bandId, JSON.stringify({ ...record, active }));
+  }
+
+  /** Boots a gateway; `env` adds TAPGATE_* overrides (e.g. TLS or limits). */
+  async gateway(env: Record<string, string> = {}): Promise<RunningGateway> {
+    const [agent, webapi, http] = await Promise.all([freePort(), freePort(), freePort()]);
+    const cfg = loadAgentConfig({
+      env: {
+        TAPGATE_AGENT_PORT: String(agent),
+        TAPGATE_WEBAPI_PORT: String(webapi),
+        TAPGATE_HTTP_PORT: String(http),
+        TAPGATE_HTTP_HOST: '127.0.0.1',
+        TAPGATE_NATS_SERVERS: this.nats.url,
+        TAPGATE_GATEWAY_GATEWAY_ID: `gw-${agent}`,
+        TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false',
+        ...env,
+      },
+      sections: ['agent', 'webapi', 'nats', 'http', 'gateway'],
+    });
+    const gw = await bootstrap(gatewaySettings(cfg));
+    this.gateways.push(gw);
+    return gw;
+  }
+
+  async stop(): Promise<void> {
+    for (const gw of this.gateways) await gw.close().catch(() => undefined);
+    await this.admin.close();
+    await this.nats.dispose();
+  }
+}
+
+export function endpointUrl(gw: RunningGateway, scheme: 'ws' | 'wss' = 'ws'): string {
+  return `${scheme}://127.0.0.1:${gw.ports.agent}/socket/websocket`;
+}
+
+export function neaUrl(gw: RunningGateway, iface: 'agent' | 'webapi' = 'webapi', scheme: 'ws' | 'wss' = 'ws'): string {
+  return `${scheme}://127.0.0.1:${iface === 'agent' ? gw.ports.agent : gw.ports.webapi}/`;
+}
+
+/**
+ * Answers UserStatusGet from a table. A stand-in for the user-status *service* on the NATS side, used
+ * only by the gateway's own tests so they can set any status; the end-to-end tests (tests/e2e) run
+ * the real user-status service against Samba AD instead.
+ */
+export function serveUserStatuses(admin: Messaging, statuses: Record<string, StatusAnswer['status']>): () => void {
+  return admin.respond(UserStatusGet, async (q): Promise<StatusAnswer> => {
+    const name = 'sAMAccountName' in q.user ? q.user.sAMAccountName : q.user.userPrincipalName;
+    return {
+      v: 1,
+      status: statuses[name] ?? 'not_found',
+      user: { sAMAccountName: name.slice(0, 20), displayName: `User ${name}` },
+      evidence: {},
+      source: 'directory',
+      checkedAt: new Date().toISOString(),
+    };
+  });
+}
