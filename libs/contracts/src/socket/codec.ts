@@ -117,7 +117,14 @@ export function decodeServerFrame(text: string): ServerMessage | Error {
   if (!hasOwn(ServerMessageSchemas, env.type)) return new Error(`unknown server message type ${env.type}`);
   const schema: z.ZodType = ServerMessageSchemas[env.type];
   const parsed = schema.safeParse(env.data);
-  if (!parsed.success) return new Error(`invalid ${env.type}: ${parsed.error.message}`);
   const ref = typeof env.ref === 'string' ? env.ref : undefined;
+  if (!parsed.success) {
+    // Forward compatibility: a newer server may add optional fields within version 1. Frames whose
+    // only problem is unknown keys are accepted as sent; anything else is invalid.
+    if (parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) {
+      return { type: env.type, ref, data: env.data } as ServerMessage;
+    }
+    return new Error(`invalid ${env.type}: ${parsed.error.message}`);
+  }
   return { type: env.type, ref, data: parsed.data } as ServerMessage;
 }
