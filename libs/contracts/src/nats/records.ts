@@ -46,6 +46,8 @@ export const TerminalRecord = z
     /**
      * SHA-256 (hex) of the terminal's credential. Credentials are 32 random bytes, so a fast hash is
      * enough; the credential itself is shown once when issued and never stored.
+     * The hash is over the UTF-8 bytes of the credential text exactly as the endpoint sends it in `hello`
+     * (the 43-character base64url string), not over the decoded bytes.
      */
     credentialSha256: z.string().regex(/^[0-9a-f]{64}$/),
     enabled: z.boolean(),

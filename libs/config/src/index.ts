@@ -1,0 +1,24 @@
+export { ConfigError } from './errors';
+export { loadAgentConfig, type LoadAgentOptions } from './load-agent';
+export { loadEndpointConfig, DEFAULT_NBE_PATH, type EndpointConfig } from './load-endpoint';
+export { loadOrExit } from './exit';
+export { redactConfig } from './redact';
+export { AGENT_SECTIONS, type AgentConfig, type AgentSectionName } from './registry';
+export type { TlsMaterial } from './pem';
+export type { AgentSettings } from './sections/agent';
+export type { GatewaySettings } from './sections/gateway';
+export type { HttpSettings } from './sections/http';
+export type { LdapSettings } from './sections/ldap';
+export type { ListenerSettings, LogLevel } from './sections/listener';
+export type { NatsSettings } from './sections/nats';
+export type { EndpointDriver, EndpointSettings } from './sections/nbe';
+export type { NesSettings } from './sections/nes';
+export type { PolicySectionSettings } from './sections/policy';
+export type { PresenceSectionSettings } from './sections/presence';
+export type { RedisSettings } from './sections/redis';
+export type { TelemetrySettings } from './sections/telemetry';
+export type { UserStatusSettings } from './sections/user-status';
+export type { WebApiSettings } from './sections/webapi';
+// For section files added by services (src/sections/*.ts): see registry.ts.
+export { defineSection, type Section, type SectionContext } from './section';
+export * as fields from './fields';

@@ -1,0 +1,87 @@
+import { hostname } from 'node:os';
+import { TERMINAL_ID_PATTERN } from '@tapgate/contracts';
+import { boolean, integer, ipOrCidrList, optionalPath, text } from '../fields';
+import { defineSection } from '../section';
+import { defined, subjectSafeName } from '../util';
+
+export interface GatewaySettings {
+  maxFrameBytes: number;
+  handshakeTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+  /** Close a connection after this many messages dropped by the rate limit within one second. */
+  floodCloseAfter: number;
+  /** IPs / CIDR ranges whose X-Forwarded-For is believed. */
+  trustedProxies: string[];
+  tapTimeoutMs: number;
+  gatewayId: string;
+  endpointCredentialsFile?: string;
+  /** How long a tap challenge stays valid. */
+  challengeTtlMs: number;
+  /** Endpoints must present a per-terminal credential (or an mTLS certificate) in hello. */
+  requireEndpointCredentials: boolean;
+  /** With [agent] protocol = "wss": ask endpoints for client certificates (CN = terminal id). */
+  endpointMtls: boolean;
+  /** Tap policy (until the policy service owns it): plain NFC UID taps allowed. */
+  allowUidTaps: boolean;
+  /** Tap policy: BLE (RSSI) taps allowed. */
+  allowBleTaps: boolean;
+  /** Tap policy: a tap needs presence to report the band authenticated; unknown presence refuses. */
+  requirePresence: boolean;
+}
+
+// setTimeout overflows above 2^31-1 ms, so durations are capped at one day.
+const ms = (dflt: number, min: number) => integer({ default: dflt, min, max: 86_400_000 });
+
+export const gatewaySection = defineSection({
+  name: 'gateway',
+  summary: 'ws-gateway limits, timeouts and proxy trust',
+  fields: {
+    max_frame_bytes: integer({ default: 65_536, min: 256, max: 16_777_216 }),
+    handshake_timeout_ms: ms(5000, 10),
+    heartbeat_interval_ms: ms(15_000, 10),
+    rate_limit_per_second: integer({ default: 50, min: 1, max: 1_000_000 }),
+    rate_limit_burst: integer({ default: 100, min: 1, max: 1_000_000 }),
+    flood_close_after: integer({ default: 200, min: 1, max: 1_000_000 }),
+    trusted_proxies: ipOrCidrList(),
+    tap_timeout_ms: ms(2000, 1),
+    // The id may travel in NATS subjects, hence the same character rules as terminal ids.
+    gateway_id: text({
+      default: () => subjectSafeName(hostname(), 'gateway'),
+      defaultText: 'the host name',
+      expects: '1-64 of A-Z a-z 0-9 _ -',
+      validate: (v) => (TERMINAL_ID_PATTERN.test(v) ? undefined : 'must be 1-64 of A-Z a-z 0-9 _ -'),
+    }),
+    endpoint_credentials_file: optionalPath(),
+    challenge_ttl_ms: ms(30_000, 1000),
+    require_endpoint_credentials: boolean(true),
+    endpoint_mtls: boolean(false),
+    allow_uid_taps: boolean(false),
+    allow_ble_taps: boolean(true),
+    require_presence: boolean(true),
+  },
+  build: (v, at): GatewaySettings => {
+    const credentials = v.endpoint_credentials_file;
+    // Read once now so a missing file fails at start-up; the gateway itself loads the contents.
+    if (credentials !== undefined) at.readFile('endpoint_credentials_file', credentials);
+    return defined({
+      maxFrameBytes: v.max_frame_bytes,
+      handshakeTimeoutMs: v.handshake_timeout_ms,
+      heartbeatIntervalMs: v.heartbeat_interval_ms,
+      rateLimitPerSecond: v.rate_limit_per_second,
+      rateLimitBurst: v.rate_limit_burst,
+      floodCloseAfter: v.flood_close_after,
+      trustedProxies: v.trusted_proxies,
+      tapTimeoutMs: v.tap_timeout_ms,
+      gatewayId: v.gateway_id,
+      endpointCredentialsFile: credentials,
+      challengeTtlMs: v.challenge_ttl_ms,
+      requireEndpointCredentials: v.require_endpoint_credentials,
+      endpointMtls: v.endpoint_mtls,
+      allowUidTaps: v.allow_uid_taps,
+      allowBleTaps: v.allow_ble_taps,
+      requirePresence: v.require_presence,
+    });
+  },
+});

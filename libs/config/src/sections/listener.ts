@@ -1,0 +1,33 @@
+import { oneOf, optionalPath, port } from '../fields';
+import { loadTlsMaterial, type TlsMaterial } from '../pem';
+import type { SectionContext } from '../section';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A websocket listener: [agent] and [webapi] share these keys, as in Nymi's nymi_agent.toml. */
+export interface ListenerSettings {
+  protocol: 'ws' | 'wss';
+  port: number;
+  /** Present exactly when protocol = "wss". */
+  tls?: TlsMaterial;
+}
+
+export const listenerFields = (defaultPort: number) => ({
+  protocol: oneOf(['ws', 'wss'], 'ws'),
+  port: port(defaultPort),
+  cacertfile: optionalPath(),
+  certfile: optionalPath(),
+  keyfile: optionalPath(),
+});
+
+type ListenerKey = 'protocol' | 'cacertfile' | 'certfile' | 'keyfile';
+
+/** TLS files are validated only for wss; with ws they are ignored, like Nymi's commented-out keys. */
+export function buildListener(
+  v: { protocol: 'ws' | 'wss'; port: number; cacertfile?: string; certfile?: string; keyfile?: string },
+  at: SectionContext<ListenerKey>,
+): ListenerSettings {
+  if (v.protocol === 'ws') return { protocol: 'ws', port: v.port };
+  return { protocol: 'wss', port: v.port, tls: loadTlsMaterial(at, v) };
+}
