@@ -1,0 +1,69 @@
+import 'reflect-metadata';
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { connectMessaging } from '@tapgate/messaging';
+import { NestPinoLogger, createLogger } from '@tapgate/telemetry';
+import { PolicyAppModule } from './app.module';
+import { ApiExceptionFilter } from './common/api-exception.filter';
+import { policySettings, type PolicyConfig } from './policy-settings';
+import { Buckets } from './store/buckets';
+
+export interface PolicyServer {
+  readonly app: NestExpressApplication;
+  /** http://host:port of the REST API and probes. */
+  readonly url: string;
+  /** Stops accepting requests, then closes NATS. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the policy service on [http].host:[http].port. Throws ConfigError when [policy] lacks what the
+ * service needs. NATS is connected in the background: the API answers 503 until the buckets are open.
+ */
+export async function bootstrap(config: PolicyConfig): Promise<PolicyServer> {
+  const log = createLogger('policy');
+  const settings = policySettings(config);
+  const messaging = connectMessaging({
+    servers: config.nats.servers,
+    name: config.nats.name ?? `policy-${hostname()}`,
+    token: config.nats.token,
+    ca: config.nats.ca,
+    requestTimeoutMs: config.nats.requestTimeoutMs,
+  });
+  const buckets = new Buckets(messaging);
+  let app: NestExpressApplication;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(
+      PolicyAppModule.forRoot({ settings, messaging, buckets }),
+      { logger: new NestPinoLogger(), abortOnError: false },
+    );
+    app.disable('x-powered-by');
+    app.useBodyParser('json', { limit: '64kb' });
+    app.useGlobalFilters(new ApiExceptionFilter());
+    await app.listen(config.http.port, config.http.host);
+  } catch (e) {
+    buckets.stop();
+    await messaging.close();
+    throw e;
+  }
+  const address = app.getHttpServer().address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  log.info({ url }, 'policy service listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    url,
+    close() {
+      closing ??= (async () => {
+        buckets.stop();
+        await app.close();
+        await messaging.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/** Error codes of the REST API (the `error.code` member). Part of the API contract: never rename. */
+export type ApiErrorCode =
+  | 'invalid_request'
+  | 'invalid_public_key'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'unknown_user'
+  | 'unavailable'
+  | 'user_status_unavailable'
+  | 'internal_error';
+
+const STATUS: Record<ApiErrorCode, number> = {
+  invalid_request: 400,
+  invalid_public_key: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unknown_user: 422,
+  unavailable: 503,
+  user_status_unavailable: 503,
+  internal_error: 500,
+};
+
+/** A refusal the API reports as `{ "error": { code, message, field? } }` with the code's HTTP status. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly field?: string,
+    /** Overrides the code's usual status (e.g. 413 for an oversized body, still `invalid_request`). */
+    status?: number,
+  ) {
+    super(message);
+    this.status = status ?? STATUS[code];
+  }
+
+  toBody(): { error: { code: ApiErrorCode; message: string; field?: string } } {
+    return {
+      error: { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) },
+    };
+  }
+}
+
+export const notFound = (what: string, id: string): ApiError =>
+  new ApiError('not_found', `${what} ${id} not found`);

@@ -1,0 +1,119 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import { BandId, type EnrollmentRecord } from '@tapgate/contracts';
+import type { ServerResponse } from 'node:http';
+import { Actor, AdminGuard } from '../auth/admin.guard';
+import type { Principal } from '../auth/principal';
+import { parseIfMatch, parseInput } from '../common/validation';
+import { view, viewWithEtag, type View } from '../common/versioned-response';
+import { EnrollRequest, EnrollmentQuery, RekeyRequest } from './enrollment.requests';
+import { EnrollmentsService } from './enrollments.service';
+import { ApiError } from '../common/api-error';
+import { z } from 'zod';
+
+const bandIdParam = (v: string): string => parseInput(z.object({ bandId: BandId }), { bandId: v }).bandId;
+
+@Controller('v1/enrollments')
+@UseGuards(AdminGuard)
+export class EnrollmentsController {
+  constructor(private readonly enrollments: EnrollmentsService) {}
+
+  @Post()
+  async enroll(
+    @Body() body: unknown,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<EnrollmentRecord>> {
+    const req = parseInput(EnrollRequest, body, publicKeyProblem);
+    const created = await this.enrollments.enroll(req, actor);
+    res.setHeader('Location', `/v1/enrollments/${created.value.bandId}`);
+    return viewWithEtag(res, created);
+  }
+
+  @Get()
+  async list(@Query() query: unknown): Promise<{ items: Array<View<EnrollmentRecord>> }> {
+    const filter = parseInput(EnrollmentQuery, query);
+    return { items: (await this.enrollments.list(filter)).map(view) };
+  }
+
+  @Get(':bandId')
+  async get(
+    @Param('bandId') bandId: string,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<EnrollmentRecord>> {
+    return viewWithEtag(res, await this.enrollments.get(bandIdParam(bandId)));
+  }
+
+  @Post(':bandId/suspend')
+  @HttpCode(200)
+  async suspend(
+    @Param('bandId') bandId: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<EnrollmentRecord>> {
+    return viewWithEtag(
+      res,
+      await this.enrollments.setActive(bandIdParam(bandId), false, parseIfMatch(ifMatch), actor),
+    );
+  }
+
+  @Post(':bandId/reactivate')
+  @HttpCode(200)
+  async reactivate(
+    @Param('bandId') bandId: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<EnrollmentRecord>> {
+    return viewWithEtag(
+      res,
+      await this.enrollments.setActive(bandIdParam(bandId), true, parseIfMatch(ifMatch), actor),
+    );
+  }
+
+  @Put(':bandId/key')
+  async rekey(
+    @Param('bandId') bandId: string,
+    @Body() body: unknown,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<EnrollmentRecord>> {
+    const id = bandIdParam(bandId);
+    const req = parseInput(RekeyRequest, body, publicKeyProblem);
+    return viewWithEtag(res, await this.enrollments.rekey(id, req.publicKey, parseIfMatch(ifMatch), actor));
+  }
+
+  @Delete(':bandId')
+  @HttpCode(204)
+  async remove(
+    @Param('bandId') bandId: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+  ): Promise<void> {
+    await this.enrollments.remove(bandIdParam(bandId), parseIfMatch(ifMatch), actor);
+  }
+}
+
+/** Every problem with `publicKey` (missing, wrong type) reports the same code as an unreadable key. */
+function publicKeyProblem(e: ApiError): ApiError {
+  if (e.field !== 'publicKey') return e;
+  return new ApiError(
+    'invalid_public_key',
+    'publicKey: required, as a PEM SPKI or base64url P-256 point (string) or a JWK (object)',
+    'publicKey',
+  );
+}

@@ -1,0 +1,178 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { BandKeyError, exportBandPublicKeyJwk, importBandPublicKey } from '@tapgate/band';
+import { EnrollmentRecord, KvBuckets, type BandPublicJwk } from '@tapgate/contracts';
+import { getMeter, createLogger } from '@tapgate/telemetry';
+import type { Counter } from '@opentelemetry/api';
+import { ApiError, notFound } from '../common/api-error';
+import type { Principal } from '../auth/principal';
+import { POLICY_SETTINGS, type PolicySettings } from '../policy-settings';
+import { Buckets } from '../store/buckets';
+import { RevisionedStore, type Versioned } from '../store/revisioned-store';
+import type { EnrollRequest } from './enrollment.requests';
+import { UserDirectory } from './user-directory';
+
+/** Marks a DN that no directory confirmed ([policy].allow_unverified_enrollment); never looks like a real DN. */
+export const UNVERIFIED_DN_PREFIX = 'unverified:';
+
+export type EnrollmentChange = 'enroll' | 'suspend' | 'reactivate' | 'rekey' | 'delete';
+
+function importKey(input: string | Record<string, unknown>): BandPublicJwk {
+  try {
+    return exportBandPublicKeyJwk(importBandPublicKey(input));
+  } catch (e) {
+    const message = e instanceof BandKeyError ? e.message : 'band public key: cannot be read';
+    throw new ApiError('invalid_public_key', message, 'publicKey');
+  }
+}
+
+@Injectable()
+export class EnrollmentsService {
+  private readonly log = createLogger('enrollments');
+  private readonly store: RevisionedStore<EnrollmentRecord>;
+  private readonly changes: Counter;
+
+  constructor(
+    buckets: Buckets,
+    private readonly directory: UserDirectory,
+    @Inject(POLICY_SETTINGS) private readonly settings: PolicySettings,
+  ) {
+    this.store = new RevisionedStore(buckets, KvBuckets.enrollments, EnrollmentRecord, 'enrollment');
+    this.changes = getMeter().createCounter('tapgate.policy.enrollment.changes', {
+      description: 'Enrollment changes made through the policy API, by action',
+    });
+  }
+
+  async enroll(req: EnrollRequest, actor: Principal): Promise<Versioned<EnrollmentRecord>> {
+    const publicKey = importKey(req.publicKey);
+    // Cheap early answer; the KV create below is what actually guarantees one record per band.
+    if (await this.store.revisionOf(req.bandId)) throw this.duplicate(req.bandId);
+    const user = await this.resolveUser(req.user.sAMAccountName);
+    const stamp = { by: actor.name, at: new Date().toISOString() };
+    const record: EnrollmentRecord = {
+      v: 1,
+      bandId: req.bandId,
+      user,
+      publicKey,
+      active: true,
+      created: stamp,
+      updated: stamp,
+    };
+    const revision = await this.store.create(req.bandId, record).catch((e: unknown) => {
+      throw e instanceof ApiError && e.code === 'conflict' ? this.duplicate(req.bandId) : e;
+    });
+    this.changed('enroll', record, actor);
+    return { value: record, revision };
+  }
+
+  async list(filter: { user?: string; band?: string }): Promise<Array<Versioned<EnrollmentRecord>>> {
+    let found: Array<Versioned<EnrollmentRecord>>;
+    if (filter.band !== undefined) {
+      const one = await this.store.get(filter.band);
+      found = one ? [one] : [];
+    } else {
+      found = await this.store.list();
+    }
+    if (filter.user === undefined) return found;
+    // sAMAccountName is case-insensitive in Active Directory.
+    const user = filter.user.toLowerCase();
+    return found.filter((e) => e.value.user.sAMAccountName.toLowerCase() === user);
+  }
+
+  async get(bandId: string): Promise<Versioned<EnrollmentRecord>> {
+    const found = await this.store.get(bandId);
+    if (!found) throw notFound('enrollment for band', bandId);
+    return found;
+  }
+
+  setActive(
+    bandId: string,
+    active: boolean,
+    ifMatch: number | undefined,
+    actor: Principal,
+  ): Promise<Versioned<EnrollmentRecord>> {
+    return this.modify(bandId, ifMatch, actor, active ? 'reactivate' : 'suspend', (r) =>
+      r.active === active ? undefined : { ...r, active },
+    );
+  }
+
+  rekey(
+    bandId: string,
+    input: string | Record<string, unknown>,
+    ifMatch: number | undefined,
+    actor: Principal,
+  ): Promise<Versioned<EnrollmentRecord>> {
+    const publicKey = importKey(input);
+    return this.modify(bandId, ifMatch, actor, 'rekey', (r) => ({ ...r, publicKey }));
+  }
+
+  async remove(bandId: string, ifMatch: number | undefined, actor: Principal): Promise<void> {
+    const revision = await this.store.revisionOf(bandId);
+    if (revision === undefined) throw notFound('enrollment for band', bandId);
+    await this.store.delete(bandId, ifMatch ?? revision);
+    this.changes.add(1, { action: 'delete' });
+    this.log.info({ bandId, action: 'delete', by: actor.name }, 'enrollment changed');
+  }
+
+  /**
+   * Read, change, write back at the revision read (or the client's If-Match), so a concurrent change in
+   * between becomes a 409 instead of being overwritten. `change` returns undefined for "nothing to do".
+   */
+  private async modify(
+    bandId: string,
+    ifMatch: number | undefined,
+    actor: Principal,
+    action: EnrollmentChange,
+    change: (r: EnrollmentRecord) => EnrollmentRecord | undefined,
+  ): Promise<Versioned<EnrollmentRecord>> {
+    const current = await this.get(bandId);
+    if (ifMatch !== undefined && ifMatch !== current.revision) {
+      throw new ApiError(
+        'conflict',
+        `enrollment for band ${bandId} changed since revision ${ifMatch}; reload and retry`,
+      );
+    }
+    const next = change(current.value);
+    if (!next) return current;
+    const record = { ...next, updated: { by: actor.name, at: new Date().toISOString() } };
+    const revision = await this.store.update(bandId, record, ifMatch ?? current.revision);
+    this.changed(action, record, actor);
+    return { value: record, revision };
+  }
+
+  private async resolveUser(sAMAccountName: string): Promise<EnrollmentRecord['user']> {
+    const found = await this.directory.lookup(sAMAccountName);
+    if (found.found) {
+      return {
+        sAMAccountName: found.sAMAccountName,
+        dn: found.dn,
+        ...(found.displayName !== undefined ? { displayName: found.displayName } : {}),
+      };
+    }
+    if (found.reason === 'not_found') {
+      throw new ApiError('unknown_user', `no Active Directory user ${sAMAccountName}`, 'user.sAMAccountName');
+    }
+    if (this.settings.allowUnverifiedEnrollment) {
+      this.log.warn(
+        { sAMAccountName, why: found.why },
+        'enrolling an unverified user (allow_unverified_enrollment)',
+      );
+      return { sAMAccountName, dn: `${UNVERIFIED_DN_PREFIX}${sAMAccountName}` };
+    }
+    throw new ApiError(
+      'user_status_unavailable',
+      `user-status unavailable (${found.why}), cannot verify user`,
+    );
+  }
+
+  private duplicate(bandId: string): ApiError {
+    return new ApiError('conflict', `band ${bandId} is already enrolled`, 'bandId');
+  }
+
+  private changed(action: EnrollmentChange, r: EnrollmentRecord, actor: Principal): void {
+    this.changes.add(1, { action });
+    this.log.info(
+      { bandId: r.bandId, sAMAccountName: r.user.sAMAccountName, active: r.active, action, by: actor.name },
+      'enrollment changed',
+    );
+  }
+}

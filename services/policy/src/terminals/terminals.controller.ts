@@ -1,0 +1,114 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import { TerminalId } from '@tapgate/contracts';
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { Actor, AdminGuard } from '../auth/admin.guard';
+import type { Principal } from '../auth/principal';
+import { parseIfMatch, parseInput } from '../common/validation';
+import { view, viewWithEtag, type View } from '../common/versioned-response';
+import { CreateTerminalRequest } from './terminal.requests';
+import { TerminalsService, type IssuedCredential, type TerminalView } from './terminals.service';
+
+const terminalIdParam = (v: string): string =>
+  parseInput(z.object({ terminalId: TerminalId }), { terminalId: v }).terminalId;
+
+type CredentialResponse = { terminal: View<TerminalView>; credential: string };
+
+function withCredential(res: ServerResponse, issued: IssuedCredential): CredentialResponse {
+  // The credential must not linger in caches or proxies: it is shown exactly once.
+  res.setHeader('Cache-Control', 'no-store');
+  return { terminal: viewWithEtag(res, issued.terminal), credential: issued.credential };
+}
+
+@Controller('v1/terminals')
+@UseGuards(AdminGuard)
+export class TerminalsController {
+  constructor(private readonly terminals: TerminalsService) {}
+
+  @Post()
+  async create(
+    @Body() body: unknown,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<CredentialResponse> {
+    const issued = await this.terminals.create(parseInput(CreateTerminalRequest, body), actor);
+    res.setHeader('Location', `/v1/terminals/${issued.terminal.value.terminalId}`);
+    return withCredential(res, issued);
+  }
+
+  @Get()
+  async list(): Promise<{ items: Array<View<TerminalView>> }> {
+    return { items: (await this.terminals.list()).map(view) };
+  }
+
+  @Get(':terminalId')
+  async get(
+    @Param('terminalId') id: string,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<TerminalView>> {
+    return viewWithEtag(res, await this.terminals.get(terminalIdParam(id)));
+  }
+
+  @Post(':terminalId/credential')
+  @HttpCode(200)
+  async rotate(
+    @Param('terminalId') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<CredentialResponse> {
+    return withCredential(
+      res,
+      await this.terminals.rotate(terminalIdParam(id), parseIfMatch(ifMatch), actor),
+    );
+  }
+
+  @Post(':terminalId/disable')
+  @HttpCode(200)
+  async disable(
+    @Param('terminalId') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<TerminalView>> {
+    return viewWithEtag(
+      res,
+      await this.terminals.setEnabled(terminalIdParam(id), false, parseIfMatch(ifMatch), actor),
+    );
+  }
+
+  @Post(':terminalId/enable')
+  @HttpCode(200)
+  async enable(
+    @Param('terminalId') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<TerminalView>> {
+    return viewWithEtag(
+      res,
+      await this.terminals.setEnabled(terminalIdParam(id), true, parseIfMatch(ifMatch), actor),
+    );
+  }
+
+  @Delete(':terminalId')
+  @HttpCode(204)
+  async remove(
+    @Param('terminalId') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+  ): Promise<void> {
+    await this.terminals.remove(terminalIdParam(id), parseIfMatch(ifMatch), actor);
+  }
+}
