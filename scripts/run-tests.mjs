@@ -5,7 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 
 const filters = process.argv.slice(2);
-const files = globSync(['libs/*/dist/**/*.test.js', 'services/*/dist/**/*.test.js', 'tests/*/dist/**/*.test.js'])
+const files = globSync([
+  'libs/*/dist/**/*.test.js',
+  'services/*/dist/**/*.test.js',
+  'tests/*/dist/**/*.test.js',
+  'tools/*/dist/**/*.test.js',
+])
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {

@@ -29,13 +29,26 @@ function traceFields(): Record<string, string> {
   return { trace_id: ctx.traceId, span_id: ctx.spanId };
 }
 
-let root: Logger = pino({
-  level: process.env.TAPGATE_LOG_LEVEL ?? 'info',
-  base: { pid: process.pid },
-  redact: { paths: REDACT, censor: '[redacted]' },
-  mixin: traceFields,
-  timestamp: pino.stdTimeFunctions.isoTime,
-});
+// Loggers are created at import time all over the code base, so tests redirect output by swapping
+// the sink's target rather than the root logger.
+const stdout = pino.destination({ fd: 1, sync: true });
+const sink = {
+  target: stdout as { write(chunk: string): void },
+  write(chunk: string): void {
+    this.target.write(chunk);
+  },
+};
+
+const root: Logger = pino(
+  {
+    level: process.env.TAPGATE_LOG_LEVEL ?? 'info',
+    base: { pid: process.pid },
+    redact: { paths: REDACT, censor: '[redacted]' },
+    mixin: traceFields,
+    timestamp: pino.stdTimeFunctions.isoTime,
+  },
+  sink,
+);
 
 /** A child logger named after the class or module that logs. Every line carries the active trace id. */
 export function createLogger(name: string): Logger {
@@ -49,8 +62,11 @@ export function setLogLevel(level: 'error' | 'warn' | 'info' | 'debug'): void {
 
 /** For tests: route all log output to a writable (e.g. to assert that no secret reaches a log). */
 export function setLogDestination(stream: { write(chunk: string): void }, level = 'debug'): void {
-  root = pino(
-    { level, redact: { paths: REDACT, censor: '[redacted]' }, mixin: traceFields },
-    stream as pino.DestinationStream,
-  );
+  sink.target = stream;
+  root.level = level;
+}
+
+/** Sends log output back to stdout. */
+export function resetLogDestination(): void {
+  sink.target = stdout;
 }

@@ -6,7 +6,8 @@ export class NestPinoLogger implements LoggerService {
   private readonly pino: Logger = createLogger('nest');
 
   log_(level: 'info' | 'warn' | 'error' | 'debug' | 'trace', message: unknown, params: unknown[]): void {
-    const context = typeof params[params.length - 1] === 'string' ? (params[params.length - 1] as string) : undefined;
+    const context =
+      typeof params[params.length - 1] === 'string' ? (params[params.length - 1] as string) : undefined;
     this.pino[level]({ context }, typeof message === 'string' ? message : JSON.stringify(message));
   }
   log(message: unknown, ...params: unknown[]): void {

@@ -49,7 +49,18 @@ export async function startNats(opts: { jetstream?: boolean } = {}): Promise<Tes
 export async function startRedis(): Promise<TestServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tapgate-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ];
   let proc: ManagedProcess | undefined;
   const server: TestServer = {
     port,

@@ -83,18 +83,26 @@ export class AgentClient extends EventEmitter {
   }
 
   private connect(): void {
-    const ws = new WebSocket(this.opts.url, { ca: this.opts.ca, handshakeTimeout: 10_000, minVersion: 'TLSv1.2' });
+    const ws = new WebSocket(this.opts.url, {
+      ca: this.opts.ca,
+      handshakeTimeout: 10_000,
+      minVersion: 'TLSv1.2',
+    });
     this.ws = ws;
     ws.on('open', () => {
-      this.send('hello', {
-        role: 'endpoint',
-        terminalId: this.opts.terminalId,
-        credential: this.opts.credential,
-        software: this.opts.software,
-        capabilities: this.opts.capabilities,
-      }, 'hello');
+      this.send(
+        'hello',
+        {
+          role: 'endpoint',
+          terminalId: this.opts.terminalId,
+          credential: this.opts.credential,
+          software: this.opts.software,
+          capabilities: this.opts.capabilities,
+        },
+        'hello',
+      );
     });
-    ws.on('message', (data) => this.onFrame(data.toString()));
+    ws.on('message', (data: Buffer) => this.onFrame(data.toString('utf8')));
     ws.on('error', (err) => {
       log.debug({ err: err.message }, 'socket error');
       this.emit('error', err);
@@ -124,7 +132,10 @@ export class AgentClient extends EventEmitter {
         if (msg.data.challenge) this.setChallenge(msg.data.challenge);
         break;
       case 'error':
-        log.warn({ code: msg.data.code, message: msg.data.message, ref: msg.ref }, 'gateway reported an error');
+        log.warn(
+          { code: msg.data.code, message: msg.data.message, ref: msg.ref },
+          'gateway reported an error',
+        );
         break;
       case 'pong':
       case 'tap':
@@ -172,7 +183,7 @@ export class AgentClient extends EventEmitter {
     this.emit('disconnected', code, reason);
     if (this.stopped) return;
     if (FATAL_CLOSE_CODES.has(code)) {
-      log.error({ code, reason }, 'gateway refused this terminal\'s credentials; check credential_file');
+      log.error({ code, reason }, "gateway refused this terminal's credentials; check credential_file");
       this.emit('unauthorized', reason);
     }
     // Even after 4001 keep retrying (slowly, via backoff): an administrator may fix the credential.
@@ -207,7 +218,9 @@ export class AgentClient extends EventEmitter {
       this.challenge = undefined; // single use
       return c;
     }
-    const reply = await this.request('challenge', 5000, () => this.send('challenge.request', undefined, 'challenge'));
+    const reply = await this.request('challenge', 5000, () =>
+      this.send('challenge.request', undefined, 'challenge'),
+    );
     if (reply.type !== 'challenge') throw new TapError('expected a challenge');
     this.challenge = undefined;
     return reply.data.challenge;

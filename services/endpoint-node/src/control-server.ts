@@ -36,7 +36,12 @@ export function startControlServer(
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'GET' && url.pathname === '/status') {
-      return reply(res, 200, { terminalId, connected: client.connected, bands: driver.list(), recent: node.recent });
+      return reply(res, 200, {
+        terminalId,
+        connected: client.connected,
+        bands: driver.list(),
+        recent: node.recent,
+      });
     }
     if (req.method !== 'POST') return reply(res, 405, { error: 'use POST' });
     const body = await readJson(req);
@@ -77,7 +82,11 @@ export function startControlServer(
         driver.setRssi(bandId, typeof body.rssi === 'number' ? body.rssi : undefined);
         return reply(res, 200, { rssi: body.rssi ?? null });
       case 'approach': {
-        const script = RssiScript.fromSegments([approach(-80, -38, 1500), hold(-38, 1500), leave(-38, -85, 1000)]);
+        const script = RssiScript.fromSegments([
+          approach(-80, -38, 1500),
+          hold(-38, 1500),
+          leave(-38, -85, 1000),
+        ]);
         void driver.play(bandId, script);
         return reply(res, 202, { playing: true, durationMs: script.endMs - script.startMs });
       }
@@ -110,6 +119,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   }
   if (size === 0) return {};
   const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('body must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error('body must be a JSON object');
   return parsed as Record<string, unknown>;
 }

@@ -25,7 +25,8 @@ export class EndpointNode {
   private advertQueue: Advert[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   /** Recent tap outcomes, newest first (shown by the control port's status). */
-  readonly recent: Array<{ at: string; kind: string; bandId?: string; result?: TapResult; error?: string }> = [];
+  readonly recent: Array<{ at: string; kind: string; bandId?: string; result?: TapResult; error?: string }> =
+    [];
 
   constructor(private readonly opts: EndpointNodeOptions) {
     this.detector = new BleTapDetector(opts.ble);
@@ -72,13 +73,20 @@ export class EndpointNode {
 
   /** Sends a tap and records its outcome; resolves undefined when it could not be sent. */
   async send(req: TapRequest): Promise<TapResult | undefined> {
-    const entry: (typeof this.recent)[number] = { at: new Date().toISOString(), kind: req.kind, bandId: req.bandId };
+    const entry: (typeof this.recent)[number] = {
+      at: new Date().toISOString(),
+      kind: req.kind,
+      bandId: req.bandId,
+    };
     this.recent.unshift(entry);
     this.recent.length = Math.min(this.recent.length, 20);
     try {
       entry.result = await this.opts.client.tap(req);
       const d = entry.result.decision;
-      log.info({ band: req.bandId, outcome: d.outcome, reason: d.reason, deliveredTo: entry.result.deliveredTo }, 'tap answered');
+      log.info(
+        { band: req.bandId, outcome: d.outcome, reason: d.reason, deliveredTo: entry.result.deliveredTo },
+        'tap answered',
+      );
       return entry.result;
     } catch (e) {
       entry.error = (e as Error).message;

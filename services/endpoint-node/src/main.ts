@@ -110,7 +110,10 @@ async function run(cfg: ReturnType<typeof loadEndpointConfig>, bandsDir: string 
     ble: { windowTap: cfg.rssiWindowTap, windowLong: cfg.rssiWindowLong, threshold: cfg.rssiTapThreshold },
   });
   await node.start();
-  const control = cfg.controlPort > 0 ? await startControlServer(cfg.controlPort, cfg.terminalId, driver, node, client) : undefined;
+  const control =
+    cfg.controlPort > 0
+      ? await startControlServer(cfg.controlPort, cfg.terminalId, driver, node, client)
+      : undefined;
   const stop = () => {
     control?.close();
     void node.stop().then(() => process.exit(0));

@@ -39,8 +39,16 @@ describe('bad input on every socket gets a documented error, and other connectio
     ['an unknown envelope field', '{"v":1,"type":"ping","extra":1}', 'invalid_envelope'],
     ['a wrong version', '{"v":2,"type":"ping"}', 'unsupported_version'],
     ['an unknown type', '{"v":1,"type":"launch.missiles","ref":"r1"}', 'unknown_type'],
-    ['a schema violation', '{"v":1,"type":"tap","ref":"r2","data":{"tapId":"","kind":"laser"}}', 'schema_violation'],
-    ['an endpoint-only message from an NEA client', '{"v":1,"type":"challenge.request","ref":"r3"}', 'unknown_type'],
+    [
+      'a schema violation',
+      '{"v":1,"type":"tap","ref":"r2","data":{"tapId":"","kind":"laser"}}',
+      'schema_violation',
+    ],
+    [
+      'an endpoint-only message from an NEA client',
+      '{"v":1,"type":"challenge.request","ref":"r3"}',
+      'unknown_type',
+    ],
   ];
   for (const [what, text, code] of cases) {
     it(`answers ${what} with ${code}`, async () => {
@@ -60,7 +68,10 @@ describe('bad input on every socket gets a documented error, and other connectio
     const err = await c.next('error');
     assert.equal(err.data.code, 'schema_violation');
     assert.equal(err.ref, 'h1');
-    assert.ok(err.data.issues?.some((i) => i.path === 'data.terminalId'), JSON.stringify(err.data.issues));
+    assert.ok(
+      err.data.issues?.some((i) => i.path === 'data.terminalId'),
+      JSON.stringify(err.data.issues),
+    );
     c.close();
   });
 

@@ -20,11 +20,19 @@ const log = createLogger('ws-gateway');
 export function gatewaySettings(
   cfg: AgentConfig<'agent' | 'webapi' | 'nats' | 'http' | 'gateway'>,
 ): GatewaySettings {
-  const listener = (iface: Interface, l: { port: number; tls?: { ca: string; cert: string; key: string } }): ListenerSpec => ({
+  const listener = (
+    iface: Interface,
+    l: { port: number; tls?: { ca: string; cert: string; key: string } },
+  ): ListenerSpec => ({
     iface,
     port: l.port,
     tls: l.tls
-      ? { ca: l.tls.ca, cert: l.tls.cert, key: l.tls.key, requestClientCert: iface === 'agent' && cfg.gateway.endpointMtls }
+      ? {
+          ca: l.tls.ca,
+          cert: l.tls.cert,
+          key: l.tls.key,
+          requestClientCert: iface === 'agent' && cfg.gateway.endpointMtls,
+        }
       : undefined,
   });
   return {
@@ -89,7 +97,8 @@ export async function bootstrap(settings: GatewaySettings): Promise<RunningGatew
   const socketPorts = await adapter.listening();
   const registry = app.get(ConnectionRegistry);
   registry.start();
-  const httpAddr = app.getHttpServer().address() as { port: number };
+  const httpServer = app.getHttpServer() as import('node:http').Server;
+  const httpAddr = httpServer.address() as { port: number };
   const messaging = app.get<Messaging>(MESSAGING);
   log.info({ ...socketPorts, http: httpAddr.port, gateway: settings.gatewayId }, 'ws-gateway listening');
   let closed = false;

@@ -34,7 +34,10 @@ export class GatewayModule {
           useFactory: (metrics: GatewayMetrics) => new ConnectionRegistry(settings.limits, metrics),
           inject: [GatewayMetrics],
         },
-        { provide: ClientAddressResolver, useFactory: () => new ClientAddressResolver(settings.trustedProxies) },
+        {
+          provide: ClientAddressResolver,
+          useFactory: () => new ClientAddressResolver(settings.trustedProxies),
+        },
         EnrollmentDirectory,
         TerminalAuthenticator,
         EndpointRegistry,

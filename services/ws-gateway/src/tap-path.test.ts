@@ -28,8 +28,12 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
     await stack.addTerminal('T-01');
     await stack.addTerminal('T-02');
     [gwA, gwB] = await Promise.all([stack.gateway(), stack.gateway()]);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${gwA.ports.http}/readyz`)).ok, { what: 'gateway A ready' });
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${gwB.ports.http}/readyz`)).ok, { what: 'gateway B ready' });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${gwA.ports.http}/readyz`)).ok, {
+      what: 'gateway A ready',
+    });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${gwB.ports.http}/readyz`)).ok, {
+      what: 'gateway B ready',
+    });
   });
   after(async () => {
     for (const c of clients) await c.stop();
@@ -68,7 +72,11 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
     const ep = endpoint(gwB, 'T-02', stack.terminals.get('T-02')!.credential);
     clients.push(ep);
     await connected(ep);
-    const result = await ep.tap({ kind: 'nfc', bandId: alice.bandId, sign: (c, t) => alice.answerTap({ challenge: c, terminalId: t }) });
+    const result = await ep.tap({
+      kind: 'nfc',
+      bandId: alice.bandId,
+      sign: (c, t) => alice.answerTap({ challenge: c, terminalId: t }),
+    });
     assert.equal(result.decision.outcome, 'refused');
     assert.equal(result.decision.reason, 'no_listener');
     assert.equal(result.deliveredTo, 0);
@@ -85,7 +93,11 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
       const band = await stack.enroll(user);
       band.clasp();
       band.authenticate();
-      const result = await ep.tap({ kind: 'nfc', bandId: band.bandId, sign: (c, t) => band.answerTap({ challenge: c, terminalId: t }) });
+      const result = await ep.tap({
+        kind: 'nfc',
+        bandId: band.bandId,
+        sign: (c, t) => band.answerTap({ challenge: c, terminalId: t }),
+      });
       assert.equal(result.decision.outcome, 'refused', user);
       assert.equal(result.decision.reason, reason, user);
       assert.equal(result.decision.status, status, user);
@@ -106,18 +118,40 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
     stranger.clasp();
     stranger.authenticate();
     const cases: Array<[string, Parameters<AgentClient['tap']>[0]]> = [
-      ['unknown_band', { kind: 'nfc', bandId: stranger.bandId, sign: (c, t) => stranger.answerTap({ challenge: c, terminalId: t }) }],
+      [
+        'unknown_band',
+        {
+          kind: 'nfc',
+          bandId: stranger.bandId,
+          sign: (c, t) => stranger.answerTap({ challenge: c, terminalId: t }),
+        },
+      ],
       [
         'bad_signature',
-        { kind: 'nfc', bandId: alice.bandId, sign: (c, t) => ({ ...alice.answerTap({ challenge: c, terminalId: t })!, signature: stranger.answerTap({ challenge: c, terminalId: t })!.signature }) },
+        {
+          kind: 'nfc',
+          bandId: alice.bandId,
+          sign: (c, t) => ({
+            ...alice.answerTap({ challenge: c, terminalId: t })!,
+            signature: stranger.answerTap({ challenge: c, terminalId: t })!.signature,
+          }),
+        },
       ],
-      ['wrong_terminal', { kind: 'nfc', bandId: alice.bandId, sign: (c) => alice.answerTap({ challenge: c, terminalId: 'T-99' }) }],
+      [
+        'wrong_terminal',
+        {
+          kind: 'nfc',
+          bandId: alice.bandId,
+          sign: (c) => alice.answerTap({ challenge: c, terminalId: 'T-99' }),
+        },
+      ],
       [
         'challenge_unknown',
         {
           kind: 'nfc',
           bandId: alice.bandId,
-          sign: (_c, t) => alice.answerTap({ challenge: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', terminalId: t }),
+          sign: (_c, t) =>
+            alice.answerTap({ challenge: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', terminalId: t }),
         },
       ],
       ['bad_signature', { kind: 'nfc', bandId: alice.bandId }],
@@ -131,7 +165,11 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
     suspended.clasp();
     suspended.authenticate();
     await waitFor(async () => {
-      const r = await ep.tap({ kind: 'nfc', bandId: suspended.bandId, sign: (c, t) => suspended.answerTap({ challenge: c, terminalId: t }) });
+      const r = await ep.tap({
+        kind: 'nfc',
+        bandId: suspended.bandId,
+        sign: (c, t) => suspended.answerTap({ challenge: c, terminalId: t }),
+      });
       return r.decision.reason === 'band_suspended';
     });
     assert.ok(!nea.frames.some((f) => f.type === 'tap' && f.data.decision.outcome === 'granted'));
@@ -155,9 +193,17 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
     assert.equal(replay.decision.reason, 'challenge_replayed');
     // The same captured proof from another (rogue but credentialed) connection names an unknown challenge.
     const raw = await RawClient.open(endpointUrl(gwB));
-    raw.send('hello', { role: 'endpoint', terminalId: 'T-01', credential: stack.terminals.get('T-01')!.credential }, 'h');
+    raw.send(
+      'hello',
+      { role: 'endpoint', terminalId: 'T-01', credential: stack.terminals.get('T-01')!.credential },
+      'h',
+    );
     await raw.next('welcome');
-    raw.send('tap', { tapId: 'replay-2', kind: 'nfc', bandId: alice.bandId, proof: captured, at: new Date().toISOString() }, 'r');
+    raw.send(
+      'tap',
+      { tapId: 'replay-2', kind: 'nfc', bandId: alice.bandId, proof: captured, at: new Date().toISOString() },
+      'r',
+    );
     const res = await raw.next('tap.result');
     assert.equal(res.data.decision.reason, 'challenge_unknown');
     raw.close();
@@ -188,14 +234,20 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
     alice.clasp();
     alice.authenticate();
     // The NEA page's browser sits behind the proxy at 10.20.30.40; the endpoint connects directly.
-    const neaBehindProxy = await neaClient(neaUrl(gwP), undefined, { headers: { 'x-forwarded-for': '10.20.30.40' } });
+    const neaBehindProxy = await neaClient(neaUrl(gwP), undefined, {
+      headers: { 'x-forwarded-for': '10.20.30.40' },
+    });
     const welcome = await neaBehindProxy.next('welcome');
     assert.deepEqual(welcome.data.binding, { mode: 'implicit', address: '10.20.30.40' });
     const neaLocal = await neaClient(neaUrl(gwB)); // implicit, 127.0.0.1 (gwB trusts no proxy)
     const ep = endpoint(gwA, 'T-IMPL', stack.terminals.get('T-IMPL')!.credential);
     clients.push(ep);
     await connected(ep);
-    const result = await ep.tap({ kind: 'nfc', bandId: alice.bandId, sign: (c, t) => alice.answerTap({ challenge: c, terminalId: t }) });
+    const result = await ep.tap({
+      kind: 'nfc',
+      bandId: alice.bandId,
+      sign: (c, t) => alice.answerTap({ challenge: c, terminalId: t }),
+    });
     assert.equal(result.decision.outcome, 'granted');
     const tap = await neaLocal.next('tap');
     assert.equal(tap.data.terminalId, 'T-IMPL');

@@ -17,7 +17,11 @@ function tlsEnv(pki: TestPki, prefix: 'AGENT' | 'WEBAPI'): Record<string, string
 }
 
 async function grantedTap(ep: AgentClient, band: SoftwareBand) {
-  return ep.tap({ kind: 'nfc', bandId: band.bandId, sign: (c, t) => band.answerTap({ challenge: c, terminalId: t }) });
+  return ep.tap({
+    kind: 'nfc',
+    bandId: band.bandId,
+    sign: (c, t) => band.answerTap({ challenge: c, terminalId: t }),
+  });
 }
 
 describe('wss on both ports, mTLS endpoints, and reconnection after a gateway restart', () => {
@@ -60,12 +64,18 @@ describe('wss on both ports, mTLS endpoints, and reconnection after a gateway re
     await assert.rejects(neaClient(neaUrl(gw, 'webapi', 'ws'), 'T-TLS'));
     // TLS 1.1 and older are refused.
     const legacy = await new Promise<string>((resolve) => {
-      const s = tlsConnect({ host: '127.0.0.1', port: gw.ports.webapi!, ca: pki.ca.cert, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' });
+      const s = tlsConnect({
+        host: '127.0.0.1',
+        port: gw.ports.webapi!,
+        ca: pki.ca.cert,
+        maxVersion: 'TLSv1.1',
+        minVersion: 'TLSv1',
+      });
       s.once('secureConnect', () => {
         s.destroy();
         resolve('connected');
       });
-      s.once('error', (e) => resolve(e.message));
+      s.once('error', (e: Error) => resolve(e.message));
     });
     assert.notEqual(legacy, 'connected');
     neaWebApi.close();
@@ -77,12 +87,22 @@ describe('wss on both ports, mTLS endpoints, and reconnection after a gateway re
     const gw = await stack.gateway({ ...tlsEnv(pki, 'AGENT'), TAPGATE_GATEWAY_ENDPOINT_MTLS: 'true' });
     // AgentClient has no client-cert option (per-terminal credentials are the default); use ws directly.
     const { default: WebSocket } = await import('ws');
-    const ws = new WebSocket(endpointUrl(gw, 'wss'), { ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key });
+    const ws = new WebSocket(endpointUrl(gw, 'wss'), {
+      ca: pki.ca.cert,
+      cert: pki.client.cert,
+      key: pki.client.key,
+    });
     const welcome = await new Promise<string>((resolve, reject) => {
       ws.once('open', () =>
-        ws.send(JSON.stringify({ v: 1, type: 'hello', data: { role: 'endpoint', terminalId: 'tapgate-test-client' } })),
+        ws.send(
+          JSON.stringify({
+            v: 1,
+            type: 'hello',
+            data: { role: 'endpoint', terminalId: 'tapgate-test-client' },
+          }),
+        ),
       );
-      ws.once('message', (d) => resolve(d.toString()));
+      ws.once('message', (d: Buffer) => resolve(d.toString('utf8')));
       ws.once('error', reject);
     });
     assert.match(welcome, /"type":"welcome"/);
@@ -93,7 +113,11 @@ describe('wss on both ports, mTLS endpoints, and reconnection after a gateway re
     const env = { TAPGATE_GATEWAY_GATEWAY_ID: 'gw-restart' };
     const first = await stack.gateway(env);
     const port = first.ports.agent!;
-    const ep = new AgentClient({ url: endpointUrl(first), terminalId: 'T-TLS', credential: stack.terminals.get('T-TLS')!.credential });
+    const ep = new AgentClient({
+      url: endpointUrl(first),
+      terminalId: 'T-TLS',
+      credential: stack.terminals.get('T-TLS')!.credential,
+    });
     ep.start();
     await waitFor(() => ep.connected);
     const nea = await neaClient(neaUrl(first), 'T-TLS');

@@ -39,7 +39,11 @@ export class SimulatedDriver implements ReaderDriver {
   }
 
   list(): Array<{ bandId: string; state: string; rssi?: number }> {
-    return [...this.bands.values()].map((b) => ({ bandId: b.band.bandId, state: b.band.state, rssi: b.rssi }));
+    return [...this.bands.values()].map((b) => ({
+      bandId: b.band.bandId,
+      state: b.band.state,
+      rssi: b.rssi,
+    }));
   }
 
   band(bandId: string): SoftwareBand {
@@ -49,7 +53,8 @@ export class SimulatedDriver implements ReaderDriver {
   }
 
   private signer(band: SoftwareBand) {
-    return (challenge: string, terminalId: string): TapProof | undefined => band.answerTap({ challenge, terminalId });
+    return (challenge: string, terminalId: string): TapProof | undefined =>
+      band.answerTap({ challenge, terminalId });
   }
 
   /** An NFC tap of this band on the reader. */

@@ -34,7 +34,10 @@ export class EndpointRegistry implements OnModuleInit, OnModuleDestroy {
     if (e.event !== 'online' || e.gateway === this.settings.gatewayId) return;
     const local = this.byTerminal.get(e.terminalId);
     if (local && local.connectedAt < Date.parse(e.at)) {
-      log.info({ terminal: e.terminalId, by: e.gateway }, 'endpoint reconnected elsewhere; closing the old socket');
+      log.info(
+        { terminal: e.terminalId, by: e.gateway },
+        'endpoint reconnected elsewhere; closing the old socket',
+      );
       local.close(CloseCode.Replaced, 'replaced by a newer connection');
     }
   }

@@ -7,8 +7,7 @@ import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
 import type { GatewaySettings } from '../settings';
 
 export type EndpointAuthResult =
-  | { ok: true; method: 'mtls' | 'credential' | 'none' }
-  | { ok: false; retry: boolean; message: string };
+  { ok: true; method: 'mtls' | 'credential' | 'none' } | { ok: false; retry: boolean; message: string };
 
 /**
  * Authenticates terminal endpoints: by a verified mTLS client certificate whose CN is the terminal id,
@@ -38,14 +37,19 @@ export class TerminalAuthenticator implements OnModuleInit, OnModuleDestroy {
   }
 
   authenticate(conn: Connection, terminalId: string, credential: string | undefined): EndpointAuthResult {
-    if (conn.clientCertCn !== undefined && conn.clientCertCn === terminalId) return { ok: true, method: 'mtls' };
+    if (conn.clientCertCn !== undefined && conn.clientCertCn === terminalId)
+      return { ok: true, method: 'mtls' };
     if (!this.settings.requireEndpointCredentials) return { ok: true, method: 'none' };
     if (!this.terminals.ready()) {
       return { ok: false, retry: true, message: 'terminal registry not loaded yet; retry' };
     }
     const record = this.terminals.get(terminalId);
     if (!record || !record.enabled || credential === undefined) {
-      return { ok: false, retry: false, message: 'unknown terminal, disabled terminal or missing credential' };
+      return {
+        ok: false,
+        retry: false,
+        message: 'unknown terminal, disabled terminal or missing credential',
+      };
     }
     const presented = createHash('sha256').update(credential, 'utf8').digest();
     const expected = Buffer.from(record.credentialSha256, 'hex');

@@ -19,7 +19,11 @@ export class PresenceRelay {
       });
       return undefined;
     } catch {
-      return frame('error', { code: ErrorCode.Unavailable, message: 'presence relay unavailable; adverts dropped' }, ref);
+      return frame(
+        'error',
+        { code: ErrorCode.Unavailable, message: 'presence relay unavailable; adverts dropped' },
+        ref,
+      );
     }
   }
 }

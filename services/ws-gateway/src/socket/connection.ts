@@ -19,7 +19,11 @@ export interface ServerFrame<T extends ServerMessageType = ServerMessageType> {
   ref?: string;
 }
 
-export function frame<T extends ServerMessageType>(type: T, data: ServerMessageData<T>, ref?: string): ServerFrame<T> {
+export function frame<T extends ServerMessageType>(
+  type: T,
+  data: ServerMessageData<T>,
+  ref?: string,
+): ServerFrame<T> {
   return { type, data, ref };
 }
 

@@ -33,16 +33,28 @@ export class HandshakeService {
     if (hello.role === 'endpoint') {
       const auth = this.auth.authenticate(conn, hello.terminalId, hello.credential);
       if (!auth.ok) {
-        log.warn({ terminal: hello.terminalId, address: conn.address, why: auth.message }, 'endpoint refused');
-        conn.sendError({ code: auth.retry ? ErrorCode.Unavailable : ErrorCode.Unauthorized, message: auth.message }, ref);
-        conn.close(auth.retry ? CloseCode.TryAgainLater : CloseCode.Unauthorized, auth.retry ? 'try again later' : 'unauthorized');
+        log.warn(
+          { terminal: hello.terminalId, address: conn.address, why: auth.message },
+          'endpoint refused',
+        );
+        conn.sendError(
+          { code: auth.retry ? ErrorCode.Unavailable : ErrorCode.Unauthorized, message: auth.message },
+          ref,
+        );
+        conn.close(
+          auth.retry ? CloseCode.TryAgainLater : CloseCode.Unauthorized,
+          auth.retry ? 'try again later' : 'unauthorized',
+        );
         return undefined;
       }
       conn.terminalId = hello.terminalId;
       conn.challenges = new ChallengeStore(this.settings.challengeTtlMs);
       this.connections.promote(conn, 'endpoint');
       this.endpoints.register(conn, hello.terminalId);
-      log.info({ terminal: hello.terminalId, address: conn.address, auth: auth.method }, 'endpoint connected');
+      log.info(
+        { terminal: hello.terminalId, address: conn.address, auth: auth.method },
+        'endpoint connected',
+      );
       return frame('welcome', { ...base, challenge: conn.challenges.issue(Date.now()) }, ref);
     }
     conn.binding = hello.terminalId

@@ -48,12 +48,18 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
   }
 
   @SubscribeMessage('presence.subscribe')
-  async onPresenceSubscribe(conn: Connection, msg: Msg<'presence.subscribe'>): Promise<ServerFrame | undefined> {
+  async onPresenceSubscribe(
+    conn: Connection,
+    msg: Msg<'presence.subscribe'>,
+  ): Promise<ServerFrame | undefined> {
     const terminalId = conn.binding?.terminalId;
     if (!terminalId) {
       return frame(
         'error',
-        { code: ErrorCode.SchemaViolation, message: 'presence needs an explicit terminal binding (terminalId in hello)' },
+        {
+          code: ErrorCode.SchemaViolation,
+          message: 'presence needs an explicit terminal binding (terminalId in hello)',
+        },
         msg.ref,
       );
     }

@@ -1,7 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
-import { CloseCode, ENDPOINT_MESSAGE_TYPES, ErrorCode, NEA_MESSAGE_TYPES, decodeClientFrame } from '@tapgate/contracts';
+import {
+  CloseCode,
+  ENDPOINT_MESSAGE_TYPES,
+  ErrorCode,
+  NEA_MESSAGE_TYPES,
+  decodeClientFrame,
+} from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -73,7 +79,7 @@ export class TapgateWsAdapter extends WsAdapter {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
       res.end('Tapgate: connect with a WebSocket client (see docs/protocol.md)\n');
     });
-    http.on('tlsClientError', (err) => log.debug({ iface, err: err.message }, 'TLS handshake failed'));
+    http.on('tlsClientError', (err: Error) => log.debug({ iface, err: err.message }, 'TLS handshake failed'));
     http.on('clientError', (_err, socket) => socket.destroy());
     const wss = new WebSocketServer({
       server: http,
@@ -104,7 +110,10 @@ export class TapgateWsAdapter extends WsAdapter {
     return ports;
   }
 
-  override bindClientConnect(server: TapgateServer, callback: (conn: Connection, req: IncomingMessage) => void): void {
+  override bindClientConnect(
+    server: TapgateServer,
+    callback: (conn: Connection, req: IncomingMessage) => void,
+  ): void {
     server.wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
       const tls = req.socket as TLSSocket;
       let cn: string | undefined;
@@ -145,7 +154,10 @@ export class TapgateWsAdapter extends WsAdapter {
       }
       conn.lastSeen = now;
       if (isBinary) {
-        this.protocolError(conn, now, { code: ErrorCode.InvalidEnvelope, message: 'binary frames are not supported' });
+        this.protocolError(conn, now, {
+          code: ErrorCode.InvalidEnvelope,
+          message: 'binary frames are not supported',
+        });
         return;
       }
       const decoded = decodeClientFrame(rawText(data));
@@ -165,9 +177,16 @@ export class TapgateWsAdapter extends WsAdapter {
           return;
         }
       } else if (msg.type === 'hello') {
-        this.protocolError(conn, now, { code: ErrorCode.AlreadyHandshaken, message: 'hello was already accepted' }, msg.ref);
+        this.protocolError(
+          conn,
+          now,
+          { code: ErrorCode.AlreadyHandshaken, message: 'hello was already accepted' },
+          msg.ref,
+        );
         return;
-      } else if (!(conn.role === 'endpoint' ? ENDPOINT_MESSAGE_TYPES : NEA_MESSAGE_TYPES).includes(msg.type)) {
+      } else if (
+        !(conn.role === 'endpoint' ? ENDPOINT_MESSAGE_TYPES : NEA_MESSAGE_TYPES).includes(msg.type)
+      ) {
         this.protocolError(
           conn,
           now,
@@ -178,7 +197,12 @@ export class TapgateWsAdapter extends WsAdapter {
       }
       const handler = byType.get(msg.type);
       if (!handler) {
-        this.protocolError(conn, now, { code: ErrorCode.UnknownType, message: `no handler for "${msg.type}"` }, msg.ref);
+        this.protocolError(
+          conn,
+          now,
+          { code: ErrorCode.UnknownType, message: `no handler for "${msg.type}"` },
+          msg.ref,
+        );
         return;
       }
       transform(handler.callback(msg)).subscribe({
@@ -207,18 +231,27 @@ export class TapgateWsAdapter extends WsAdapter {
     // One error frame per second at most: answering every dropped frame would amplify the flood.
     if (now - conn.lastRateErrorAt >= 1000) {
       conn.lastRateErrorAt = now;
-      conn.sendError({ code: ErrorCode.RateLimited, message: 'message rate limit exceeded; messages dropped' });
+      conn.sendError({
+        code: ErrorCode.RateLimited,
+        message: 'message rate limit exceeded; messages dropped',
+      });
     }
   }
 
-  private protocolError(conn: Connection, now: number, error: Parameters<Connection['sendError']>[0], ref?: string): void {
+  private protocolError(
+    conn: Connection,
+    now: number,
+    error: Parameters<Connection['sendError']>[0],
+    ref?: string,
+  ): void {
     this.metrics.socketErrors.add(1, { code: error.code });
     conn.sendError(error, ref);
     if (now - conn.errorWindowStart > 1000) {
       conn.errorWindowStart = now;
       conn.protocolErrors = 0;
     }
-    if (++conn.protocolErrors > PROTOCOL_ERRORS_BEFORE_CLOSE) conn.close(CloseCode.PolicyViolation, 'too many protocol errors');
+    if (++conn.protocolErrors > PROTOCOL_ERRORS_BEFORE_CLOSE)
+      conn.close(CloseCode.PolicyViolation, 'too many protocol errors');
   }
 
   override async close(server: TapgateServer): Promise<void> {

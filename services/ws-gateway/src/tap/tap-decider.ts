@@ -70,7 +70,11 @@ export class TapDecider {
       policy.requirePresence
         ? this.messaging.request(PresenceGet, { v: 1, bandId: enrollment.record.bandId }, { timeoutMs })
         : Promise.resolve(undefined),
-      this.messaging.request(UserStatusGet, { v: 1, user: { sAMAccountName: user.sAMAccountName } }, { timeoutMs }),
+      this.messaging.request(
+        UserStatusGet,
+        { v: 1, user: { sAMAccountName: user.sAMAccountName } },
+        { timeoutMs },
+      ),
     ]);
     const base = { identifiedBy, user };
     if (policy.requirePresence) {
@@ -79,7 +83,10 @@ export class TapDecider {
     }
     if (status.status === 'rejected') {
       log.warn({ err: (status.reason as Error).message }, 'user-status did not answer');
-      return refuse(RefusalReason.StatusUnavailable, STATUS_MESSAGES.unavailable, { ...base, status: 'unavailable' });
+      return refuse(RefusalReason.StatusUnavailable, STATUS_MESSAGES.unavailable, {
+        ...base,
+        status: 'unavailable',
+      });
     }
     const answer = status.value;
     const withStatus = {
@@ -89,7 +96,11 @@ export class TapDecider {
     };
     switch (answer.status) {
       case 'active':
-        return { outcome: 'granted', message: `Welcome, ${withStatus.user.displayName ?? user.sAMAccountName}.`, ...withStatus };
+        return {
+          outcome: 'granted',
+          message: `Welcome, ${withStatus.user.displayName ?? user.sAMAccountName}.`,
+          ...withStatus,
+        };
       case 'unavailable':
         return refuse(RefusalReason.StatusUnavailable, STATUS_MESSAGES.unavailable, withStatus);
       case 'not_configured':
@@ -125,7 +136,8 @@ export class TapDecider {
     }
     const bandId = tap.bandId;
     const enrollment = bandId === undefined ? undefined : this.enrollments.get(bandId);
-    if (bandId === undefined || !enrollment) return refuse(RefusalReason.UnknownBand, 'this band is not enrolled');
+    if (bandId === undefined || !enrollment)
+      return refuse(RefusalReason.UnknownBand, 'this band is not enrolled');
     if (!enrollment.record.active) return refuse(RefusalReason.BandSuspended, 'this band is suspended');
     if (tap.proof.terminalId !== conn.terminalId) {
       return refuse(RefusalReason.WrongTerminal, 'the proof was made for another terminal');
@@ -152,7 +164,10 @@ function presenceRefusal(result: PromiseSettledResult<PresenceAnswer | undefined
   }
   const answer = result.value;
   if (!answer.known || !answer.band?.authenticated) {
-    return refuse(RefusalReason.BandNotAuthenticated, 'the band is not authenticated; authenticate it and tap again');
+    return refuse(
+      RefusalReason.BandNotAuthenticated,
+      'the band is not authenticated; authenticate it and tap again',
+    );
   }
   return undefined;
 }

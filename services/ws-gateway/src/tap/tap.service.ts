@@ -29,7 +29,11 @@ export class TapService {
     const started = performance.now();
     const span = getTracer().startSpan('tap', {
       kind: SpanKind.SERVER,
-      attributes: { 'tapgate.terminal': conn.terminalId, 'tapgate.tap.kind': tap.kind, 'tapgate.tap.id': tap.tapId },
+      attributes: {
+        'tapgate.terminal': conn.terminalId,
+        'tapgate.tap.kind': tap.kind,
+        'tapgate.tap.id': tap.tapId,
+      },
     });
     return context.with(trace.setSpan(context.active(), span), async () => {
       const now = Date.now();
@@ -38,7 +42,12 @@ export class TapService {
         decision = await this.decider.decide(conn, tap, now);
       } catch (e) {
         log.error({ err: e, tap: tap.tapId }, 'tap decision failed');
-        decision = { outcome: 'refused', reason: RefusalReason.Internal, message: 'internal error', identifiedBy: 'none' };
+        decision = {
+          outcome: 'refused',
+          reason: RefusalReason.Internal,
+          message: 'internal error',
+          identifiedBy: 'none',
+        };
       }
       let deliveredTo = 0;
       try {
@@ -53,7 +62,10 @@ export class TapService {
             decision,
             receivedAt: new Date(now).toISOString(),
           },
-          { subject: tapDeliverSubject(conn.terminalId!, conn.address), timeoutMs: this.settings.tapTimeoutMs },
+          {
+            subject: tapDeliverSubject(conn.terminalId!, conn.address),
+            timeoutMs: this.settings.tapTimeoutMs,
+          },
         );
         deliveredTo = ack.delivered;
       } catch (e) {
@@ -68,24 +80,49 @@ export class TapService {
                   reason: RefusalReason.NoListener,
                   message: 'no application is listening on this terminal',
                 }
-              : { ...decision, outcome: 'refused', reason: RefusalReason.Internal, message: `delivery failed (${kind})` };
+              : {
+                  ...decision,
+                  outcome: 'refused',
+                  reason: RefusalReason.Internal,
+                  message: `delivery failed (${kind})`,
+                };
         }
       }
       if (deliveredTo === 0 && decision.outcome === 'granted') {
-        decision = { ...decision, outcome: 'refused', reason: RefusalReason.NoListener, message: 'no application received the tap' };
+        decision = {
+          ...decision,
+          outcome: 'refused',
+          reason: RefusalReason.NoListener,
+          message: 'no application received the tap',
+        };
       }
       const elapsed = performance.now() - started;
       const attrs = { outcome: decision.outcome, reason: decision.reason ?? 'none' };
       this.metrics.tapLatency.record(elapsed, attrs);
       this.metrics.taps.add(1, attrs);
-      span.setAttributes({ 'tapgate.outcome': decision.outcome, 'tapgate.reason': decision.reason ?? 'none' });
-      if (decision.outcome === 'refused') span.setStatus({ code: SpanStatusCode.OK, message: decision.reason });
+      span.setAttributes({
+        'tapgate.outcome': decision.outcome,
+        'tapgate.reason': decision.reason ?? 'none',
+      });
+      if (decision.outcome === 'refused')
+        span.setStatus({ code: SpanStatusCode.OK, message: decision.reason });
       span.end();
       log.info(
-        { tap: tap.tapId, terminal: conn.terminalId, band: tap.bandId, outcome: decision.outcome, reason: decision.reason, deliveredTo },
+        {
+          tap: tap.tapId,
+          terminal: conn.terminalId,
+          band: tap.bandId,
+          outcome: decision.outcome,
+          reason: decision.reason,
+          deliveredTo,
+        },
         'tap decided',
       );
-      return frame('tap.result', { tapId: tap.tapId, decision, deliveredTo, challenge: conn.challenges?.issue(Date.now()) }, ref);
+      return frame(
+        'tap.result',
+        { tapId: tap.tapId, decision, deliveredTo, challenge: conn.challenges?.issue(Date.now()) },
+        ref,
+      );
     });
   }
 }

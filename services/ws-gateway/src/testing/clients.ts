@@ -18,8 +18,8 @@ export class RawClient {
   private waiters: Array<() => void> = [];
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (d) => {
-      const text = d.toString();
+    ws.on('message', (d: Buffer) => {
+      const text = d.toString('utf8');
       this.raw.push(text);
       const m = decodeServerFrame(text);
       if (!(m instanceof Error)) this.frames.push(m);
@@ -66,11 +66,16 @@ export class RawClient {
     for (;;) {
       const found = this.frames
         .slice(from)
-        .find((m): m is Extract<ServerMessage, { type: T }> => m.type === type && pred(m as Extract<ServerMessage, { type: T }>));
+        .find(
+          (m): m is Extract<ServerMessage, { type: T }> =>
+            m.type === type && pred(m as Extract<ServerMessage, { type: T }>),
+        );
       if (found) return found;
-      if (this.closed) throw new Error(`closed (${this.closed.code} ${this.closed.reason}) while waiting for ${type}`);
+      if (this.closed)
+        throw new Error(`closed (${this.closed.code} ${this.closed.reason}) while waiting for ${type}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${type} frame within ${timeoutMs} ms; got ${this.raw.join(' | ').slice(0, 500)}`);
+      if (left <= 0)
+        throw new Error(`no ${type} frame within ${timeoutMs} ms; got ${this.raw.join(' | ').slice(0, 500)}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {

@@ -1,6 +1,12 @@
 import { SoftwareBand, exportBandPublicKeyJwk } from '@tapgate/band';
 import { loadAgentConfig } from '@tapgate/config';
-import { KvBuckets, UserStatusGet, type EnrollmentRecord, type StatusAnswer, type TerminalRecord } from '@tapgate/contracts';
+import {
+  KvBuckets,
+  UserStatusGet,
+  type EnrollmentRecord,
+  type StatusAnswer,
+  type TerminalRecord,
+} from '@tapgate/contracts';
 import { Messaging, openBucket } from '@tapgate/messaging';
 import { freePort, startNats, type TestServer } from '@tapgate/testing';
 import { createHash, randomBytes } from 'node:crypto';
@@ -50,13 +56,20 @@ export class GatewayTestStack {
     return t;
   }
 
-  async enroll(sAMAccountName: string, opts: { active?: boolean; band?: SoftwareBand } = {}): Promise<SoftwareBand> {
+  async enroll(
+    sAMAccountName: string,
+    opts: { active?: boolean; band?: SoftwareBand } = {},
+  ): Promise<SoftwareBand> {
     const band = opts.band ?? SoftwareBand.generate();
     const now = new Date().toISOString();
     const record: EnrollmentRecord = {
       v: 1,
       bandId: band.bandId,
-      user: { sAMAccountName, dn: `CN=${sAMAccountName},CN=Users,DC=test,DC=local`, displayName: sAMAccountName },
+      user: {
+        sAMAccountName,
+        dn: `CN=${sAMAccountName},CN=Users,DC=test,DC=local`,
+        displayName: sAMAccountName,
+      },
       publicKey: exportBandPublicKeyJwk(band.publicKey),
       active: opts.active ?? true,
       created: { by: 'test', at: now },
@@ -108,7 +121,11 @@ export function endpointUrl(gw: RunningGateway, scheme: 'ws' | 'wss' = 'ws'): st
   return `${scheme}://127.0.0.1:${gw.ports.agent}/socket/websocket`;
 }
 
-export function neaUrl(gw: RunningGateway, iface: 'agent' | 'webapi' = 'webapi', scheme: 'ws' | 'wss' = 'ws'): string {
+export function neaUrl(
+  gw: RunningGateway,
+  iface: 'agent' | 'webapi' = 'webapi',
+  scheme: 'ws' | 'wss' = 'ws',
+): string {
   return `${scheme}://127.0.0.1:${iface === 'agent' ? gw.ports.agent : gw.ports.webapi}/`;
 }
 
@@ -117,7 +134,10 @@ export function neaUrl(gw: RunningGateway, iface: 'agent' | 'webapi' = 'webapi',
  * only by the gateway's own tests so they can set any status; the end-to-end tests (tests/e2e) run
  * the real user-status service against Samba AD instead.
  */
-export function serveUserStatuses(admin: Messaging, statuses: Record<string, StatusAnswer['status']>): () => void {
+export function serveUserStatuses(
+  admin: Messaging,
+  statuses: Record<string, StatusAnswer['status']>,
+): () => void {
   return admin.respond(UserStatusGet, async (q): Promise<StatusAnswer> => {
     const name = 'sAMAccountName' in q.user ? q.user.sAMAccountName : q.user.userPrincipalName;
     return {

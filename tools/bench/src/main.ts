@@ -1,0 +1,313 @@
+import { SoftwareBand, benchVerify, exportBandPublicKeyJwk } from '@tapgate/band';
+import { decodeServerFrame, encodeClientFrame } from '@tapgate/contracts';
+import { AgentClient } from '@tapgate/endpoint-node';
+import { Platform, freePort, type DemoUser } from '@tapgate/testing';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { connect } from 'nats';
+import WebSocket from 'ws';
+import { atRate, fmt, pool, summarize, type Summary } from './stats';
+
+const { values } = parseArgs({
+  options: {
+    endpoints: { type: 'string', default: process.env.BENCH_ENDPOINTS ?? '2000' },
+    rate: { type: 'string', default: process.env.BENCH_RATE ?? '500' },
+    duration: { type: 'string', default: process.env.BENCH_DURATION ?? '20' },
+    out: { type: 'string', default: process.env.BENCH_OUT ?? 'bench-results' },
+  },
+});
+const N = Number(values.endpoints);
+const RATE = Number(values.rate);
+const DURATION_MS = Number(values.duration) * 1000;
+const say = (s: string) => console.log(s);
+
+interface Pair {
+  terminalId: string;
+  band: SoftwareBand;
+  endpoint: AgentClient;
+  nea?: WebSocket;
+  /** performance.now() when the current tap was sent; the NEA receipt closes it. */
+  sentAt?: number;
+}
+
+function openWs(url: string, onMessage: (text: string) => void): Promise<WebSocket> {
+  return new Promise((resolvePromise, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.once('open', () => resolvePromise(ws));
+    ws.once('error', reject);
+    ws.on('message', (d: Buffer) => onMessage(d.toString('utf8')));
+  });
+}
+
+function forkReady(script: string, args: string[]): Promise<ChildProcess> {
+  return new Promise((resolvePromise, reject) => {
+    const child = fork(script, args, { stdio: 'ignore' });
+    child.once('message', () => resolvePromise(child));
+    child.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tapgate-bench-'));
+  say(
+    `Tapgate benchmark: ${N} endpoints + ${N} NEA clients, ${RATE} taps/s for ${DURATION_MS / 1000} s (Node ${process.version})`,
+  );
+  const users: DemoUser[] = Array.from({ length: N }, (_, i) => ({
+    sAMAccountName: `u${String(i).padStart(5, '0')}`,
+    displayName: `Bench User ${i}`,
+    state: 'active',
+  }));
+  const platform = await Platform.start({
+    dir,
+    users,
+    logLevel: 'warn',
+    // Generous per-socket limits: the load generator multiplexes heartbeats and adverts of 2,000 sockets.
+    extraToml: '',
+  });
+  const children: ChildProcess[] = [];
+  try {
+    say('setting up terminals and enrollments through the policy API ...');
+    const pairs: Pair[] = [];
+    await pool(
+      Array.from({ length: N }, (_, i) => i),
+      16,
+      async (i) => {
+        const terminalId = `B-${String(i).padStart(5, '0')}`;
+        const band = SoftwareBand.generate();
+        band.clasp();
+        band.authenticate();
+        const t = await platform.api<{ credential: string }>('POST', '/v1/terminals', { terminalId });
+        await platform.api('POST', '/v1/enrollments', {
+          bandId: band.bandId,
+          user: { sAMAccountName: users[i].sAMAccountName },
+          publicKey: exportBandPublicKeyJwk(band.publicKey),
+        });
+        const endpoint = new AgentClient({
+          url: `ws://127.0.0.1:${platform.ports.agent}/socket/websocket`,
+          terminalId,
+          credential: t.credential,
+        });
+        pairs[i] = { terminalId, band, endpoint };
+      },
+    );
+    const gateway = platform.process('ws-gateway');
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssBefore = await gateway.rss();
+
+    say('connecting endpoints and NEA clients ...');
+    const latencies: number[] = [];
+    let received = 0;
+    const byTerminal = new Map(pairs.map((p) => [p.terminalId, p]));
+    await pool(pairs, 100, async (p) => {
+      p.endpoint.start();
+      await new Promise<void>((r) => p.endpoint.once('connected', () => r()));
+      p.nea = await openWs(`ws://127.0.0.1:${platform.ports.webapi}/`, (text) => {
+        const at = performance.now();
+        const m = decodeServerFrame(text);
+        if (m instanceof Error || m.type !== 'tap') return;
+        const pair = byTerminal.get(m.data.terminalId);
+        if (pair?.sentAt !== undefined && m.data.decision.outcome === 'granted') {
+          latencies.push(at - pair.sentAt);
+          pair.sentAt = undefined;
+          received++;
+        }
+      });
+      p.nea.send(encodeClientFrame('hello', { role: 'nea', terminalId: p.terminalId }));
+    });
+    const heartbeats = setInterval(() => {
+      for (const p of pairs) p.nea?.send(encodeClientFrame('ping', undefined));
+    }, 10_000);
+    // Presence: every band is on its wrist, authenticated, near its terminal.
+    const advertise = () => {
+      for (const p of pairs) p.endpoint.adverts([p.band.advert(-60)]);
+    };
+    advertise();
+    const adverts = setInterval(advertise, 3000);
+    await new Promise((r) => setTimeout(r, 3000));
+    const rssAfter = await gateway.rss();
+    const perConnectionKb = (rssAfter - rssBefore) / (2 * N) / 1024;
+
+    let errored = 0;
+    let refused = 0;
+    const tapOnce = (i: number, record: boolean) => {
+      const p = pairs[i % N];
+      if (p.sentAt !== undefined) {
+        errored++; // the previous tap of this terminal never arrived
+        p.sentAt = undefined;
+      }
+      void p.endpoint
+        .tap({
+          kind: 'nfc',
+          bandId: p.band.bandId,
+          sign: (challenge, terminalId) => {
+            const proof = p.band.answerTap({ challenge, terminalId });
+            if (record) p.sentAt = performance.now();
+            return proof;
+          },
+        })
+        .then(
+          (r) => {
+            if (r.decision.outcome !== 'granted') refused++;
+          },
+          () => errored++,
+        );
+    };
+    say('warming up (2 s) ...');
+    await atRate(RATE, 2000, (i) => tapOnce(i, false));
+    await new Promise((r) => setTimeout(r, 1000));
+    latencies.length = 0;
+    received = 0;
+    errored = 0;
+    refused = 0;
+    say(`measuring (${DURATION_MS / 1000} s) ...`);
+    const t0 = performance.now();
+    const sent = await atRate(RATE, DURATION_MS, (i) => tapOnce(i, true));
+    const elapsed = (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 3000));
+    const lost = pairs.filter((p) => p.sentAt !== undefined).length + errored;
+    const pipeline = summarize(latencies);
+    clearInterval(adverts);
+    clearInterval(heartbeats);
+
+    say('measuring the floor in the same run ...');
+    const floor = await measureFloor(
+      platform.nats.url,
+      Math.min(N, 500),
+      RATE,
+      Math.max(5000, DURATION_MS / 2),
+      children,
+    );
+    const verify = benchVerify(2000);
+
+    const result = {
+      at: new Date().toISOString(),
+      node: process.version,
+      endpoints: N,
+      neaClients: N,
+      rate: RATE,
+      durationS: DURATION_MS / 1000,
+      pipeline: {
+        tapToNea: pipeline,
+        sent,
+        received,
+        achievedTapsPerSecond: Math.round((received / elapsed) * 10) / 10,
+        lostOrErrored: lost,
+        refused,
+      },
+      floor,
+      ratioP50: Math.round((pipeline.p50 / floor.route.p50) * 100) / 100,
+      gatewayRss: {
+        beforeBytes: rssBefore,
+        afterBytes: rssAfter,
+        perConnectionKb: Math.round(perConnectionKb * 100) / 100,
+      },
+      verifyProof: {
+        usPerOp: Math.round(verify.usPerOp * 10) / 10,
+        opsPerSecond: Math.round(verify.opsPerSecond),
+      },
+      goals: { p99Ms: 10, ratioP50: 3, perConnectionKb: 16 },
+    };
+    say('');
+    say(`tap -> NEA (pipeline)     ${fmt(pipeline)}`);
+    say(`floor route (ws->NATS->ws) ${fmt(floor.route)}`);
+    say(`floor ws echo             ${fmt(floor.wsEcho)}`);
+    say(`floor NATS request/reply  ${fmt(floor.natsRequest)}`);
+    say(`ratio pipeline p50 / floor route p50: ${result.ratioP50}x   (goal <= 3x)`);
+    say(
+      `taps: sent ${sent}, delivered ${received}, ${result.pipeline.achievedTapsPerSecond}/s, lost or errored ${lost}, refused ${refused}`,
+    );
+    say(
+      `gateway RSS: ${(rssBefore / 1048576).toFixed(1)} MB -> ${(rssAfter / 1048576).toFixed(1)} MB, ${result.gatewayRss.perConnectionKb} KB per connection (goal <= 16 KB)`,
+    );
+    say(
+      `proof verification: ${result.verifyProof.usPerOp} us per tap (${result.verifyProof.opsPerSecond}/s on one core)`,
+    );
+    mkdirSync(values.out, { recursive: true });
+    const file = resolve(values.out, `bench-${result.at.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, JSON.stringify(result, null, 2));
+    say(`figures written to ${file}`);
+    for (const p of pairs) {
+      p.nea?.close();
+      await p.endpoint.stop();
+    }
+  } finally {
+    for (const c of children) c.kill();
+    await platform.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measureFloor(
+  natsUrl: string,
+  pairsCount: number,
+  rate: number,
+  durationMs: number,
+  children: ChildProcess[],
+): Promise<{ route: Summary; wsEcho: Summary; natsRequest: Summary }> {
+  const port = await freePort();
+  const script = join(__dirname, 'floor.js');
+  children.push(await forkReady(script, ['responder', natsUrl]));
+  children.push(await forkReady(script, ['server', natsUrl, String(port)]));
+  const sentAt = new Map<string, number>();
+  const samples: number[] = [];
+  const sources: WebSocket[] = [];
+  await pool(
+    Array.from({ length: pairsCount }, (_, i) => i),
+    50,
+    async (i) => {
+      await openWs(`ws://127.0.0.1:${port}/sink?k=${i}`, (text) => {
+        const t = sentAt.get(text);
+        if (t !== undefined) {
+          samples.push(performance.now() - t);
+          sentAt.delete(text);
+        }
+      });
+      sources[i] = await openWs(`ws://127.0.0.1:${port}/source?k=${i}`, () => undefined);
+    },
+  );
+  await atRate(rate, 1000, (i) => sources[i % pairsCount].send(`warm-${i}`));
+  await new Promise((r) => setTimeout(r, 500));
+  samples.length = 0;
+  await atRate(rate, durationMs, (i) => {
+    const body = JSON.stringify({ v: 1, type: 'tap', data: { tapId: `f-${i}`, pad: 'x'.repeat(300) } });
+    sentAt.set(body, performance.now());
+    sources[i % pairsCount].send(body);
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  const route = summarize(samples);
+  for (const s of sources) s.close();
+
+  // The two parts alone, one message in flight at a time.
+  const echoSamples: number[] = [];
+  let resolveEcho: (() => void) | undefined;
+  const echo = await openWs(`ws://127.0.0.1:${port}/echo`, () => resolveEcho?.());
+  for (let i = 0; i < 3000; i++) {
+    const t = performance.now();
+    await new Promise<void>((r) => {
+      resolveEcho = r;
+      echo.send('ping');
+    });
+    if (i >= 500) echoSamples.push(performance.now() - t);
+  }
+  echo.close();
+  const nc = await connect({ servers: natsUrl });
+  const natsSamples: number[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const t = performance.now();
+    await nc.request('floor.req', new TextEncoder().encode('ping'), { timeout: 2000 });
+    if (i >= 500) natsSamples.push(performance.now() - t);
+  }
+  await nc.close();
+  return { route, wsEcho: summarize(echoSamples), natsRequest: summarize(natsSamples) };
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(`bench failed: ${(e as Error).stack ?? String(e)}`);
+    process.exit(1);
+  },
+);
