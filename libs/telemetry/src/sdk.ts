@@ -13,6 +13,8 @@ export interface TelemetryOptions {
   /** OTLP/HTTP base URL (e.g. http://otel-collector:4318). Default: OTEL_EXPORTER_OTLP_ENDPOINT; unset = off. */
   otlpEndpoint?: string;
   metricsIntervalMs?: number;
+  /** Extra span processors (tests use an in-memory exporter to follow one tap across services). */
+  spanProcessors?: SpanProcessor[];
 }
 
 let started: { tracer: NodeTracerProvider; meter: MeterProvider; prometheus: PrometheusExporter } | undefined;
@@ -30,7 +32,7 @@ export function startTelemetry(opts: TelemetryOptions): void {
     [ATTR_SERVICE_NAME]: process.env.OTEL_SERVICE_NAME ?? opts.serviceName,
     [ATTR_SERVICE_VERSION]: process.env.npm_package_version ?? '0.1.0',
   });
-  const spanProcessors: SpanProcessor[] = [];
+  const spanProcessors: SpanProcessor[] = [...(opts.spanProcessors ?? [])];
   const readers: MetricReader[] = [];
   const prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
   readers.push(prometheus);

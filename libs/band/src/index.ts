@@ -1,0 +1,6 @@
+export * from './keys';
+export * from './proof';
+export * from './software-band';
+export * from './rssi-script';
+export * from './ble-tap-detector';
+export * from './bench';

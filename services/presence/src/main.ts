@@ -1,0 +1,52 @@
+import { loadAgentConfig, loadOrExit } from '@tapgate/config';
+import { createLogger, startTelemetry, stopTelemetry } from '@tapgate/telemetry';
+import { hostname } from 'node:os';
+
+// Config first (pure: no spans, no instruments), then telemetry, then everything that instruments.
+// Not [agent]: building it needs the gateway's TLS files when protocol = "wss", which presence pods do
+// not mount. Its log level therefore comes from TAPGATE_LOG_LEVEL (read by the telemetry logger).
+const config = loadOrExit(() =>
+  loadAgentConfig({ sections: ['nats', 'redis', 'http', 'telemetry', 'presence'] }),
+);
+startTelemetry({
+  serviceName: config.telemetry.serviceName ?? 'presence',
+  otlpEndpoint: config.telemetry.otlpEndpoint,
+  metricsIntervalMs: config.telemetry.metricsIntervalMs,
+});
+
+async function main(): Promise<void> {
+  const { createPresenceApp } = await import('./bootstrap.js');
+  const app = await createPresenceApp({
+    nats: {
+      servers: config.nats.servers,
+      name: config.nats.name ?? `presence-${hostname()}`,
+      token: config.nats.token,
+      ca: config.nats.ca,
+      requestTimeoutMs: config.nats.requestTimeoutMs,
+    },
+    redis: config.redis,
+    http: config.http,
+    settings: config.presence,
+  });
+  const log = createLogger('presence');
+  const stop = (signal: string): void => {
+    log.info({ signal }, 'shutting down');
+    app
+      .close()
+      .then(() => stopTelemetry())
+      .then(
+        () => process.exit(0),
+        (e: unknown) => {
+          log.error({ err: e }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`presence failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
