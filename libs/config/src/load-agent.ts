@@ -1,3 +1,4 @@
+import type { LogLevel } from './sections/listener';
 import { dirname, resolve } from 'node:path';
 import { CROSS_CHECKS } from './checks';
 import { ConfigError } from './errors';
@@ -91,7 +92,13 @@ export function loadAgentConfig<K extends AgentSectionName = AgentSectionName>(
     return { prop, section, ...readSection(section, table, env, location(section.name, file)) };
   });
   const wanted = new Set<AgentSectionName>(opts.sections ?? sections.map(([prop]) => prop));
-  const config: Record<string, unknown> = file === undefined ? {} : { file };
+  // [agent].log_level applies to every service, so it is offered even to services that do not build
+  // [agent] (building it with protocol = "wss" would require the gateway's TLS files).
+  const agentValues = read.find((r) => r.prop === 'agent')?.values as { log_level?: LogLevel } | undefined;
+  const config: Record<string, unknown> = {
+    ...(file === undefined ? {} : { file }),
+    logLevel: agentValues?.log_level ?? 'warn',
+  };
   const contexts: Record<string, unknown> = {};
   for (const { prop, section, values, at } of read) {
     contexts[prop] = at;

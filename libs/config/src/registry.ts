@@ -40,7 +40,11 @@ export type AgentSectionName = keyof AgentSections;
 type Built = { [P in AgentSectionName]: SectionOutput<AgentSections[P]> };
 
 /** The validated nymi_agent.toml (or the sections a service asked for), plus the file it came from. */
-export type AgentConfig<K extends AgentSectionName = AgentSectionName> = { file?: string } & Pick<Built, K>;
+export type AgentConfig<K extends AgentSectionName = AgentSectionName> = {
+  file?: string;
+  /** [agent].log_level, available whatever sections were built. */
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+} & Pick<Built, K>;
 
 export type SectionContexts = { [P in AgentSectionName]: SectionContext<SectionKeys<AgentSections[P]>> };
 

@@ -10,7 +10,7 @@ startTelemetry({
   otlpEndpoint: config.telemetry.otlpEndpoint,
   metricsIntervalMs: config.telemetry.metricsIntervalMs,
 });
-setLogLevel(config.agent.logLevel);
+setLogLevel(config.logLevel);
 
 async function main(): Promise<void> {
   const { bootstrap } = await import('./bootstrap.js');

@@ -13,7 +13,7 @@ export interface PolicySettings {
 export const POLICY_SETTINGS = Symbol('POLICY_SETTINGS');
 
 /** The sections of nymi_agent.toml the policy service reads. */
-export const POLICY_CONFIG_SECTIONS = ['agent', 'nats', 'http', 'telemetry', 'policy'] as const;
+export const POLICY_CONFIG_SECTIONS = ['nats', 'http', 'telemetry', 'policy'] as const;
 export type PolicyConfig = AgentConfig<(typeof POLICY_CONFIG_SECTIONS)[number]>;
 
 export function policySettings(config: AgentConfig<'policy'>): PolicySettings {

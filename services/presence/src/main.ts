@@ -1,10 +1,10 @@
 import { loadAgentConfig, loadOrExit } from '@tapgate/config';
-import { createLogger, startTelemetry, stopTelemetry } from '@tapgate/telemetry';
+import { createLogger, setLogLevel, startTelemetry, stopTelemetry } from '@tapgate/telemetry';
 import { hostname } from 'node:os';
 
 // Config first (pure: no spans, no instruments), then telemetry, then everything that instruments.
 // Not [agent]: building it needs the gateway's TLS files when protocol = "wss", which presence pods do
-// not mount. Its log level therefore comes from TAPGATE_LOG_LEVEL (read by the telemetry logger).
+// not mount; the loader offers [agent].log_level as `logLevel` whatever sections are built.
 const config = loadOrExit(() =>
   loadAgentConfig({ sections: ['nats', 'redis', 'http', 'telemetry', 'presence'] }),
 );
@@ -13,6 +13,7 @@ startTelemetry({
   otlpEndpoint: config.telemetry.otlpEndpoint,
   metricsIntervalMs: config.telemetry.metricsIntervalMs,
 });
+setLogLevel(config.logLevel);
 
 async function main(): Promise<void> {
   const { createPresenceApp } = await import('./bootstrap.js');
