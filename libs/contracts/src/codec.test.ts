@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addressToken, decodeClientFrame, decodeServerFrame, encodeClientFrame, tapDeliverSubject } from './index';
+import {
+  addressToken,
+  decodeClientFrame,
+  decodeServerFrame,
+  encodeClientFrame,
+  tapDeliverSubject,
+} from './index';
 
 describe('socket codec', () => {
   it('accepts a valid tap and types its data', () => {
     const r = decodeClientFrame(
-      encodeClientFrame('tap', { tapId: 't1', kind: 'nfc', bandId: 'band-1', at: '2026-11-29T10:00:00.000Z' }, 'r1'),
+      encodeClientFrame(
+        'tap',
+        { tapId: 't1', kind: 'nfc', bandId: 'band-1', at: '2026-11-29T10:00:00.000Z' },
+        'r1',
+      ),
     );
     assert.ok(r.ok);
     assert.equal(r.message.type, 'tap');
@@ -13,14 +23,23 @@ describe('socket codec', () => {
   });
 
   it('rejects a tap with neither band nor uid, naming the problem', () => {
-    const r = decodeClientFrame('{"v":1,"type":"tap","data":{"tapId":"t","kind":"nfc","at":"2026-11-29T10:00:00Z"}}');
+    const r = decodeClientFrame(
+      '{"v":1,"type":"tap","data":{"tapId":"t","kind":"nfc","at":"2026-11-29T10:00:00Z"}}',
+    );
     assert.ok(!r.ok);
     assert.equal(r.error.code, 'schema_violation');
     assert.match(JSON.stringify(r.error.issues), /bandId or uid/);
   });
 
   it('never throws on hostile input', () => {
-    for (const text of ['', 'null', '"x"', '{"v":1,"type":"__proto__"}', '{"v":1,"type":"toString"}', '{'.repeat(10_000)]) {
+    for (const text of [
+      '',
+      'null',
+      '"x"',
+      '{"v":1,"type":"__proto__"}',
+      '{"v":1,"type":"toString"}',
+      '{'.repeat(10_000),
+    ]) {
       const r = decodeClientFrame(text);
       assert.equal(r.ok, false, text.slice(0, 20));
     }
@@ -29,7 +48,9 @@ describe('socket codec', () => {
   it('reads server frames leniently about new optional fields but strictly about types', () => {
     const ok = decodeServerFrame('{"v":1,"type":"pong","ref":"p"}');
     assert.ok(!(ok instanceof Error));
-    const newer = decodeServerFrame('{"v":1,"type":"challenge","data":{"challenge":"abc","expiresAt":"2026-11-29T10:00:00Z","hint":1}}');
+    const newer = decodeServerFrame(
+      '{"v":1,"type":"challenge","data":{"challenge":"abc","expiresAt":"2026-11-29T10:00:00Z","hint":1}}',
+    );
     assert.ok(!(newer instanceof Error));
     const wrong = decodeServerFrame('{"v":1,"type":"challenge","data":{"challenge":5}}');
     assert.ok(wrong instanceof Error);

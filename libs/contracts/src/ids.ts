@@ -17,7 +17,10 @@ export const SamAccountName = z
   .string()
   .min(1)
   .max(20)
-  .regex(/^[^"/\\[\]:;|=,+*?<>\s@]+$/, 'sAMAccountName: at most 20 characters, none of " / \\ [ ] : ; | = , + * ? < > @ or spaces');
+  .regex(
+    /^[^"/\\[\]:;|=,+*?<>\s@]+$/,
+    'sAMAccountName: at most 20 characters, none of " / \\ [ ] : ; | = , + * ? < > @ or spaces',
+  );
 
 /**
  * Normalises a socket's remote address for binding and subjects: IPv4-mapped IPv6 becomes plain IPv4,

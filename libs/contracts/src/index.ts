@@ -4,3 +4,4 @@ export * from './socket/messages';
 export * from './socket/codec';
 export * from './nats/subjects';
 export * from './nats/records';
+export * from './nats/audit';

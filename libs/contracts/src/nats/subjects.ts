@@ -61,7 +61,8 @@ export type DeliveryAck = z.infer<typeof DeliveryAck>;
 export const TapDeliver = request(`tapgate.v${V}.tap.deliver.>`, TapDelivery, DeliveryAck);
 export const tapDeliverSubject = (terminalId: string, address: string): string =>
   `tapgate.v${V}.tap.deliver.${terminalId}.${addressToken(address)}`;
-export const tapDeliverExplicitWildcard = (terminalId: string): string => `tapgate.v${V}.tap.deliver.${terminalId}.*`;
+export const tapDeliverExplicitWildcard = (terminalId: string): string =>
+  `tapgate.v${V}.tap.deliver.${terminalId}.*`;
 export const tapDeliverImplicitWildcard = (address: string): string =>
   `tapgate.v${V}.tap.deliver.*.${addressToken(address)}`;
 
@@ -113,7 +114,8 @@ export const PresenceChange = z
   .strict();
 export type PresenceChange = z.infer<typeof PresenceChange>;
 export const PresenceChanged = contract(`tapgate.v${V}.presence.changed.>`, PresenceChange);
-export const presenceChangedSubject = (terminalId: string): string => `tapgate.v${V}.presence.changed.${terminalId}`;
+export const presenceChangedSubject = (terminalId: string): string =>
+  `tapgate.v${V}.presence.changed.${terminalId}`;
 
 // ----- user status ---------------------------------------------------------------------------------
 
@@ -141,7 +143,12 @@ export const StatusAnswer = z
   .strict();
 export type StatusAnswer = z.infer<typeof StatusAnswer>;
 
-export const UserStatusGet = request(`tapgate.v${V}.userstatus.get`, StatusQuery, StatusAnswer, 'user-status');
+export const UserStatusGet = request(
+  `tapgate.v${V}.userstatus.get`,
+  StatusQuery,
+  StatusAnswer,
+  'user-status',
+);
 export const UserStatusInvalidate = request(
   `tapgate.v${V}.userstatus.invalidate`,
   z.object({ v: z.literal(V), user: UserRef }).strict(),

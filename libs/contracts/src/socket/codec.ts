@@ -17,10 +17,14 @@ export type ClientMessage = {
 }[ClientMessageType];
 
 export type DecodeResult =
-  | { ok: true; message: ClientMessage }
-  | { ok: false; ref?: string; error: ErrorBody };
+  { ok: true; message: ClientMessage } | { ok: false; ref?: string; error: ErrorBody };
 
-function fail(code: ErrorBody['code'], message: string, ref?: string, issues?: ErrorBody['issues']): DecodeResult {
+function fail(
+  code: ErrorBody['code'],
+  message: string,
+  ref?: string,
+  issues?: ErrorBody['issues'],
+): DecodeResult {
   return { ok: false, ref, error: issues ? { code, message, issues } : { code, message } };
 }
 
@@ -81,7 +85,9 @@ export function encodeServerFrame<T extends ServerMessageType>(
   ref?: string,
 ): string {
   return JSON.stringify(
-    ref === undefined ? { v: SOCKET_PROTOCOL_VERSION, type, data } : { v: SOCKET_PROTOCOL_VERSION, type, ref, data },
+    ref === undefined
+      ? { v: SOCKET_PROTOCOL_VERSION, type, data }
+      : { v: SOCKET_PROTOCOL_VERSION, type, ref, data },
   );
 }
 
@@ -92,7 +98,9 @@ export function encodeClientFrame<T extends ClientMessageType>(
   ref?: string,
 ): string {
   return JSON.stringify(
-    ref === undefined ? { v: SOCKET_PROTOCOL_VERSION, type, data } : { v: SOCKET_PROTOCOL_VERSION, type, ref, data },
+    ref === undefined
+      ? { v: SOCKET_PROTOCOL_VERSION, type, data }
+      : { v: SOCKET_PROTOCOL_VERSION, type, ref, data },
   );
 }
 

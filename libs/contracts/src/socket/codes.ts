@@ -15,6 +15,8 @@ export const ErrorCode = {
   Unauthorized: 'unauthorized',
   Unavailable: 'unavailable',
   Internal: 'internal_error',
+  /** login.request / esign.open while one is already open, or cancel with none open. */
+  Conflict: 'conflict',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -68,6 +70,8 @@ export const RefusalReason = {
   StatusUnavailable: 'status_unavailable',
   /** user-status answered that checking status is off in policy. */
   StatusNotConfigured: 'status_not_configured',
+  /** E-signature: the same person tapped for both signatures. */
+  SameSigner: 'same_signer',
   /** A service did not answer in time, or answered with something invalid. */
   Internal: 'internal_error',
 } as const;

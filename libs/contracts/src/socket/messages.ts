@@ -75,7 +75,10 @@ export const EndpointHello = z
     /** Per-terminal credential (bearer secret) issued by the administrator. */
     credential: z.string().min(1).max(512).optional(),
     software: Software.optional(),
-    capabilities: z.array(z.enum(['nfc', 'ble', 'simulated'])).max(8).optional(),
+    capabilities: z
+      .array(z.enum(['nfc', 'ble', 'simulated']))
+      .max(8)
+      .optional(),
   })
   .strict();
 
@@ -127,6 +130,27 @@ export const Adverts = z.object({ adverts: z.array(Advert).min(1).max(256) }).st
 
 const Empty = z.object({}).strict().optional();
 
+/** An NEA asks for a login tap: the next valid tap on its terminal signs the user in. */
+export const LoginRequest = z
+  .object({
+    /** Who the assertion is for (the NEA's id, e.g. POMSnet's authUrl); default: the hello's authUrl or app name. */
+    audience: z.string().min(1).max(256).optional(),
+    /** How long to wait for the tap; default 60 s, at most 10 min. */
+    timeoutMs: z.number().int().min(1000).max(600_000).optional(),
+  })
+  .strict();
+
+export const EsignOpen = z
+  .object({
+    reason: z.string().min(1).max(256),
+    comment: z.string().max(1024).optional(),
+    secondSignerRequired: z.boolean(),
+    audience: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+
+export const CeremonyRef = z.object({ ceremonyId: z.string().min(1).max(64) }).strict();
+
 /** Every message a client may send, by `type`. */
 export const ClientMessageSchemas = {
   hello: Hello,
@@ -135,13 +159,29 @@ export const ClientMessageSchemas = {
   adverts: Adverts,
   'challenge.request': Empty,
   'presence.subscribe': Empty,
+  'login.request': LoginRequest,
+  'login.cancel': Empty,
+  'esign.open': EsignOpen,
+  'esign.cancel': CeremonyRef,
 } as const;
 export type ClientMessageType = keyof typeof ClientMessageSchemas;
 export type ClientMessageData<T extends ClientMessageType> = z.infer<(typeof ClientMessageSchemas)[T]>;
 
 /** Which role may send which types after the handshake. */
-export const ENDPOINT_MESSAGE_TYPES: readonly ClientMessageType[] = ['ping', 'tap', 'adverts', 'challenge.request'];
-export const NEA_MESSAGE_TYPES: readonly ClientMessageType[] = ['ping', 'presence.subscribe'];
+export const ENDPOINT_MESSAGE_TYPES: readonly ClientMessageType[] = [
+  'ping',
+  'tap',
+  'adverts',
+  'challenge.request',
+];
+export const NEA_MESSAGE_TYPES: readonly ClientMessageType[] = [
+  'ping',
+  'presence.subscribe',
+  'login.request',
+  'login.cancel',
+  'esign.open',
+  'esign.cancel',
+];
 
 // ---------------------------------------------------------------------------------------------------
 // Server -> client
@@ -223,8 +263,52 @@ export const PresenceEvent = z
   .strict();
 export type PresenceEvent = z.infer<typeof PresenceEvent>;
 
+/** A login the NEA asked for is waiting for a tap. */
+export const LoginPending = z.object({ requestId: z.string(), expiresAt: IsoTime }).strict();
+
+/**
+ * The outcome of a login request. `assertion` (a compact JWS, ES256) is present only when granted; the
+ * NEA's server verifies it against the platform's JWKS before it signs the user in.
+ */
+export const LoginResult = z
+  .object({
+    requestId: z.string(),
+    outcome: z.enum(['granted', 'refused', 'expired', 'cancelled']),
+    decision: TapDecision.optional(),
+    assertion: z.string().optional(),
+  })
+  .strict();
+
+export const EsignOpened = z.object({ ceremonyId: z.string(), expiresAt: IsoTime }).strict();
+
+/** One signer's tap in a ceremony: granted with an assertion, or refused with the reason. */
+export const EsignSignature = z
+  .object({
+    ceremonyId: z.string(),
+    /** 1 = first signer, 2 = second signer. */
+    signer: z.union([z.literal(1), z.literal(2)]),
+    outcome: z.enum(['granted', 'refused']),
+    decision: TapDecision,
+    assertion: z.string().optional(),
+  })
+  .strict();
+
+export const EsignClosed = z
+  .object({
+    ceremonyId: z.string(),
+    state: z.enum(['completed', 'expired', 'cancelled']),
+    /** The granted signatures' assertions, in signer order (for completed ceremonies). */
+    assertions: z.array(z.string()),
+  })
+  .strict();
+
 export const ServerMessageSchemas = {
   presence: PresenceEvent,
+  'login.pending': LoginPending,
+  'login.result': LoginResult,
+  'esign.opened': EsignOpened,
+  'esign.signature': EsignSignature,
+  'esign.closed': EsignClosed,
   welcome: Welcome,
   pong: Empty,
   challenge: Challenge,
