@@ -1,3 +1,7 @@
 export * from './ports';
 export * from './process';
 export * from './servers';
+export * from './tls';
+export * from './samba';
+export * from './service-process';
+export * from './platform';

@@ -1,0 +1,18 @@
+import type { Messaging } from '@tapgate/messaging';
+import type { Redis } from 'ioredis';
+import type { Directory } from './directory/directory';
+import type { PolicySource } from './policy/policy-source';
+import type { UserStatusService } from './status/user-status.service';
+
+/** Injection token for the objects bootstrap() builds before Nest starts. */
+export const APP_DEPS = Symbol('user-status deps');
+
+export interface AppDeps {
+  service: UserStatusService;
+  directory: Directory;
+  redis: Redis;
+  messaging: Messaging;
+  policy: PolicySource;
+  /** Stopgap admin API credential (issue 5 replaces it); undefined disables the admin API. */
+  adminToken?: string;
+}

@@ -1,0 +1,175 @@
+import 'reflect-metadata';
+import { hostname } from 'node:os';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ConfigError, loadAgentConfig, type AgentConfig } from '@tapgate/config';
+import { connectMessaging, type Messaging } from '@tapgate/messaging';
+import { NestPinoLogger, createLogger, setLogLevel } from '@tapgate/telemetry';
+import { Redis } from 'ioredis';
+import { AppModule } from './app.module';
+import { StatusCache } from './cache/status-cache';
+import type { Directory } from './directory/directory';
+import { FileDirectory } from './directory/file-directory';
+import { LdapDirectory } from './directory/ldap-directory';
+import { registerResponders } from './nats/responders';
+import { ConfigPolicySource, type PolicySource } from './policy/policy-source';
+import { UserStatusService } from './status/user-status.service';
+
+// Not 'agent': building it would load the gateway's TLS files; the log level comes as config.logLevel.
+export const CONFIG_SECTIONS = ['nats', 'redis', 'http', 'ldap', 'userStatus'] as const;
+export type UserStatusConfig = AgentConfig<(typeof CONFIG_SECTIONS)[number]>;
+
+export interface BootstrapOptions {
+  /** Default: nymi_agent.toml from TAPGATE_CONFIG plus environment overrides. */
+  config?: UserStatusConfig;
+  /** Replace the configured policy source (the policy service will provide a KV-backed one). */
+  policy?: PolicySource;
+  /** Resolve only once NATS is connected and the responders are registered (tests). Default true. */
+  waitForNats?: boolean;
+}
+
+export interface UserStatusApp {
+  readonly app: INestApplication;
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+  readonly service: UserStatusService;
+  readonly policy: PolicySource;
+  readonly directory: Directory;
+  readonly messaging: Messaging;
+  readonly redis: Redis;
+  close(): Promise<void>;
+}
+
+/** The directory the configuration names; a missing setting is a ConfigError at start-up. */
+export function createDirectory(config: UserStatusConfig): Directory {
+  const us = config.userStatus;
+  if (us.directory === 'file') {
+    try {
+      return new FileDirectory(us.usersFile!);
+    } catch (e) {
+      throw new ConfigError({
+        file: config.file,
+        key: '[user_status].users_file',
+        problem: (e as Error).message,
+      });
+    }
+  }
+  const l = config.ldap;
+  if (!l.url || !l.baseDn || !l.bind) {
+    throw new ConfigError({
+      file: config.file,
+      key: '[ldap].url',
+      problem: 'required when [user_status].directory = "ldap"',
+    });
+  }
+  return new LdapDirectory({
+    url: l.url,
+    baseDn: l.baseDn,
+    bindDn: l.bind.dn,
+    bindPassword: l.bind.password,
+    ca: l.ca,
+    startTls: l.startTls,
+    connectTimeoutMs: l.connectTimeoutMs,
+    timeoutMs: l.timeoutMs,
+    poolSize: l.poolSize,
+  });
+}
+
+function createRedis(config: UserStatusConfig): Redis {
+  const log = createLogger('redis');
+  const redis = new Redis(config.redis.url, {
+    password: config.redis.password,
+    // Fail fast while Redis is away: the service then answers from the directory instead of waiting.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: config.userStatus.cacheTimeoutMs,
+    connectTimeout: 2000,
+    retryStrategy: (times) => Math.min(100 * times, 2000),
+  });
+  let down = false;
+  redis.on('error', (e: Error) => {
+    if (!down) {
+      log.warn({ err: e.message }, 'Redis unavailable: answering from the directory without the cache');
+    }
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) log.info('Redis is back: cache in use again');
+    down = false;
+  });
+  return redis;
+}
+
+/**
+ * Builds and starts the service: directory, Redis cache, policy, HTTP (health, readiness, metrics,
+ * admin invalidation) and the NATS responders. Tests call it in-process; main.ts calls it after
+ * startTelemetry.
+ */
+export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatusApp> {
+  const config = opts.config ?? loadAgentConfig({ sections: CONFIG_SECTIONS });
+  setLogLevel(config.logLevel);
+  const log = createLogger('bootstrap');
+  const us = config.userStatus;
+  const directory = createDirectory(config);
+  const policy =
+    opts.policy ??
+    new ConfigPolicySource({
+      checkUserStatus: us.checkUserStatus,
+      cacheUserStatus: us.cacheUserStatus,
+      cacheExpirySeconds: us.cacheExpirySeconds,
+    });
+  policy.onChange((p) => log.info({ policy: p }, 'user-status policy changed'));
+  const redis = createRedis(config);
+  // Give Redis a moment to connect so the first requests can use the cache; if it is down, start
+  // anyway (degraded: answers come from the directory) rather than wait.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2_000);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  const service = new UserStatusService(directory, new StatusCache(redis), policy);
+  const messaging = connectMessaging({
+    servers: config.nats.servers,
+    name: config.nats.name ?? `user-status-${hostname()}`,
+    token: config.nats.token,
+    ca: config.nats.ca,
+    requestTimeoutMs: config.nats.requestTimeoutMs,
+  });
+  const stopResponding = registerResponders(messaging, service);
+
+  const app = await NestFactory.create(
+    AppModule.forRoot({ service, directory, redis, messaging, policy, adminToken: us.admin?.token }),
+    { logger: new NestPinoLogger(), bodyParser: true },
+  );
+  await app.listen(config.http.port, config.http.host);
+  const url = `http://127.0.0.1:${config.http.port}`;
+  if (opts.waitForNats ?? true) {
+    const nc = await messaging.connection();
+    await nc.flush(); // the responders' subscriptions are on the server before anyone is told we are up
+  }
+  log.info(
+    { directory: directory.kind, http: config.http.port, policy: policy.current() },
+    'user-status started',
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    url,
+    service,
+    policy,
+    directory,
+    messaging,
+    redis,
+    close: () =>
+      (closing ??= (async () => {
+        stopResponding();
+        await app.close();
+        await messaging.close();
+        await directory.close();
+        redis.disconnect();
+      })()),
+  };
+}

@@ -1,0 +1,12 @@
+// For the demo, the benchmark and other packages' tests: boot the service in-process or measure it.
+export {
+  bootstrap,
+  createDirectory,
+  CONFIG_SECTIONS,
+  type UserStatusApp,
+  type UserStatusConfig,
+} from './bootstrap';
+export { benchUserStatus, type BenchUserStatusOptions, type BenchUserStatusResult } from './bench';
+export type { Directory, DirectoryEntry } from './directory/directory';
+export { ConfigPolicySource, type PolicySource, type UserStatusPolicy } from './policy/policy-source';
+export { NOT_CONFIGURED_MESSAGE } from './status/user-status.service';

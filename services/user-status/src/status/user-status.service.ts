@@ -1,0 +1,196 @@
+import { SpanStatusCode, type Counter } from '@opentelemetry/api';
+import { DecisionUser, type StatusAnswer, type UserRef, type UserStatus } from '@tapgate/contracts';
+import { createLogger, getMeter, getTracer, type Logger } from '@tapgate/telemetry';
+import { cacheKey, type CachedStatus, type StatusCache } from '../cache/status-cache';
+import type { Directory, DirectoryEntry } from '../directory/directory';
+import type { PolicySource, UserStatusPolicy } from '../policy/policy-source';
+import { statusFromAttributes } from './rules';
+import { SingleFlight } from './single-flight';
+
+/** Exactly what POMSnet shows; do not reword. */
+export const NOT_CONFIGURED_MESSAGE =
+  'Biometric authentication service is not configured to return user status.';
+
+const MESSAGES: Partial<Record<UserStatus, string>> = {
+  disabled: 'The account is disabled.',
+  locked_out: 'The account is locked out.',
+  password_expired: 'The password has expired.',
+  must_change_password: 'The password must be changed before signing in.',
+  account_expired: 'The account has expired.',
+  not_found: 'No such user in the directory.',
+  unavailable: 'The user directory could not be asked; the status is unknown.',
+};
+
+type CacheRead = { hit: StatusAnswer } | { miss: 'miss' | 'error' };
+
+/**
+ * "May user X act now?" Policy first (Check User Status off -> not_configured), then the Redis cache
+ * (unless Cache User Status is off), then the directory, with concurrent misses for one user sharing
+ * one directory read. Fails closed: whatever goes wrong ends in `unavailable`, which is never cached.
+ */
+export class UserStatusService {
+  private readonly flight = new SingleFlight<StatusAnswer>();
+  private readonly cacheResults: Counter;
+  private readonly answers: Counter;
+  private readonly log: Logger = createLogger('UserStatusService');
+
+  constructor(
+    private readonly directory: Directory,
+    private readonly cache: StatusCache,
+    private readonly policy: PolicySource,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    const meter = getMeter();
+    this.cacheResults = meter.createCounter('tapgate.userstatus.cache', {
+      description:
+        'Status cache lookups by result: hit, miss, bypass (caching off by policy), error (Redis failed)',
+    });
+    this.answers = meter.createCounter('tapgate.userstatus.answers', {
+      description: 'Status answers by status',
+    });
+  }
+
+  async get(ref: UserRef): Promise<StatusAnswer> {
+    return getTracer().startActiveSpan('userstatus.get', async (span) => {
+      try {
+        const answer = await this.decide(ref, this.policy.current());
+        span.setAttributes({ 'tapgate.source': answer.source, 'tapgate.status': answer.status });
+        this.answers.add(1, { status: answer.status });
+        return answer;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async decide(ref: UserRef, policy: UserStatusPolicy): Promise<StatusAnswer> {
+    if (!policy.checkUserStatus) {
+      return this.answer('not_configured', 'none', this.now(), { message: NOT_CONFIGURED_MESSAGE });
+    }
+    const key = cacheKey(ref);
+    if (!policy.cacheUserStatus) {
+      this.cacheResults.add(1, { result: 'bypass' });
+      return this.flight.run(key, () => this.fromDirectory(ref, undefined));
+    }
+    const read = await this.readCache(ref, policy);
+    if ('hit' in read) return read.hit;
+    // After a Redis error the write would fail too: answer straight from the directory.
+    return this.flight.run(key, () => this.fromDirectory(ref, read.miss === 'miss' ? policy : undefined));
+  }
+
+  private async readCache(ref: UserRef, policy: UserStatusPolicy): Promise<CacheRead> {
+    return getTracer().startActiveSpan(
+      'userstatus.cache',
+      { attributes: { 'tapgate.source': 'cache' } },
+      async (span) => {
+        try {
+          const entry = await this.cache.get(ref);
+          // Freshness against the expiry in force now, so a policy change applies to cached entries at once.
+          if (entry && this.now().getTime() - entry.filledAt < policy.cacheExpirySeconds * 1000) {
+            this.cacheResults.add(1, { result: 'hit' });
+            span.setAttribute('tapgate.cache.result', 'hit');
+            return { hit: this.fromCache(entry) };
+          }
+          this.cacheResults.add(1, { result: 'miss' });
+          span.setAttribute('tapgate.cache.result', 'miss');
+          return { miss: 'miss' } as const;
+        } catch (e) {
+          this.cacheResults.add(1, { result: 'error' });
+          span.setAttribute('tapgate.cache.result', 'error');
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+          this.log.debug({ err: (e as Error).message }, 'status cache read failed; asking the directory');
+          return { miss: 'error' } as const;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  /** Reads the directory; `fill` is the policy to cache the answer under, if it should be cached. */
+  private async fromDirectory(ref: UserRef, fill: UserStatusPolicy | undefined): Promise<StatusAnswer> {
+    const checkedAt = this.now();
+    const read: { entry: DirectoryEntry | null } | { error: Error } = await getTracer().startActiveSpan(
+      'userstatus.directory',
+      { attributes: { 'tapgate.source': 'directory', 'tapgate.directory': this.directory.kind } },
+      async (span) => {
+        try {
+          return { entry: await this.directory.lookup(ref) };
+        } catch (e) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+          return { error: e as Error };
+        } finally {
+          span.end();
+        }
+      },
+    );
+    if ('error' in read) {
+      if (read.error.name !== 'DirectoryError') {
+        this.log.error({ err: read.error }, 'directory lookup failed');
+      }
+      return this.answer('unavailable', 'none', checkedAt);
+    }
+    const answer = this.judge(read.entry, checkedAt);
+    if (fill && answer.status !== 'unavailable') {
+      const entry: CachedStatus = {
+        v: 1,
+        status: answer.status,
+        user: answer.user,
+        upn: read.entry?.user.userPrincipalName,
+        evidence: answer.evidence,
+        filledAt: checkedAt.getTime(),
+      };
+      await this.cache.put(ref, entry, fill.cacheExpirySeconds).catch((e: unknown) => {
+        this.cacheResults.add(1, { result: 'error' });
+        this.log.debug({ err: (e as Error).message }, 'status cache write failed');
+      });
+    }
+    return answer;
+  }
+
+  private judge(entry: DirectoryEntry | null, checkedAt: Date): StatusAnswer {
+    if (!entry) return this.answer('not_found', 'directory', checkedAt);
+    const outcome = statusFromAttributes(entry.attributes, checkedAt);
+    const user = DecisionUser.safeParse({
+      sAMAccountName: entry.user.sAMAccountName,
+      displayName: entry.user.displayName,
+      dn: entry.user.dn,
+    });
+    if (outcome.problem) this.log.warn({ user: entry.user.sAMAccountName }, outcome.problem);
+    return this.answer(outcome.status, 'directory', checkedAt, {
+      user: user.success ? user.data : undefined,
+      evidence: entry.attributes,
+      message: outcome.problem ? `${MESSAGES.unavailable} (${outcome.problem})` : undefined,
+    });
+  }
+
+  private fromCache(entry: CachedStatus): StatusAnswer {
+    return this.answer(entry.status, 'cache', new Date(entry.filledAt), {
+      user: entry.user,
+      evidence: entry.evidence,
+    });
+  }
+
+  private answer(
+    status: UserStatus,
+    source: StatusAnswer['source'],
+    checkedAt: Date,
+    extra: { user?: StatusAnswer['user']; evidence?: Record<string, string>; message?: string } = {},
+  ): StatusAnswer {
+    const message = extra.message ?? MESSAGES[status];
+    return {
+      v: 1,
+      status,
+      ...(extra.user ? { user: extra.user } : {}),
+      evidence: extra.evidence ?? {},
+      source,
+      checkedAt: checkedAt.toISOString(),
+      ...(message ? { message } : {}),
+    };
+  }
+
+  /** Removes one user's cached status (under both of its names). Throws when Redis fails. */
+  invalidate(ref: UserRef): Promise<boolean> {
+    return this.cache.remove(ref);
+  }
+}
