@@ -71,9 +71,16 @@ export class KvCache<T, V = T> {
     try {
       const parsed = this.schema.safeParse(JSON.parse(new TextDecoder().decode(e.value)));
       if (parsed.success) value = this.map(parsed.data);
-      else log.error({ bucket: this.bucket, key: e.key, problem: parsed.error.message }, 'invalid kv record ignored');
+      else
+        log.error(
+          { bucket: this.bucket, key: e.key, problem: parsed.error.message },
+          'invalid kv record ignored',
+        );
     } catch (err) {
-      log.error({ bucket: this.bucket, key: e.key, err: (err as Error).message }, 'unreadable kv record ignored');
+      log.error(
+        { bucket: this.bucket, key: e.key, err: (err as Error).message },
+        'unreadable kv record ignored',
+      );
     }
     if (value === undefined) this.entries.delete(e.key);
     else this.entries.set(e.key, value);

@@ -51,7 +51,10 @@ describe('Messaging against a real nats-server', () => {
 
   it('reports no responders at once instead of waiting for the timeout', async () => {
     const t0 = Date.now();
-    await assert.rejects(a.request(PresenceGet, { v: 1, bandId: 'b1' }), (e: RequestError) => e.kind === 'no_responders');
+    await assert.rejects(
+      a.request(PresenceGet, { v: 1, bandId: 'b1' }),
+      (e: RequestError) => e.kind === 'no_responders',
+    );
     assert.ok(Date.now() - t0 < 400);
   });
 
@@ -61,7 +64,10 @@ describe('Messaging against a real nats-server', () => {
     });
     await b.connection().then((nc) => nc.flush());
     const nc = await a.connection();
-    const bad = await nc.request(PresenceGet.subject, new TextEncoder().encode('{"v":1,"bandId":"no spaces allowed"}'));
+    const bad = await nc.request(
+      PresenceGet.subject,
+      new TextEncoder().encode('{"v":1,"bandId":"no spaces allowed"}'),
+    );
     assert.equal(bad.headers?.get('Tapgate-Error'), 'invalid_request');
     await assert.rejects(
       a.request(PresenceGet, { v: 1, bandId: 'b1' }),

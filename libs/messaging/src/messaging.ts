@@ -1,6 +1,12 @@
 import { SpanKind, SpanStatusCode, context, trace, type Counter } from '@opentelemetry/api';
 import type { NatsContract, RequestContract } from '@tapgate/contracts';
-import { createLogger, extractTraceContext, getMeter, getTracer, injectTraceContext } from '@tapgate/telemetry';
+import {
+  createLogger,
+  extractTraceContext,
+  getMeter,
+  getTracer,
+  injectTraceContext,
+} from '@tapgate/telemetry';
 import {
   ErrorCode,
   connect,
@@ -44,7 +50,10 @@ function decode(data: Uint8Array): unknown {
 
 /** Header carrier adapter: nats.js MsgHdrs for the OpenTelemetry propagator. */
 function carrier(h: MsgHdrs) {
-  return { get: (k: string) => (h.has(k) ? h.get(k) : undefined), set: (k: string, v: string) => h.set(k, v) };
+  return {
+    get: (k: string) => (h.has(k) ? h.get(k) : undefined),
+    set: (k: string, v: string) => h.set(k, v),
+  };
 }
 
 function outgoingHeaders(): MsgHdrs | undefined {
@@ -179,7 +188,10 @@ export class Messaging {
     }
     const parsed = c.schema.safeParse(body);
     if (!parsed.success) {
-      return { ok: false, why: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+      return {
+        ok: false,
+        why: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      };
     }
     return { ok: true, value: parsed.data };
   }
@@ -253,7 +265,9 @@ export class Messaging {
           const parent = extractTraceContext(m.headers ? carrier(m.headers) : undefined);
           const span = getTracer().startSpan(`${c.subject} process`, { kind: SpanKind.SERVER }, parent);
           context
-            .with(trace.setSpan(parent, span), () => handler(v.value, { subject: m.subject, headers: m.headers }))
+            .with(trace.setSpan(parent, span), () =>
+              handler(v.value, { subject: m.subject, headers: m.headers }),
+            )
             .then(
               (res) => m.respond(encode(res)),
               (e: unknown) => {

@@ -50,20 +50,28 @@ const root: Logger = pino(
   sink,
 );
 
+// pino children copy the level when they are made; most are made at import time, before the config
+// is read, so setLogLevel must reach them too. They are few (one per module), so a list is fine.
+const children: Logger[] = [];
+
 /** A child logger named after the class or module that logs. Every line carries the active trace id. */
 export function createLogger(name: string): Logger {
-  return root.child({ name });
+  const child = root.child({ name });
+  children.push(child);
+  return child;
 }
 
 /** Sets the level of every logger (called once config is loaded: [agent].log_level). */
 export function setLogLevel(level: 'error' | 'warn' | 'info' | 'debug'): void {
   root.level = level;
+  for (const c of children) c.level = level;
 }
 
 /** For tests: route all log output to a writable (e.g. to assert that no secret reaches a log). */
 export function setLogDestination(stream: { write(chunk: string): void }, level = 'debug'): void {
   sink.target = stream;
   root.level = level;
+  for (const c of children) c.level = level;
 }
 
 /** Sends log output back to stdout. */

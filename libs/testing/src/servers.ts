@@ -8,6 +8,8 @@ import { spawnServer, type ManagedProcess } from './process';
 export interface TestServer {
   readonly port: number;
   readonly url: string;
+  /** NATS only: the JetStream store folder (`-sd`), for tests that inspect or damage files on disk. */
+  readonly storeDir?: string;
   stop(): Promise<void>;
   /** Starts it again on the same port (and, for NATS, the same JetStream store). */
   start(): Promise<void>;
@@ -29,6 +31,7 @@ export async function startNats(opts: { jetstream?: boolean } = {}): Promise<Tes
   const server: TestServer = {
     port,
     url: `nats://127.0.0.1:${port}`,
+    ...(opts.jetstream !== false ? { storeDir: dir } : {}),
     async start() {
       proc = await spawnServer(binary('nats-server'), args, port);
     },

@@ -56,7 +56,7 @@ const FATAL_CLOSE_CODES = new Set([4001]);
 /**
  * The endpoint's one outbound socket to a gateway: handshake, heartbeats, challenges, taps, adverts,
  * and reconnection with jittered exponential backoff. Emits 'connected', 'disconnected' (code, reason),
- * 'unauthorized' and 'error' (Error) events.
+ * and 'unauthorized' events.
  */
 export class AgentClient extends EventEmitter {
   private ws: WebSocket | undefined;
@@ -103,10 +103,9 @@ export class AgentClient extends EventEmitter {
       );
     });
     ws.on('message', (data: Buffer) => this.onFrame(data.toString('utf8')));
-    ws.on('error', (err) => {
-      log.debug({ err: err.message }, 'socket error');
-      this.emit('error', err);
-    });
+    // No 'error' event: an EventEmitter 'error' without a listener would crash the endpoint, and
+    // every socket error is followed by 'close', which reconnects.
+    ws.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
     ws.on('close', (code, reasonBuf) => this.onClose(ws, code, reasonBuf.toString()));
   }
 

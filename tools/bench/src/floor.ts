@@ -38,7 +38,7 @@ async function server(natsUrl: string, port: number): Promise<void> {
         .catch(() => undefined);
     });
   });
-  process.send?.('ready');
+  wss.once('listening', () => process.send?.('ready'));
 }
 
 async function responder(natsUrl: string): Promise<void> {

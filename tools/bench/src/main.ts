@@ -142,7 +142,8 @@ async function main(): Promise<void> {
       for (const p of pairs) p.endpoint.adverts([p.band.advert(-60)]);
     };
     advertise();
-    const adverts = setInterval(advertise, 3000);
+    // Every 10 s: presence keeps a band authenticated until it has been silent for 60 s.
+    const adverts = setInterval(advertise, 10_000);
     await new Promise((r) => setTimeout(r, 3000));
     const rssAfter = await gateway.rss();
     const perConnectionKb = (rssAfter - rssBefore) / (2 * N) / 1024;

@@ -85,7 +85,8 @@ export class FileDirectory implements Directory {
   }
 
   private load(): void {
-    const mtime = statSync(this.path).mtime;
+    const stat = statSync(this.path);
+    const mtime = stat.mtime;
     const file = FileDirectory.parse(readFileSync(this.path, 'utf8'), this.path);
     const bySam = new Map<string, DirectoryEntry>();
     const byUpn = new Map<string, DirectoryEntry>();
@@ -111,7 +112,8 @@ export class FileDirectory implements Directory {
     }
     this.bySam = bySam;
     this.byUpn = byUpn;
-    this.loadedMtimeMs = mtime.getTime();
+    // mtimeMs, not mtime.getTime(): the latter drops the sub-millisecond part that refresh() compares.
+    this.loadedMtimeMs = stat.mtimeMs;
     this.tracker.up();
   }
 
