@@ -71,11 +71,12 @@ export class KvCache<T, V = T> {
     try {
       const parsed = this.schema.safeParse(JSON.parse(new TextDecoder().decode(e.value)));
       if (parsed.success) value = this.map(parsed.data);
-      else
+      else {
         log.error(
           { bucket: this.bucket, key: e.key, problem: parsed.error.message },
           'invalid kv record ignored',
         );
+      }
     } catch (err) {
       log.error(
         { bucket: this.bucket, key: e.key, err: (err as Error).message },

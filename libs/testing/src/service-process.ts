@@ -45,8 +45,9 @@ export async function startServiceProcess(opts: {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   if (opts.readyUrl) {
     for (;;) {
-      if (exited !== undefined)
+      if (exited !== undefined) {
         throw new Error(`${opts.name} exited (${exited}) during start-up; see ${opts.logFile}`);
+      }
       const ok = await fetch(opts.readyUrl).then(
         (r) => r.ok,
         () => false,

@@ -139,6 +139,12 @@ export class AgentClient extends EventEmitter {
       case 'pong':
       case 'tap':
       case 'presence':
+      case 'login.pending':
+      case 'login.result':
+      case 'esign.opened':
+      case 'esign.signature':
+      case 'esign.closed':
+        // NEA messages: never sent to an endpoint socket.
         break;
     }
     if (msg.ref) {

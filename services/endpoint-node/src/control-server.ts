@@ -119,7 +119,8 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   }
   if (size === 0) return {};
   const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new Error('body must be a JSON object');
+  }
   return parsed as Record<string, unknown>;
 }

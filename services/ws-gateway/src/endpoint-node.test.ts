@@ -53,7 +53,9 @@ describe('endpoint node with the simulated driver against a real gateway', () =>
     const before = nea.frames.length;
     await driver.play(
       band.bandId,
-      RssiScript.fromSegments([approach(-85, -36, 800), hold(-36, 800), leave(-36, -90, 600)], { intervalMs: 50 }),
+      RssiScript.fromSegments([approach(-85, -36, 800), hold(-36, 800), leave(-36, -90, 600)], {
+        intervalMs: 50,
+      }),
     );
     await nea.next('tap', (m) => m.data.kind === 'ble', 5000, before);
     await new Promise((r) => setTimeout(r, 300));

@@ -27,20 +27,37 @@ describe('telemetry: one tap is one trace across replicas, and the gateway expor
     await stack.addTerminal('T-OBS');
     const [gwA, gwB] = await Promise.all([stack.gateway(), stack.gateway()]);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${gwA.ports.http}/readyz`)).ok);
-    const ep = new AgentClient({ url: endpointUrl(gwA), terminalId: 'T-OBS', credential: stack.terminals.get('T-OBS')!.credential });
+    const ep = new AgentClient({
+      url: endpointUrl(gwA),
+      terminalId: 'T-OBS',
+      credential: stack.terminals.get('T-OBS')!.credential,
+    });
     ep.start();
     await waitFor(() => ep.connected);
     const nea = await neaClient(neaUrl(gwB), 'T-OBS');
-    const result = await ep.tap({ kind: 'nfc', bandId: alice.bandId, sign: (c, t) => alice.answerTap({ challenge: c, terminalId: t }) });
+    const result = await ep.tap({
+      kind: 'nfc',
+      bandId: alice.bandId,
+      sign: (c, t) => alice.answerTap({ challenge: c, terminalId: t }),
+    });
     assert.equal(result.decision.outcome, 'granted');
     await nea.next('tap');
 
     const tapSpan = spans.getFinishedSpans().find((s) => s.name === 'tap');
     assert.ok(tapSpan, 'a tap span');
     const traceId = tapSpan.spanContext().traceId;
-    const sameTrace = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId).map((s) => s.name);
-    assert.ok(sameTrace.some((n) => n.startsWith('tapgate.v1.userstatus.get')), sameTrace.join(', '));
-    assert.ok(sameTrace.some((n) => n.startsWith('tapgate.v1.tap.deliver')), sameTrace.join(', '));
+    const sameTrace = spans
+      .getFinishedSpans()
+      .filter((s) => s.spanContext().traceId === traceId)
+      .map((s) => s.name);
+    assert.ok(
+      sameTrace.some((n) => n.startsWith('tapgate.v1.userstatus.get')),
+      sameTrace.join(', '),
+    );
+    assert.ok(
+      sameTrace.some((n) => n.startsWith('tapgate.v1.tap.deliver')),
+      sameTrace.join(', '),
+    );
 
     const metrics = await (await fetch(`http://127.0.0.1:${gwA.ports.http}/metrics`)).text();
     assert.match(metrics, /tapgate_tap_latency_bucket\{[^}]*outcome="granted"/);

@@ -55,7 +55,11 @@ export class Nea {
 
   async tapFor(bandId: string, from = 0): Promise<Extract<ServerMessage, { type: 'tap' }>> {
     return waitFor(() =>
-      this.frames.slice(from).find((f): f is Extract<ServerMessage, { type: 'tap' }> => f.type === 'tap' && f.data.bandId === bandId),
+      this.frames
+        .slice(from)
+        .find(
+          (f): f is Extract<ServerMessage, { type: 'tap' }> => f.type === 'tap' && f.data.bandId === bandId,
+        ),
     );
   }
 
@@ -65,5 +69,9 @@ export class Nea {
 }
 
 export function tap(ep: AgentClient, band: SoftwareBand) {
-  return ep.tap({ kind: 'nfc', bandId: band.bandId, sign: (c, t) => band.answerTap({ challenge: c, terminalId: t }) });
+  return ep.tap({
+    kind: 'nfc',
+    bandId: band.bandId,
+    sign: (c, t) => band.answerTap({ challenge: c, terminalId: t }),
+  });
 }

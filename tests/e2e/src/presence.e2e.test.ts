@@ -35,7 +35,9 @@ describe('end to end with every service as its own process: presence decides tap
       what: 'refused while presence has no adverts',
     });
     ep.adverts([alice.advert(-60)]);
-    await waitFor(async () => (await tap(ep, alice)).decision.outcome === 'granted', { what: 'granted after adverts' });
+    await waitFor(async () => (await tap(ep, alice)).decision.outcome === 'granted', {
+      what: 'granted after adverts',
+    });
     const seen = await nea.tapFor(alice.bandId);
     assert.equal(seen.data.decision.user?.displayName, 'Alice Able');
 
@@ -48,7 +50,8 @@ describe('end to end with every service as its own process: presence decides tap
       ep.tap({
         kind: 'nfc',
         bandId: alice.bandId,
-        sign: (challenge, terminalId) => signProof(key, { challenge, terminalId, bandId: alice.bandId, timestamp: Date.now() }),
+        sign: (challenge, terminalId) =>
+          signProof(key, { challenge, terminalId, bandId: alice.bandId, timestamp: Date.now() }),
       });
     await waitFor(async () => (await forged()).decision.reason === 'band_not_authenticated', {
       what: 'refused after removal',

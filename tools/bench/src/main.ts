@@ -94,7 +94,9 @@ async function main(): Promise<void> {
         const band = SoftwareBand.generate();
         band.clasp();
         band.authenticate();
-        const t = await retry(() => platform.api<{ credential: string }>('POST', '/v1/terminals', { terminalId }));
+        const t = await retry(() =>
+          platform.api<{ credential: string }>('POST', '/v1/terminals', { terminalId }),
+        );
         await retry(() =>
           platform.api('POST', '/v1/enrollments', {
             bandId: band.bandId,

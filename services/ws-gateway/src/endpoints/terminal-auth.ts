@@ -37,8 +37,9 @@ export class TerminalAuthenticator implements OnModuleInit, OnModuleDestroy {
   }
 
   authenticate(conn: Connection, terminalId: string, credential: string | undefined): EndpointAuthResult {
-    if (conn.clientCertCn !== undefined && conn.clientCertCn === terminalId)
+    if (conn.clientCertCn !== undefined && conn.clientCertCn === terminalId) {
       return { ok: true, method: 'mtls' };
+    }
     if (!this.settings.requireEndpointCredentials) return { ok: true, method: 'none' };
     if (!this.terminals.ready()) {
       return { ok: false, retry: true, message: 'terminal registry not loaded yet; retry' };

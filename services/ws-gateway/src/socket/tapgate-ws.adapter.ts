@@ -250,8 +250,9 @@ export class TapgateWsAdapter extends WsAdapter {
       conn.errorWindowStart = now;
       conn.protocolErrors = 0;
     }
-    if (++conn.protocolErrors > PROTOCOL_ERRORS_BEFORE_CLOSE)
+    if (++conn.protocolErrors > PROTOCOL_ERRORS_BEFORE_CLOSE) {
       conn.close(CloseCode.PolicyViolation, 'too many protocol errors');
+    }
   }
 
   override async close(server: TapgateServer): Promise<void> {

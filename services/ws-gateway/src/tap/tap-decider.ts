@@ -136,8 +136,9 @@ export class TapDecider {
     }
     const bandId = tap.bandId;
     const enrollment = bandId === undefined ? undefined : this.enrollments.get(bandId);
-    if (bandId === undefined || !enrollment)
+    if (bandId === undefined || !enrollment) {
       return refuse(RefusalReason.UnknownBand, 'this band is not enrolled');
+    }
     if (!enrollment.record.active) return refuse(RefusalReason.BandSuspended, 'this band is suspended');
     if (tap.proof.terminalId !== conn.terminalId) {
       return refuse(RefusalReason.WrongTerminal, 'the proof was made for another terminal');

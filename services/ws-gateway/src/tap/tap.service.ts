@@ -104,8 +104,9 @@ export class TapService {
         'tapgate.outcome': decision.outcome,
         'tapgate.reason': decision.reason ?? 'none',
       });
-      if (decision.outcome === 'refused')
+      if (decision.outcome === 'refused') {
         span.setStatus({ code: SpanStatusCode.OK, message: decision.reason });
+      }
       span.end();
       log.info(
         {

@@ -71,11 +71,13 @@ export class RawClient {
             m.type === type && pred(m as Extract<ServerMessage, { type: T }>),
         );
       if (found) return found;
-      if (this.closed)
+      if (this.closed) {
         throw new Error(`closed (${this.closed.code} ${this.closed.reason}) while waiting for ${type}`);
+      }
       const left = deadline - Date.now();
-      if (left <= 0)
+      if (left <= 0) {
         throw new Error(`no ${type} frame within ${timeoutMs} ms; got ${this.raw.join(' | ').slice(0, 500)}`);
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {
