@@ -197,7 +197,8 @@ endpoint_credentials_file = "creds.json"
   it('builds only the requested sections, but still validates all of them', () => {
     const file = tmp.write('partial.toml', '[agent]\nprotocol = "wss"\ncertfile = "missing.pem"\n');
     const cfg = loadAgentConfig({ path: file, env: {}, sections: ['nats', 'http'] });
-    assert.deepEqual(Object.keys(cfg).sort(), ['file', 'http', 'nats']);
+    assert.deepEqual(Object.keys(cfg).sort(), ['file', 'http', 'logLevel', 'nats']);
+    assert.equal(cfg.logLevel, 'warn', '[agent].log_level is offered without building [agent]');
     const bad = tmp.write('partial-bad.toml', '[agent]\nport = 0\n');
     assertConfigError(() => loadAgentConfig({ path: bad, env: {}, sections: ['nats'] }), {
       file: bad,

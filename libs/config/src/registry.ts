@@ -1,5 +1,7 @@
 import type { SectionContext, SectionKeys, SectionOutput } from './section';
 import { agentSection } from './sections/agent';
+import { assertionsSection } from './sections/assertions';
+import { auditSection } from './sections/audit';
 import { gatewaySection } from './sections/gateway';
 import { httpSection } from './sections/http';
 import { ldapSection } from './sections/ldap';
@@ -33,6 +35,8 @@ export const AGENT_SECTIONS = {
   ldap: ldapSection,
   userStatus: userStatusSection,
   presence: presenceSection,
+  assertions: assertionsSection,
+  audit: auditSection,
 };
 
 export type AgentSections = typeof AGENT_SECTIONS;

@@ -304,7 +304,10 @@ export class Messaging {
     if (this.closed) return;
     this.closed = true;
     const nc = this.nc;
-    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+    if (!nc || nc.isClosed()) return;
+    // Draining needs the server; while disconnected it would wait for a reconnect that may never come.
+    if (this.reconnecting) await nc.close();
+    else await nc.drain().catch(() => nc.close());
   }
 }
 

@@ -4,7 +4,14 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, NodeTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-node';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  NodeTracerProvider,
+  ParentBasedSampler,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -45,7 +52,15 @@ export function startTelemetry(opts: TelemetryOptions): void {
       }),
     );
   }
-  const tracerProvider = new NodeTracerProvider({ resource, spanProcessors });
+  // With nowhere to send spans, record none: trace ids are still made and propagated (log lines carry
+  // them), but a tap does not pay for building spans nobody reads. Parent-based, so a sampled trace
+  // arriving from a caller stays sampled.
+  const root = spanProcessors.length > 0 ? new AlwaysOnSampler() : new AlwaysOffSampler();
+  const tracerProvider = new NodeTracerProvider({
+    resource,
+    spanProcessors,
+    sampler: new ParentBasedSampler({ root }),
+  });
   tracerProvider.register();
   const meterProvider = new MeterProvider({ resource, readers });
   metrics.setGlobalMeterProvider(meterProvider);

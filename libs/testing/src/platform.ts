@@ -26,6 +26,8 @@ export interface PlatformOptions {
   /** Extra [section] lines appended to nymi_agent.toml, e.g. gateway limits for the benchmark. */
   extraToml?: string;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  /** Extra NODE_OPTIONS per service name (e.g. "--cpu-prof" for the gateway while profiling). */
+  nodeOptions?: Record<string, string>;
 }
 
 /**
@@ -136,7 +138,7 @@ ${directory}`,
       return startServiceProcess({
         name,
         script,
-        env: env(httpPort),
+        env: { ...env(httpPort), ...(this.opts.nodeOptions?.[name] ? { NODE_OPTIONS: this.opts.nodeOptions[name] } : {}) },
         logFile: join(dir, 'logs', `${name}.log`),
         readyUrl: `http://127.0.0.1:${httpPort}/readyz`,
       }).then((proc) => {

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { AuditError } from './errors';
+import type { AuditTrail } from './trail';
+
+/** A framework-free HTTP answer; the policy service maps it onto its own routes. */
+export interface AuditApiResponse {
+  status: number;
+  contentType: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+export type Query = Readonly<Record<string, string | undefined>>;
+
+const Seq = z.coerce.number().int().positive();
+const VerifyQuery = z.object({ fromSeq: Seq.optional(), toSeq: Seq.optional() }).strict();
+const Iso = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+const ExportQuery = z
+  .object({ from: Iso, to: Iso, format: z.enum(['json', 'csv']).default('json') })
+  .strict()
+  .refine((q) => q.from < q.to, { message: 'from must be before to', path: ['to'] });
+
+const json = (status: number, value: unknown): AuditApiResponse => ({
+  status,
+  contentType: 'application/json',
+  body: JSON.stringify(value),
+});
+
+function badRequest(error: z.ZodError): AuditApiResponse {
+  return json(400, {
+    error: 'invalid_query',
+    issues: error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+  });
+}
+
+async function guarded(run: () => Promise<AuditApiResponse>): Promise<AuditApiResponse> {
+  try {
+    return await run();
+  } catch (e) {
+    // NATS or JetStream trouble: the trail cannot be read now; nothing about it is guessed.
+    const message = e instanceof AuditError ? e.message : 'the audit stream cannot be read';
+    return json(503, { error: 'unavailable', message });
+  }
+}
+
+/**
+ * Handlers for `GET /v1/audit/verify?fromSeq&toSeq` and `GET /v1/audit/export?from&to&format`, to be
+ * mounted by a service (with its own authentication: the trail names users and decisions).
+ * verify answers 200 with the report whether or not the chain is intact (`ok` says which).
+ */
+export function createAuditApi(trail: AuditTrail) {
+  return {
+    verify: (query: Query): Promise<AuditApiResponse> =>
+      guarded(async () => {
+        const q = VerifyQuery.safeParse(query);
+        if (!q.success) return badRequest(q.error);
+        return json(200, await trail.verifyChain(q.data));
+      }),
+    export: (query: Query): Promise<AuditApiResponse> =>
+      guarded(async () => {
+        const q = ExportQuery.safeParse(query);
+        if (!q.success) return badRequest(q.error);
+        const result = await trail.exportRange(q.data);
+        const stamp = (d: Date) => d.toISOString().replace(/[:.]/g, '-');
+        return {
+          status: 200,
+          contentType: result.contentType,
+          body: result.body,
+          headers: {
+            'content-disposition': `attachment; filename="tapgate-audit-${stamp(q.data.from)}-${stamp(q.data.to)}.${q.data.format}"`,
+            'x-tapgate-audit-records': String(result.count),
+            'x-tapgate-audit-unreadable': result.unreadable.join(','),
+          },
+        };
+      }),
+  };
+}
+export type AuditApi = ReturnType<typeof createAuditApi>;

@@ -1,0 +1,30 @@
+export {
+  AuditTrail,
+  type AuditTrailOptions,
+  type Appended,
+  type VerifyReport,
+  type SeqRange,
+  type TimeRange,
+  type ExportResult,
+  type ExportedEntry,
+} from './trail';
+export {
+  AuditInput,
+  GENESIS_HASH,
+  canonicalJson,
+  recordHash,
+  chainRecord,
+  checkLink,
+  type ChainBreak,
+} from './chain';
+export { AuditError, type AuditErrorCode } from './errors';
+export {
+  CSV_COLUMNS,
+  csvField,
+  csvHeader,
+  csvRow,
+  formatExport,
+  jsonEntry,
+  type ExportFormat,
+} from './export';
+export { createAuditApi, type AuditApi, type AuditApiResponse, type Query } from './api';
