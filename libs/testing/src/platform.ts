@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports';
 import { startNats, startRedis, type TestServer } from './servers';
@@ -79,6 +80,12 @@ export class Platform {
     const { dir, users } = this.opts;
     this.adminToken = `demo-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
     writeFileSync(join(dir, 'admin.token'), this.adminToken, { mode: 0o600 });
+    // An ES256 key for login/e-signature assertions (kept across demo runs, like the demo's bands).
+    const signingKey = join(dir, 'assertion-signing.pem');
+    if (!existsSync(signingKey)) {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      writeFileSync(signingKey, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    }
     writeFileSync(
       join(dir, 'users.yaml'),
       'users:\n' +
@@ -119,6 +126,9 @@ servers = ["${this.nats.url}"]
 
 [redis]
 url = "${this.redis.url}"
+
+[assertions]
+signing_key_files = ["assertion-signing.pem"]
 
 [policy]
 admin_token_file = "admin.token"

@@ -18,7 +18,7 @@ const log = createLogger('ws-gateway');
 
 /** The gateway's own view of the validated config. */
 export function gatewaySettings(
-  cfg: AgentConfig<'agent' | 'webapi' | 'nats' | 'http' | 'gateway'>,
+  cfg: AgentConfig<'agent' | 'webapi' | 'nats' | 'http' | 'gateway' | 'assertions' | 'audit'>,
 ): GatewaySettings {
   const listener = (
     iface: Interface,
@@ -66,6 +66,9 @@ export function gatewaySettings(
       allowBleTaps: cfg.gateway.allowBleTaps,
       requirePresence: cfg.gateway.requirePresence,
     },
+    esignTimeoutMs: cfg.gateway.esignTimeoutMs,
+    assertions: cfg.assertions,
+    audit: cfg.audit,
   };
 }
 

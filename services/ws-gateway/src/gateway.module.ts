@@ -4,6 +4,7 @@ import { EndpointRegistry } from './endpoints/endpoint-registry';
 import { TerminalAuthenticator } from './endpoints/terminal-auth';
 import { HealthController } from './health/health.controller';
 import { GatewayMetrics } from './metrics';
+import { CeremonyProvider } from './nea/ceremony-wiring';
 import { NeaRegistry } from './nea/nea-registry';
 import { PresenceRelay } from './presence/presence-relay';
 import type { GatewaySettings } from './settings';
@@ -41,6 +42,7 @@ export class GatewayModule {
         EnrollmentDirectory,
         TerminalAuthenticator,
         EndpointRegistry,
+        CeremonyProvider,
         NeaRegistry,
         PresenceRelay,
         TapDecider,

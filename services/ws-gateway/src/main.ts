@@ -4,7 +4,9 @@ import { startTelemetry } from '@tapgate/telemetry';
 // Config first (a pure library: a bad file must fail before anything starts), then OpenTelemetry,
 // then everything else, so every module of the service sees the real telemetry providers.
 const cfg = loadOrExit(() =>
-  loadAgentConfig({ sections: ['agent', 'webapi', 'nats', 'http', 'gateway', 'telemetry'] }),
+  loadAgentConfig({
+    sections: ['agent', 'webapi', 'nats', 'http', 'gateway', 'telemetry', 'assertions', 'audit'],
+  }),
 );
 startTelemetry({ serviceName: 'ws-gateway', otlpEndpoint: cfg.telemetry.otlpEndpoint });
 

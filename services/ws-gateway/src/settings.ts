@@ -22,4 +22,8 @@ export interface GatewaySettings {
   challengeTtlMs: number;
   requireEndpointCredentials: boolean;
   tapPolicy: TapPolicy;
+  esignTimeoutMs: number;
+  /** Assertion signing keys ([assertions]); none = login and e-signature are not offered. */
+  assertions: { signingKeys: Array<{ file?: string; key: string }>; issuer: string; ttlSeconds: number };
+  audit: { replicas: number; maxBytes: number; appendTimeoutMs: number };
 }

@@ -29,6 +29,8 @@ export interface GatewaySettings {
   allowBleTaps: boolean;
   /** Tap policy: a tap needs presence to report the band authenticated; unknown presence refuses. */
   requirePresence: boolean;
+  /** E-signature ceremonies expire after this long without completing. */
+  esignTimeoutMs: number;
 }
 
 // setTimeout overflows above 2^31-1 ms, so durations are capped at one day.
@@ -60,6 +62,7 @@ export const gatewaySection = defineSection({
     allow_uid_taps: boolean(false),
     allow_ble_taps: boolean(true),
     require_presence: boolean(true),
+    esign_timeout_ms: ms(120_000, 1000),
   },
   build: (v, at): GatewaySettings => {
     const credentials = v.endpoint_credentials_file;
@@ -82,6 +85,7 @@ export const gatewaySection = defineSection({
       allowUidTaps: v.allow_uid_taps,
       allowBleTaps: v.allow_ble_taps,
       requirePresence: v.require_presence,
+      esignTimeoutMs: v.esign_timeout_ms,
     });
   },
 });

@@ -4,6 +4,7 @@ import { metricsHandler } from '@tapgate/telemetry';
 import type { Request, Response } from 'express';
 import { EndpointRegistry } from '../endpoints/endpoint-registry';
 import { TerminalAuthenticator } from '../endpoints/terminal-auth';
+import { CeremonyProvider } from '../nea/ceremony-wiring';
 import { NeaRegistry } from '../nea/nea-registry';
 import { ConnectionRegistry } from '../socket/connection-registry';
 import { EnrollmentDirectory } from '../tap/enrollments';
@@ -21,6 +22,7 @@ export class HealthController {
     private readonly connections: ConnectionRegistry,
     private readonly endpoints: EndpointRegistry,
     private readonly neas: NeaRegistry,
+    private readonly ceremonies: CeremonyProvider,
   ) {}
 
   /** Liveness: the event loop answers. Never depends on NATS, or a NATS outage would restart every pod. */
@@ -40,9 +42,17 @@ export class HealthController {
       sockets: this.connections.size,
       endpoints: this.endpoints.size,
       nea: this.neas.counts(),
+      ceremonies: this.ceremonies.available(),
     };
     const ready = detail.nats && detail.enrollments && detail.terminals && !detail.draining;
     res.status(ready ? 200 : 503).json({ ready, ...detail });
+  }
+
+  /** Public keys that verify login and e-signature assertions (RFC 7517). Rotation: see docs/operations.md. */
+  @Get('.well-known/jwks.json')
+  jwks(@Res() res: Response): void {
+    res.setHeader('cache-control', 'public, max-age=300');
+    res.json(this.ceremonies.jwks());
   }
 
   @Get('metrics')

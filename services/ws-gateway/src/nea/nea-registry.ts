@@ -12,6 +12,7 @@ import {
 import type { Messaging, Unsubscribe } from '@tapgate/messaging';
 import type { Connection } from '../socket/connection';
 import { MESSAGING } from '../tokens';
+import { CeremonyProvider } from './ceremony-wiring';
 
 interface Group {
   conns: Set<Connection>;
@@ -29,7 +30,10 @@ export class NeaRegistry {
   private readonly byAddress = new Map<string, Group>();
   private readonly presenceByTerminal = new Map<string, Group>();
 
-  constructor(@Inject(MESSAGING) private readonly messaging: Messaging) {}
+  constructor(
+    @Inject(MESSAGING) private readonly messaging: Messaging,
+    private readonly ceremonies: CeremonyProvider,
+  ) {}
 
   /** Binds a socket; resolves once the subscription is live at the NATS server. */
   async bind(conn: Connection): Promise<void> {
@@ -69,6 +73,7 @@ export class NeaRegistry {
     if (b.mode === 'explicit' && b.terminalId) this.leave(this.byTerminal, b.terminalId, conn);
     else if (b.address) this.leave(this.byAddress, addressToken(b.address), conn);
     if (conn.presenceSubscribed && b.terminalId) this.leave(this.presenceByTerminal, b.terminalId, conn);
+    this.ceremonies.ceremonies.close(conn);
   }
 
   private join(
@@ -108,6 +113,7 @@ export class NeaRegistry {
         decision: d.decision,
         at: d.receivedAt,
       });
+      void this.ceremonies.ceremonies.onTap(conn, d);
       delivered++;
     }
     return { v: 1, delivered };

@@ -4,6 +4,7 @@ import { createLogger } from '@tapgate/telemetry';
 import { ChallengeStore } from '../endpoints/challenge-store';
 import { EndpointRegistry } from '../endpoints/endpoint-registry';
 import { TerminalAuthenticator } from '../endpoints/terminal-auth';
+import { CeremonyProvider } from '../nea/ceremony-wiring';
 import { NeaRegistry } from '../nea/nea-registry';
 import { GATEWAY_SETTINGS } from '../tokens';
 import type { GatewaySettings } from '../settings';
@@ -21,6 +22,7 @@ export class HandshakeService {
     private readonly auth: TerminalAuthenticator,
     private readonly endpoints: EndpointRegistry,
     private readonly neas: NeaRegistry,
+    private readonly ceremonies: CeremonyProvider,
   ) {}
 
   async hello(conn: Connection, hello: Hello, ref: string | undefined): Promise<ServerFrame | undefined> {
@@ -62,6 +64,7 @@ export class HandshakeService {
       : { mode: 'implicit', address: conn.address };
     conn.terminalId = hello.terminalId;
     this.connections.promote(conn, 'nea');
+    this.ceremonies.ceremonies.open(conn, hello.authUrl ?? hello.app?.name ?? 'nea');
     await this.neas.bind(conn);
     log.info({ binding: conn.binding, app: hello.app?.name }, 'NEA client bound');
     return frame('welcome', { ...base, binding: conn.binding }, ref);

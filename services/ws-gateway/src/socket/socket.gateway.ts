@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { SubscribeMessage, WebSocketGateway, type OnGatewayDisconnect } from '@nestjs/websockets';
 import { ErrorCode, type ClientMessage } from '@tapgate/contracts';
+import { CeremonyProvider } from '../nea/ceremony-wiring';
 import { NeaRegistry } from '../nea/nea-registry';
 import { PresenceRelay } from '../presence/presence-relay';
 import { TapService } from '../tap/tap.service';
@@ -20,6 +21,7 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
     private readonly taps: TapService,
     private readonly presence: PresenceRelay,
     private readonly neas: NeaRegistry,
+    private readonly ceremonies: CeremonyProvider,
   ) {}
 
   @SubscribeMessage('hello')
@@ -65,6 +67,47 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
     }
     await this.neas.subscribePresence(conn, terminalId);
     return undefined;
+  }
+
+  @SubscribeMessage('login.request')
+  onLoginRequest(conn: Connection, msg: Msg<'login.request'>): ServerFrame {
+    const unavailable = this.ceremoniesUnavailable(msg.ref);
+    if (unavailable) return unavailable;
+    const pending = this.ceremonies.ceremonies.startLogin(conn, msg.data.audience, msg.data.timeoutMs ?? 60_000);
+    if (!pending) return frame('error', { code: ErrorCode.Conflict, message: 'a login is already pending' }, msg.ref);
+    return frame('login.pending', pending, msg.ref);
+  }
+
+  @SubscribeMessage('login.cancel')
+  onLoginCancel(conn: Connection, msg: Msg<'login.cancel'>): ServerFrame | undefined {
+    if (this.ceremonies.ceremonies.cancelLogin(conn, msg.ref)) return undefined;
+    return frame('error', { code: ErrorCode.Conflict, message: 'no login is pending' }, msg.ref);
+  }
+
+  @SubscribeMessage('esign.open')
+  onEsignOpen(conn: Connection, msg: Msg<'esign.open'>): ServerFrame {
+    const unavailable = this.ceremoniesUnavailable(msg.ref);
+    if (unavailable) return unavailable;
+    const opened = this.ceremonies.ceremonies.openCeremony(conn, msg.data);
+    if (!opened) {
+      return frame('error', { code: ErrorCode.Conflict, message: 'an e-signature ceremony is already open' }, msg.ref);
+    }
+    return frame('esign.opened', opened, msg.ref);
+  }
+
+  @SubscribeMessage('esign.cancel')
+  onEsignCancel(conn: Connection, msg: Msg<'esign.cancel'>): ServerFrame | undefined {
+    if (this.ceremonies.ceremonies.cancelCeremony(conn, msg.data.ceremonyId, msg.ref)) return undefined;
+    return frame('error', { code: ErrorCode.Conflict, message: 'no such open ceremony' }, msg.ref);
+  }
+
+  private ceremoniesUnavailable(ref: string | undefined): ServerFrame | undefined {
+    if (this.ceremonies.available()) return undefined;
+    return frame(
+      'error',
+      { code: ErrorCode.Unavailable, message: 'login and e-signature are not available (no signing key or audit trail)' },
+      ref,
+    );
   }
 
   handleDisconnect(conn: Connection): void {

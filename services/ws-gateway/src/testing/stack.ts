@@ -103,7 +103,7 @@ export class GatewayTestStack {
         TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false',
         ...env,
       },
-      sections: ['agent', 'webapi', 'nats', 'http', 'gateway'],
+      sections: ['agent', 'webapi', 'nats', 'http', 'gateway', 'assertions', 'audit'],
     });
     const gw = await bootstrap(gatewaySettings(cfg));
     this.gateways.push(gw);
