@@ -39,5 +39,5 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 fi
-echo "setup: building (Node $(npx --no node --version))"
+echo "setup: building with Node $(node_modules/.bin/node --version)"
 npm run --silent build

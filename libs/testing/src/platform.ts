@@ -148,7 +148,10 @@ ${directory}`,
       return startServiceProcess({
         name,
         script,
-        env: { ...env(httpPort), ...(this.opts.nodeOptions?.[name] ? { NODE_OPTIONS: this.opts.nodeOptions[name] } : {}) },
+        env: {
+          ...env(httpPort),
+          ...(this.opts.nodeOptions?.[name] ? { NODE_OPTIONS: this.opts.nodeOptions[name] } : {}),
+        },
         logFile: join(dir, 'logs', `${name}.log`),
         readyUrl: `http://127.0.0.1:${httpPort}/readyz`,
       }).then((proc) => {

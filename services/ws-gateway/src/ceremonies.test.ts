@@ -20,7 +20,11 @@ describe('login and e-signature ceremonies with signed assertions and the audit 
   const bands: Record<string, SoftwareBand> = {};
   const dir = mkdtempSync(join(tmpdir(), 'tapgate-keys-'));
   const tapBy = (who: string, client = ep) =>
-    client.tap({ kind: 'nfc', bandId: bands[who].bandId, sign: (c, t) => bands[who].answerTap({ challenge: c, terminalId: t }) });
+    client.tap({
+      kind: 'nfc',
+      bandId: bands[who].bandId,
+      sign: (c, t) => bands[who].answerTap({ challenge: c, terminalId: t }),
+    });
 
   before(async () => {
     stack = await GatewayTestStack.start();
@@ -34,10 +38,25 @@ describe('login and e-signature ceremonies with signed assertions and the audit 
     await stack.addTerminal('T-ELSE');
     const key = join(dir, 'signing.pem');
     generateSigningKeyFile(key);
-    gw = await stack.gateway({ TAPGATE_ASSERTIONS_SIGNING_KEY_FILES: key, TAPGATE_GATEWAY_ESIGN_TIMEOUT_MS: '1500' });
-    await waitFor(async () => ((await (await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).json()) as { ceremonies: boolean }).ceremonies);
-    ep = new AgentClient({ url: endpointUrl(gw), terminalId: 'T-SIGN', credential: stack.terminals.get('T-SIGN')!.credential });
-    other = new AgentClient({ url: endpointUrl(gw), terminalId: 'T-ELSE', credential: stack.terminals.get('T-ELSE')!.credential });
+    gw = await stack.gateway({
+      TAPGATE_ASSERTIONS_SIGNING_KEY_FILES: key,
+      TAPGATE_GATEWAY_ESIGN_TIMEOUT_MS: '1500',
+    });
+    await waitFor(
+      async () =>
+        ((await (await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).json()) as { ceremonies: boolean })
+          .ceremonies,
+    );
+    ep = new AgentClient({
+      url: endpointUrl(gw),
+      terminalId: 'T-SIGN',
+      credential: stack.terminals.get('T-SIGN')!.credential,
+    });
+    other = new AgentClient({
+      url: endpointUrl(gw),
+      terminalId: 'T-ELSE',
+      credential: stack.terminals.get('T-ELSE')!.credential,
+    });
     ep.start();
     other.start();
     await waitFor(() => ep.connected && other.connected);
@@ -90,11 +109,18 @@ describe('login and e-signature ceremonies with signed assertions and the audit 
 
   it('runs a dual e-signature: alice then erin; alice twice is refused; other terminals cannot sign', async () => {
     const nea = await neaClient(neaUrl(gw), 'T-SIGN');
-    nea.send('esign.open', { reason: 'Edit equipment', comment: 'PM done', secondSignerRequired: true, audience: 'pomsnet' }, 'E1');
+    nea.send(
+      'esign.open',
+      { reason: 'Edit equipment', comment: 'PM done', secondSignerRequired: true, audience: 'pomsnet' },
+      'E1',
+    );
     const opened = await nea.next('esign.opened', (m) => m.ref === 'E1');
     const id = opened.data.ceremonyId;
     await tapBy('alice');
-    const first = await nea.next('esign.signature', (m) => m.data.signer === 1 && m.data.outcome === 'granted');
+    const first = await nea.next(
+      'esign.signature',
+      (m) => m.data.signer === 1 && m.data.outcome === 'granted',
+    );
     await tapBy('alice');
     const twice = await nea.next('esign.signature', (m) => m.data.outcome === 'refused');
     assert.equal(twice.data.decision.reason, 'same_signer');
@@ -134,11 +160,22 @@ describe('login and e-signature ceremonies with signed assertions and the audit 
     const report = await trail.verifyChain();
     assert.equal(report.ok, true, JSON.stringify(report));
     assert.ok(report.checked >= 8, `records: ${report.checked}`);
-    const exported = await trail.exportRange({ from: new Date(Date.now() - 600_000), to: new Date(), format: 'json' });
+    const exported = await trail.exportRange({
+      from: new Date(Date.now() - 600_000),
+      to: new Date(),
+      format: 'json',
+    });
     const kinds = (
       JSON.parse(exported.body) as Array<{ record: { kind: string; outcome: string; reason?: string } }>
     ).map(({ record: r }) => `${r.kind}:${r.outcome}${r.reason ? ':' + r.reason : ''}`);
-    for (const k of ['login:granted', 'login:refused:user_not_active', 'esign:refused:same_signer', 'esign:completed', 'esign:expired', 'esign:cancelled']) {
+    for (const k of [
+      'login:granted',
+      'login:refused:user_not_active',
+      'esign:refused:same_signer',
+      'esign:completed',
+      'esign:expired',
+      'esign:cancelled',
+    ]) {
       assert.ok(kinds.includes(k), `${k} in ${kinds.join(', ')}`);
     }
   });

@@ -109,14 +109,21 @@ export class Ceremonies {
     if (!s.login) return false;
     clearTimeout(s.login.timer);
     conn.send('login.result', { requestId: s.login.requestId, outcome: 'cancelled' }, ref);
-    this.record({ at: new Date().toISOString(), kind: 'login', terminalId: terminalOf(conn), outcome: 'cancelled' });
+    this.record({
+      at: new Date().toISOString(),
+      kind: 'login',
+      terminalId: terminalOf(conn),
+      outcome: 'cancelled',
+    });
     s.login = undefined;
     return true;
   }
 
   /** Records an outcome that grants nothing; a failure is logged, not surfaced. */
   private record(entry: AuditEntry): void {
-    this.audit.append(entry).catch((e: unknown) => log.error({ err: e, kind: entry.kind }, 'audit append failed'));
+    this.audit
+      .append(entry)
+      .catch((e: unknown) => log.error({ err: e, kind: entry.kind }, 'audit append failed'));
   }
 
   openCeremony(
@@ -160,7 +167,11 @@ export class Ceremonies {
     s.ceremony = undefined;
     conn.send(
       'esign.closed',
-      { ceremonyId: c.id, state, assertions: state === 'completed' ? c.signatures.map((x) => x.assertion) : [] },
+      {
+        ceremonyId: c.id,
+        state,
+        assertions: state === 'completed' ? c.signatures.map((x) => x.assertion) : [],
+      },
       ref,
     );
     this.record({
@@ -186,7 +197,12 @@ export class Ceremonies {
     }
   }
 
-  private async completeLogin(conn: Connection, s: NeaSession, login: PendingLogin, d: TapDelivery): Promise<void> {
+  private async completeLogin(
+    conn: Connection,
+    s: NeaSession,
+    login: PendingLogin,
+    d: TapDelivery,
+  ): Promise<void> {
     s.login = undefined;
     clearTimeout(login.timer);
     let dec = d.decision;
@@ -301,7 +317,9 @@ export class Ceremonies {
     } else if (!assertion) {
       this.record(entry);
     }
-    if (assertion && dec.user) c.signatures.push({ user: dec.user.sAMAccountName.toLowerCase(), assertion: assertion.jws });
+    if (assertion && dec.user) {
+      c.signatures.push({ user: dec.user.sAMAccountName.toLowerCase(), assertion: assertion.jws });
+    }
     conn.send('esign.signature', {
       ceremonyId: c.id,
       signer,

@@ -72,6 +72,6 @@ export class CeremonyProvider implements OnModuleInit {
   }
 
   jwks(): { keys: unknown[] } {
-    return this.signer ? (this.signer.jwks() as { keys: unknown[] }) : { keys: [] };
+    return this.signer ? this.signer.jwks() : { keys: [] };
   }
 }

@@ -73,8 +73,14 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
   onLoginRequest(conn: Connection, msg: Msg<'login.request'>): ServerFrame {
     const unavailable = this.ceremoniesUnavailable(msg.ref);
     if (unavailable) return unavailable;
-    const pending = this.ceremonies.ceremonies.startLogin(conn, msg.data.audience, msg.data.timeoutMs ?? 60_000);
-    if (!pending) return frame('error', { code: ErrorCode.Conflict, message: 'a login is already pending' }, msg.ref);
+    const pending = this.ceremonies.ceremonies.startLogin(
+      conn,
+      msg.data.audience,
+      msg.data.timeoutMs ?? 60_000,
+    );
+    if (!pending) {
+      return frame('error', { code: ErrorCode.Conflict, message: 'a login is already pending' }, msg.ref);
+    }
     return frame('login.pending', pending, msg.ref);
   }
 
@@ -90,7 +96,11 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
     if (unavailable) return unavailable;
     const opened = this.ceremonies.ceremonies.openCeremony(conn, msg.data);
     if (!opened) {
-      return frame('error', { code: ErrorCode.Conflict, message: 'an e-signature ceremony is already open' }, msg.ref);
+      return frame(
+        'error',
+        { code: ErrorCode.Conflict, message: 'an e-signature ceremony is already open' },
+        msg.ref,
+      );
     }
     return frame('esign.opened', opened, msg.ref);
   }
@@ -105,7 +115,10 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
     if (this.ceremonies.available()) return undefined;
     return frame(
       'error',
-      { code: ErrorCode.Unavailable, message: 'login and e-signature are not available (no signing key or audit trail)' },
+      {
+        code: ErrorCode.Unavailable,
+        message: 'login and e-signature are not available (no signing key or audit trail)',
+      },
       ref,
     );
   }
