@@ -392,12 +392,6 @@ files:
       - { key: tls.key, path: tls.key, env: TAPGATE_WEBAPI_KEYFILE }
       - { key: ca.crt, path: ca.crt, env: TAPGATE_WEBAPI_CACERTFILE }
 {{- end }}
-{{- with .endpointCredentialsSecret }}{{ if .name }}
-  - volume: endpoint-credentials
-    dir: /etc/tapgate/secrets/endpoints
-    secret: {{ .name }}
-    items: [{ key: {{ .key | quote }}, path: credentials, env: TAPGATE_GATEWAY_ENDPOINT_CREDENTIALS_FILE }]
-{{- end }}{{ end }}
 {{- end }}
 {{- end }}
 {{- if eq .name "user-status" }}

@@ -33,7 +33,6 @@ describe('loadAgentConfig: defaults, file and environment', () => {
         trustedProxies: gateway.trustedProxies,
         tapTimeoutMs: gateway.tapTimeoutMs,
         gatewayId: gateway.gatewayId,
-        endpointCredentialsFile: gateway.endpointCredentialsFile,
       },
       {
         maxFrameBytes: 65536,
@@ -45,10 +44,9 @@ describe('loadAgentConfig: defaults, file and environment', () => {
         trustedProxies: [],
         tapTimeoutMs: 2000,
         gatewayId: subjectSafeName(hostname(), 'gateway'),
-        endpointCredentialsFile: undefined,
       },
     );
-    assert.equal('endpointCredentialsFile' in gateway, false, 'unset optional keys are absent');
+    assert.equal('token' in cfg.nats, false, 'unset optional keys are absent');
   });
 
   it('reads every section of a file, converting snake_case keys to camelCase', () => {
@@ -177,8 +175,6 @@ credentials_location = "certs"
 token_file = "secrets/nats-token"
 [redis]
 password_file = "./secrets/redis-pass"
-[gateway]
-endpoint_credentials_file = "creds.json"
 `,
     );
     assert.notEqual(process.cwd(), join(tmp.dir, 'site'));
@@ -186,7 +182,6 @@ endpoint_credentials_file = "creds.json"
     assert.equal(cfg.nes.credentialsLocation, join(tmp.dir, 'site', 'certs'));
     assert.equal(cfg.nats.token, 's3cret-token', 'read at load and trimmed');
     assert.equal(cfg.redis.password, 'redis-pass');
-    assert.equal(cfg.gateway.endpointCredentialsFile, join(tmp.dir, 'site', 'creds.json'));
   });
 
   it('resolves relative paths from the environment against the working directory', () => {

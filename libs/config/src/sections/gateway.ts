@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { TERMINAL_ID_PATTERN } from '@tapgate/contracts';
-import { boolean, integer, ipOrCidrList, optionalPath, text } from '../fields';
+import { boolean, integer, ipOrCidrList, text } from '../fields';
 import { defineSection } from '../section';
 import { defined, subjectSafeName } from '../util';
 
@@ -16,7 +16,6 @@ export interface GatewaySettings {
   trustedProxies: string[];
   tapTimeoutMs: number;
   gatewayId: string;
-  endpointCredentialsFile?: string;
   /** How long a tap challenge stays valid. */
   challengeTtlMs: number;
   /** Endpoints must present a per-terminal credential (or an mTLS certificate) in hello. */
@@ -55,7 +54,6 @@ export const gatewaySection = defineSection({
       expects: '1-64 of A-Z a-z 0-9 _ -',
       validate: (v) => (TERMINAL_ID_PATTERN.test(v) ? undefined : 'must be 1-64 of A-Z a-z 0-9 _ -'),
     }),
-    endpoint_credentials_file: optionalPath(),
     challenge_ttl_ms: ms(30_000, 1000),
     require_endpoint_credentials: boolean(true),
     endpoint_mtls: boolean(false),
@@ -64,10 +62,7 @@ export const gatewaySection = defineSection({
     require_presence: boolean(true),
     esign_timeout_ms: ms(120_000, 1000),
   },
-  build: (v, at): GatewaySettings => {
-    const credentials = v.endpoint_credentials_file;
-    // Read once now so a missing file fails at start-up; the gateway itself loads the contents.
-    if (credentials !== undefined) at.readFile('endpoint_credentials_file', credentials);
+  build: (v): GatewaySettings => {
     return defined({
       maxFrameBytes: v.max_frame_bytes,
       handshakeTimeoutMs: v.handshake_timeout_ms,
@@ -78,7 +73,6 @@ export const gatewaySection = defineSection({
       trustedProxies: v.trusted_proxies,
       tapTimeoutMs: v.tap_timeout_ms,
       gatewayId: v.gateway_id,
-      endpointCredentialsFile: credentials,
       challengeTtlMs: v.challenge_ttl_ms,
       requireEndpointCredentials: v.require_endpoint_credentials,
       endpointMtls: v.endpoint_mtls,
