@@ -72,7 +72,11 @@ describe('user-status with the file directory (demo mode), Redis and NATS', () =
       assert.equal((await ask(client, sam(user))).source, 'cache');
     }
     const alice = await ask(client, upn('ALICE@demo.test'));
-    assert.deepEqual(alice.user, { sAMAccountName: 'alice', displayName: 'Alice' });
+    assert.deepEqual(alice.user, {
+      sAMAccountName: 'alice',
+      displayName: 'Alice',
+      dn: 'CN=alice,CN=Users,DC=tapgate,DC=local',
+    });
     assert.equal((await ask(client, sam('nobody'))).status, 'not_found');
   });
 
