@@ -179,6 +179,11 @@ ${directory}`,
     return starter();
   }
 
+  /** The gateway's JWKS: the public keys NEA servers verify login and e-signature assertions with. */
+  get jwksUrl(): string {
+    return `http://127.0.0.1:${this.ports.gatewayHttp}/.well-known/jwks.json`;
+  }
+
   process(name: string): ServiceProcess {
     const p = this.processes.find((x) => x.name === name);
     if (!p) throw new Error(`no process ${name}`);

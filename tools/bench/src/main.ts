@@ -79,6 +79,15 @@ async function main(): Promise<void> {
     dir,
     users,
     logLevel: 'warn',
+    // TAPGATE_BENCH_PROFILE=DIR writes CPU profiles of the gateway, user-status and presence there (open it in Chrome DevTools).
+    nodeOptions: process.env.TAPGATE_BENCH_PROFILE
+      ? Object.fromEntries(
+          ['ws-gateway', 'user-status', 'presence'].map((n) => [
+            n,
+            `--cpu-prof --cpu-prof-dir=${process.env.TAPGATE_BENCH_PROFILE}/${n}`,
+          ]),
+        )
+      : undefined,
     // Generous per-socket limits: the load generator multiplexes heartbeats and adverts of 2,000 sockets.
     extraToml: '',
   });
@@ -113,7 +122,20 @@ async function main(): Promise<void> {
       },
     );
     const gateway = platform.process('ws-gateway');
-    await new Promise((r) => setTimeout(r, 1000));
+    // Warm the gateway's heap first (young generation, JIT, buffers) with throwaway connections, so the
+    // RSS growth measured below is what idle connections keep, not the heap's one-off growth.
+    await pool(
+      Array.from({ length: 500 }, (_, i) => i),
+      50,
+      async (i) => {
+        const ws = await openWs(`ws://127.0.0.1:${platform.ports.webapi}/`, () => undefined);
+        ws.send(encodeClientFrame('hello', { role: 'nea', terminalId: `WARM-${i}` }));
+        for (let k = 0; k < 5; k++) ws.send(encodeClientFrame('ping', undefined));
+        await new Promise((r) => setTimeout(r, 50));
+        ws.close();
+      },
+    );
+    await new Promise((r) => setTimeout(r, 3000));
     const rssBefore = await gateway.rss();
 
     say('connecting endpoints and NEA clients ...');
@@ -136,16 +158,20 @@ async function main(): Promise<void> {
       });
       p.nea.send(encodeClientFrame('hello', { role: 'nea', terminalId: p.terminalId }));
     });
-    const heartbeats = setInterval(() => {
-      for (const p of pairs) p.nea?.send(encodeClientFrame('ping', undefined));
-    }, 10_000);
     // Presence: every band is on its wrist, authenticated, near its terminal.
-    const advertise = () => {
-      for (const p of pairs) p.endpoint.adverts([p.band.advert(-60)]);
-    };
-    advertise();
-    // Every 10 s: presence keeps a band authenticated until it has been silent for 60 s.
-    const adverts = setInterval(advertise, 10_000);
+    for (const p of pairs) p.endpoint.adverts([p.band.advert(-60)]);
+    // Background traffic as a floor of real terminals makes it: every NEA client pings and every band
+    // advertises once per 10 s (presence keeps a band authenticated until 60 s of silence), spread
+    // evenly over the interval as independent terminals would be, not in one burst.
+    const slice = Math.ceil(N / 100);
+    let cursor = 0;
+    const background = setInterval(() => {
+      for (let k = 0; k < slice; k++) {
+        const p = pairs[cursor++ % N];
+        p.nea?.send(encodeClientFrame('ping', undefined));
+        p.endpoint.adverts([p.band.advert(-60)]);
+      }
+    }, 100);
     await new Promise((r) => setTimeout(r, 3000));
     const rssAfter = await gateway.rss();
     const perConnectionKb = (rssAfter - rssBefore) / (2 * N) / 1024;
@@ -189,8 +215,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 3000));
     const lost = pairs.filter((p) => p.sentAt !== undefined).length + errored;
     const pipeline = summarize(latencies);
-    clearInterval(adverts);
-    clearInterval(heartbeats);
+    clearInterval(background);
 
     say('measuring the floor in the same run ...');
     const floor = await measureFloor(

@@ -36,6 +36,8 @@ export function presenceRedisOptions(password?: string): RedisOptions {
     connectTimeout: 2000,
     retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
     lazyConnect: false,
+    // Commands of the same tick share one socket write (the syscall dominates under load).
+    enableAutoPipelining: true,
   };
 }
 
