@@ -51,6 +51,7 @@ export function gatewaySettings(
       floodCloseAfter: cfg.gateway.floodCloseAfter,
     },
     trustedProxies: cfg.gateway.trustedProxies,
+    allowedOrigins: cfg.gateway.allowedOrigins,
     nats: {
       servers: cfg.nats.servers,
       name: cfg.nats.name ?? `ws-gateway/${cfg.gateway.gatewayId}`,
@@ -94,6 +95,7 @@ export async function bootstrap(settings: GatewaySettings): Promise<RunningGatew
     app.get(ConnectionRegistry),
     app.get(ClientAddressResolver),
     app.get(GatewayMetrics),
+    settings.allowedOrigins,
   );
   app.useWebSocketAdapter(adapter);
   await app.listen(settings.http.port, settings.http.host);

@@ -14,6 +14,7 @@ import { HandshakeService } from './socket/handshake.service';
 import { AgentInterfaceGateway, WebApiInterfaceGateway } from './socket/socket.gateway';
 import { EnrollmentDirectory } from './tap/enrollments';
 import { TapDecider } from './tap/tap-decider';
+import { KvTapPolicySource, TAP_POLICY_SOURCE } from './tap/tap-policy-source';
 import { TapService } from './tap/tap.service';
 import { GATEWAY_SETTINGS, MESSAGING } from './tokens';
 
@@ -40,6 +41,8 @@ export class GatewayModule {
           useFactory: () => new ClientAddressResolver(settings.trustedProxies),
         },
         EnrollmentDirectory,
+        KvTapPolicySource,
+        { provide: TAP_POLICY_SOURCE, useExisting: KvTapPolicySource },
         TerminalAuthenticator,
         EndpointRegistry,
         CeremonyProvider,

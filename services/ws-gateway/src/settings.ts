@@ -17,6 +17,8 @@ export interface GatewaySettings {
   http: { host: string; port: number };
   limits: SocketLimits;
   trustedProxies: string[];
+  /** Browser origins allowed to connect; empty = any (endpoints send no Origin and are unaffected). */
+  allowedOrigins: string[];
   nats: { servers: string[]; name: string; token?: string; ca?: string; requestTimeoutMs: number };
   tapTimeoutMs: number;
   challengeTtlMs: number;

@@ -226,6 +226,16 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
     silent.close();
   });
 
+  it('refuses browser pages from origins that are not allowed, when an allow-list is configured', async () => {
+    const gwO = await stack.gateway({ TAPGATE_GATEWAY_ALLOWED_ORIGINS: 'https://mes.example.com' });
+    await assert.rejects(RawClient.open(neaUrl(gwO), { origin: 'https://evil.example.net' }), /403/);
+    const ok = await neaClient(neaUrl(gwO), 'T-01', { origin: 'https://mes.example.com' });
+    ok.close();
+    // Endpoints are not browsers: no Origin header, not affected.
+    const raw = await RawClient.open(endpointUrl(gwO));
+    raw.close();
+  });
+
   it('binds an NEA client implicitly by source address, believing X-Forwarded-For only from trusted proxies', async () => {
     const gwP = await stack.gateway({ TAPGATE_GATEWAY_TRUSTED_PROXIES: '127.0.0.1/32' });
     await stack.addTerminal('T-IMPL');

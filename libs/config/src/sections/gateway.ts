@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { TERMINAL_ID_PATTERN } from '@tapgate/contracts';
-import { boolean, integer, ipOrCidrList, text } from '../fields';
+import { boolean, integer, ipOrCidrList, list, text } from '../fields';
 import { defineSection } from '../section';
 import { defined, subjectSafeName } from '../util';
 
@@ -30,6 +30,8 @@ export interface GatewaySettings {
   requirePresence: boolean;
   /** E-signature ceremonies expire after this long without completing. */
   esignTimeoutMs: number;
+  /** Browser origins allowed to open sockets (e.g. https://mes.example.com); empty = any. */
+  allowedOrigins: string[];
 }
 
 // setTimeout overflows above 2^31-1 ms, so durations are capped at one day.
@@ -61,6 +63,20 @@ export const gatewaySection = defineSection({
     allow_ble_taps: boolean(true),
     require_presence: boolean(true),
     esign_timeout_ms: ms(120_000, 1000),
+    allowed_origins: list({
+      default: [],
+      expects: 'origins such as "https://mes.example.com"',
+      item: (v) => {
+        try {
+          const u = new URL(v);
+          return u.origin === v && (u.protocol === 'https:' || u.protocol === 'http:')
+            ? undefined
+            : 'must be an origin: scheme://host[:port], no path';
+        } catch {
+          return 'is not a URL origin';
+        }
+      },
+    }),
   },
   build: (v): GatewaySettings => {
     return defined({
@@ -80,6 +96,7 @@ export const gatewaySection = defineSection({
       allowBleTaps: v.allow_ble_taps,
       requirePresence: v.require_presence,
       esignTimeoutMs: v.esign_timeout_ms,
+      allowedOrigins: v.allowed_origins,
     });
   },
 });

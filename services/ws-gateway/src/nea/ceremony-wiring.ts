@@ -5,6 +5,7 @@ import type { Messaging } from '@tapgate/messaging';
 import { createLogger } from '@tapgate/telemetry';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
 import type { GatewaySettings } from '../settings';
+import { TAP_POLICY_SOURCE, type TapPolicySource } from '../tap/tap-policy-source';
 import { Ceremonies, type AuditEntry } from './ceremonies';
 
 const log = createLogger('ceremony-wiring');
@@ -24,6 +25,7 @@ export class CeremonyProvider implements OnModuleInit {
   constructor(
     @Inject(MESSAGING) messaging: Messaging,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
+    @Inject(TAP_POLICY_SOURCE) policies: TapPolicySource,
   ) {
     const a = settings.assertions;
     this.signer =
@@ -45,7 +47,7 @@ export class CeremonyProvider implements OnModuleInit {
           await this.trail.append({ v: 1, gateway: this.settings.gatewayId, ...entry });
         },
       },
-      () => this.settings.esignTimeoutMs,
+      () => policies.esignTimeoutMs(),
     );
   }
 

@@ -55,6 +55,7 @@ export class TapgateWsAdapter extends WsAdapter {
     private readonly registry: ConnectionRegistry,
     private readonly addresses: ClientAddressResolver,
     private readonly metrics: GatewayMetrics,
+    private readonly allowedOrigins: readonly string[] = [],
   ) {
     super(app);
   }
@@ -86,6 +87,19 @@ export class TapgateWsAdapter extends WsAdapter {
       maxPayload: this.limits.maxFrameBytes,
       perMessageDeflate: false,
       clientTracking: false,
+      // Browsers always send Origin; a page from an origin not on the list is refused before the
+      // upgrade (HTTP 403), so a foreign web page cannot bind to a terminal and watch its taps.
+      verifyClient: (
+        info: { origin?: string },
+        done: (ok: boolean, code?: number, message?: string) => void,
+      ) =>
+        done(
+          this.allowedOrigins.length === 0 ||
+            info.origin === undefined ||
+            this.allowedOrigins.includes(info.origin),
+          403,
+          'origin not allowed',
+        ),
     });
     wss.on('error', (err) => log.error({ iface, err: err.message }, 'websocket server error'));
     http.listen(spec.port, spec.host);

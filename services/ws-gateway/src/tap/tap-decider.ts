@@ -15,6 +15,7 @@ import type { Connection } from '../socket/connection';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
 import type { GatewaySettings } from '../settings';
 import { EnrollmentDirectory, type Enrollment } from './enrollments';
+import { TAP_POLICY_SOURCE, type TapPolicySource } from './tap-policy-source';
 
 const log = createLogger('tap-decider');
 
@@ -50,11 +51,11 @@ export class TapDecider {
     @Inject(MESSAGING) private readonly messaging: Messaging,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
     private readonly enrollments: EnrollmentDirectory,
+    @Inject(TAP_POLICY_SOURCE) private readonly policies: TapPolicySource,
   ) {}
 
   async decide(conn: Connection, tap: Tap, now: number): Promise<TapDecision> {
-    const policy = this.settings.tapPolicy;
-    if (tap.kind === 'ble' && !policy.allowBleTaps) {
+    if (tap.kind === 'ble' && !this.policies.anyAllows('allowBleTaps')) {
       return refuse(RefusalReason.BleNotAllowed, 'BLE taps are not allowed by policy');
     }
     const identified = this.identify(conn, tap, now);
@@ -66,8 +67,11 @@ export class TapDecider {
       displayName: enrollment.record.user.displayName,
     };
     const timeoutMs = this.settings.tapTimeoutMs;
+    // The user's groups (hence group policies) are known only from the status answer, so presence is
+    // asked whenever some policy that could apply requires it, and the effective policy decides after.
+    const askPresence = this.policies.presenceMayBeRequired(user.sAMAccountName);
     const [presence, status] = await Promise.allSettled([
-      policy.requirePresence
+      askPresence
         ? this.messaging.request(PresenceGet, { v: 1, bandId: enrollment.record.bandId }, { timeoutMs })
         : Promise.resolve(undefined),
       this.messaging.request(
@@ -77,6 +81,17 @@ export class TapDecider {
       ),
     ]);
     const base = { identifiedBy, user };
+    const groups = status.status === 'fulfilled' ? status.value.groups : undefined;
+    const policy = this.policies.forUser(user.sAMAccountName, groups);
+    if (tap.kind === 'ble' && !policy.allowBleTaps) {
+      return { ...refuse(RefusalReason.BleNotAllowed, 'BLE taps are not allowed by policy'), ...base };
+    }
+    if (identifiedBy === 'uid' && !policy.allowUidTaps) {
+      return {
+        ...refuse(RefusalReason.UidNotAllowed, 'plain NFC UID taps are not allowed by policy'),
+        ...base,
+      };
+    }
     if (policy.requirePresence) {
       const refusal = presenceRefusal(presence);
       if (refusal) return { ...refusal, ...base };
@@ -125,7 +140,7 @@ export class TapDecider {
     }
     if (tap.proof === undefined) {
       if (tap.uid === undefined) return refuse(RefusalReason.BadSignature, 'the tap carries no proof');
-      if (!this.settings.tapPolicy.allowUidTaps) {
+      if (!this.policies.anyAllows('allowUidTaps')) {
         return refuse(RefusalReason.UidNotAllowed, 'plain NFC UID taps are not allowed by policy');
       }
       // UID badges are enrolled under the band id "uid-<hex>"; the decision says it rests on a UID.

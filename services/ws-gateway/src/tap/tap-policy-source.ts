@@ -1,0 +1,86 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  BUILT_IN_POLICY,
+  KvBuckets,
+  PolicyRecord,
+  effectivePolicy,
+  type PolicySettings,
+} from '@tapgate/contracts';
+import { KvCache, type Messaging } from '@tapgate/messaging';
+import type { GatewaySettings, TapPolicy } from '../settings';
+import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
+
+/** Where the tap decider and the ceremonies read the policy in force. */
+export interface TapPolicySource {
+  /** The effective tap policy of one user; `groups` from user-status (undefined: not known). */
+  forUser(sAMAccountName: string, groups: readonly string[] | undefined): TapPolicy;
+  /** False when no active policy at all allows this kind of tap (refuse before any lookup). */
+  anyAllows(field: 'allowBleTaps' | 'allowUidTaps'): boolean;
+  /** Whether presence might be required for this user (some policy that could apply requires it). */
+  presenceMayBeRequired(sAMAccountName: string): boolean;
+  /** E-signature ceremony timeout (the default policy's; ceremonies open before anyone taps). */
+  esignTimeoutMs(): number;
+}
+
+export const TAP_POLICY_SOURCE = Symbol('TAP_POLICY_SOURCE');
+
+/**
+ * The policies bucket as a local read cache (a KV watch, so a change reaches this replica within
+ * moments), over the [gateway] config values as the fallback for whatever no policy sets.
+ */
+@Injectable()
+export class KvTapPolicySource implements TapPolicySource, OnModuleInit, OnModuleDestroy {
+  private readonly cache: KvCache<PolicyRecord>;
+  private readonly base: PolicySettings;
+
+  constructor(
+    @Inject(MESSAGING) messaging: Messaging,
+    @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
+  ) {
+    this.cache = new KvCache(messaging, KvBuckets.policies, PolicyRecord);
+    this.base = {
+      ...BUILT_IN_POLICY,
+      tap: { ...settings.tapPolicy },
+      esign: {
+        ...BUILT_IN_POLICY.esign,
+        ceremonyTimeoutSeconds: Math.round(settings.esignTimeoutMs / 1000),
+      },
+    };
+  }
+
+  onModuleInit(): void {
+    this.cache.start();
+  }
+
+  onModuleDestroy(): void {
+    this.cache.stop();
+  }
+
+  private policies(): PolicyRecord[] {
+    return [...this.cache.values()];
+  }
+
+  forUser(sAMAccountName: string, groups: readonly string[] | undefined): TapPolicy {
+    return effectivePolicy(this.policies(), { sAMAccountName, groups }, this.base).settings.tap;
+  }
+
+  anyAllows(field: 'allowBleTaps' | 'allowUidTaps'): boolean {
+    const policies = this.policies();
+    if (effectivePolicy(policies, {}, this.base).settings.tap[field]) return true;
+    return policies.some((p) => p.active && p.kind !== 'default' && p.settings.tap?.[field] === true);
+  }
+
+  presenceMayBeRequired(sAMAccountName: string): boolean {
+    const policies = this.policies();
+    if (effectivePolicy(policies, { sAMAccountName }, this.base).settings.tap.requirePresence) return true;
+    return policies.some((p) => p.active && p.kind === 'group' && p.settings.tap?.requirePresence === true);
+  }
+
+  esignTimeoutMs(): number {
+    const e = effectivePolicy(this.policies(), {}, this.base);
+    // Unset by every policy: the configured milliseconds exactly, not the rounded seconds.
+    return e.explain['esign.ceremonyTimeoutSeconds']?.kind === 'built-in'
+      ? this.settings.esignTimeoutMs
+      : e.settings.esign.ceremonyTimeoutSeconds * 1000;
+  }
+}
