@@ -5,3 +5,4 @@ export * from './socket/codec';
 export * from './nats/subjects';
 export * from './nats/records';
 export * from './nats/audit';
+export * from './nats/policies';

@@ -1,12 +1,21 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AuditTrail, createAuditApi } from '@tapgate/audit';
 import { Messaging } from '@tapgate/messaging';
+import { ConsoleController } from './admin/console.controller';
+import { AdminAuditLog } from './audit/admin-audit';
+import { AuditController, DECISION_AUDIT_API } from './audit/audit.controller';
 import { AdminGuard } from './auth/admin.guard';
 import { AdminTokenAuthenticator } from './auth/admin-token.authenticator';
-import { ADMIN_AUTHENTICATORS } from './auth/principal';
+import { AuthController } from './auth/auth.controller';
+import { ADMIN_AUTHENTICATORS, type AdminAuthenticator } from './auth/principal';
+import { SessionAuthenticator } from './auth/session.authenticator';
+import { SessionStore } from './auth/session-store';
 import { EnrollmentsController } from './enrollments/enrollments.controller';
 import { EnrollmentsService } from './enrollments/enrollments.service';
 import { UserDirectory } from './enrollments/user-directory';
 import { HealthController } from './health/health.controller';
+import { PoliciesController } from './policies/policies.controller';
+import { PoliciesService } from './policies/policies.service';
 import { POLICY_SETTINGS, type PolicySettings } from './policy-settings';
 import { Buckets } from './store/buckets';
 import { TerminalsController } from './terminals/terminals.controller';
@@ -20,26 +29,48 @@ export interface PolicyDeps {
 
 /**
  * The policy service. Connections (NATS, buckets) are made by bootstrap() and handed in, so it owns their
- * lifecycle and tests can boot the real module in-process. Policies and the admin console join as modules.
+ * lifecycle and tests can boot the real module in-process.
  */
 @Module({})
 export class PolicyAppModule {
   static forRoot(deps: PolicyDeps): DynamicModule {
+    const sessions = new SessionStore(deps.messaging, deps.settings.sessionTtlMs);
     return {
       module: PolicyAppModule,
-      controllers: [HealthController, EnrollmentsController, TerminalsController],
+      controllers: [
+        HealthController,
+        ConsoleController,
+        AuthController,
+        PoliciesController,
+        EnrollmentsController,
+        TerminalsController,
+        AuditController,
+      ],
       providers: [
         { provide: POLICY_SETTINGS, useValue: deps.settings },
         { provide: Messaging, useValue: deps.messaging },
         { provide: Buckets, useValue: deps.buckets },
+        { provide: SessionStore, useValue: sessions },
         { provide: UserDirectory, useFactory: () => new UserDirectory(deps.messaging) },
+        { provide: AdminAuditLog, useFactory: () => new AdminAuditLog(deps.messaging) },
+        {
+          provide: DECISION_AUDIT_API,
+          useFactory: () => createAuditApi(new AuditTrail(deps.messaging)),
+        },
         {
           provide: ADMIN_AUTHENTICATORS,
-          useFactory: () => [new AdminTokenAuthenticator(deps.settings.adminToken, deps.settings.adminName)],
+          useFactory: (): AdminAuthenticator[] => [
+            new SessionAuthenticator(sessions),
+            // Break-glass: only when [policy].admin_token_file is configured.
+            ...(deps.settings.adminToken
+              ? [new AdminTokenAuthenticator(deps.settings.adminToken, deps.settings.adminName)]
+              : []),
+          ],
         },
         AdminGuard,
         EnrollmentsService,
         TerminalsService,
+        PoliciesService,
       ],
     };
   }

@@ -51,7 +51,13 @@ export async function bootstrap(config: PolicyConfig): Promise<PolicyServer> {
   const address = app.getHttpServer().address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  log.info({ url }, 'policy service listening');
+  log.info({ url, adminLogin: settings.directory !== undefined }, 'policy service listening');
+  if (settings.adminToken !== undefined) {
+    log.warn(
+      { actor: settings.adminName },
+      'break-glass administrator token is ENABLED ([policy].admin_token_file); remove it once administrator login works',
+    );
+  }
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,25 +1,55 @@
 import { ConfigError, type AgentConfig } from '@tapgate/config';
 
-/** What the policy service takes from [policy], checked once at start-up. */
+/** The Active Directory administrators log in against (the [ldap] section). */
+export interface AdminDirectorySettings {
+  url: string;
+  baseDn: string;
+  /** Service account used to find the user's DN and groups. Secret: never logged. */
+  bind: { dn: string; password: string };
+  ca?: string;
+  startTls: boolean;
+  timeoutMs: number;
+}
+
+/** What the policy service takes from [policy] and [ldap], checked once at start-up. */
 export interface PolicySettings {
-  /** Stopgap administrator token (admin login replaces it). Never logged. */
-  adminToken: string;
-  /** The actor name recorded on changes made with the token. */
+  /** Break-glass administrator token; undefined = off (the default). Never logged. */
+  adminToken?: string;
+  /** The actor name recorded on changes made with the break-glass token. */
   adminName: string;
   /** Enroll even when user-status cannot confirm the user exists (demo only). */
   allowUnverifiedEnrollment: boolean;
+  /** Administrator login (LDAP bind + group); undefined when [ldap].url is unset. */
+  directory?: AdminDirectorySettings;
+  adminGroup: string;
+  viewerGroup?: string;
+  sessionTtlMs: number;
+  loginMaxFailures: number;
 }
 
 export const POLICY_SETTINGS = Symbol('POLICY_SETTINGS');
 
 /** The sections of nymi_agent.toml the policy service reads. */
-export const POLICY_CONFIG_SECTIONS = ['nats', 'http', 'telemetry', 'policy'] as const;
+export const POLICY_CONFIG_SECTIONS = ['nats', 'http', 'telemetry', 'policy', 'ldap'] as const;
 export type PolicyConfig = AgentConfig<(typeof POLICY_CONFIG_SECTIONS)[number]>;
 
-export function policySettings(config: AgentConfig<'policy'>): PolicySettings {
+export function policySettings(config: AgentConfig<'policy' | 'ldap'>): PolicySettings {
   const p = config.policy;
-  if (p.adminToken === undefined) {
-    const problem = 'required by the policy service: a file holding the administrator token';
+  const l = config.ldap;
+  const directory =
+    l.url && l.baseDn && l.bind
+      ? {
+          url: l.url,
+          baseDn: l.baseDn,
+          bind: l.bind,
+          ca: l.ca,
+          startTls: l.startTls,
+          timeoutMs: l.timeoutMs,
+        }
+      : undefined;
+  if (p.adminToken === undefined && directory === undefined) {
+    const problem =
+      'required unless [ldap] is configured for administrator login: otherwise nobody could administer the policy service';
     throw config.file
       ? new ConfigError({ file: config.file, key: '[policy].admin_token_file', problem })
       : new ConfigError({ key: 'TAPGATE_POLICY_ADMIN_TOKEN_FILE', problem });
@@ -28,5 +58,10 @@ export function policySettings(config: AgentConfig<'policy'>): PolicySettings {
     adminToken: p.adminToken,
     adminName: p.adminName,
     allowUnverifiedEnrollment: p.allowUnverifiedEnrollment,
+    directory,
+    adminGroup: p.adminGroup,
+    viewerGroup: p.viewerGroup,
+    sessionTtlMs: p.sessionTtlMinutes * 60_000,
+    loginMaxFailures: p.loginMaxFailures,
   };
 }

@@ -12,7 +12,8 @@ import type { Directory } from './directory/directory';
 import { FileDirectory } from './directory/file-directory';
 import { LdapDirectory } from './directory/ldap-directory';
 import { registerResponders } from './nats/responders';
-import { ConfigPolicySource, type PolicySource } from './policy/policy-source';
+import { KvPolicySource } from './policy/kv-policy-source';
+import { type PolicySource } from './policy/policy-source';
 import { UserStatusService } from './status/user-status.service';
 
 // Not 'agent': building it would load the gateway's TLS files; the log level comes as config.logLevel.
@@ -114,13 +115,22 @@ export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatus
   const log = createLogger('bootstrap');
   const us = config.userStatus;
   const directory = createDirectory(config);
-  const policy =
-    opts.policy ??
-    new ConfigPolicySource({
-      checkUserStatus: us.checkUserStatus,
-      cacheUserStatus: us.cacheUserStatus,
-      cacheExpirySeconds: us.cacheExpirySeconds,
-    });
+  const messaging = connectMessaging({
+    servers: config.nats.servers,
+    name: config.nats.name ?? `user-status-${hostname()}`,
+    token: config.nats.token,
+    ca: config.nats.ca,
+    requestTimeoutMs: config.nats.requestTimeoutMs,
+  });
+  // Policies from the policy service's KV bucket (watched), over the configured values as the fallback.
+  const kvPolicy = opts.policy
+    ? undefined
+    : new KvPolicySource(messaging, {
+        checkUserStatus: us.checkUserStatus,
+        cacheUserStatus: us.cacheUserStatus,
+        cacheExpirySeconds: us.cacheExpirySeconds,
+      }).start();
+  const policy: PolicySource = opts.policy ?? kvPolicy!;
   policy.onChange((p) => log.info({ policy: p }, 'user-status policy changed'));
   const redis = createRedis(config);
   // Give Redis a moment to connect so the first requests can use the cache; if it is down, start
@@ -133,13 +143,6 @@ export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatus
     });
   });
   const service = new UserStatusService(directory, new StatusCache(redis), policy);
-  const messaging = connectMessaging({
-    servers: config.nats.servers,
-    name: config.nats.name ?? `user-status-${hostname()}`,
-    token: config.nats.token,
-    ca: config.nats.ca,
-    requestTimeoutMs: config.nats.requestTimeoutMs,
-  });
   const stopResponding = registerResponders(messaging, service);
 
   const app = await NestFactory.create(
@@ -169,6 +172,7 @@ export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatus
     close: () =>
       (closing ??= (async () => {
         stopResponding();
+        kvPolicy?.stop();
         await app.close();
         await messaging.close();
         await directory.close();

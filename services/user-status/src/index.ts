@@ -8,5 +8,6 @@ export {
 } from './bootstrap';
 export { benchUserStatus, type BenchUserStatusOptions, type BenchUserStatusResult } from './bench';
 export type { Directory, DirectoryEntry } from './directory/directory';
+export { KvPolicySource } from './policy/kv-policy-source';
 export { ConfigPolicySource, type PolicySource, type UserStatusPolicy } from './policy/policy-source';
 export { NOT_CONFIGURED_MESSAGE } from './status/user-status.service';

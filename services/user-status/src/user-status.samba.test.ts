@@ -20,7 +20,7 @@ import {
 } from '@tapgate/testing';
 import type { UserStatusApp } from './bootstrap';
 import { LdapDirectory } from './directory/ldap-directory';
-import type { ConfigPolicySource } from './policy/policy-source';
+import type { KvPolicySource } from './policy/kv-policy-source';
 import { NOT_CONFIGURED_MESSAGE } from './status/user-status.service';
 import { LogCapture, ask, bootWithEnv, metric, sam, testClient, upn } from './test-support';
 
@@ -38,7 +38,7 @@ describe('user-status against Samba AD, Redis and NATS', () => {
   let app: UserStatusApp;
   let client: Messaging;
   let env: Record<string, string>;
-  const policy = () => app.policy as ConfigPolicySource;
+  const policy = () => app.policy as KvPolicySource;
   const ldapQueries = () => metric(app.url, 'tapgate_ldap_latency_count');
   const invalidate = (user: UserRef) => client.request(UserStatusInvalidate, { v: 1, user });
   const readyz = async () =>

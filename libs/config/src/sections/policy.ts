@@ -1,4 +1,4 @@
-import { boolean, optionalPath, text } from '../fields';
+import { boolean, integer, optionalPath, optionalText, text } from '../fields';
 import { defineSection } from '../section';
 import { defined } from '../util';
 
@@ -9,6 +9,13 @@ export interface PolicySectionSettings {
   /** Recorded as created.by / updated.by for changes made with the admin token. */
   adminName: string;
   allowUnverifiedEnrollment: boolean;
+  /** AD group (CN or DN) whose members may log in to the console as administrators. */
+  adminGroup: string;
+  /** AD group (CN or DN) whose members may log in read-only; unset: nobody. */
+  viewerGroup?: string;
+  sessionTtlMinutes: number;
+  /** Failed logins allowed per user name and per client address within 5 minutes. */
+  loginMaxFailures: number;
 }
 
 const ADMIN_NAME_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
@@ -26,6 +33,10 @@ export const policySection = defineSection({
       validate: (v) => (ADMIN_NAME_PATTERN.test(v) ? undefined : 'must be 1-64 of A-Z a-z 0-9 _ . @ -'),
     }),
     allow_unverified_enrollment: boolean(false),
+    admin_group: text({ default: 'Tapgate Administrators', expects: 'an AD group CN or DN' }),
+    viewer_group: optionalText({ expects: 'an AD group CN or DN' }),
+    session_ttl_minutes: integer({ default: 60, min: 5, max: 1440 }),
+    login_max_failures: integer({ default: 5, min: 1, max: 100 }),
   },
   build(v, at): PolicySectionSettings {
     // Optional here so a service that builds every section is not held to it; the policy service refuses
@@ -45,6 +56,10 @@ export const policySection = defineSection({
       adminToken,
       adminName: v.admin_name,
       allowUnverifiedEnrollment: v.allow_unverified_enrollment,
+      adminGroup: v.admin_group,
+      viewerGroup: v.viewer_group,
+      sessionTtlMinutes: v.session_ttl_minutes,
+      loginMaxFailures: v.login_max_failures,
     });
   },
 });

@@ -139,6 +139,8 @@ export const StatusAnswer = z
     /** When the directory was read (for cached answers, when the entry was filled). */
     checkedAt: IsoTime,
     message: z.string().optional(),
+    /** The user's AD groups (memberOf DNs; plain names from a file directory), for group policies. */
+    groups: z.array(z.string().max(1024)).max(1000).optional(),
   })
   .strict();
 export type StatusAnswer = z.infer<typeof StatusAnswer>;
@@ -171,9 +173,36 @@ export const EndpointLifecycle = z
 export type EndpointLifecycle = z.infer<typeof EndpointLifecycle>;
 export const EndpointEvents = contract(`tapgate.v${V}.endpoint.lifecycle`, EndpointLifecycle);
 
+// ----- administrator changes (policy service; a JetStream stream, read by the console's Audit page) ----
+
+export const AdminAuditRecord = z
+  .object({
+    v: z.literal(V),
+    at: IsoTime,
+    /** Who: the administrator's sAMAccountName, or the break-glass name. */
+    actor: z.string().max(256),
+    via: z.enum(['session', 'bearer', 'break-glass']),
+    /** What: e.g. "policy.update", "enrollment.suspend", "admin.login", "admin.login_failed". */
+    action: z.string().max(64),
+    target: z
+      .object({ type: z.string().max(32), id: z.string().max(256) })
+      .strict()
+      .optional(),
+    before: z.unknown().optional(),
+    after: z.unknown().optional(),
+    /** The client's address, for logins. */
+    from: z.string().max(64).optional(),
+  })
+  .strict();
+export type AdminAuditRecord = z.infer<typeof AdminAuditRecord>;
+export const AdminAudit = contract(`tapgate.v${V}.admin.audit`, AdminAuditRecord);
+export const ADMIN_AUDIT_STREAM = 'TAPGATE_ADMIN_AUDIT';
+
 // ----- JetStream KV buckets (names are part of the contract too) ------------------------------------
 export const KvBuckets = {
   enrollments: 'tapgate_enrollments',
   policies: 'tapgate_policies',
   terminals: 'tapgate_terminals',
+  /** Administrator sessions of the policy service (key: SHA-256 of the session token; TTL = session). */
+  adminSessions: 'tapgate_admin_sessions',
 } as const;

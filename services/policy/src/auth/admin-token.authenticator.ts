@@ -6,10 +6,16 @@ const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string') return undefined;
+  return BEARER.exec(header)?.[1];
+}
+
 /**
- * The stopgap administrator check: `Authorization: Bearer <token>` against the token in
- * [policy].admin_token_file. Both sides are hashed first so the comparison takes the same time whatever
- * the length or content of the presented token.
+ * The break-glass administrator ([policy].admin_token_file, off unless configured):
+ * `Authorization: Bearer <token>`. Both sides are hashed first so the comparison takes the same time
+ * whatever the length or content of the presented token.
  */
 export class AdminTokenAuthenticator implements AdminAuthenticator {
   private readonly expected: Buffer;
@@ -22,10 +28,10 @@ export class AdminTokenAuthenticator implements AdminAuthenticator {
   }
 
   authenticate(req: IncomingMessage): Principal | undefined {
-    const header = req.headers.authorization;
-    if (typeof header !== 'string') return undefined;
-    const m = BEARER.exec(header);
-    if (!m?.[1]) return undefined;
-    return timingSafeEqual(digest(m[1]), this.expected) ? { name: this.name, via: 'admin-token' } : undefined;
+    const token = bearerToken(req);
+    if (!token) return undefined;
+    return timingSafeEqual(digest(token), this.expected)
+      ? { name: this.name, role: 'admin', via: 'break-glass' }
+      : undefined;
   }
 }

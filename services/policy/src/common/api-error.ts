@@ -9,7 +9,8 @@ export type ApiErrorCode =
   | 'unknown_user'
   | 'unavailable'
   | 'user_status_unavailable'
-  | 'internal_error';
+  | 'internal_error'
+  | 'too_many_requests';
 
 const STATUS: Record<ApiErrorCode, number> = {
   invalid_request: 400,
@@ -22,6 +23,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   unavailable: 503,
   user_status_unavailable: 503,
   internal_error: 500,
+  too_many_requests: 429,
 };
 
 /** A refusal the API reports as `{ "error": { code, message, field? } }` with the code's HTTP status. */

@@ -14,7 +14,7 @@ import {
 } from '@nestjs/common';
 import { BandId, type EnrollmentRecord } from '@tapgate/contracts';
 import type { ServerResponse } from 'node:http';
-import { Actor, AdminGuard } from '../auth/admin.guard';
+import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { parseIfMatch, parseInput } from '../common/validation';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
@@ -42,12 +42,14 @@ export class EnrollmentsController {
     return viewWithEtag(res, created);
   }
 
+  @RequireRole('viewer')
   @Get()
   async list(@Query() query: unknown): Promise<{ items: Array<View<EnrollmentRecord>> }> {
     const filter = parseInput(EnrollmentQuery, query);
     return { items: (await this.enrollments.list(filter)).map(view) };
   }
 
+  @RequireRole('viewer')
   @Get(':bandId')
   async get(
     @Param('bandId') bandId: string,

@@ -6,6 +6,7 @@ import type { Counter } from '@opentelemetry/api';
 import { ApiError, notFound } from '../common/api-error';
 import type { Principal } from '../auth/principal';
 import { POLICY_SETTINGS, type PolicySettings } from '../policy-settings';
+import { AdminAuditLog } from '../audit/admin-audit';
 import { Buckets } from '../store/buckets';
 import { RevisionedStore, type Versioned } from '../store/revisioned-store';
 import type { EnrollRequest } from './enrollment.requests';
@@ -35,6 +36,7 @@ export class EnrollmentsService {
     buckets: Buckets,
     private readonly directory: UserDirectory,
     @Inject(POLICY_SETTINGS) private readonly settings: PolicySettings,
+    private readonly audit: AdminAuditLog,
   ) {
     this.store = new RevisionedStore(buckets, KvBuckets.enrollments, EnrollmentRecord, 'enrollment');
     this.changes = getMeter().createCounter('tapgate.policy.enrollment.changes', {
@@ -60,7 +62,7 @@ export class EnrollmentsService {
     const revision = await this.store.create(req.bandId, record).catch((e: unknown) => {
       throw e instanceof ApiError && e.code === 'conflict' ? this.duplicate(req.bandId) : e;
     });
-    this.changed('enroll', record, actor);
+    await this.changed('enroll', record, actor);
     return { value: record, revision };
   }
 
@@ -111,6 +113,7 @@ export class EnrollmentsService {
     await this.store.delete(bandId, ifMatch ?? revision);
     this.changes.add(1, { action: 'delete' });
     this.log.info({ bandId, action: 'delete', by: actor.name }, 'enrollment changed');
+    await this.audit.record(actor, 'enrollment.delete', { target: { type: 'enrollment', id: bandId } });
   }
 
   /**
@@ -135,7 +138,7 @@ export class EnrollmentsService {
     if (!next) return current;
     const record = { ...next, updated: { by: actor.name, at: new Date().toISOString() } };
     const revision = await this.store.update(bandId, record, ifMatch ?? current.revision);
-    this.changed(action, record, actor);
+    await this.changed(action, record, actor, current.value);
     return { value: record, revision };
   }
 
@@ -168,7 +171,17 @@ export class EnrollmentsService {
     return new ApiError('conflict', `band ${bandId} is already enrolled`, 'bandId');
   }
 
-  private changed(action: EnrollmentChange, r: EnrollmentRecord, actor: Principal): void {
+  private async changed(
+    action: EnrollmentChange,
+    r: EnrollmentRecord,
+    actor: Principal,
+    before?: EnrollmentRecord,
+  ): Promise<void> {
+    await this.audit.record(actor, `enrollment.${action}`, {
+      target: { type: 'enrollment', id: r.bandId },
+      before,
+      after: r,
+    });
     this.changes.add(1, { action });
     this.log.info(
       { bandId: r.bandId, sAMAccountName: r.user.sAMAccountName, active: r.active, action, by: actor.name },

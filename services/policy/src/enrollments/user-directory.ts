@@ -2,7 +2,7 @@ import { UserStatusGet, type StatusAnswer } from '@tapgate/contracts';
 import { RequestError, type Messaging } from '@tapgate/messaging';
 
 export type UserLookup =
-  | { found: true; sAMAccountName: string; dn: string; displayName?: string }
+  | { found: true; sAMAccountName: string; dn: string; displayName?: string; groups?: string[] }
   | { found: false; reason: 'not_found' }
   | { found: false; reason: 'unavailable'; why: string };
 
@@ -43,6 +43,7 @@ export class UserDirectory {
           sAMAccountName: user.sAMAccountName,
           dn: user.dn,
           displayName: user.displayName,
+          groups: answer.groups,
         };
       }
     }

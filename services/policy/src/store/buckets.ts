@@ -6,7 +6,10 @@ import { ApiError } from '../common/api-error';
 
 const RETRY_MS = 500;
 
-export type BucketName = (typeof KvBuckets)[keyof Pick<typeof KvBuckets, 'enrollments' | 'terminals'>];
+export type BucketName = (typeof KvBuckets)[keyof Pick<
+  typeof KvBuckets,
+  'enrollments' | 'terminals' | 'policies'
+>];
 
 /**
  * The KV buckets the policy service owns. They are opened (created when missing) in the background and
@@ -20,7 +23,11 @@ export class Buckets {
 
   constructor(
     private readonly messaging: Messaging,
-    private readonly names: readonly BucketName[] = [KvBuckets.enrollments, KvBuckets.terminals],
+    private readonly names: readonly BucketName[] = [
+      KvBuckets.enrollments,
+      KvBuckets.terminals,
+      KvBuckets.policies,
+    ],
   ) {
     this.opening = this.openAll();
   }

@@ -13,7 +13,7 @@ import {
 import { TerminalId } from '@tapgate/contracts';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { Actor, AdminGuard } from '../auth/admin.guard';
+import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { parseIfMatch, parseInput } from '../common/validation';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
@@ -47,11 +47,13 @@ export class TerminalsController {
     return withCredential(res, issued);
   }
 
+  @RequireRole('viewer')
   @Get()
   async list(): Promise<{ items: Array<View<TerminalView>> }> {
     return { items: (await this.terminals.list()).map(view) };
   }
 
+  @RequireRole('viewer')
   @Get(':terminalId')
   async get(
     @Param('terminalId') id: string,

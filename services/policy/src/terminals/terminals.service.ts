@@ -4,6 +4,7 @@ import { KvBuckets, TerminalRecord } from '@tapgate/contracts';
 import { createLogger, getMeter } from '@tapgate/telemetry';
 import type { Principal } from '../auth/principal';
 import { ApiError, notFound } from '../common/api-error';
+import { AdminAuditLog } from '../audit/admin-audit';
 import { Buckets } from '../store/buckets';
 import { RevisionedStore, type Versioned } from '../store/revisioned-store';
 import { issueCredential } from './credential';
@@ -29,7 +30,10 @@ export class TerminalsService {
   private readonly store: RevisionedStore<TerminalRecord>;
   private readonly changes: Counter;
 
-  constructor(buckets: Buckets) {
+  constructor(
+    buckets: Buckets,
+    private readonly audit: AdminAuditLog,
+  ) {
     this.store = new RevisionedStore(buckets, KvBuckets.terminals, TerminalRecord, 'terminal');
     this.changes = getMeter().createCounter('tapgate.policy.terminal.changes', {
       description: 'Terminal changes made through the policy API, by action',
@@ -53,7 +57,7 @@ export class TerminalsService {
         ? new ApiError('conflict', `terminal ${req.terminalId} already exists`, 'terminalId')
         : e;
     });
-    this.changed('create', req.terminalId, actor);
+    await this.changed('create', req.terminalId, actor, undefined, record);
     return { terminal: terminalView({ value: record, revision }), credential };
   }
 
@@ -90,7 +94,7 @@ export class TerminalsService {
     const revision = await this.store.revisionOf(terminalId);
     if (revision === undefined) throw notFound('terminal', terminalId);
     await this.store.delete(terminalId, ifMatch ?? revision);
-    this.changed('delete', terminalId, actor);
+    await this.changed('delete', terminalId, actor);
   }
 
   private async getRecord(terminalId: string): Promise<Versioned<TerminalRecord>> {
@@ -118,12 +122,24 @@ export class TerminalsService {
     if (!next) return current;
     const record = { ...next, updated: { by: actor.name, at: new Date().toISOString() } };
     const revision = await this.store.update(terminalId, record, ifMatch ?? current.revision);
-    this.changed(action, terminalId, actor);
+    await this.changed(action, terminalId, actor, current.value, record);
     return { value: record, revision };
   }
 
-  private changed(action: string, terminalId: string, actor: Principal): void {
+  private async changed(
+    action: string,
+    terminalId: string,
+    actor: Principal,
+    before?: TerminalRecord,
+    after?: TerminalRecord,
+  ): Promise<void> {
     this.changes.add(1, { action });
     this.log.info({ terminalId, action, by: actor.name }, 'terminal changed');
+    // The audit log never holds the credential's hash (scrubbed there too).
+    await this.audit.record(actor, `terminal.${action}`, {
+      target: { type: 'terminal', id: terminalId },
+      before,
+      after,
+    });
   }
 }

@@ -11,6 +11,7 @@ export const CachedStatus = z
     /** The account's userPrincipalName, so invalidating by either name finds both keys. */
     upn: z.string().optional(),
     evidence: z.record(z.string(), z.string()),
+    groups: z.array(z.string()).optional(),
     filledAt: z.number().int().nonnegative(),
   })
   .strict();

@@ -12,6 +12,8 @@ export interface DirectoryEntry {
   user: DirectoryUser;
   /** The status attributes (userAccountControl, msDS-User-Account-Control-Computed, ...) as strings. */
   attributes: Record<string, string>;
+  /** AD groups (memberOf DNs; names in a file directory), for group policies. */
+  groups?: string[];
 }
 
 export interface DirectoryHealth {

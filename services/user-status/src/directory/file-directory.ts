@@ -28,6 +28,8 @@ const FileUser = z
     state: FileUserState.optional(),
     /** AD attributes as AD would return them; they override what `state` implies. */
     attributes: z.record(z.string(), z.string()).optional(),
+    /** AD group names or DNs, for group policies. */
+    groups: z.array(z.string().min(1).max(1024)).optional(),
   })
   .strict();
 
@@ -104,6 +106,7 @@ export class FileDirectory implements Directory {
           ...stateAttributes(u.state ?? 'active', mtime),
           ...u.attributes,
         },
+        groups: u.groups ?? [],
       };
       const sam = u.sAMAccountName.toLowerCase();
       if (bySam.has(sam)) throw new Error(`${this.path}: users: ${u.sAMAccountName} appears twice`);

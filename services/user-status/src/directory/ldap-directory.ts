@@ -26,12 +26,20 @@ const SEARCH_ATTRIBUTES = [
   ATTR.pwdLastSet,
   ATTR.accountExpires,
   'lockoutTime',
+  'memberOf',
 ];
 
 /** Single-valued string attributes only; ldapts returns absent ones as []. */
 function text(entry: Entry, name: string): string | undefined {
   const v = entry[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** A multi-valued string attribute (memberOf) as a list. */
+function multi(entry: Entry, name: string): string[] {
+  const v = entry[name];
+  if (typeof v === 'string') return [v];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
 /**
@@ -120,6 +128,7 @@ export class LdapDirectory implements Directory {
         dn: e.dn,
       },
       attributes,
+      groups: multi(e, 'memberOf'),
     };
   }
 

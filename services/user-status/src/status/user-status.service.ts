@@ -138,6 +138,7 @@ export class UserStatusService {
         user: answer.user,
         upn: read.entry?.user.userPrincipalName,
         evidence: answer.evidence,
+        ...(answer.groups ? { groups: answer.groups } : {}),
         filledAt: checkedAt.getTime(),
       };
       await this.cache.put(ref, entry, fill.cacheExpirySeconds).catch((e: unknown) => {
@@ -160,6 +161,7 @@ export class UserStatusService {
     return this.answer(outcome.status, 'directory', checkedAt, {
       user: user.success ? user.data : undefined,
       evidence: entry.attributes,
+      groups: entry.groups,
       message: outcome.problem ? `${MESSAGES.unavailable} (${outcome.problem})` : undefined,
     });
   }
@@ -168,6 +170,7 @@ export class UserStatusService {
     return this.answer(entry.status, 'cache', new Date(entry.filledAt), {
       user: entry.user,
       evidence: entry.evidence,
+      groups: entry.groups,
     });
   }
 
@@ -175,7 +178,12 @@ export class UserStatusService {
     status: UserStatus,
     source: StatusAnswer['source'],
     checkedAt: Date,
-    extra: { user?: StatusAnswer['user']; evidence?: Record<string, string>; message?: string } = {},
+    extra: {
+      user?: StatusAnswer['user'];
+      evidence?: Record<string, string>;
+      message?: string;
+      groups?: string[];
+    } = {},
   ): StatusAnswer {
     const message = extra.message ?? MESSAGES[status];
     return {
@@ -183,6 +191,7 @@ export class UserStatusService {
       status,
       ...(extra.user ? { user: extra.user } : {}),
       evidence: extra.evidence ?? {},
+      ...(extra.groups ? { groups: extra.groups } : {}),
       source,
       checkedAt: checkedAt.toISOString(),
       ...(message ? { message } : {}),

@@ -1,0 +1,847 @@
+// Tapgate administrator console: no framework, no build step. Every value from the server is put into
+// the page as text (never as HTML), and the CSP allows scripts from this origin only.
+'use strict';
+
+const EXPIRY = [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400];
+const BUILT_IN = {
+  activeDirectory: { checkUserStatus: true, cacheUserStatus: true, cacheExpirySeconds: 900 },
+  tap: { allowBleTaps: true, allowUidTaps: false, requirePresence: false },
+  esign: { secondSignerMustDiffer: true, ceremonyTimeoutSeconds: 120 },
+};
+const FIELDS = [
+  [
+    'activeDirectory',
+    'Active Directory',
+    [
+      ['checkUserStatus', 'Check User Status', 'bool'],
+      ['cacheUserStatus', 'Cache User Status', 'bool'],
+      ['cacheExpirySeconds', 'Cache Expiry', 'expiry'],
+    ],
+  ],
+  [
+    'tap',
+    'Tap',
+    [
+      ['allowBleTaps', 'BLE tap allowed', 'bool'],
+      ['allowUidTaps', 'Plain NFC UIDs allowed', 'bool'],
+      ['requirePresence', 'Presence required', 'bool'],
+    ],
+  ],
+  [
+    'esign',
+    'E-signature',
+    [
+      ['secondSignerMustDiffer', 'Second signer must differ', 'bool'],
+      ['ceremonyTimeoutSeconds', 'Ceremony timeout (seconds)', 'int'],
+    ],
+  ],
+];
+
+let me = null;
+let csrf = '';
+const $ = (sel) => document.querySelector(sel);
+const main = () => $('#main');
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'text') e.textContent = v;
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat())
+    if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+  return e;
+}
+
+function toast(msg) {
+  const t = $('#toast');
+  t.textContent = msg;
+  t.className = 'show';
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (t.className = ''), 3000);
+}
+
+function expiryLabel(s) {
+  return s < 60 ? `${s} seconds` : s < 3600 ? `${s / 60} minutes` : `${s / 3600} hours`;
+}
+
+async function api(method, path, body, headers = {}) {
+  const h = { ...headers };
+  if (body !== undefined) h['content-type'] = 'application/json';
+  if (method !== 'GET') h['x-csrf-token'] = csrf;
+  const res = await fetch(path, {
+    method,
+    headers: h,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
+  const text = await res.text();
+  let data;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    data = text;
+  }
+  if (res.status === 401 && path !== '/v1/auth/login') {
+    me = null;
+    showLogin();
+    throw new Error('not logged in');
+  }
+  if (!res.ok) {
+    const e = new Error(data?.error?.message ?? `HTTP ${res.status}`);
+    e.status = res.status;
+    e.field = data?.error?.field;
+    throw e;
+  }
+  return { data, res };
+}
+
+function setPage(title, ...content) {
+  const m = main();
+  m.replaceChildren(el('h2', { text: title }), ...content);
+  for (const a of document.querySelectorAll('#nav a'))
+    a.classList.toggle('current', location.hash.startsWith(a.getAttribute('href')));
+  m.focus();
+}
+
+// ----- login -------------------------------------------------------------------------------------
+function showLogin(message) {
+  $('#nav').hidden = true;
+  $('#who').replaceChildren();
+  const err = el('div', { class: 'err', id: 'login-error', role: 'alert' }, message ?? '');
+  const form = el(
+    'form',
+    {
+      class: 'login',
+      id: 'login-form',
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        err.textContent = '';
+        try {
+          const { data } = await api('POST', '/v1/auth/login', {
+            username: $('#username').value,
+            password: $('#password').value,
+          });
+          csrf = data.csrfToken;
+          me = data;
+          start();
+        } catch (e) {
+          err.textContent = e.message;
+          $('#password').value = '';
+          $('#password').focus();
+        }
+      },
+    },
+    el('h2', { text: 'Administrator login' }),
+    el(
+      'div',
+      { class: 'row' },
+      el('label', { for: 'username', text: 'User name' }),
+      el('input', { id: 'username', type: 'text', autocomplete: 'username', required: true }),
+    ),
+    el(
+      'div',
+      { class: 'row' },
+      el('label', { for: 'password', text: 'Password' }),
+      el('input', { id: 'password', type: 'password', autocomplete: 'current-password', required: true }),
+    ),
+    err,
+    el('button', { class: 'primary', type: 'submit', id: 'login-submit', text: 'Log in' }),
+  );
+  main().replaceChildren(form);
+  $('#username').focus();
+}
+
+async function logout() {
+  await api('POST', '/v1/auth/logout').catch(() => undefined);
+  me = null;
+  csrf = '';
+  showLogin('Logged out.');
+}
+
+function start() {
+  $('#nav').hidden = false;
+  $('#who').replaceChildren(
+    el('span', { id: 'whoami', text: `${me.user} (${me.role})` }),
+    el('button', { onclick: logout, text: 'Log out' }),
+  );
+  if (!location.hash || location.hash === '#/') location.hash = '#/policies';
+  else route();
+}
+
+// ----- policies ----------------------------------------------------------------------------------
+async function policiesPage() {
+  const { data } = await api('GET', '/v1/policies');
+  const items = data.items;
+  const rows = items.map((p) =>
+    el(
+      'tr',
+      {},
+      el('td', {}, el('a', { href: `#/policies/${encodeURIComponent(p.policyId)}`, text: p.name })),
+      el('td', { text: p.kind }),
+      el('td', { text: p.kind === 'group' ? p.group : p.kind === 'user' ? p.user : 'everyone' }),
+      el('td', { text: p.active ? 'active' : 'inactive' }),
+      el('td', { text: String(p.revision) }),
+      el('td', { text: `${p.updated.by}, ${new Date(p.updated.at).toLocaleString()}` }),
+    ),
+  );
+  const hasDefault = items.some((p) => p.kind === 'default');
+  const effUser = el('input', {
+    id: 'eff-user',
+    type: 'text',
+    'aria-label': 'User for the effective policy',
+  });
+  const effOut = el('div', { id: 'eff-out' });
+  setPage(
+    'Policies',
+    el(
+      'div',
+      { class: 'toolbar' },
+      hasDefault
+        ? null
+        : el('a', {
+            href: '#/policies/new/default',
+            id: 'create-default',
+            text: 'Create the default policy',
+          }),
+      el('a', { href: '#/policies/new/group', text: 'New group policy' }),
+      el('a', { href: '#/policies/new/user', text: 'New user policy' }),
+    ),
+    el(
+      'table',
+      { id: 'policies' },
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          ...['Name', 'Kind', 'Applies to', 'State', 'Revision', 'Updated'].map((h) => el('th', { text: h })),
+        ),
+      ),
+      el('tbody', {}, rows),
+    ),
+    el('h3', { text: 'Effective policy of a user' }),
+    el(
+      'form',
+      {
+        class: 'toolbar',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          try {
+            const { data: e } = await api(
+              'GET',
+              `/v1/policies/effective?user=${encodeURIComponent(effUser.value)}`,
+            );
+            effOut.replaceChildren(
+              el('p', { class: 'muted', text: `Groups (${e.groupsFrom}): ${e.groups.join('; ') || 'none'}` }),
+              el(
+                'table',
+                {},
+                el(
+                  'tbody',
+                  {},
+                  Object.entries(e.explain).map(([f, src]) => {
+                    const [s, k] = f.split('.');
+                    return el(
+                      'tr',
+                      {},
+                      el('td', { text: f }),
+                      el('td', { text: String(e.settings[s][k]) }),
+                      el('td', { text: src.kind === 'built-in' ? 'built-in' : `${src.kind}: ${src.name}` }),
+                    );
+                  }),
+                ),
+              ),
+            );
+          } catch (e) {
+            effOut.replaceChildren(el('span', { class: 'err', text: e.message }));
+          }
+        },
+      },
+      el('label', { for: 'eff-user', text: 'User' }),
+      effUser,
+      el('button', { type: 'submit', text: 'Explain' }),
+    ),
+    effOut,
+  );
+}
+
+function policyForm(p, isNew) {
+  const errs = {};
+  const errSpan = (name) => (errs[name] = el('span', { class: 'err', id: `err-${name}`, role: 'alert' }));
+  const s = p.settings;
+  const full = p.kind === 'default';
+  const body = [];
+  const meta = el(
+    'fieldset',
+    {},
+    el('legend', { text: 'Policy' }),
+    isNew
+      ? el(
+          'div',
+          { class: 'row' },
+          el('label', { for: 'policyId', text: 'Id' }),
+          el('input', { id: 'policyId', type: 'text', value: p.policyId, readonly: full || undefined }),
+          errSpan('policyId'),
+        )
+      : null,
+    el(
+      'div',
+      { class: 'row' },
+      el('label', { for: 'name', text: 'Name' }),
+      el('input', { id: 'name', type: 'text', value: p.name }),
+      errSpan('name'),
+    ),
+    p.kind === 'group'
+      ? el(
+          'div',
+          { class: 'row' },
+          el('label', { for: 'group', text: 'AD group (CN or DN)' }),
+          el('input', { id: 'group', type: 'text', value: p.group ?? '' }),
+          errSpan('group'),
+        )
+      : null,
+    p.kind === 'group'
+      ? el(
+          'div',
+          { class: 'row' },
+          el('label', { for: 'priority', text: 'Priority' }),
+          el('input', { id: 'priority', type: 'number', value: p.priority ?? 0 }),
+          errSpan('priority'),
+        )
+      : null,
+    p.kind === 'user'
+      ? el(
+          'div',
+          { class: 'row' },
+          el('label', { for: 'user', text: 'User (sAMAccountName)' }),
+          el('input', { id: 'user', type: 'text', value: p.user ?? '' }),
+          errSpan('user'),
+        )
+      : null,
+    el(
+      'div',
+      { class: 'row' },
+      el('label', { for: 'active', text: 'Active' }),
+      el('input', { id: 'active', type: 'checkbox', checked: p.active }),
+    ),
+  );
+  body.push(meta);
+  for (const [section, title, fields] of FIELDS) {
+    const fs = el('fieldset', { id: `section-${section}` }, el('legend', { text: title }));
+    for (const [name, label, type] of fields) {
+      const value = s[section]?.[name];
+      const set = value !== undefined;
+      // Group and user policies override only the fields they set ("inherit" otherwise).
+      const inherit = full
+        ? null
+        : el('input', {
+            type: 'checkbox',
+            id: `set-${name}`,
+            checked: set,
+            'aria-label': `Override ${label}`,
+          });
+      const v = value ?? BUILT_IN[section][name];
+      let input;
+      if (type === 'bool') input = el('input', { id: name, type: 'checkbox', checked: v });
+      else if (type === 'expiry')
+        input = el(
+          'select',
+          { id: name },
+          EXPIRY.map((x) => el('option', { value: x, selected: x === v, text: expiryLabel(x) })),
+        );
+      else input = el('input', { id: name, type: 'number', value: v });
+      fs.append(
+        el(
+          'div',
+          { class: 'row', id: `row-${name}` },
+          el('label', { for: name, text: label }),
+          input,
+          inherit ? el('label', { class: 'muted' }, inherit, ' override') : null,
+          errSpan(name),
+        ),
+      );
+    }
+    body.push(fs);
+  }
+  const formErr = el('div', { class: 'err', id: 'form-error', role: 'alert' });
+  const form = el(
+    'form',
+    {
+      id: 'policy-form',
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        for (const e of Object.values(errs)) e.textContent = '';
+        formErr.textContent = '';
+        const settings = {};
+        for (const [section, , fields] of FIELDS) {
+          for (const [name, , type] of fields) {
+            if (!full && !$(`#set-${name}`).checked) continue;
+            const input = $(`#${name}`);
+            if (!input || $(`#row-${name}`).hidden) continue;
+            const val = type === 'bool' ? input.checked : Number(input.value);
+            if (type === 'int' && (!Number.isInteger(val) || input.value === '')) {
+              errs[name].textContent = 'a whole number';
+              return;
+            }
+            (settings[section] ??= {})[name] = val;
+          }
+        }
+        const req = { name: $('#name').value, active: $('#active').checked, settings };
+        if (p.kind === 'group') {
+          req.group = $('#group').value;
+          req.priority = Number($('#priority').value);
+        }
+        if (p.kind === 'user') req.user = $('#user').value;
+        try {
+          let saved;
+          if (isNew)
+            saved = (
+              await api('POST', '/v1/policies', { policyId: $('#policyId').value, kind: p.kind, ...req })
+            ).data;
+          else
+            saved = (
+              await api('PUT', `/v1/policies/${encodeURIComponent(p.policyId)}`, req, {
+                'if-match': `"${p.revision}"`,
+              })
+            ).data;
+          toast(`Saved ${saved.name} (revision ${saved.revision})`);
+          location.hash = `#/policies/${encodeURIComponent(saved.policyId)}`;
+          if (!isNew) route();
+        } catch (e) {
+          const key = (e.field ?? '').split('.').pop();
+          if (e.status === 409) formErr.textContent = `${e.message}`;
+          else if (key && errs[key]) {
+            errs[key].textContent = e.message;
+            $(`#${key}`)?.focus();
+          } else formErr.textContent = e.message;
+        }
+      },
+    },
+    ...body,
+    formErr,
+    el(
+      'div',
+      { class: 'toolbar' },
+      el('button', { class: 'primary', type: 'submit', id: 'save', text: 'Save' }),
+      !isNew && p.kind !== 'default'
+        ? el('button', {
+            type: 'button',
+            id: 'toggle-active',
+            text: p.active ? 'Deactivate' : 'Activate',
+            onclick: async () => {
+              try {
+                await api(
+                  'POST',
+                  `/v1/policies/${encodeURIComponent(p.policyId)}/${p.active ? 'deactivate' : 'activate'}`,
+                  undefined,
+                  { 'if-match': `"${p.revision}"` },
+                );
+                route();
+              } catch (e) {
+                formErr.textContent = e.message;
+              }
+            },
+          })
+        : null,
+      el('a', { href: '#/policies', text: 'Back to policies' }),
+    ),
+  );
+  // The guide: clearing Cache User Status hides Cache Expiry.
+  const sync = () => {
+    $('#row-cacheExpirySeconds').hidden = !$('#cacheUserStatus').checked;
+  };
+  form.addEventListener('change', sync);
+  return { form, sync };
+}
+
+async function policyPage(id) {
+  const { data: p } = await api('GET', `/v1/policies/${encodeURIComponent(id)}`);
+  const { form, sync } = policyForm(p, false);
+  setPage(
+    `Policy: ${p.name}`,
+    el('p', {
+      class: 'muted',
+      text: `${p.kind} policy · revision ${p.revision} · updated by ${p.updated.by}`,
+    }),
+    form,
+  );
+  sync();
+}
+
+function newPolicyPage(kind) {
+  const p =
+    kind === 'default'
+      ? {
+          policyId: 'default',
+          kind,
+          name: 'Default group policy',
+          active: true,
+          settings: structuredClone(BUILT_IN),
+        }
+      : { policyId: '', kind, name: '', active: true, settings: {} };
+  const { form, sync } = policyForm(p, true);
+  setPage(`New ${kind} policy`, form);
+  sync();
+}
+
+// ----- enrollments -------------------------------------------------------------------------------
+async function enrollmentsPage() {
+  const { data } = await api('GET', '/v1/enrollments');
+  const filter = el('input', {
+    id: 'enr-filter',
+    type: 'text',
+    placeholder: 'user or band',
+    'aria-label': 'Filter enrollments',
+  });
+  const tbody = el('tbody');
+  const draw = () => {
+    const f = filter.value.toLowerCase();
+    tbody.replaceChildren(
+      ...data.items
+        .filter(
+          (e) => !f || e.bandId.toLowerCase().includes(f) || e.user.sAMAccountName.toLowerCase().includes(f),
+        )
+        .map((e) =>
+          el(
+            'tr',
+            { id: `enr-${e.bandId}` },
+            el('td', { text: e.user.sAMAccountName }),
+            el('td', { text: e.user.displayName ?? '' }),
+            el('td', { text: e.bandId }),
+            el('td', { class: 'state', text: e.active ? 'active' : 'suspended' }),
+            el(
+              'td',
+              {},
+              el('button', {
+                id: `${e.active ? 'suspend' : 'reactivate'}-${e.bandId}`,
+                text: e.active ? 'Suspend' : 'Reactivate',
+                onclick: async () => {
+                  try {
+                    await api(
+                      'POST',
+                      `/v1/enrollments/${encodeURIComponent(e.bandId)}/${e.active ? 'suspend' : 'reactivate'}`,
+                      undefined,
+                      { 'if-match': `"${e.revision}"` },
+                    );
+                    toast(`${e.bandId} ${e.active ? 'suspended' : 'reactivated'}`);
+                    route();
+                  } catch (err) {
+                    toast(err.message);
+                  }
+                },
+              }),
+            ),
+          ),
+        ),
+    );
+  };
+  filter.addEventListener('input', draw);
+  const errs = {
+    bandId: el('span', { class: 'err', id: 'err-bandId' }),
+    user: el('span', { class: 'err', id: 'err-user' }),
+    publicKey: el('span', { class: 'err', id: 'err-publicKey' }),
+  };
+  const enroll = el(
+    'form',
+    {
+      id: 'enroll-form',
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        for (const e of Object.values(errs)) e.textContent = '';
+        try {
+          await api('POST', '/v1/enrollments', {
+            bandId: $('#new-band').value,
+            user: { sAMAccountName: $('#new-user').value },
+            publicKey: $('#new-key').value,
+          });
+          toast('Enrolled');
+          route();
+        } catch (e) {
+          const f = e.field ?? '';
+          (f.startsWith('user') ? errs.user : f === 'publicKey' ? errs.publicKey : errs.bandId).textContent =
+            e.message;
+        }
+      },
+    },
+    el(
+      'fieldset',
+      {},
+      el('legend', { text: 'Enroll a band' }),
+      el(
+        'div',
+        { class: 'row' },
+        el('label', { for: 'new-band', text: 'Band id' }),
+        el('input', { id: 'new-band', type: 'text' }),
+        errs.bandId,
+      ),
+      el(
+        'div',
+        { class: 'row' },
+        el('label', { for: 'new-user', text: 'User (sAMAccountName)' }),
+        el('input', { id: 'new-user', type: 'text' }),
+        errs.user,
+      ),
+      el(
+        'div',
+        { class: 'row' },
+        el('label', { for: 'new-key', text: 'Public key (PEM, base64url or JWK)' }),
+        el('input', { id: 'new-key', type: 'text' }),
+        errs.publicKey,
+      ),
+      el('button', { type: 'submit', class: 'primary', text: 'Enroll' }),
+    ),
+  );
+  setPage(
+    'Enrollments',
+    el('div', { class: 'toolbar' }, filter),
+    el(
+      'table',
+      { id: 'enrollments' },
+      el(
+        'thead',
+        {},
+        el('tr', {}, ...['User', 'Name', 'Band', 'State', ''].map((h) => el('th', { text: h }))),
+      ),
+      tbody,
+    ),
+    el('br'),
+    enroll,
+  );
+  draw();
+}
+
+// ----- terminals ---------------------------------------------------------------------------------
+async function terminalsPage() {
+  const { data } = await api('GET', '/v1/terminals');
+  const out = el('div', { id: 'credential-out', role: 'status' });
+  const err = el('span', { class: 'err', id: 'err-terminalId' });
+  const showCred = (c) =>
+    out.replaceChildren(
+      el('p', { text: "Credential (shown once; put it in the terminal's credential_file):" }),
+      el('pre', { text: c }),
+    );
+  const rows = data.items.map((t) =>
+    el(
+      'tr',
+      {},
+      el('td', { text: t.terminalId }),
+      el('td', { text: t.description ?? '' }),
+      el('td', { text: t.enabled ? 'enabled' : 'disabled' }),
+      el(
+        'td',
+        {},
+        el('button', {
+          text: 'New credential',
+          onclick: async () => {
+            try {
+              showCred(
+                (
+                  await api('POST', `/v1/terminals/${t.terminalId}/credential`, undefined, {
+                    'if-match': `"${t.revision}"`,
+                  })
+                ).data.credential,
+              );
+            } catch (e) {
+              toast(e.message);
+            }
+          },
+        }),
+        ' ',
+        el('button', {
+          text: t.enabled ? 'Disable' : 'Enable',
+          onclick: async () => {
+            try {
+              await api(
+                'POST',
+                `/v1/terminals/${t.terminalId}/${t.enabled ? 'disable' : 'enable'}`,
+                undefined,
+                { 'if-match': `"${t.revision}"` },
+              );
+              route();
+            } catch (e) {
+              toast(e.message);
+            }
+          },
+        }),
+      ),
+    ),
+  );
+  const form = el(
+    'form',
+    {
+      class: 'toolbar',
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        err.textContent = '';
+        try {
+          const { data: r } = await api('POST', '/v1/terminals', {
+            terminalId: $('#new-terminal').value,
+            description: $('#new-desc').value || undefined,
+          });
+          showCred(r.credential);
+        } catch (e) {
+          err.textContent = e.message;
+        }
+      },
+    },
+    el('label', { for: 'new-terminal' }, 'Terminal id', el('input', { id: 'new-terminal', type: 'text' })),
+    el('label', { for: 'new-desc' }, 'Description', el('input', { id: 'new-desc', type: 'text' })),
+    el('button', { type: 'submit', class: 'primary', text: 'Register terminal' }),
+    err,
+  );
+  setPage(
+    'Terminals',
+    el(
+      'table',
+      { id: 'terminals' },
+      el(
+        'thead',
+        {},
+        el('tr', {}, ...['Terminal', 'Description', 'State', ''].map((h) => el('th', { text: h }))),
+      ),
+      el('tbody', {}, rows),
+    ),
+    el('h3', { text: 'Credentials for a new terminal' }),
+    form,
+    out,
+  );
+}
+
+// ----- audit -------------------------------------------------------------------------------------
+async function auditPage() {
+  const q = el('input', {
+    id: 'audit-filter',
+    type: 'text',
+    'aria-label': 'Filter (actor, action, target, user, outcome)',
+  });
+  const kind = el(
+    'select',
+    { id: 'audit-kind', 'aria-label': 'Which log' },
+    el('option', { value: 'admin', text: 'Administrator changes' }),
+    el('option', { value: 'decisions', text: 'Decisions (login, e-signature)' }),
+  );
+  const hours = el(
+    'select',
+    { id: 'audit-hours', 'aria-label': 'Period' },
+    [1, 24, 168, 720].map((h) => el('option', { value: h, selected: h === 24, text: `last ${h} h` })),
+  );
+  const tbody = el('tbody');
+  const status = el('p', { class: 'muted', id: 'audit-status' });
+  let rows = [];
+  const draw = () => {
+    const f = q.value.toLowerCase();
+    tbody.replaceChildren(
+      ...rows
+        .filter((r) => !f || r.search.includes(f))
+        .map((r) =>
+          el(
+            'tr',
+            {},
+            ...r.cells.map((c) =>
+              el('td', {}, typeof c === 'string' ? c : el('pre', { text: JSON.stringify(c, null, 1) })),
+            ),
+          ),
+        ),
+    );
+  };
+  const load = async () => {
+    const to = new Date(Date.now() + 60_000);
+    const from = new Date(Date.now() - Number(hours.value) * 3_600_000);
+    try {
+      if (kind.value === 'admin') {
+        const { data } = await api('GET', `/v1/audit/admin?limit=500&from=${from.toISOString()}`);
+        rows = data.items.map((r) => ({
+          search: JSON.stringify(r).toLowerCase(),
+          cells: [
+            new Date(r.at).toLocaleString(),
+            `${r.actor} (${r.via})`,
+            r.action,
+            r.target ? `${r.target.type} ${r.target.id}` : '',
+            r.before ?? '',
+            r.after ?? '',
+          ],
+        }));
+      } else {
+        const { data } = await api(
+          'GET',
+          `/v1/audit/export?from=${from.toISOString()}&to=${to.toISOString()}&format=json`,
+        );
+        const list = Array.isArray(data) ? data : (data.records ?? data.items ?? []);
+        rows = list.map((e) => {
+          const r = e.record ?? e;
+          return {
+            search: JSON.stringify(r).toLowerCase(),
+            cells: [
+              new Date(r.at).toLocaleString(),
+              r.user?.sAMAccountName ?? '',
+              `${r.kind} ${r.outcome}`,
+              r.terminalId ?? '',
+              r.reason ?? '',
+              '',
+            ],
+          };
+        });
+      }
+      status.textContent = `${rows.length} records`;
+    } catch (e) {
+      rows = [];
+      status.textContent = e.message;
+    }
+    draw();
+  };
+  q.addEventListener('input', draw);
+  kind.addEventListener('change', load);
+  hours.addEventListener('change', load);
+  setPage(
+    'Audit',
+    el('div', { class: 'toolbar' }, kind, hours, el('label', { for: 'audit-filter' }, 'Filter', q)),
+    status,
+    el(
+      'table',
+      { id: 'audit' },
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          ...['When', 'Who', 'What', 'Target', 'Before', 'After'].map((h) => el('th', { text: h })),
+        ),
+      ),
+      tbody,
+    ),
+  );
+  await load();
+}
+
+// ----- routing -----------------------------------------------------------------------------------
+async function route() {
+  if (!me) return;
+  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  try {
+    if (parts[0] === 'policies' && parts[1] === 'new') newPolicyPage(parts[2]);
+    else if (parts[0] === 'policies' && parts[1]) await policyPage(parts[1]);
+    else if (parts[0] === 'enrollments') await enrollmentsPage();
+    else if (parts[0] === 'terminals') await terminalsPage();
+    else if (parts[0] === 'audit') await auditPage();
+    else await policiesPage();
+  } catch (e) {
+    if (me) setPage('Error', el('p', { class: 'err', text: e.message }));
+  }
+}
+
+window.addEventListener('hashchange', route);
+window.addEventListener('DOMContentLoaded', async () => {
+  try {
+    const { data } = await api('GET', '/v1/auth/me');
+    me = data;
+    csrf = data.csrfToken ?? '';
+    start();
+  } catch {
+    showLogin();
+  }
+});

@@ -1,0 +1,135 @@
+import { Body, Controller, Get, HttpCode, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { SamAccountName } from '@tapgate/contracts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { z } from 'zod';
+import { AdminAuditLog } from '../audit/admin-audit';
+import { ApiError } from '../common/api-error';
+import { parseInput } from '../common/validation';
+import { POLICY_SETTINGS, type PolicySettings } from '../policy-settings';
+import { Actor, AdminGuard, RequireRole } from './admin.guard';
+import { bearerToken } from './admin-token.authenticator';
+import { LdapLogin } from './ldap-login';
+import { LoginRateLimiter } from './login-rate-limiter';
+import type { Principal, Role } from './principal';
+import { SESSION_COOKIE, cookie } from './session.authenticator';
+import { SessionStore } from './session-store';
+
+const LoginRequest = z
+  .object({ username: SamAccountName, password: z.string().min(1, 'required').max(256) })
+  .strict();
+
+export interface LoginResponse {
+  user: string;
+  displayName?: string;
+  role: Role;
+  /** Send as `Authorization: Bearer <token>` from scripts; the console uses the cookie instead. */
+  token: string;
+  /** Echo in `X-CSRF-Token` on every change made with the cookie. */
+  csrfToken: string;
+  expiresAt: string;
+}
+
+/** Secure cookies when the request came over TLS (directly, or per the TLS-terminating proxy). */
+function overTls(req: IncomingMessage): boolean {
+  return (req.socket as TLSSocket).encrypted === true || req.headers['x-forwarded-proto'] === 'https';
+}
+
+@Controller('v1/auth')
+export class AuthController {
+  private readonly limiter: LoginRateLimiter;
+  private readonly ldap: LdapLogin | undefined;
+
+  constructor(
+    @Inject(POLICY_SETTINGS) private readonly settings: PolicySettings,
+    private readonly sessions: SessionStore,
+    private readonly audit: AdminAuditLog,
+  ) {
+    this.limiter = new LoginRateLimiter(settings.loginMaxFailures);
+    this.ldap = settings.directory
+      ? new LdapLogin(settings.directory, settings.adminGroup, settings.viewerGroup)
+      : undefined;
+  }
+
+  /** LDAP bind against AD plus membership of [policy].admin_group (or viewer_group). */
+  @Post('login')
+  @HttpCode(200)
+  async login(
+    @Body() body: unknown,
+    @Req() req: IncomingMessage,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<LoginResponse> {
+    const { username, password } = parseInput(LoginRequest, body);
+    const from = req.socket.remoteAddress ?? 'unknown';
+    const keys = [`user:${username.toLowerCase()}`, `ip:${from}`];
+    const wait = this.limiter.retryAfterSeconds(keys);
+    if (wait > 0) {
+      res.setHeader('Retry-After', String(wait));
+      throw new ApiError('too_many_requests', `too many failed logins; try again in ${wait} s`);
+    }
+    if (!this.ldap) throw new ApiError('unavailable', 'administrator login is not configured ([ldap])');
+    const outcome = await this.ldap.login(username, password);
+    if (!outcome.ok) {
+      if (outcome.why === 'directory_unavailable') {
+        throw new ApiError('unavailable', 'the directory cannot be reached; try again');
+      }
+      this.limiter.fail(keys);
+      await this.audit.record({ name: username, via: 'session' }, 'admin.login_failed', {
+        from,
+        after: { why: outcome.why },
+      });
+      // One message for both: do not tell a guesser which names are administrators.
+      throw outcome.why === 'not_in_group'
+        ? new ApiError('forbidden', 'this account may not administer Tapgate')
+        : new ApiError('unauthorized', 'wrong user name or password', 'password');
+    }
+    this.limiter.succeed(keys);
+    const { token, session } = await this.sessions.create(outcome.user, outcome.role, outcome.displayName);
+    await this.audit.record({ name: outcome.user, via: 'session' }, 'admin.login', {
+      from,
+      after: { role: outcome.role },
+    });
+    const maxAge = Math.floor(this.settings.sessionTtlMs / 1000);
+    res.setHeader(
+      'Set-Cookie',
+      `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${overTls(req) ? '; Secure' : ''}`,
+    );
+    res.setHeader('Cache-Control', 'no-store');
+    return {
+      user: outcome.user,
+      ...(outcome.displayName ? { displayName: outcome.displayName } : {}),
+      role: outcome.role,
+      token,
+      csrfToken: session.csrf,
+      expiresAt: new Date(session.expiresAt).toISOString(),
+    };
+  }
+
+  @Post('logout')
+  @HttpCode(204)
+  @UseGuards(AdminGuard)
+  @RequireRole('viewer')
+  async logout(
+    @Req() req: IncomingMessage,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<void> {
+    const token = actor.via === 'bearer' ? bearerToken(req) : cookie(req, SESSION_COOKIE);
+    if (token && actor.via !== 'break-glass') await this.sessions.remove(token);
+    res.setHeader('Set-Cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+    await this.audit.record(actor, 'admin.logout');
+  }
+
+  /** Who is logged in, and the CSRF token the console needs after a reload. */
+  @Get('me')
+  @UseGuards(AdminGuard)
+  @RequireRole('viewer')
+  me(@Actor() actor: Principal): { user: string; role: Role; via: string; csrfToken?: string } {
+    return {
+      user: actor.name,
+      role: actor.role,
+      via: actor.via,
+      ...(actor.csrf ? { csrfToken: actor.csrf } : {}),
+    };
+  }
+}

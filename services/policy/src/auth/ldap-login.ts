@@ -1,0 +1,97 @@
+import { groupMatches } from '@tapgate/contracts';
+import { createLogger } from '@tapgate/telemetry';
+import { AndFilter, Client, EqualityFilter, InvalidCredentialsError } from 'ldapts';
+import type { AdminDirectorySettings } from '../policy-settings';
+import type { Role } from './principal';
+
+export type LoginOutcome =
+  | { ok: true; user: string; displayName?: string; role: Role }
+  | { ok: false; why: 'bad_credentials' | 'not_in_group' | 'directory_unavailable' };
+
+/**
+ * Administrator login: find the user with the service account (the filter value escaped by
+ * EqualityFilter), bind as that user with the password given, then require membership (memberOf) of the
+ * admin group (or the viewer group, for read-only). Nested groups are not expanded.
+ */
+export class LdapLogin {
+  private readonly log = createLogger('admin-login');
+
+  constructor(
+    private readonly dir: AdminDirectorySettings,
+    private readonly adminGroup: string,
+    private readonly viewerGroup: string | undefined,
+  ) {}
+
+  private client(): Client {
+    return new Client({
+      url: this.dir.url,
+      timeout: this.dir.timeoutMs,
+      connectTimeout: this.dir.timeoutMs,
+      tlsOptions: { ca: this.dir.ca, minVersion: 'TLSv1.2' },
+    });
+  }
+
+  private async open(): Promise<Client> {
+    const c = this.client();
+    if (this.dir.startTls) await c.startTLS({ ca: this.dir.ca, minVersion: 'TLSv1.2' });
+    return c;
+  }
+
+  async login(sAMAccountName: string, password: string): Promise<LoginOutcome> {
+    // An empty password is an LDAP "unauthenticated bind", which succeeds: never let it through.
+    if (password.length === 0) return { ok: false, why: 'bad_credentials' };
+    let entry: { dn: string; displayName?: string; sam: string; groups: string[] } | undefined;
+    const svc = await this.open().catch(() => undefined);
+    if (!svc) return { ok: false, why: 'directory_unavailable' };
+    try {
+      await svc.bind(this.dir.bind.dn, this.dir.bind.password);
+      const found = await svc.search(this.dir.baseDn, {
+        scope: 'sub',
+        filter: new AndFilter({
+          filters: [
+            new EqualityFilter({ attribute: 'objectCategory', value: 'person' }),
+            new EqualityFilter({ attribute: 'sAMAccountName', value: sAMAccountName }),
+          ],
+        }),
+        attributes: ['sAMAccountName', 'displayName', 'memberOf'],
+        sizeLimit: 2,
+      });
+      if (found.searchEntries.length === 1) {
+        const e = found.searchEntries[0];
+        const m = e.memberOf;
+        entry = {
+          dn: e.dn,
+          sam: typeof e.sAMAccountName === 'string' ? e.sAMAccountName : sAMAccountName,
+          displayName: typeof e.displayName === 'string' ? e.displayName : undefined,
+          groups: typeof m === 'string' ? [m] : Array.isArray(m) ? m.map(String) : [],
+        };
+      }
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'directory search for administrator login failed');
+      return { ok: false, why: 'directory_unavailable' };
+    } finally {
+      await svc.unbind().catch(() => undefined);
+    }
+    if (!entry) return { ok: false, why: 'bad_credentials' };
+    const user = await this.open().catch(() => undefined);
+    if (!user) return { ok: false, why: 'directory_unavailable' };
+    try {
+      await user.bind(entry.dn, password);
+    } catch (e) {
+      if (e instanceof InvalidCredentialsError) return { ok: false, why: 'bad_credentials' };
+      this.log.warn({ err: (e as Error).name }, 'administrator bind failed');
+      return { ok: false, why: 'bad_credentials' };
+    } finally {
+      await user.unbind().catch(() => undefined);
+    }
+    const inGroup = (g: string | undefined) =>
+      g !== undefined && entry.groups.some((x) => groupMatches(g, x));
+    const role: Role | undefined = inGroup(this.adminGroup)
+      ? 'admin'
+      : inGroup(this.viewerGroup)
+        ? 'viewer'
+        : undefined;
+    if (!role) return { ok: false, why: 'not_in_group' };
+    return { ok: true, user: entry.sam, displayName: entry.displayName, role };
+  }
+}

@@ -1,0 +1,114 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import { PolicyId, SamAccountName, type EffectivePolicy, type PolicyRecord } from '@tapgate/contracts';
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
+import type { Principal } from '../auth/principal';
+import { parseIfMatch, parseInput } from '../common/validation';
+import { view, viewWithEtag, type View } from '../common/versioned-response';
+import { CreatePolicyRequest, PoliciesService, UpdatePolicyRequest } from './policies.service';
+
+const idParam = (v: string): string => parseInput(z.object({ policyId: PolicyId }), { policyId: v }).policyId;
+const EffectiveQuery = z.object({ user: SamAccountName, groups: z.string().max(8192).optional() }).strict();
+
+@Controller('v1/policies')
+@UseGuards(AdminGuard)
+export class PoliciesController {
+  constructor(private readonly policies: PoliciesService) {}
+
+  @Get()
+  @RequireRole('viewer')
+  async list(): Promise<{ items: Array<View<PolicyRecord>> }> {
+    return { items: (await this.policies.list()).map(view) };
+  }
+
+  /** Declared before :policyId so "effective" is not read as an id. */
+  @Get('effective')
+  @RequireRole('viewer')
+  effective(@Query() query: unknown): Promise<EffectivePolicy & { user: string; groups: string[] }> {
+    const q = parseInput(EffectiveQuery, query);
+    const groups = q.groups
+      ?.split('|')
+      .map((g) => g.trim())
+      .filter(Boolean);
+    return this.policies.effective(q.user, groups);
+  }
+
+  @Get(':policyId')
+  @RequireRole('viewer')
+  async get(
+    @Param('policyId') id: string,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<PolicyRecord>> {
+    return viewWithEtag(res, await this.policies.get(idParam(id)));
+  }
+
+  @Post()
+  async create(
+    @Body() body: unknown,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<PolicyRecord>> {
+    const created = await this.policies.create(parseInput(CreatePolicyRequest, body), actor);
+    res.setHeader('Location', `/v1/policies/${created.value.policyId}`);
+    return viewWithEtag(res, created);
+  }
+
+  @Put(':policyId')
+  async update(
+    @Param('policyId') id: string,
+    @Body() body: unknown,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<PolicyRecord>> {
+    const policyId = idParam(id);
+    const req = parseInput(UpdatePolicyRequest, body);
+    return viewWithEtag(res, await this.policies.update(policyId, req, parseIfMatch(ifMatch), actor));
+  }
+
+  @Post(':policyId/activate')
+  @HttpCode(200)
+  async activate(
+    @Param('policyId') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<PolicyRecord>> {
+    return viewWithEtag(res, await this.policies.setActive(idParam(id), true, parseIfMatch(ifMatch), actor));
+  }
+
+  @Post(':policyId/deactivate')
+  @HttpCode(200)
+  async deactivate(
+    @Param('policyId') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<PolicyRecord>> {
+    return viewWithEtag(res, await this.policies.setActive(idParam(id), false, parseIfMatch(ifMatch), actor));
+  }
+
+  @Delete(':policyId')
+  @HttpCode(204)
+  async remove(
+    @Param('policyId') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+  ): Promise<void> {
+    await this.policies.remove(idParam(id), parseIfMatch(ifMatch), actor);
+  }
+}

@@ -1,0 +1,201 @@
+import { Injectable } from '@nestjs/common';
+import {
+  DEFAULT_POLICY_ID,
+  KvBuckets,
+  PolicyId,
+  PolicyKind,
+  PolicyOverrides,
+  PolicyRecord,
+  SamAccountName,
+  effectivePolicy,
+  type EffectivePolicy,
+} from '@tapgate/contracts';
+import { z } from 'zod';
+import { AdminAuditLog } from '../audit/admin-audit';
+import type { Principal } from '../auth/principal';
+import { ApiError, notFound } from '../common/api-error';
+import { UserDirectory } from '../enrollments/user-directory';
+import { Buckets } from '../store/buckets';
+import { RevisionedStore, type Versioned } from '../store/revisioned-store';
+
+const Fields = {
+  name: z.string().trim().min(1).max(128),
+  description: z.string().max(1024).optional(),
+  group: z.string().trim().min(1).max(1024).optional(),
+  priority: z.number().int().min(0).max(1000).optional(),
+  user: SamAccountName.optional(),
+  active: z.boolean().optional(),
+  settings: PolicyOverrides,
+};
+export const CreatePolicyRequest = z.object({ policyId: PolicyId, kind: PolicyKind, ...Fields }).strict();
+export type CreatePolicyRequest = z.infer<typeof CreatePolicyRequest>;
+export const UpdatePolicyRequest = z.object(Fields).strict();
+export type UpdatePolicyRequest = z.infer<typeof UpdatePolicyRequest>;
+
+/** Policies in the KV bucket, with optimistic concurrency, audit, and the effective-policy view. */
+@Injectable()
+export class PoliciesService {
+  private readonly store: RevisionedStore<PolicyRecord>;
+
+  constructor(
+    buckets: Buckets,
+    private readonly audit: AdminAuditLog,
+    private readonly directory: UserDirectory,
+  ) {
+    this.store = new RevisionedStore(buckets, KvBuckets.policies, PolicyRecord, 'policy');
+  }
+
+  list(): Promise<Array<Versioned<PolicyRecord>>> {
+    return this.store.list();
+  }
+
+  async get(policyId: string): Promise<Versioned<PolicyRecord>> {
+    const found = await this.store.get(policyId);
+    if (!found) throw notFound('policy', policyId);
+    return found;
+  }
+
+  async create(req: CreatePolicyRequest, actor: Principal): Promise<Versioned<PolicyRecord>> {
+    const stamp = { by: actor.name, at: new Date().toISOString() };
+    const record = this.validated({
+      v: 1,
+      policyId: req.policyId,
+      kind: req.kind,
+      name: req.name,
+      ...(req.description !== undefined ? { description: req.description } : {}),
+      ...(req.group !== undefined ? { group: req.group } : {}),
+      ...(req.priority !== undefined ? { priority: req.priority } : {}),
+      ...(req.user !== undefined ? { user: req.user } : {}),
+      active: req.active ?? true,
+      settings: req.settings,
+      created: stamp,
+      updated: stamp,
+    });
+    await this.checkUnique(record);
+    const revision = await this.store.create(record.policyId, record).catch((e: unknown) => {
+      throw e instanceof ApiError && e.code === 'conflict'
+        ? new ApiError('conflict', `policy ${record.policyId} already exists`, 'policyId')
+        : e;
+    });
+    await this.audit.record(actor, 'policy.create', {
+      target: { type: 'policy', id: record.policyId },
+      after: { ...record, revision },
+    });
+    return { value: record, revision };
+  }
+
+  async update(
+    policyId: string,
+    req: UpdatePolicyRequest,
+    ifMatch: number | undefined,
+    actor: Principal,
+  ): Promise<Versioned<PolicyRecord>> {
+    return this.modify(policyId, ifMatch, actor, 'policy.update', (cur) => ({
+      v: 1,
+      policyId: cur.policyId,
+      kind: cur.kind,
+      name: req.name,
+      ...(req.description !== undefined ? { description: req.description } : {}),
+      ...(req.group !== undefined ? { group: req.group } : {}),
+      ...(req.priority !== undefined ? { priority: req.priority } : {}),
+      ...(req.user !== undefined ? { user: req.user } : {}),
+      active: req.active ?? cur.active,
+      settings: req.settings,
+      created: cur.created,
+      updated: cur.updated,
+    }));
+  }
+
+  setActive(
+    policyId: string,
+    active: boolean,
+    ifMatch: number | undefined,
+    actor: Principal,
+  ): Promise<Versioned<PolicyRecord>> {
+    return this.modify(policyId, ifMatch, actor, active ? 'policy.activate' : 'policy.deactivate', (cur) =>
+      cur.active === active ? undefined : { ...cur, active },
+    );
+  }
+
+  async remove(policyId: string, ifMatch: number | undefined, actor: Principal): Promise<void> {
+    const cur = await this.get(policyId);
+    if (ifMatch !== undefined && ifMatch !== cur.revision) throw this.stale(policyId, ifMatch);
+    await this.store.delete(policyId, ifMatch ?? cur.revision);
+    await this.audit.record(actor, 'policy.delete', {
+      target: { type: 'policy', id: policyId },
+      before: { ...cur.value, revision: cur.revision },
+    });
+  }
+
+  /**
+   * The effective policy of a user. Without `groups`, the user's AD groups are asked from user-status;
+   * when it cannot answer, the result says so and no group policy applies.
+   */
+  async effective(
+    sAMAccountName: string,
+    groups: string[] | undefined,
+  ): Promise<EffectivePolicy & { user: string; groups: string[]; groupsFrom: string }> {
+    let groupsFrom = 'request';
+    if (groups === undefined) {
+      const found = await this.directory.lookup(sAMAccountName);
+      groups = found.found ? (found.groups ?? []) : [];
+      groupsFrom = found.found ? 'user-status' : `none (user-status: ${found.found ? '' : found.reason})`;
+    }
+    const policies = (await this.store.list()).map((p) => ({ record: p.value, revision: p.revision }));
+    return {
+      user: sAMAccountName,
+      groups,
+      groupsFrom,
+      ...effectivePolicy(policies, { sAMAccountName, groups }),
+    };
+  }
+
+  private async modify(
+    policyId: string,
+    ifMatch: number | undefined,
+    actor: Principal,
+    action: string,
+    change: (r: PolicyRecord) => PolicyRecord | undefined,
+  ): Promise<Versioned<PolicyRecord>> {
+    const cur = await this.get(policyId);
+    if (ifMatch !== undefined && ifMatch !== cur.revision) throw this.stale(policyId, ifMatch);
+    const next = change(cur.value);
+    if (!next) return cur;
+    const record = this.validated({ ...next, updated: { by: actor.name, at: new Date().toISOString() } });
+    await this.checkUnique(record);
+    const revision = await this.store.update(policyId, record, ifMatch ?? cur.revision);
+    await this.audit.record(actor, action, {
+      target: { type: 'policy', id: policyId },
+      before: { ...cur.value, revision: cur.revision },
+      after: { ...record, revision },
+    });
+    return { value: record, revision };
+  }
+
+  /** Checks the record against its schema; the first problem becomes a 400 naming the field. */
+  private validated(r: PolicyRecord): PolicyRecord {
+    const parsed = PolicyRecord.safeParse(r);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.map(String).join('.') ?? '';
+    throw new ApiError('invalid_request', `${field}: ${issue?.message ?? 'invalid'}`, field || undefined);
+  }
+
+  /** One user policy per user. */
+  private async checkUnique(r: PolicyRecord): Promise<void> {
+    if (r.kind !== 'user' || !r.user) return;
+    const clash = (await this.store.list()).find(
+      (p) =>
+        p.value.kind === 'user' &&
+        p.key !== r.policyId &&
+        p.value.user?.toLowerCase() === r.user!.toLowerCase(),
+    );
+    if (clash) throw new ApiError('conflict', `user ${r.user} already has policy ${clash.key}`, 'user');
+  }
+
+  private stale(policyId: string, ifMatch: number): ApiError {
+    return new ApiError('conflict', `policy ${policyId} changed since revision ${ifMatch}; reload and retry`);
+  }
+}
+
+export { DEFAULT_POLICY_ID };

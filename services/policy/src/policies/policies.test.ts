@@ -1,0 +1,204 @@
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- response bodies are read loosely; the assertions check their shape */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { UserStatusGet, type StatusAnswer } from '@tapgate/contracts';
+import { connectMessaging, type Messaging } from '@tapgate/messaging';
+import { startNats, type TestServer } from '@tapgate/testing';
+import { SessionStore } from '../auth/session-store';
+import { startPolicy, type PolicyHarness } from '../testing/policy-harness';
+
+type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('policies API', () => {
+  let nats: TestServer;
+  let policy: PolicyHarness;
+  let peer: Messaging;
+  const call = async (method: string, path: string, o: Parameters<PolicyHarness['api']>[2] = {}) => {
+    const r = await policy.api(method, path, o);
+    return { ...r, body: r.body as unknown as Body };
+  };
+
+  before(async () => {
+    nats = await startNats();
+    policy = await startPolicy(nats.url);
+    // user-status on NATS, answering with groups (a NATS peer, not a mock of the policy service).
+    peer = connectMessaging({ servers: [nats.url], name: 'user-status-peer' });
+    peer.respond(UserStatusGet, async (q): Promise<StatusAnswer> => {
+      const sam = 'sAMAccountName' in q.user ? q.user.sAMAccountName : 'x';
+      return {
+        v: 1,
+        status: 'active',
+        user: { sAMAccountName: sam, dn: `CN=${sam},CN=Users,DC=t` },
+        evidence: {},
+        source: 'directory',
+        checkedAt: new Date().toISOString(),
+        groups: sam === 'olga' ? ['CN=Line 3 Operators,CN=Users,DC=t', 'CN=Other,CN=Users,DC=t'] : [],
+      };
+    });
+    await (await peer.connection()).flush();
+  });
+
+  after(async () => {
+    await peer?.close();
+    await policy?.close();
+    await nats?.dispose();
+  });
+
+  it('creates, reads, updates, activates and deletes policies; a stale revision gets 409', async () => {
+    const created = await call('POST', '/v1/policies', {
+      body: {
+        policyId: 'default',
+        kind: 'default',
+        name: 'Default group policy',
+        settings: {
+          activeDirectory: { checkUserStatus: true, cacheUserStatus: true, cacheExpirySeconds: 900 },
+        },
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const rev = created.body.revision as number;
+    assert.equal(created.headers.get('etag'), `"${rev}"`);
+
+    const bad = await call('PUT', '/v1/policies/default', {
+      body: { name: 'x', settings: { activeDirectory: { cacheExpirySeconds: 45 } } },
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.field, 'settings.activeDirectory.cacheExpirySeconds');
+
+    const upd = { name: 'Default', settings: { activeDirectory: { cacheExpirySeconds: 30 } } };
+    const ok = await call('PUT', '/v1/policies/default', { body: upd, headers: { 'if-match': `"${rev}"` } });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(ok.body.settings.activeDirectory.cacheExpirySeconds, 30);
+    // A second writer based on the old revision loses, and the first write is kept.
+    const stale = await call('PUT', '/v1/policies/default', {
+      body: { ...upd, settings: { activeDirectory: { cacheExpirySeconds: 60 } } },
+      headers: { 'if-match': `"${rev}"` },
+    });
+    assert.equal(stale.status, 409);
+    assert.equal(
+      (await call('GET', '/v1/policies/default')).body.settings.activeDirectory.cacheExpirySeconds,
+      30,
+    );
+
+    const g = await call('POST', '/v1/policies', {
+      body: { policyId: 'line3', kind: 'group', name: 'Line 3', group: 'Line 3 Operators', settings: {} },
+    });
+    assert.equal(g.status, 201, JSON.stringify(g.body));
+    const missingGroup = await call('POST', '/v1/policies', {
+      body: { policyId: 'nogroup', kind: 'group', name: 'No group', settings: {} },
+    });
+    assert.equal(missingGroup.status, 400);
+    assert.equal(missingGroup.body.error.field, 'group');
+    const off = await call('POST', '/v1/policies/line3/deactivate');
+    assert.equal(off.body.active, false);
+    const list = await call('GET', '/v1/policies');
+    assert.deepEqual(
+      list.body.items.map((p: Body) => p.policyId),
+      ['default', 'line3'],
+    );
+    assert.equal((await call('DELETE', '/v1/policies/line3')).status, 204);
+    assert.equal((await call('GET', '/v1/policies/line3')).status, 404);
+  });
+
+  it('computes the effective policy: default < groups by priority < user, with an explanation', async () => {
+    const mk = (body: Body) => call('POST', '/v1/policies', { body });
+    assert.equal(
+      (
+        await mk({
+          policyId: 'ops',
+          kind: 'group',
+          name: 'Ops',
+          group: 'Line 3 Operators',
+          priority: 1,
+          settings: { tap: { requirePresence: true, allowUidTaps: true } },
+        })
+      ).status,
+      201,
+    );
+    await mk({
+      policyId: 'other',
+      kind: 'group',
+      name: 'Other',
+      group: 'CN=Other,CN=Users,DC=t',
+      priority: 5,
+      settings: { tap: { allowUidTaps: false } },
+    });
+    await mk({
+      policyId: 'olga',
+      kind: 'user',
+      name: 'Olga',
+      user: 'olga',
+      settings: { esign: { ceremonyTimeoutSeconds: 300 } },
+    });
+    const dup = await mk({ policyId: 'olga2', kind: 'user', name: 'Olga again', user: 'OLGA', settings: {} });
+    assert.equal(dup.status, 409);
+
+    const e = await call('GET', '/v1/policies/effective?user=olga');
+    assert.equal(e.status, 200, JSON.stringify(e.body));
+    assert.equal(e.body.groupsFrom, 'user-status');
+    assert.equal(e.body.settings.tap.requirePresence, true);
+    assert.equal(e.body.explain['tap.requirePresence'].policyId, 'ops');
+    assert.equal(e.body.settings.tap.allowUidTaps, false, 'the higher-priority group wins');
+    assert.equal(e.body.explain['tap.allowUidTaps'].policyId, 'other');
+    assert.equal(e.body.settings.esign.ceremonyTimeoutSeconds, 300);
+    assert.equal(e.body.explain['esign.ceremonyTimeoutSeconds'].kind, 'user');
+    assert.equal(e.body.settings.activeDirectory.cacheExpirySeconds, 30);
+    assert.equal(e.body.explain['activeDirectory.cacheExpirySeconds'].kind, 'default');
+    assert.equal(e.body.explain['tap.allowBleTaps'].kind, 'built-in');
+
+    const nobody = await call('GET', '/v1/policies/effective?user=someone');
+    assert.equal(nobody.body.settings.tap.requirePresence, false);
+  });
+
+  it('checks roles and CSRF on every route, and audits changes with before and after', async () => {
+    assert.equal((await call('GET', '/v1/policies', { token: null })).status, 401);
+    assert.equal((await call('GET', '/v1/policies', { token: 'not-a-session' })).status, 401);
+    const sessions = new SessionStore(peer, 60_000);
+    const viewer = await sessions.create('vera', 'viewer');
+    assert.equal((await call('GET', '/v1/policies', { token: viewer.token })).status, 200);
+    const write = await call('POST', '/v1/policies/ops/deactivate', { token: viewer.token });
+    assert.equal(write.status, 403);
+    assert.equal((await call('GET', '/v1/audit/admin', { token: viewer.token })).status, 200);
+
+    // A cookie session must echo its CSRF token on changes.
+    const admin = await sessions.create('adam', 'admin');
+    const cookie = { cookie: `tapgate_session=${admin.token}` };
+    assert.equal(
+      (await call('POST', '/v1/policies/ops/deactivate', { token: null, headers: cookie })).status,
+      403,
+    );
+    const withCsrf = await call('POST', '/v1/policies/ops/deactivate', {
+      token: null,
+      headers: { ...cookie, 'x-csrf-token': admin.session.csrf },
+    });
+    assert.equal(withCsrf.status, 200, JSON.stringify(withCsrf.body));
+    const me = await call('GET', '/v1/auth/me', { token: null, headers: cookie });
+    assert.equal(me.body.user, 'adam');
+    assert.equal(me.body.csrfToken, admin.session.csrf);
+
+    const audit = await call('GET', '/v1/audit/admin?action=policy.deactivate&target=ops');
+    const rec = audit.body.items[0];
+    assert.equal(rec.actor, 'adam');
+    assert.equal(rec.via, 'session');
+    assert.equal(rec.before.active, true);
+    assert.equal(rec.after.active, false);
+    // Logins need the directory; without [ldap] they answer 503, never a session.
+    const login = await call('POST', '/v1/auth/login', {
+      token: null,
+      body: { username: 'adam', password: 'x' },
+    });
+    assert.equal(login.status, 503);
+  });
+
+  it('serves the OpenAPI document and the console', async () => {
+    const doc = await fetch(`${policy.url}/v1/openapi.json`);
+    assert.equal(doc.status, 200);
+    const body = (await doc.json()) as Body;
+    assert.equal(body.openapi, '3.1.0');
+    assert.ok(body.paths['/v1/policies/{policyId}'].put);
+    const page = await fetch(`${policy.url}/console/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.match(await page.text(), /app\.js/);
+  });
+});
