@@ -65,6 +65,7 @@ export class Ceremonies {
     private readonly issuer: AssertionIssuer,
     private readonly audit: AuditSink,
     private readonly esignTimeoutMs: () => number,
+    private readonly secondSignerMustDiffer: () => boolean = () => true,
   ) {}
 
   open(conn: Connection, audience: string): void {
@@ -265,6 +266,7 @@ export class Ceremonies {
     if (
       dec.outcome === 'granted' &&
       dec.user &&
+      this.secondSignerMustDiffer() &&
       c.signatures.some((x) => x.user === dec.user!.sAMAccountName.toLowerCase())
     ) {
       dec = {

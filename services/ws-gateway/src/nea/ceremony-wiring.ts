@@ -48,6 +48,7 @@ export class CeremonyProvider implements OnModuleInit {
         },
       },
       () => policies.esignTimeoutMs(),
+      () => policies.secondSignerMustDiffer(),
     );
   }
 

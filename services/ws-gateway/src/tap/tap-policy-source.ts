@@ -20,6 +20,8 @@ export interface TapPolicySource {
   presenceMayBeRequired(sAMAccountName: string): boolean;
   /** E-signature ceremony timeout (the default policy's; ceremonies open before anyone taps). */
   esignTimeoutMs(): number;
+  /** Whether the second signer of a ceremony must be another person (the default policy's). */
+  secondSignerMustDiffer(): boolean;
 }
 
 export const TAP_POLICY_SOURCE = Symbol('TAP_POLICY_SOURCE');
@@ -74,6 +76,10 @@ export class KvTapPolicySource implements TapPolicySource, OnModuleInit, OnModul
     const policies = this.policies();
     if (effectivePolicy(policies, { sAMAccountName }, this.base).settings.tap.requirePresence) return true;
     return policies.some((p) => p.active && p.kind === 'group' && p.settings.tap?.requirePresence === true);
+  }
+
+  secondSignerMustDiffer(): boolean {
+    return effectivePolicy(this.policies(), {}, this.base).settings.esign.secondSignerMustDiffer;
   }
 
   esignTimeoutMs(): number {
