@@ -1,4 +1,5 @@
 import { signProof } from '@tapgate/band';
+import { TapDecided, type TapOutcome } from '@tapgate/contracts';
 import { waitFor } from '@tapgate/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -48,6 +49,11 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
     clients.push(ep);
     await connected(ep);
     const nea = await neaClient(neaUrl(gwB), 'T-01');
+    const announced: TapOutcome[] = [];
+    const stopWatching = stack.admin.subscribe(TapDecided, (o) => {
+      announced.push(o);
+    });
+    await stack.admin.flush();
     const result = await ep.tap({
       kind: 'nfc',
       bandId: alice.bandId,
@@ -62,6 +68,10 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
     assert.equal(tap.data.decision.identifiedBy, 'proof');
     assert.equal(tap.data.terminalId, 'T-01');
     assert.equal(tap.data.bandId, alice.bandId);
+    await waitFor(() =>
+      announced.some((o) => o.tapId === tap.data.tapId && o.decision.outcome === 'granted'),
+    );
+    stopWatching();
     nea.close();
   });
 

@@ -198,6 +198,25 @@ export type AdminAuditRecord = z.infer<typeof AdminAuditRecord>;
 export const AdminAudit = contract(`tapgate.v${V}.admin.audit`, AdminAuditRecord);
 export const ADMIN_AUDIT_STREAM = 'TAPGATE_ADMIN_AUDIT';
 
+// ----- tap outcomes (for the console's Terminals page and dashboards) ------------------------------
+
+export const TapOutcome = z
+  .object({
+    v: z.literal(V),
+    terminalId: TerminalId,
+    tapId: z.string(),
+    kind: TapKind,
+    bandId: BandId.optional(),
+    decision: TapDecision,
+    deliveredTo: z.number().int().nonnegative(),
+    gateway: z.string(),
+    at: IsoTime,
+  })
+  .strict();
+export type TapOutcome = z.infer<typeof TapOutcome>;
+/** Every decided tap, published by the endpoint's gateway after the endpoint was answered. */
+export const TapDecided = contract(`tapgate.v${V}.tap.decided`, TapOutcome);
+
 // ----- JetStream KV buckets (names are part of the contract too) ------------------------------------
 export const KvBuckets = {
   enrollments: 'tapgate_enrollments',

@@ -1,6 +1,13 @@
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { Inject, Injectable } from '@nestjs/common';
-import { RefusalReason, TapDeliver, tapDeliverSubject, type Tap, type TapDecision } from '@tapgate/contracts';
+import {
+  RefusalReason,
+  TapDecided,
+  TapDeliver,
+  tapDeliverSubject,
+  type Tap,
+  type TapDecision,
+} from '@tapgate/contracts';
 import { RequestError, type Messaging } from '@tapgate/messaging';
 import { createLogger, getTracer } from '@tapgate/telemetry';
 import { GatewayMetrics } from '../metrics';
@@ -119,11 +126,37 @@ export class TapService {
         },
         'tap decided',
       );
+      this.announce(conn, tap, decision, deliveredTo, now);
       return frame(
         'tap.result',
         { tapId: tap.tapId, decision, deliveredTo, challenge: conn.challenges?.issue(Date.now()) },
         ref,
       );
     });
+  }
+
+  /** Tells the console (and anyone else) how the tap ended; informational, so NATS trouble is ignored. */
+  private announce(
+    conn: Connection,
+    tap: Tap,
+    decision: TapDecision,
+    deliveredTo: number,
+    now: number,
+  ): void {
+    try {
+      this.messaging.publish(TapDecided, {
+        v: 1,
+        terminalId: conn.terminalId!,
+        tapId: tap.tapId,
+        kind: tap.kind,
+        bandId: tap.bandId,
+        decision,
+        deliveredTo,
+        gateway: this.settings.gatewayId,
+        at: new Date(now).toISOString(),
+      });
+    } catch {
+      // not connected: the endpoint already has its answer
+    }
   }
 }
