@@ -5,6 +5,7 @@ import { Platform, freePort, type DemoUser } from '@tapgate/testing';
 import { setLogLevel } from '@tapgate/telemetry';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -55,6 +56,11 @@ function openWs(url: string, onMessage: (text: string) => void): Promise<WebSock
     ws.once('error', reject);
     ws.on('message', (d: Buffer) => onMessage(d.toString('utf8')));
   });
+}
+
+async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
 function forkReady(script: string, args: string[]): Promise<ChildProcess> {
@@ -218,13 +224,7 @@ async function main(): Promise<void> {
     clearInterval(background);
 
     say('measuring the floor in the same run ...');
-    const floor = await measureFloor(
-      platform.nats.url,
-      Math.min(N, 500),
-      RATE,
-      Math.max(5000, DURATION_MS / 2),
-      children,
-    );
+    const floor = await measureFloor(platform.nats.url, N, RATE, Math.max(5000, DURATION_MS / 2), children);
     const verify = benchVerify(2000);
 
     const result = {
@@ -265,7 +265,7 @@ async function main(): Promise<void> {
       `taps: sent ${sent}, delivered ${received}, ${result.pipeline.achievedTapsPerSecond}/s, lost or errored ${lost}, refused ${refused}`,
     );
     say(
-      `gateway RSS: ${(rssBefore / 1048576).toFixed(1)} MB -> ${(rssAfter / 1048576).toFixed(1)} MB, ${result.gatewayRss.perConnectionKb} KB per connection (goal <= 16 KB)`,
+      `gateway RSS: ${(rssBefore / 1048576).toFixed(1)} MB -> ${(rssAfter / 1048576).toFixed(1)} MB, ${result.gatewayRss.perConnectionKb} KB per idle connection (goal <= 16 KB; a bare ws server with a NATS connection, same run: ${floor.perConnectionKb} KB)`,
     );
     say(
       `proof verification: ${result.verifyProof.usPerOp} us per tap (${result.verifyProof.opsPerSecond}/s on one core)`,
@@ -291,11 +291,25 @@ async function measureFloor(
   rate: number,
   durationMs: number,
   children: ChildProcess[],
-): Promise<{ route: Summary; wsEcho: Summary; natsRequest: Summary }> {
+): Promise<{ route: Summary; wsEcho: Summary; natsRequest: Summary; perConnectionKb: number }> {
   const port = await freePort();
   const script = join(__dirname, 'floor.js');
   children.push(await forkReady(script, ['responder', natsUrl]));
-  children.push(await forkReady(script, ['server', natsUrl, String(port)]));
+  const server = await forkReady(script, ['server', natsUrl, String(port)]);
+  children.push(server);
+  // The same heap warm-up as the gateway's, then RSS before and after the same number of sockets.
+  await pool(
+    Array.from({ length: 500 }, (_, i) => i),
+    50,
+    async (i) => {
+      const ws = await openWs(`ws://127.0.0.1:${port}/sink?k=warm${i}`, () => undefined);
+      ws.send('warm');
+      await new Promise((r) => setTimeout(r, 50));
+      ws.close();
+    },
+  );
+  await new Promise((r) => setTimeout(r, 3000));
+  const rssBefore = await rssOf(server.pid!);
   const sentAt = new Map<string, number>();
   const samples: number[] = [];
   const sources: WebSocket[] = [];
@@ -313,6 +327,9 @@ async function measureFloor(
       sources[i] = await openWs(`ws://127.0.0.1:${port}/source?k=${i}`, () => undefined);
     },
   );
+  await new Promise((r) => setTimeout(r, 3000));
+  const perConnectionKb =
+    Math.round(((await rssOf(server.pid!)) - rssBefore) / (2 * pairsCount) / 10.24) / 100;
   await atRate(rate, 1000, (i) => sources[i % pairsCount].send(`warm-${i}`));
   await new Promise((r) => setTimeout(r, 500));
   samples.length = 0;
@@ -346,7 +363,7 @@ async function measureFloor(
     if (i >= 500) natsSamples.push(performance.now() - t);
   }
   await nc.close();
-  return { route, wsEcho: summarize(echoSamples), natsRequest: summarize(natsSamples) };
+  return { route, wsEcho: summarize(echoSamples), natsRequest: summarize(natsSamples), perConnectionKb };
 }
 
 main().then(
