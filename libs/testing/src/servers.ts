@@ -21,19 +21,25 @@ function binary(name: string): string {
   return process.env[`TAPGATE_${name.toUpperCase().replace('-', '_')}_BIN`] ?? name;
 }
 
-/** Starts a private nats-server (JetStream on, store in a temporary folder) on a free port. */
-export async function startNats(opts: { jetstream?: boolean } = {}): Promise<TestServer> {
+/**
+ * A server binary on a free port with its own temporary folder, started now; `start()` brings it back on
+ * the same port with the same folder, so a test can restart it and find its data.
+ */
+async function startOwned(
+  name: 'nats-server' | 'redis-server',
+  scheme: 'nats' | 'redis',
+  args: (port: number, dir: string) => string[],
+  opts: { exposeDir?: boolean } = {},
+): Promise<TestServer> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'tapgate-nats-'));
-  const args = ['-a', '127.0.0.1', '-p', String(port)];
-  if (opts.jetstream !== false) args.push('-js', '-sd', dir);
+  const dir = mkdtempSync(join(tmpdir(), `tapgate-${scheme}-`));
   let proc: ManagedProcess | undefined;
   const server: TestServer = {
     port,
-    url: `nats://127.0.0.1:${port}`,
-    ...(opts.jetstream !== false ? { storeDir: dir } : {}),
+    url: `${scheme}://127.0.0.1:${port}`,
+    ...(opts.exposeDir ? { storeDir: dir } : {}),
     async start() {
-      proc = await spawnServer(binary('nats-server'), args, port);
+      proc = await spawnServer(binary(name), args(port, dir), port);
     },
     async stop() {
       await proc?.stop();
@@ -48,11 +54,20 @@ export async function startNats(opts: { jetstream?: boolean } = {}): Promise<Tes
   return server;
 }
 
+/** Starts a private nats-server (JetStream on, store in a temporary folder) on a free port. */
+export async function startNats(opts: { jetstream?: boolean } = {}): Promise<TestServer> {
+  const js = opts.jetstream !== false;
+  return startOwned(
+    'nats-server',
+    'nats',
+    (port, dir) => ['-a', '127.0.0.1', '-p', String(port), ...(js ? ['-js', '-sd', dir] : [])],
+    { exposeDir: js },
+  );
+}
+
 /** Starts a private redis-server (no persistence) on a free port. */
 export async function startRedis(): Promise<TestServer> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'tapgate-redis-'));
-  const args = [
+  return startOwned('redis-server', 'redis', (port, dir) => [
     '--port',
     String(port),
     '--bind',
@@ -63,23 +78,5 @@ export async function startRedis(): Promise<TestServer> {
     'no',
     '--dir',
     dir,
-  ];
-  let proc: ManagedProcess | undefined;
-  const server: TestServer = {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    async start() {
-      proc = await spawnServer(binary('redis-server'), args, port);
-    },
-    async stop() {
-      await proc?.stop();
-      proc = undefined;
-    },
-    async dispose() {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  await server.start();
-  return server;
+  ]);
 }

@@ -235,13 +235,7 @@ export class Ceremonies {
       assertionId: assertion?.jti,
       audience: login.audience,
     };
-    // A grant is handed out only once it is on the record: no audit, no assertion.
-    if (assertion && !(await this.appendOrFalse(entry))) {
-      assertion = undefined;
-      dec = { ...dec, ...UNRECORDED };
-    } else if (!assertion) {
-      this.record(entry);
-    }
+    ({ assertion, dec } = await this.recordOutcome(entry, assertion, dec));
     conn.send('login.result', {
       requestId: login.requestId,
       outcome: assertion ? 'granted' : 'refused',
@@ -250,13 +244,25 @@ export class Ceremonies {
     });
   }
 
-  private async appendOrFalse(entry: AuditEntry): Promise<boolean> {
+  /**
+   * Audits an outcome. A grant is handed out only once it is on the record: when the append fails, the
+   * assertion is withheld and the decision becomes a refusal. Refusals are recorded without waiting.
+   */
+  private async recordOutcome(
+    entry: AuditEntry,
+    assertion: { jws: string; jti: string } | undefined,
+    dec: TapDecision,
+  ): Promise<{ assertion: { jws: string; jti: string } | undefined; dec: TapDecision }> {
+    if (!assertion) {
+      this.record(entry);
+      return { assertion, dec };
+    }
     try {
       await this.audit.append(entry);
-      return true;
+      return { assertion, dec };
     } catch (e) {
       log.error({ err: e, kind: entry.kind }, 'audit append failed; refusing the grant');
-      return false;
+      return { assertion: undefined, dec: { ...dec, ...UNRECORDED } };
     }
   }
 
@@ -313,12 +319,7 @@ export class Ceremonies {
       assertionId: assertion?.jti,
       audience: c.audience,
     };
-    if (assertion && !(await this.appendOrFalse(entry))) {
-      assertion = undefined;
-      dec = { ...dec, ...UNRECORDED };
-    } else if (!assertion) {
-      this.record(entry);
-    }
+    ({ assertion, dec } = await this.recordOutcome(entry, assertion, dec));
     if (assertion && dec.user) {
       c.signatures.push({ user: dec.user.sAMAccountName.toLowerCase(), assertion: assertion.jws });
     }
