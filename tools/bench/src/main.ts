@@ -1,7 +1,7 @@
 import { SoftwareBand, benchVerify, exportBandPublicKeyJwk } from '@tapgate/band';
 import { decodeServerFrame, encodeClientFrame } from '@tapgate/contracts';
 import { AgentClient } from '@tapgate/endpoint-node';
-import { Platform, freePort, type DemoUser } from '@tapgate/testing';
+import { Platform, freePort, waitFor, type DemoUser } from '@tapgate/testing';
 import { setLogLevel } from '@tapgate/telemetry';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -223,6 +223,17 @@ async function main(): Promise<void> {
     const pipeline = summarize(latencies);
     clearInterval(background);
 
+    // A gateway restart: every endpoint must come back by itself (jittered backoff), and taps flow again.
+    say('restarting the gateway ...');
+    const restartedAt = performance.now();
+    await platform.restart('ws-gateway');
+    const gatewayUpMs = performance.now() - restartedAt;
+    await waitFor(() => pairs.every((p) => p.endpoint.connected), { timeoutMs: 60_000, intervalMs: 50 });
+    const reconnectMs = performance.now() - restartedAt;
+    say(
+      `all ${N} endpoints reconnected ${(reconnectMs / 1000).toFixed(1)} s after the restart began (gateway ready after ${(gatewayUpMs / 1000).toFixed(1)} s)`,
+    );
+
     say('measuring the floor in the same run ...');
     const floor = await measureFloor(platform.nats.url, N, RATE, Math.max(5000, DURATION_MS / 2), children);
     const verify = benchVerify(2000);
@@ -244,6 +255,10 @@ async function main(): Promise<void> {
       },
       floor,
       ratioP50: Math.round((pipeline.p50 / floor.route.p50) * 100) / 100,
+      restart: {
+        allEndpointsReconnectedMs: Math.round(reconnectMs),
+        gatewayReadyMs: Math.round(gatewayUpMs),
+      },
       gatewayRss: {
         beforeBytes: rssBefore,
         afterBytes: rssAfter,
