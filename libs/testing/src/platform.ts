@@ -24,6 +24,10 @@ export interface PlatformOptions {
   users: DemoUser[];
   /** Use this Active Directory instead of the file directory (users are then ignored). */
   ldap?: { url: string; baseDn: string; bindDn: string; bindPassword: string; caFile: string };
+  /** [policy].admin_group: the AD group (CN or DN) whose members may log in to the console. */
+  adminGroup?: string;
+  /** [user_status].cache_expiry_seconds, the fallback until a default policy exists (default 30). */
+  userStatusCacheExpirySeconds?: number;
   /** Extra [section] lines appended to nymi_agent.toml, e.g. gateway limits for the benchmark. */
   extraToml?: string;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
@@ -132,10 +136,10 @@ signing_key_files = ["assertion-signing.pem"]
 
 [policy]
 admin_token_file = "admin.token"
-${this.opts.extraToml ?? ''}
+${this.opts.adminGroup ? `admin_group = ${JSON.stringify(this.opts.adminGroup)}\n` : ''}${this.opts.extraToml ?? ''}
 
 [user_status]
-cache_expiry_seconds = 30
+cache_expiry_seconds = ${this.opts.userStatusCacheExpirySeconds ?? 30}
 ${directory}`,
     );
     const env = (httpPort: number): Record<string, string> => ({

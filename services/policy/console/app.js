@@ -624,13 +624,23 @@ async function terminalsPage() {
       el('p', { text: "Credential (shown once; put it in the terminal's credential_file):" }),
       el('pre', { text: c }),
     );
+  // Connection and last tap: what the gateways announced since the policy service started.
+  const connection = (c) =>
+    c ? `${c.state} since ${new Date(c.since).toLocaleString()} (${c.gateway}, ${c.address})` : 'not seen';
+  const lastTap = (x) =>
+    x
+      ? `${new Date(x.at).toLocaleString()} ${x.kind} ${x.user ?? x.bandId ?? ''}: ${x.outcome}` +
+        (x.reason ? ` (${x.reason})` : '')
+      : 'none seen';
   const rows = data.items.map((t) =>
     el(
       'tr',
-      {},
+      { id: `term-${t.terminalId}` },
       el('td', { text: t.terminalId }),
       el('td', { text: t.description ?? '' }),
       el('td', { text: t.enabled ? 'enabled' : 'disabled' }),
+      el('td', { class: 'connection', text: connection(t.activity?.connection) }),
+      el('td', { class: 'last-tap', text: lastTap(t.activity?.lastTap) }),
       el(
         'td',
         {},
@@ -701,7 +711,13 @@ async function terminalsPage() {
       el(
         'thead',
         {},
-        el('tr', {}, ...['Terminal', 'Description', 'State', ''].map((h) => el('th', { text: h }))),
+        el(
+          'tr',
+          {},
+          ...['Terminal', 'Description', 'State', 'Connection', 'Last tap', ''].map((h) =>
+            el('th', { text: h }),
+          ),
+        ),
       ),
       el('tbody', {}, rows),
     ),

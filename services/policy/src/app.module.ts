@@ -18,6 +18,7 @@ import { PoliciesController } from './policies/policies.controller';
 import { PoliciesService } from './policies/policies.service';
 import { POLICY_SETTINGS, type PolicySettings } from './policy-settings';
 import { Buckets } from './store/buckets';
+import { TerminalActivity } from './terminals/terminal-activity';
 import { TerminalsController } from './terminals/terminals.controller';
 import { TerminalsService } from './terminals/terminals.service';
 
@@ -53,6 +54,7 @@ export class PolicyAppModule {
         { provide: SessionStore, useValue: sessions },
         { provide: UserDirectory, useFactory: () => new UserDirectory(deps.messaging) },
         { provide: AdminAuditLog, useFactory: () => new AdminAuditLog(deps.messaging) },
+        { provide: TerminalActivity, useFactory: () => new TerminalActivity(deps.messaging) },
         {
           provide: DECISION_AUDIT_API,
           useFactory: () => createAuditApi(new AuditTrail(deps.messaging)),

@@ -1,10 +1,11 @@
 import { SoftwareBand, benchVerify, exportBandPublicKeyJwk } from '@tapgate/band';
 import { decodeServerFrame, encodeClientFrame } from '@tapgate/contracts';
 import { AgentClient } from '@tapgate/endpoint-node';
+import { benchUserStatus } from '@tapgate/user-status';
 import { Platform, freePort, waitFor, type DemoUser } from '@tapgate/testing';
 import { setLogLevel } from '@tapgate/telemetry';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -237,6 +238,15 @@ async function main(): Promise<void> {
     say('measuring the floor in the same run ...');
     const floor = await measureFloor(platform.nats.url, N, RATE, Math.max(5000, DURATION_MS / 2), children);
     const verify = benchVerify(2000);
+    // user-status alone: cache hits and misses against a real AD (Samba), next to a bare NATS
+    // request/reply of the same run. Needs Samba's packages and root (scripts/setup.sh --with-samba).
+    let userStatus: Awaited<ReturnType<typeof benchUserStatus>> | undefined;
+    if (existsSync('/usr/bin/samba-tool') && process.getuid?.() === 0) {
+      say('measuring user-status against Samba AD ...');
+      userStatus = await benchUserStatus({ iterations: 500 });
+    } else {
+      say('skipping the user-status/Samba figures: Samba is not installed or not running as root');
+    }
 
     const result = {
       at: new Date().toISOString(),
@@ -264,6 +274,7 @@ async function main(): Promise<void> {
         afterBytes: rssAfter,
         perConnectionKb: Math.round(perConnectionKb * 100) / 100,
       },
+      userStatus,
       verifyProof: {
         usPerOp: Math.round(verify.usPerOp * 10) / 10,
         opsPerSecond: Math.round(verify.opsPerSecond),
@@ -282,6 +293,12 @@ async function main(): Promise<void> {
     say(
       `gateway RSS: ${(rssBefore / 1048576).toFixed(1)} MB -> ${(rssAfter / 1048576).toFixed(1)} MB, ${result.gatewayRss.perConnectionKb} KB per idle connection (goal <= 16 KB; a bare ws server with a NATS connection, same run: ${floor.perConnectionKb} KB)`,
     );
+    if (userStatus) {
+      const u = userStatus;
+      say(
+        `user-status request: cache hit p50 ${u.hit.p50.toFixed(3)} p99 ${u.hit.p99.toFixed(3)} ms; miss (Samba, LDAPS) p50 ${u.miss.p50.toFixed(3)} p99 ${u.miss.p99.toFixed(3)} ms; bare NATS request/reply p50 ${u.floor.p50.toFixed(3)} p99 ${u.floor.p99.toFixed(3)} ms`,
+      );
+    }
     say(
       `proof verification: ${result.verifyProof.usPerOp} us per tap (${result.verifyProof.opsPerSecond}/s on one core)`,
     );

@@ -17,6 +17,7 @@ import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { parseIfMatch, parseInput } from '../common/validation';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
+import { TerminalActivity, type TerminalActivityView } from './terminal-activity';
 import { CreateTerminalRequest } from './terminal.requests';
 import { TerminalsService, type IssuedCredential, type TerminalView } from './terminals.service';
 
@@ -34,7 +35,10 @@ function withCredential(res: ServerResponse, issued: IssuedCredential): Credenti
 @Controller('v1/terminals')
 @UseGuards(AdminGuard)
 export class TerminalsController {
-  constructor(private readonly terminals: TerminalsService) {}
+  constructor(
+    private readonly terminals: TerminalsService,
+    private readonly activity: TerminalActivity,
+  ) {}
 
   @Post()
   async create(
@@ -49,8 +53,15 @@ export class TerminalsController {
 
   @RequireRole('viewer')
   @Get()
-  async list(): Promise<{ items: Array<View<TerminalView>> }> {
-    return { items: (await this.terminals.list()).map(view) };
+  async list(): Promise<{
+    items: Array<View<TerminalView> & { activity?: Partial<TerminalActivityView> }>;
+  }> {
+    return {
+      items: (await this.terminals.list()).map((t) => {
+        const activity = this.activity.of(t.value.terminalId);
+        return { ...view(t), ...(activity ? { activity } : {}) };
+      }),
+    };
   }
 
   @RequireRole('viewer')

@@ -1,0 +1,304 @@
+import { launchChromium, waitForText, type Browser } from '@tapgate/browser-tests';
+import {
+  BUILT_IN_POLICY,
+  UserStatusGet,
+  type PolicySettings,
+  type StatusAnswer,
+  type TapDecision,
+} from '@tapgate/contracts';
+import { startDemo, type RunningDemo } from '@tapgate/demo';
+import { Messaging } from '@tapgate/messaging';
+import { Platform, freePort, sleep, startSambaAd, waitFor, type SambaAd } from '@tapgate/testing';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { VIEWPORT, consoleScreenshot, fitsWidth, focused, tabTo } from './console-page';
+import { createConsoleAdmin, type ConsoleAdmin } from './directory-admins';
+
+const ADMIN_GROUP = 'Tapgate Console Admins';
+const TERMINAL = 'CONSOLE-T1';
+const POLICY_CHANGE_BUDGET_MS = 1000;
+
+interface Readiness {
+  policy: { checkUserStatus: boolean; cacheUserStatus: boolean; cacheExpirySeconds: number };
+  redis: { state: string };
+}
+
+describe('the administrator console in Chromium against the real services and a real Samba AD', () => {
+  let samba: SambaAd;
+  let admin: ConsoleAdmin;
+  let platform: Platform;
+  let messaging: Messaging;
+  let demo: RunningDemo;
+  let browser: Browser;
+  let page: Page;
+  /** When user-status cached alice's status, under the default policy's 15 minute expiry. */
+  let aliceFilledAt = 0;
+  /** From the console's "Saved" to user-status reporting the 30 s expiry. */
+  let expiryAppliedMs = -1;
+  const dir = mkdtempSync(join(tmpdir(), 'tapgate-console-'));
+
+  const consoleUrl = () => `http://127.0.0.1:${platform.ports.policyHttp}/console/`;
+  const readiness = async (): Promise<Readiness> =>
+    (await (await fetch(`http://127.0.0.1:${platform.ports.userStatusHttp}/readyz`)).json()) as Readiness;
+  const askAlice = (): Promise<StatusAnswer> =>
+    messaging.request(UserStatusGet, { v: 1, user: { sAMAccountName: 'alice' } });
+  const storedDefault = () =>
+    platform.api<{ settings: PolicySettings; revision: number }>('GET', '/v1/policies/default');
+  const tapAlice = async (): Promise<TapDecision | undefined> => {
+    const res = await demo.control(`/bands/${demo.bandIds.alice}/tap`);
+    return ((await res.json()) as { decision?: TapDecision }).decision;
+  };
+  const enrollmentState = () => `[id="enr-${demo.bandIds.alice}"] .state`;
+  const goTo = async (section: string) => {
+    await page.locator('#nav').getByRole('link', { name: section }).click();
+    await waitForText(page, '#main h2', new RegExp(`^${section}$`));
+  };
+  const waitForSaved = () => waitForText(page, '#toast', /^Saved Default group policy \(revision \d+\)$/);
+
+  before(async () => {
+    // Fails fast (before Samba) when Chromium is missing.
+    browser = await launchChromium();
+    samba = await startSambaAd();
+    admin = await createConsoleAdmin(samba, ADMIN_GROUP, 'tgadmin');
+    platform = await Platform.start({
+      dir,
+      logLevel: 'warn',
+      users: [],
+      ldap: {
+        url: samba.ldapsUrl,
+        baseDn: samba.baseDn,
+        bindDn: samba.serviceAccount.dn,
+        bindPassword: samba.serviceAccount.password,
+        caFile: samba.caFile,
+      },
+      adminGroup: ADMIN_GROUP,
+      // Not 30 s: only the policy written through the console may make 30 s entries stale.
+      userStatusCacheExpirySeconds: 3600,
+    });
+    messaging = new Messaging({ servers: [platform.nats.url], name: 'console-test', requestTimeoutMs: 5000 });
+    await platform.api('POST', '/v1/policies', {
+      policyId: 'default',
+      kind: 'default',
+      name: 'Default group policy',
+      settings: BUILT_IN_POLICY,
+    });
+    await waitFor(async () => (await readiness()).policy.cacheExpirySeconds === 900, {
+      what: 'user-status applying the default policy (15 minutes)',
+    });
+    // Cached now; the 30 s expiry set in the console must make this very entry stale 30 s from now.
+    aliceFilledAt = Date.parse((await askAlice()).checkedAt);
+    demo = await startDemo(platform, {
+      dir,
+      terminalId: TERMINAL,
+      pagePort: 0,
+      controlPort: await freePort(),
+      audience: 'console-browser-test',
+      bands: [{ user: 'alice', authenticated: true }],
+    });
+    // Until presence has the band's advert the tap is refused as not authenticated; no NEA listens.
+    await waitFor(async () => (await tapAlice())?.reason === 'no_listener', {
+      what: "alice's band known to presence",
+    });
+    page = await browser.context.newPage();
+    await page.setViewportSize(VIEWPORT);
+  });
+
+  after(async () => {
+    await page?.close().catch(() => undefined);
+    await browser?.close();
+    await messaging?.close();
+    await demo?.stop();
+    await platform?.stop();
+    await samba?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('1. logs the admin group member in; the session cookie is HttpOnly and SameSite=Strict', async () => {
+    await page.goto(consoleUrl());
+    await page.fill('#username', admin.sAMAccountName);
+    await page.fill('#password', admin.password);
+    await page.click('#login-submit');
+    await waitForText(page, '#whoami', /^tgadmin \(admin\)$/);
+    await waitForText(page, '#main h2', /^Policies$/);
+    await waitForText(page, '#policies', /Default group policy/);
+    const session = (await browser.context.cookies()).find((c) => c.name === 'tapgate_session');
+    assert.ok(session, 'no session cookie');
+    assert.deepEqual([session.httpOnly, session.sameSite], [true, 'Strict']);
+    assert.ok(await fitsWidth(page), 'the Policies page scrolls sideways at 1366x768');
+    await consoleScreenshot(page, '01-policies');
+  });
+
+  it('2. sets Cache Expiry to 30 seconds and saves', async () => {
+    await page.getByRole('link', { name: 'Default group policy' }).click();
+    await waitForText(page, '#main h2', /^Policy: Default group policy$/);
+    assert.equal(await page.inputValue('#cacheExpirySeconds'), '900');
+    const choices = await page.locator('#cacheExpirySeconds option').allTextContents();
+    assert.deepEqual([choices[0], choices.at(-1)], ['30 seconds', '24 hours']);
+    // Before the save, user-status still serves alice's entry from its cache.
+    const cached = await askAlice();
+    assert.deepEqual([cached.source, Date.parse(cached.checkedAt)], ['cache', aliceFilledAt]);
+
+    await page.getByLabel('Cache Expiry').selectOption({ label: '30 seconds' });
+    await page.click('#save');
+    await waitForSaved();
+    const savedAt = Date.now();
+    await waitFor(async () => (await readiness()).policy.cacheExpirySeconds === 30, {
+      timeoutMs: 5000,
+      intervalMs: 10,
+      what: 'user-status reporting the 30 s expiry',
+    });
+    expiryAppliedMs = Date.now() - savedAt;
+    // The page reloads the policy from the server after saving.
+    await waitFor(async () => (await page.inputValue('#cacheExpirySeconds')) === '30', {
+      what: 'the form showing the saved 30 s',
+    });
+    assert.equal((await storedDefault()).settings.activeDirectory.cacheExpirySeconds, 30);
+    await consoleScreenshot(page, '02-policy-cache-expiry-30s');
+  });
+
+  it('3. user-status applies the 30 s expiry: the entry cached under 15 minutes is re-read at 30 s', async (t) => {
+    t.diagnostic(`policy change seen by user-status ${expiryAppliedMs} ms after the console's save`);
+    assert.ok(
+      expiryAppliedMs >= 0 && expiryAppliedMs <= POLICY_CHANGE_BUDGET_MS,
+      `took ${expiryAppliedMs} ms`,
+    );
+    const staleAt = aliceFilledAt + 30_000;
+    let cacheAnswers = 0;
+    for (;;) {
+      const askedAt = Date.now();
+      const answer = await askAlice();
+      if (answer.source === 'directory') {
+        // Never early; never late either, as every cached answer below was asked for before the 30 s.
+        assert.ok(Date.now() >= staleAt, `re-read ${staleAt - Date.now()} ms before the 30 s`);
+        assert.ok(Date.parse(answer.checkedAt) > aliceFilledAt);
+        t.diagnostic(`served from cache ${cacheAnswers} times; re-read ${askedAt - staleAt} ms after 30 s`);
+        break;
+      }
+      assert.equal(answer.source, 'cache');
+      // A cached answer asked for after the 30 s (beyond clock granularity) means the expiry was ignored.
+      assert.ok(askedAt < staleAt + 250, `still cached ${askedAt - aliceFilledAt} ms after it was filled`);
+      cacheAnswers++;
+      await sleep(200);
+    }
+    assert.equal((await askAlice()).source, 'cache', 'the re-read is cached again');
+  });
+
+  it('4. clearing Cache User Status hides Cache Expiry; user-status stops caching', async () => {
+    assert.equal(await page.getByLabel('Cache Expiry').isVisible(), true);
+    await page.getByLabel('Cache User Status').uncheck();
+    assert.equal(await page.getByLabel('Cache Expiry').isVisible(), false);
+    assert.equal(await page.locator('#row-cacheExpirySeconds').isHidden(), true);
+    await page.click('#save');
+    await waitForSaved();
+    await waitFor(
+      async () => {
+        const r = await readiness();
+        return !r.policy.cacheUserStatus && r.redis.state === 'bypassed';
+      },
+      { what: 'user-status bypassing its cache' },
+    );
+    const stored = await storedDefault();
+    assert.equal(stored.settings.activeDirectory.cacheUserStatus, false);
+    // After the reload from the server the field is still hidden.
+    await waitFor(async () => !(await page.getByLabel('Cache User Status').isChecked()));
+    assert.equal(await page.getByLabel('Cache Expiry').isVisible(), false);
+    const answers = [await askAlice(), await askAlice()];
+    assert.deepEqual(
+      answers.map((a) => a.source),
+      ['directory', 'directory'],
+    );
+    await consoleScreenshot(page, '03-cache-user-status-cleared');
+  });
+
+  it("5. suspending alice's band in Enrollments refuses its next tap (band_suspended)", async (t) => {
+    await goTo('Enrollments');
+    await waitForText(page, enrollmentState(), /^active$/);
+    assert.equal((await tapAlice())?.reason, 'no_listener');
+    await page.click(`[id="suspend-${demo.bandIds.alice}"]`);
+    await waitForText(page, enrollmentState(), /^suspended$/);
+    const refused = await tapAlice();
+    assert.equal(refused?.outcome, 'refused');
+    assert.equal(refused?.reason, 'band_suspended');
+    assert.ok(await fitsWidth(page), 'the Enrollments page scrolls sideways at 1366x768');
+    await consoleScreenshot(page, '04-enrollments-suspended');
+
+    await page.click(`[id="reactivate-${demo.bandIds.alice}"]`);
+    await waitForText(page, enrollmentState(), /^active$/);
+    const startedAt = Date.now();
+    await waitFor(async () => (await tapAlice())?.reason === 'no_listener', {
+      timeoutMs: POLICY_CHANGE_BUDGET_MS,
+      what: 'the reactivated band accepted again',
+    });
+    t.diagnostic(`reactivation reached the gateway within ${Date.now() - startedAt} ms`);
+  });
+
+  it('6. refuses alice, who is outside the admin group, with a clear message', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await waitForText(page, '#login-error', /^Logged out\.$/);
+    await page.fill('#username', 'alice');
+    await page.fill('#password', admin.password); // the seeded users' password: a correct bind
+    await page.click('#login-submit');
+    await waitForText(page, '#login-error', /^this account may not administer Tapgate$/);
+    assert.equal(await page.locator('#nav').isHidden(), true);
+    assert.equal(await page.evaluate(() => fetch('/v1/auth/me').then((r) => r.status)), 401);
+    await consoleScreenshot(page, '05-alice-refused');
+  });
+
+  it('7. the login and policy forms work with the keyboard alone at 1366x768', async () => {
+    await page.goto(consoleUrl());
+    await waitFor(async () => (await focused(page)) === '#username', { what: 'focus on the user name' });
+    await page.keyboard.type(admin.sAMAccountName);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(admin.password);
+    await page.keyboard.press('Enter');
+    await waitForText(page, '#whoami', /^tgadmin \(admin\)$/);
+    await waitForText(page, '#main h2', /^Policies$/);
+
+    await tabTo(page, 'a:Default group policy');
+    await page.keyboard.press('Enter');
+    await waitForText(page, '#main h2', /^Policy: Default group policy$/);
+    await tabTo(page, '#cacheUserStatus');
+    await page.keyboard.press('Space'); // a checkbox toggles with Space; Enter submits the form
+    assert.equal(await page.getByLabel('Cache Expiry').isVisible(), true);
+    await tabTo(page, '#cacheExpirySeconds', 1);
+    // Arrow keys change a closed select; the first choice is 30 seconds.
+    for (let i = 0; i < 15 && (await page.inputValue('#cacheExpirySeconds')) !== '30'; i++) {
+      await page.keyboard.press('ArrowUp');
+    }
+    assert.equal(await page.inputValue('#cacheExpirySeconds'), '30');
+    await tabTo(page, '#save');
+    await page.keyboard.press('Enter');
+    await waitForSaved();
+    const ad = (await storedDefault()).settings.activeDirectory;
+    assert.deepEqual([ad.cacheUserStatus, ad.cacheExpirySeconds], [true, 30]);
+    await waitFor(async () => (await readiness()).policy.cacheUserStatus, {
+      what: 'user-status caching again',
+    });
+    await consoleScreenshot(page, '06-keyboard-policy-saved');
+  });
+
+  it('shows the Terminals page (endpoint online, last tap) and the Audit page (policy changes, refused login)', async () => {
+    await goTo('Terminals');
+    const row = `[id="term-${TERMINAL}"]`;
+    await waitForText(page, `${row} .connection`, /^online since .+ \(.+, .+\)$/);
+    // The reactivated band's tap, as the gateway announced it (no NEA listens, so nobody is logged in).
+    await waitForText(page, `${row} .last-tap`, /nfc (alice|[\w-]+): refused \(no_listener\)$/);
+    assert.ok(await fitsWidth(page), 'the Terminals page scrolls sideways at 1366x768');
+    await consoleScreenshot(page, '07-terminals');
+
+    await goTo('Audit');
+    await waitForText(page, '#audit-status', /^\d+ records$/);
+    const all = await page.locator('#audit tbody').innerText();
+    assert.match(all, /tgadmin \(session\)\s+policy\.update\s+policy default/);
+    await page.fill('#audit-filter', 'alice');
+    const alice = await page.locator('#audit tbody').innerText();
+    assert.match(alice, /alice \(session\)\s+admin\.login_failed/);
+    assert.doesNotMatch(alice, /policy\.update/);
+    await consoleScreenshot(page, '08-audit-alice');
+    assert.deepEqual(browser.pageErrors, []);
+  });
+});
