@@ -6,14 +6,20 @@ import exec from 'k6/execution';
 import { SharedArray } from 'k6/data';
 import { clearInterval, setInterval, setTimeout } from 'k6/timers';
 import { readSettings } from './lib/settings.js';
+import { setupTerminals } from './lib/setup.js';
 import { Terminal, terminalsOfVu } from './lib/terminal.js';
 
 const settings = readSettings(__ENV, { endpoints: 2000, rate: 500, duration: '2m' });
 // Connections open at about 200/s before tapping starts, so the handshakes do not skew the latencies.
 const rampMs = Math.max(2000, Math.ceil((2 * settings.endpoints * 1000) / 200));
-const credentials = new SharedArray('credentials', () =>
+const fileCredentials = new SharedArray('credentials', () =>
   settings.credentialsFile ? [JSON.parse(open(settings.credentialsFile))] : [{}],
 );
+
+// Enrolled bands must be granted: a refusal (or a tap that could not be signed) fails the run.
+const grantThresholds = settings.adminToken
+  ? { 'tapgate_tap_decisions{outcome:refused}': ['count==0'], tapgate_taps_unsigned: ['count==0'] }
+  : {};
 
 export const options = {
   scenarios: {
@@ -34,17 +40,24 @@ export const options = {
     tapgate_taps_not_ready: ['count==0'],
     tapgate_ws_unexpected_close: ['count==0'],
     checks: ['rate==1'],
+    ...grantThresholds,
   },
+  // Enrolling (one key pair and two policy API calls per terminal) takes a while for thousands.
+  setupTimeout: Math.ceil(60 + settings.endpoints / 20) + 's',
   summaryTrendStats: ['min', 'med', 'p(95)', 'p(99)', 'max', 'count'],
 };
 
-export default function () {
+/** Enrolls the terminals when TAPGATE_ADMIN_TOKEN is set (signed taps); see docs/operations.md. */
+export async function setup() {
+  return setupTerminals(settings, fileCredentials[0]);
+}
+
+export default function (data) {
   const range = terminalsOfVu(exec.vu.idInTest, settings);
   const periodMs = (settings.endpoints / settings.rate) * 1000;
-  const credentialsByTerminal = credentials[0]; // one copy per VU: SharedArray decodes on every access
   const terminals = [];
   for (let i = range.first; i < range.last; i++) {
-    const terminal = new Terminal(i, settings, credentialsByTerminal);
+    const terminal = new Terminal(i, settings, data.credentials, data.bandKeys);
     terminals.push(terminal);
     setTimeout(() => terminal.connect(), Math.floor((i / settings.endpoints) * (rampMs - 1000)));
     // Phases spread evenly over one period: the sum over all terminals is RATE taps per second.

@@ -51,18 +51,92 @@ export function tapFrame(tap) {
   return encodeFrame('tap', data);
 }
 
+/** Asks for a fresh challenge; the answer is a `challenge` frame with the same ref. */
+export function challengeRequestFrame(ref) {
+  return encodeFrame('challenge.request', undefined, ref);
+}
+
+/** One advert of `bandId` as the terminal's BLE scanner would relay it (presence must know the band). */
+export function advertsFrame(bandId, rssi, seenAt) {
+  const advert = { bandId: bandId, rssi: rssi, state: 'authenticated', seenAt: seenAt };
+  return encodeFrame('adverts', { adverts: [advert] });
+}
+
+export const PROOF_DOMAIN = 'tapgate-tap-v1';
+const PROOF_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' };
+const SIGN_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' };
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** WebCrypto: the global `crypto` (Node 19+, k6 0.56+ and 1.x). */
+function defaultSubtle() {
+  if (typeof crypto === 'undefined' || !crypto.subtle) {
+    throw new Error('signed taps need WebCrypto as the global crypto (k6 1.x or 0.56+, Node 19+)');
+  }
+  return crypto.subtle;
+}
+
+/** base64url without padding. Written out because k6/encoding is not importable under Node. */
+export function base64url(bytes) {
+  const b = new Uint8Array(bytes);
+  let out = '';
+  for (let i = 0; i < b.length; i += 3) {
+    const n = (b[i] << 16) | ((b[i + 1] || 0) << 8) | (b[i + 2] || 0);
+    out += B64URL[(n >> 18) & 63] + B64URL[(n >> 12) & 63];
+    if (i + 1 < b.length) out += B64URL[(n >> 6) & 63];
+    if (i + 2 < b.length) out += B64URL[n & 63];
+  }
+  return out;
+}
+
 /**
- * The proof a band makes over the gateway's challenge for one tap: {challenge, timestamp, terminalId,
- * signature}. It returns undefined for now, so taps go out unsigned and the gateway refuses them with a
- * reason (they are still delivered to the NEA clients, which is what the latency scenarios measure).
- *
- * TODO(docs/protocol.md): sign as §5 "The tap proof" of docs/protocol.md specifies (ECDSA P-256, SHA-256,
- * over "tapgate-tap-v1\n<challenge>\n<terminalId>\n<bandId>\n<timestamp>", P1363 signature in base64url),
- * with band keys the scenario enrolled, so taps are granted. Callers already await this function, so it
- * may use WebCrypto's asynchronous crypto.subtle.sign.
+ * The UTF-8 bytes a band signs (docs/protocol.md §5). Every field is ASCII by construction (base64url,
+ * ids, digits), so the bytes are the char codes; anything else is refused rather than mis-encoded.
  */
-export async function signTap(_request) {
-  return undefined;
+export function proofMessage(request) {
+  const ts = request.timestamp;
+  if (!Number.isSafeInteger(ts) || ts < 0) throw new Error('tap proof: timestamp must be integer ms');
+  for (const name of ['challenge', 'terminalId', 'bandId']) {
+    if (typeof request[name] !== 'string' || !/^[A-Za-z0-9_-]+$/.test(request[name])) {
+      throw new Error('tap proof: ' + name + ' must be base64url / id characters');
+    }
+  }
+  const text = [PROOF_DOMAIN, request.challenge, request.terminalId, request.bandId, String(ts)].join('\n');
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+/** Imports an enrolled band's private JWK for signing (not extractable). */
+export function importBandKey(privateJwk, subtle) {
+  return (subtle || defaultSubtle()).importKey('jwk', privateJwk, PROOF_ALGORITHM, false, ['sign']);
+}
+
+/** A new band key pair; the public JWK is what POST /v1/enrollments takes. */
+export async function generateBandKey(subtle) {
+  const s = subtle || defaultSubtle();
+  const pair = await s.generateKey(PROOF_ALGORITHM, true, ['sign', 'verify']);
+  const privateJwk = await s.exportKey('jwk', pair.privateKey);
+  const publicJwk = { kty: 'EC', crv: 'P-256', x: privateJwk.x, y: privateJwk.y };
+  return { privateJwk: privateJwk, publicJwk: publicJwk };
+}
+
+/**
+ * The proof a band makes over the gateway's challenge for one tap (docs/protocol.md §5 "The tap proof"):
+ * {challenge, timestamp, terminalId, signature}, the signature ECDSA P-256 / SHA-256 in IEEE P1363 form
+ * (what WebCrypto's sign returns), base64url. `request.privateKey` is a CryptoKey from importBandKey;
+ * without one, or without a challenge, the tap goes out unsigned (undefined) and the gateway refuses it
+ * with a reason, which is what the no-enrollment mode measures.
+ */
+export async function signTap(request) {
+  if (!request || !request.privateKey || !request.challenge) return undefined;
+  const subtle = request.subtle || defaultSubtle();
+  const signature = await subtle.sign(SIGN_ALGORITHM, request.privateKey, proofMessage(request));
+  return {
+    challenge: request.challenge,
+    timestamp: request.timestamp,
+    terminalId: request.terminalId,
+    signature: base64url(signature),
+  };
 }
 
 export function terminalIdFor(prefix, index) {

@@ -34,6 +34,14 @@ function positiveNumber(name, text, fallback) {
   return n;
 }
 
+function httpUrl(name, text, fallback) {
+  const url = text === undefined || text === '' ? fallback : String(text);
+  if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(url)) {
+    throw new Error(name + ' must be an http:// or https:// URL (got "' + url + '")');
+  }
+  return url.replace(/\/+$/, '');
+}
+
 function wsUrl(name, text, fallback) {
   const url = text === undefined || text === '' ? fallback : String(text);
   if (!/^wss?:\/\/[^/\s]+(\/\S*)?$/.test(url)) {
@@ -65,7 +73,23 @@ export function readSettings(env, defaults) {
     prefix: prefix,
     // JSON object {terminalId: credential} for gateways that require endpoint credentials.
     credentialsFile: env.CREDENTIALS_FILE || undefined,
+    // With an admin token, setup() registers the terminals and enrolls one band per terminal through
+    // the policy REST API, so taps carry proofs and can be granted (docs/operations.md, "Load tests").
+    adminToken: env.TAPGATE_ADMIN_TOKEN || undefined,
+    policyUrl: httpUrl('TAPGATE_POLICY_URL', env.TAPGATE_POLICY_URL, 'http://127.0.0.1:8080'),
+    userPrefix: env.USER_PREFIX || 'k6user',
+    setupConcurrency: positiveInt('SETUP_CONCURRENCY', env.SETUP_CONCURRENCY, 16),
   };
+  if (settings.adminToken && settings.credentialsFile) {
+    throw new Error('set TAPGATE_ADMIN_TOKEN or CREDENTIALS_FILE, not both (setup issues the credentials)');
+  }
+  // sAMAccountName: at most 20 characters; the longest is the prefix plus the last index.
+  const longestUser = settings.userPrefix + String(settings.endpoints - 1);
+  if (!/^[A-Za-z0-9._-]{1,20}$/.test(longestUser)) {
+    throw new Error(
+      'USER_PREFIX + index must be 1-20 of A-Z a-z 0-9 . _ - (got "' + longestUser + '" at ENDPOINTS)',
+    );
+  }
   settings.vus = Math.ceil(settings.endpoints / settings.terminalsPerVu);
   return settings;
 }

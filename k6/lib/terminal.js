@@ -4,12 +4,15 @@
 import { check } from 'k6';
 import { WebSocket } from 'k6/experimental/websockets';
 import { Counter, Trend } from 'k6/metrics';
-import { clearInterval, setInterval } from 'k6/timers';
+import { clearInterval, setInterval, setTimeout } from 'k6/timers';
 import {
   ENDPOINT_PATH,
+  advertsFrame,
   bandIdFor,
+  challengeRequestFrame,
   decodeFrame,
   endpointHello,
+  importBandKey,
   neaHello,
   pingFrame,
   signTap,
@@ -28,6 +31,7 @@ export const metrics = {
   tapResultsMissing: new Counter('tapgate_tap_results_missing'),
   tapsUndelivered: new Counter('tapgate_taps_undelivered'),
   tapsNotReady: new Counter('tapgate_taps_not_ready'),
+  tapsUnsigned: new Counter('tapgate_taps_unsigned'),
   decisions: new Counter('tapgate_tap_decisions'),
   welcomed: new Counter('tapgate_ws_welcomed'),
   unexpectedClose: new Counter('tapgate_ws_unexpected_close'),
@@ -108,15 +112,30 @@ class ProtocolSocket {
   }
 }
 
+// Presence forgets a band after 60 s without adverts; real endpoints relay them far more often.
+const ADVERT_EVERY_MS = 10000;
+const ADVERT_RSSI = -60;
+// A challenge this close to expiry is not used: the tap might reach the gateway after it.
+const CHALLENGE_MARGIN_MS = 2000;
+
 export class Terminal {
-  /** `credentials`: {terminalId: credential} for gateways that require endpoint credentials. */
-  constructor(index, settings, credentials) {
+  /**
+   * `credentials`: {terminalId: credential} for gateways that require endpoint credentials.
+   * `bandKeys`: {bandId: private JWK} of bands setup() enrolled; with one, taps carry proofs.
+   */
+  constructor(index, settings, credentials, bandKeys) {
     this.index = index;
     this.settings = settings;
     this.terminalId = terminalIdFor(settings.prefix, index);
     this.bandId = bandIdFor(settings.prefix, index);
     this.credential = credentials[this.terminalId];
+    this.bandKeyJwk = bandKeys ? bandKeys[this.bandId] : undefined;
+    this.signingKey = null;
+    // The newest unused challenge {challenge, expiresAt (ms)}; single use, so a tap takes it.
     this.challenge = undefined;
+    this.challengeWaiters = {};
+    this.challengeSeq = 0;
+    this.advertTimer = null;
     this.tapSeq = 0;
     // tapId -> ms when sent, until the NEA client gets the tap / until the endpoint gets tap.result.
     this.pending = {};
@@ -128,6 +147,7 @@ export class Terminal {
 
   /** NEA first: a tap is only delivered to NEA clients already bound to the terminal. */
   connect() {
+    if (this.bandKeyJwk && this.signingKey === null) this.signingKey = importBandKey(this.bandKeyJwk);
     this.nea = new ProtocolSocket('nea', this.settings.neaUrl + '/', neaHello(this.terminalId), (f) =>
       this.onNeaFrame(f),
     );
@@ -165,11 +185,18 @@ export class Terminal {
 
   onEndpointFrame(frame) {
     if (frame.type === 'welcome') {
-      this.challenge = frame.data && frame.data.challenge;
+      this.offerChallenge(frame.data && frame.data.challenge);
+      if (this.bandKeyJwk) this.startAdverts();
     } else if (frame.type === 'challenge') {
-      this.challenge = frame.data;
+      const waiter = frame.ref !== undefined ? this.challengeWaiters[frame.ref] : undefined;
+      if (waiter && frame.data && typeof frame.data.challenge === 'string') {
+        delete this.challengeWaiters[frame.ref];
+        waiter(frame.data.challenge);
+      } else {
+        this.offerChallenge(frame.data);
+      }
     } else if (frame.type === 'tap.result' && frame.data) {
-      if (frame.data.challenge) this.challenge = frame.data.challenge;
+      this.offerChallenge(frame.data.challenge);
       const sentAt = this.awaitingResult[frame.data.tapId];
       if (sentAt !== undefined) {
         delete this.awaitingResult[frame.data.tapId];
@@ -182,19 +209,62 @@ export class Terminal {
     }
   }
 
+  offerChallenge(issued) {
+    if (!issued || typeof issued.challenge !== 'string') return;
+    const expiresAt = Date.parse(issued.expiresAt);
+    this.challenge = { challenge: issued.challenge, expiresAt: Number.isFinite(expiresAt) ? expiresAt : 0 };
+  }
+
+  /** A fresh challenge, used up; asks the gateway for one when none is. undefined after a timeout. */
+  takeChallenge() {
+    const held = this.challenge;
+    this.challenge = undefined;
+    if (held && held.expiresAt - CHALLENGE_MARGIN_MS > Date.now()) return Promise.resolve(held.challenge);
+    const ref = 'c' + this.challengeSeq++;
+    return new Promise((resolve) => {
+      this.challengeWaiters[ref] = resolve;
+      this.endpoint.send(challengeRequestFrame(ref));
+      setTimeout(() => {
+        if (this.challengeWaiters[ref] === undefined) return;
+        delete this.challengeWaiters[ref];
+        resolve(undefined);
+      }, this.settings.tapTimeoutMs);
+    });
+  }
+
+  /** The band on its wrist, authenticated, next to this terminal: what presence needs for a grant. */
+  startAdverts() {
+    const advertise = () =>
+      this.endpoint.send(advertsFrame(this.bandId, ADVERT_RSSI, new Date().toISOString()));
+    advertise();
+    if (this.advertTimer === null) this.advertTimer = setInterval(advertise, ADVERT_EVERY_MS);
+  }
+
   async tap() {
     if (!this.ready()) {
       metrics.tapsNotReady.add(1);
       return;
     }
     const tapId = this.terminalId + '-' + this.tapSeq++;
-    const timestamp = Date.now();
-    const proof = await signTap({
-      challenge: this.challenge,
-      terminalId: this.terminalId,
-      bandId: this.bandId,
-      timestamp: timestamp,
-    });
+    let proof;
+    let timestamp = Date.now();
+    if (this.signingKey !== null) {
+      // Signing (and any challenge round trip) happens before sentAt: the latency is the gateway's.
+      const [privateKey, challenge] = await Promise.all([this.signingKey, this.takeChallenge()]);
+      timestamp = Date.now();
+      proof = await signTap({
+        privateKey: privateKey,
+        challenge: challenge,
+        terminalId: this.terminalId,
+        bandId: this.bandId,
+        timestamp: timestamp,
+      });
+      if (proof === undefined) metrics.tapsUnsigned.add(1);
+      if (!this.ready()) {
+        metrics.tapsNotReady.add(1);
+        return;
+      }
+    }
     const sentAt = Date.now();
     this.pending[tapId] = sentAt;
     this.awaitingResult[tapId] = sentAt;
@@ -239,6 +309,8 @@ export class Terminal {
   /** Final accounting, then a normal close of both sockets. */
   close() {
     this.stopTapping();
+    if (this.advertTimer !== null) clearInterval(this.advertTimer);
+    this.advertTimer = null;
     const lost = Object.keys(this.pending).length;
     if (lost > 0) metrics.tapsLost.add(lost);
     const unanswered = Object.keys(this.awaitingResult).length;

@@ -469,6 +469,10 @@ files:
   value: {{ .webapi.protocol | quote }}
 - name: TAPGATE_WEBAPI_PORT
   value: {{ int64 .webapi.port | quote }}
+{{- with .allowedOrigins }}
+- name: TAPGATE_GATEWAY_ALLOWED_ORIGINS
+  value: {{ join "," . | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if eq .name "user-status" }}

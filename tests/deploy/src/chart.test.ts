@@ -203,6 +203,7 @@ describe('service configuration the chart produces', () => {
       ['gateway', 'flood_close_after', ['config', 'gateway', 'floodCloseAfter']],
       ['gateway', 'tap_timeout_ms', ['config', 'gateway', 'tapTimeoutMs']],
       ['gateway', 'trusted_proxies', ['config', 'gateway', 'trustedProxies']],
+      ['gateway', 'allowed_origins', ['wsGateway', 'allowedOrigins']],
       ['agent', 'port', ['wsGateway', 'standard', 'port']],
       ['webapi', 'port', ['wsGateway', 'webapi', 'port']],
       ['webapi', 'enabled', ['wsGateway', 'webapi', 'enabled']],
@@ -217,6 +218,21 @@ describe('service configuration the chart produces', () => {
         `${path.join('.')} vs [${sec}] ${key}`,
       );
     }
+  });
+
+  it('passes wsGateway.allowedOrigins as TAPGATE_GATEWAY_ALLOWED_ORIGINS, comma-separated, when set', () => {
+    assert.match(
+      helpers,
+      /\{\{- with \.allowedOrigins \}\}\n- name: TAPGATE_GATEWAY_ALLOWED_ORIGINS\n {2}value: \{\{ join "," \. \| quote \}\}/,
+    );
+    // The loader's list syntax in the environment, checked against the production example's origins.
+    const origins = getPath(readYaml('tests/deploy/fixtures/values-production.yaml'), [
+      'wsGateway',
+      'allowedOrigins',
+    ]) as string[];
+    assert.ok(origins.length >= 2);
+    const field = section('gateway')!.fields.allowed_origins;
+    assert.deepEqual(field.fromToml(origins, '/'), origins);
   });
 
   it('keeps the schema ranges of config.gateway inside what the loader accepts', () => {

@@ -17,6 +17,8 @@ const K6_MODULES = new Set([
   'k6/crypto',
   'k6/encoding',
   'k6/execution',
+  'k6/http',
+  'k6/experimental/webcrypto',
   'k6/data',
   'k6/timers',
 ]);
@@ -139,10 +141,20 @@ describe('k6 scripts', () => {
     assert.match(readRepoFile('k6/tap-latency.js'), /tapgate_tap_to_nea_ms: \['p\(99\)<10'\]/);
   });
 
-  it('leave the tap-proof seam in signTap, naming docs/protocol.md', () => {
-    const source = readRepoFile('k6/lib/protocol.js');
-    assert.match(source, /TODO\(docs\/protocol\.md\)[\s\S]*export async function signTap\(/);
+  it('sign taps in the terminal with WebCrypto (k6-signing.test.ts checks the proofs)', () => {
+    assert.match(readRepoFile('k6/lib/protocol.js'), /export async function signTap\([\s\S]*subtle\.sign\(/);
     assert.match(readRepoFile('k6/lib/terminal.js'), /await signTap\(/);
+  });
+
+  it('enroll in setup() when given an admin token', () => {
+    for (const file of entryScripts) {
+      assert.match(readRepoFile(file), /export async function setup\(\) \{\s+return setupTerminals\(/, file);
+      assert.match(
+        readRepoFile(file),
+        /new Terminal\(i, settings, data\.credentials, data\.bandKeys\)/,
+        file,
+      );
+    }
   });
 });
 
@@ -153,6 +165,8 @@ interface ProtocolModule {
   endpointHello(terminalId: string, credential?: string): string;
   neaHello(terminalId: string): string;
   pingFrame(ref?: string): string;
+  challengeRequestFrame(ref: string): string;
+  advertsFrame(bandId: string, rssi: number, seenAt: string): string;
   tapFrame(tap: { tapId: string; kind?: string; bandId: string; at: string; proof?: unknown }): string;
   signTap(request: unknown): Promise<unknown>;
   terminalIdFor(prefix: string, index: number): string;
@@ -223,6 +237,15 @@ describe('k6/lib/protocol.js against libs/contracts', () => {
     assert.deepEqual((tap.data as { proof: unknown }).proof, proof);
   });
 
+  it('asks for challenges and relays adverts as the contracts define them', () => {
+    const request = accepted(p.challengeRequestFrame('c3'));
+    assert.deepEqual([request.type, request.ref], ['challenge.request', 'c3']);
+    const seenAt = new Date().toISOString();
+    assert.deepEqual(accepted(p.advertsFrame('k6-b3', -60, seenAt)).data, {
+      adverts: [{ bandId: 'k6-b3', rssi: -60, state: 'authenticated', seenAt }],
+    });
+  });
+
   it('reads server frames and refuses garbage without throwing', () => {
     const event = encodeServerFrame('pong', undefined, 'hb7');
     assert.deepEqual(p.decodeFrame(event), { type: 'pong', ref: 'hb7', data: undefined });
@@ -265,6 +288,9 @@ describe('k6/lib/settings.js', () => {
     assert.equal(e.neaUrl, 'wss://gw.example.com:9120');
     assert.deepEqual([e.endpoints, e.rate, e.durationMs, e.vus], [120, 7.5, 5_400_000, 3]);
     assert.equal(s.parseDuration('X', '250ms'), 250);
+    assert.equal(d.adminToken, undefined);
+    assert.equal(d.policyUrl, 'http://127.0.0.1:8080');
+    assert.equal(d.userPrefix, 'k6user');
   });
 
   it('refuses bad values, naming the variable', () => {
@@ -276,6 +302,9 @@ describe('k6/lib/settings.js', () => {
       [{ DURATION: '0s' }, /DURATION must be longer than 0/],
       [{ TAPGATE_URL: 'http://127.0.0.1:9120' }, /TAPGATE_URL must be a ws:\/\/ or wss:\/\/ URL/],
       [{ TERMINAL_PREFIX: 'a b' }, /TERMINAL_PREFIX/],
+      [{ TAPGATE_POLICY_URL: 'ws://policy:8080' }, /TAPGATE_POLICY_URL must be an http/],
+      [{ USER_PREFIX: 'a-very-long-user-prefix' }, /USER_PREFIX \+ index must be 1-20/],
+      [{ TAPGATE_ADMIN_TOKEN: 't', CREDENTIALS_FILE: 'c.json' }, /not both/],
     ];
     for (const [env, message] of bad) {
       assert.throws(() => s.readSettings(env, defaults), message, JSON.stringify(env));

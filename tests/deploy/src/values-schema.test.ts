@@ -77,6 +77,13 @@ describe('values.schema.json', () => {
       '/config/gateway/trustedProxies/0',
       'pattern',
     );
+    for (const origin of [
+      'mes.example.com',
+      'https://mes.example.com/app',
+      'https://a.example,https://b.example',
+    ]) {
+      rejects({ wsGateway: { allowedOrigins: [origin] } }, '/wsGateway/allowedOrigins/0', 'pattern');
+    }
     rejects({ externalNats: { servers: ['http://nats:4222'] } }, '/externalNats/servers/0', 'pattern');
     rejects({ externalRedis: { url: 'localhost:6379' } }, '/externalRedis/url', 'pattern');
     rejects({ ldap: { url: 'dc1.corp.example.com' } }, '/ldap/url', 'pattern');
