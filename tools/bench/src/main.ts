@@ -59,6 +59,13 @@ function openWs(url: string, onMessage: (text: string) => void): Promise<WebSock
   });
 }
 
+/** User + system CPU time of a process in milliseconds (Linux /proc; clock ticks of 10 ms). */
+async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 async function rssOf(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
@@ -216,9 +223,19 @@ async function main(): Promise<void> {
     errored = 0;
     refused = 0;
     say(`measuring (${DURATION_MS / 1000} s) ...`);
+    const services = ['ws-gateway', 'user-status', 'presence'] as const;
+    const cpuBefore = await Promise.all(services.map((n) => cpuMsOf(platform.process(n).child.pid!)));
+    const benchCpuBefore = process.cpuUsage();
     const t0 = performance.now();
     const sent = await atRate(RATE, DURATION_MS, (i) => tapOnce(i, true));
     const elapsed = (performance.now() - t0) / 1000;
+    const cpuAfter = await Promise.all(services.map((n) => cpuMsOf(platform.process(n).child.pid!)));
+    const benchCpu = process.cpuUsage(benchCpuBefore);
+    // CPU milliseconds each process spent per tap during the measurement (background traffic included).
+    const cpuPerTapMs = Object.fromEntries([
+      ...services.map((n, i) => [n, Math.round(((cpuAfter[i] - cpuBefore[i]) / sent) * 1000) / 1000]),
+      ['load-generator', Math.round(((benchCpu.user + benchCpu.system) / 1000 / sent) * 1000) / 1000],
+    ]) as Record<string, number>;
     await new Promise((r) => setTimeout(r, 3000));
     const lost = pairs.filter((p) => p.sentAt !== undefined).length + errored;
     const pipeline = summarize(latencies);
@@ -275,6 +292,7 @@ async function main(): Promise<void> {
         perConnectionKb: Math.round(perConnectionKb * 100) / 100,
       },
       userStatus,
+      cpuPerTapMs,
       verifyProof: {
         usPerOp: Math.round(verify.usPerOp * 10) / 10,
         opsPerSecond: Math.round(verify.opsPerSecond),
@@ -299,6 +317,11 @@ async function main(): Promise<void> {
         `user-status request: cache hit p50 ${u.hit.p50.toFixed(3)} p99 ${u.hit.p99.toFixed(3)} ms; miss (Samba, LDAPS) p50 ${u.miss.p50.toFixed(3)} p99 ${u.miss.p99.toFixed(3)} ms; bare NATS request/reply p50 ${u.floor.p50.toFixed(3)} p99 ${u.floor.p99.toFixed(3)} ms`,
       );
     }
+    say(
+      `CPU per tap (ms, incl. background heartbeats and adverts): ${Object.entries(cpuPerTapMs)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
     say(
       `proof verification: ${result.verifyProof.usPerOp} us per tap (${result.verifyProof.opsPerSecond}/s on one core)`,
     );

@@ -34,12 +34,16 @@ export const TAP_POLICY_SOURCE = Symbol('TAP_POLICY_SOURCE');
 export class KvTapPolicySource implements TapPolicySource, OnModuleInit, OnModuleDestroy {
   private readonly cache: KvCache<PolicyRecord>;
   private readonly base: PolicySettings;
+  // Effective policies are computed per tap from a handful of records; remembering the answers until
+  // the next policy change keeps that off the hot path (bounded: cleared when it grows past 10,000).
+  private readonly memo = new Map<string, unknown>();
 
   constructor(
     @Inject(MESSAGING) messaging: Messaging,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
   ) {
     this.cache = new KvCache(messaging, KvBuckets.policies, PolicyRecord);
+    this.cache.onChange(() => this.memo.clear());
     this.base = {
       ...BUILT_IN_POLICY,
       tap: { ...settings.tapPolicy },
@@ -62,17 +66,38 @@ export class KvTapPolicySource implements TapPolicySource, OnModuleInit, OnModul
     return [...this.cache.values()];
   }
 
+  private remember<T>(key: string, compute: () => T): T {
+    if (this.memo.has(key)) return this.memo.get(key) as T;
+    if (this.memo.size >= 10_000) this.memo.clear();
+    const value = compute();
+    this.memo.set(key, value);
+    return value;
+  }
+
   forUser(sAMAccountName: string, groups: readonly string[] | undefined): TapPolicy {
-    return effectivePolicy(this.policies(), { sAMAccountName, groups }, this.base).settings.tap;
+    return this.remember(
+      `user\u0000${sAMAccountName}\u0000${groups === undefined ? '?' : groups.join('\u0001')}`,
+      () => effectivePolicy(this.policies(), { sAMAccountName, groups }, this.base).settings.tap,
+    );
   }
 
   anyAllows(field: 'allowBleTaps' | 'allowUidTaps'): boolean {
+    return this.remember(`any\u0000${field}`, () => this.computeAnyAllows(field));
+  }
+
+  private computeAnyAllows(field: 'allowBleTaps' | 'allowUidTaps'): boolean {
     const policies = this.policies();
     if (effectivePolicy(policies, {}, this.base).settings.tap[field]) return true;
     return policies.some((p) => p.active && p.kind !== 'default' && p.settings.tap?.[field] === true);
   }
 
   presenceMayBeRequired(sAMAccountName: string): boolean {
+    return this.remember(`presence\u0000${sAMAccountName}`, () =>
+      this.computePresenceMayBeRequired(sAMAccountName),
+    );
+  }
+
+  private computePresenceMayBeRequired(sAMAccountName: string): boolean {
     const policies = this.policies();
     if (effectivePolicy(policies, { sAMAccountName }, this.base).settings.tap.requirePresence) return true;
     return policies.some((p) => p.active && p.kind === 'group' && p.settings.tap?.requirePresence === true);
