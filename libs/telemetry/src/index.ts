@@ -5,3 +5,4 @@ export type { Logger } from './logger';
 export { NestPinoLogger } from './nest-logger';
 export { injectTraceContext, extractTraceContext } from './propagation';
 export type { HeaderCarrier } from './propagation';
+export { stopOnSignals } from './shutdown';

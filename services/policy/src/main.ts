@@ -1,5 +1,5 @@
 import { ConfigError, loadAgentConfig, loadOrExit } from '@tapgate/config';
-import { createLogger, setLogLevel, startTelemetry, stopTelemetry } from '@tapgate/telemetry';
+import { setLogLevel, startTelemetry, stopOnSignals } from '@tapgate/telemetry';
 import { POLICY_CONFIG_SECTIONS } from './policy-settings';
 
 // Config first (pure: no spans, no instruments; a bad file fails before anything starts), then telemetry
@@ -14,23 +14,8 @@ setLogLevel(config.logLevel);
 
 async function main(): Promise<void> {
   const { bootstrap } = await import('./bootstrap.js');
-  const log = createLogger('policy');
   const server = await bootstrap(config);
-  const shutdown = (signal: string): void => {
-    log.info({ signal }, 'shutting down');
-    server
-      .close()
-      .then(() => stopTelemetry())
-      .then(
-        () => process.exit(0),
-        (e: unknown) => {
-          log.error({ err: e }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  stopOnSignals('policy', () => server.close());
 }
 
 main().catch((e: unknown) => {

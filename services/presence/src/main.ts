@@ -1,5 +1,5 @@
 import { loadAgentConfig, loadOrExit } from '@tapgate/config';
-import { createLogger, setLogLevel, startTelemetry, stopTelemetry } from '@tapgate/telemetry';
+import { setLogLevel, startTelemetry, stopOnSignals } from '@tapgate/telemetry';
 import { hostname } from 'node:os';
 
 // Config first (pure: no spans, no instruments), then telemetry, then everything that instruments.
@@ -29,22 +29,7 @@ async function main(): Promise<void> {
     http: config.http,
     settings: config.presence,
   });
-  const log = createLogger('presence');
-  const stop = (signal: string): void => {
-    log.info({ signal }, 'shutting down');
-    app
-      .close()
-      .then(() => stopTelemetry())
-      .then(
-        () => process.exit(0),
-        (e: unknown) => {
-          log.error({ err: e }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  stopOnSignals('presence', () => app.close());
 }
 
 main().catch((e: unknown) => {

@@ -1,4 +1,4 @@
-import { startTelemetry } from '@tapgate/telemetry';
+import { startTelemetry, stopOnSignals } from '@tapgate/telemetry';
 
 // Telemetry first: the CommonJS output keeps this call before the requires below, so every
 // instrument and span the app creates is a real one.
@@ -10,9 +10,7 @@ import { bootstrap } from './bootstrap';
 async function main(): Promise<void> {
   try {
     const app = await bootstrap({ waitForNats: false });
-    const stop = () => void app.close().then(() => process.exit(0));
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    stopOnSignals('user-status', () => app.close());
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`config error: ${e.message}\n`);

@@ -1,5 +1,5 @@
 import { loadAgentConfig, loadOrExit } from '@tapgate/config';
-import { startTelemetry } from '@tapgate/telemetry';
+import { startTelemetry, stopOnSignals } from '@tapgate/telemetry';
 
 // Config first (a pure library: a bad file must fail before anything starts), then OpenTelemetry,
 // then everything else, so every module of the service sees the real telemetry providers.
@@ -14,11 +14,7 @@ void (async () => {
   const { bootstrap, gatewaySettings, setLogLevel } = await import('./bootstrap.js');
   setLogLevel(cfg.agent.logLevel);
   const gw = await bootstrap(gatewaySettings(cfg));
-  const stop = () => {
-    void gw.close().then(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  stopOnSignals('ws-gateway', () => gw.close());
 })().catch((e: unknown) => {
   console.error('ws-gateway failed to start:', e);
   process.exit(1);
