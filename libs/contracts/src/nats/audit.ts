@@ -14,8 +14,13 @@ export const AssertionClaims = z
     sub: z.string(),
     iat: z.number().int(),
     exp: z.number().int(),
-    /** Single-use nonce. */
+    /** Single-use id; the relying party refuses a jti it has seen (replay). */
     jti: z.string(),
+    /**
+     * The relying party's own nonce from `login.request` / `esign.open` (as in OIDC): its server issued
+     * it for this page, so an assertion obtained for another request does not verify there.
+     */
+    nonce: z.string().min(1).max(256).optional(),
     tapgate: z
       .object({
         kind: z.enum(['login', 'esign']),
@@ -29,6 +34,12 @@ export const AssertionClaims = z
         comment: z.string().optional(),
         signer: z.union([z.literal(1), z.literal(2)]).optional(),
         signedAt: IsoTime.optional(),
+        /** E-signature: whether the ceremony required a second, different signer (21 CFR 11.70). */
+        secondSignerRequired: z.boolean().optional(),
+        /** E-signature: the relying party's hash of what is signed (`esign.open` recordHash), echoed. */
+        recordHash: z.string().min(1).max(128).optional(),
+        /** E-signature, signer 2: the `jti` of signer 1's assertion in the same ceremony. */
+        firstSignature: z.string().optional(),
       })
       .strict(),
   })
@@ -43,7 +54,13 @@ export const AuditRecord = z
     kind: z.enum(['login', 'esign']),
     terminalId: TerminalId,
     tapId: z.string().optional(),
-    outcome: z.enum(['granted', 'refused', 'expired', 'cancelled', 'completed']),
+    /**
+     * granted/refused: one decision. expired/cancelled/completed/abandoned: how a login request or a
+     * ceremony ended (abandoned: its application socket or gateway went away). voided: a grant whose
+     * append was not confirmed in time; the application was told "refused", so an earlier record of
+     * that grant (same tapId and kind), if the stream holds one, was never handed out.
+     */
+    outcome: z.enum(['granted', 'refused', 'expired', 'cancelled', 'completed', 'abandoned', 'voided']),
     reason: z.string().optional(),
     user: DecisionUser.optional(),
     status: z.string().optional(),
@@ -53,6 +70,9 @@ export const AuditRecord = z
     signer: z.union([z.literal(1), z.literal(2)]).optional(),
     /** Assertion id (jti) issued with a grant. */
     assertionId: z.string().optional(),
+    /** E-signature: whether a second signer was required; the relying party's record hash, if given. */
+    secondSignerRequired: z.boolean().optional(),
+    recordHash: z.string().optional(),
     audience: z.string().optional(),
     gateway: z.string(),
     /** Hash of the previous record (64 zeros for the first). */

@@ -137,6 +137,8 @@ export const LoginRequest = z
     audience: z.string().min(1).max(256).optional(),
     /** How long to wait for the tap; default 60 s, at most 10 min. */
     timeoutMs: z.number().int().min(1000).max(600_000).optional(),
+    /** The relying party's nonce for this request, copied into the assertion's `nonce` claim. */
+    nonce: z.string().min(1).max(256).optional(),
   })
   .strict();
 
@@ -146,6 +148,10 @@ export const EsignOpen = z
     comment: z.string().max(1024).optional(),
     secondSignerRequired: z.boolean(),
     audience: z.string().min(1).max(256).optional(),
+    /** The relying party's nonce for this ceremony, copied into every signature's `nonce` claim. */
+    nonce: z.string().min(1).max(256).optional(),
+    /** The relying party's hash of the record being signed (e.g. base64url SHA-256), echoed in each signature. */
+    recordHash: z.string().min(1).max(128).optional(),
   })
   .strict();
 
