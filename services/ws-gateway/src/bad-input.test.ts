@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RunningGateway } from './bootstrap';
 import { neaClient, RawClient } from './testing/clients';
-import { GatewayTestStack, endpointUrl, neaUrl } from './testing/stack';
+import { GatewayTestStack, TEST_APP_CREDENTIAL, endpointUrl, neaUrl } from './testing/stack';
 
 describe('bad input on every socket gets a documented error, and other connections are unaffected', () => {
   let stack: GatewayTestStack;
@@ -27,7 +27,7 @@ describe('bad input on every socket gets a documented error, and other connectio
 
   async function hello(): Promise<RawClient> {
     const c = await RawClient.open(neaUrl(gw));
-    c.send('hello', { role: 'nea', terminalId: 'T-X' }, 'h');
+    c.send('hello', { role: 'nea', terminalId: 'T-X', credential: TEST_APP_CREDENTIAL }, 'h');
     await c.next('welcome');
     return c;
   }

@@ -52,6 +52,7 @@ export function gatewaySettings(
     },
     trustedProxies: cfg.gateway.trustedProxies,
     allowedOrigins: cfg.gateway.allowedOrigins,
+    allowUnauthenticatedExplicitBinding: cfg.gateway.allowUnauthenticatedExplicitBinding,
     nats: {
       servers: cfg.nats.servers,
       name: cfg.nats.name ?? `ws-gateway/${cfg.gateway.gatewayId}`,

@@ -4,6 +4,7 @@ import { EndpointRegistry } from './endpoints/endpoint-registry';
 import { TerminalAuthenticator } from './endpoints/terminal-auth';
 import { HealthController } from './health/health.controller';
 import { GatewayMetrics } from './metrics';
+import { ApplicationAuthorizer } from './nea/application-auth';
 import { CeremonyProvider } from './nea/ceremony-wiring';
 import { NeaRegistry } from './nea/nea-registry';
 import { PresenceRelay } from './presence/presence-relay';
@@ -47,6 +48,7 @@ export class GatewayModule {
         EndpointRegistry,
         CeremonyProvider,
         NeaRegistry,
+        ApplicationAuthorizer,
         PresenceRelay,
         TapDecider,
         TapService,

@@ -19,6 +19,8 @@ export interface GatewaySettings {
   trustedProxies: string[];
   /** Browser origins allowed to connect; empty = any (endpoints send no Origin and are unaffected). */
   allowedOrigins: string[];
+  /** Development only ([gateway] allow_unauthenticated_explicit_binding): explicit NEA binding without credentials. */
+  allowUnauthenticatedExplicitBinding: boolean;
   nats: { servers: string[]; name: string; token?: string; ca?: string; requestTimeoutMs: number };
   tapTimeoutMs: number;
   challengeTtlMs: number;

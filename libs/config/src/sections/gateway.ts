@@ -32,6 +32,11 @@ export interface GatewaySettings {
   esignTimeoutMs: number;
   /** Browser origins allowed to open sockets (e.g. https://mes.example.com); empty = any. */
   allowedOrigins: string[];
+  /**
+   * Development only: NEA clients may bind explicitly (terminalId in hello) without an application
+   * credential or certificate. Off by default: anyone who can reach the port could watch any terminal.
+   */
+  allowUnauthenticatedExplicitBinding: boolean;
 }
 
 // setTimeout overflows above 2^31-1 ms, so durations are capped at one day.
@@ -77,6 +82,7 @@ export const gatewaySection = defineSection({
         }
       },
     }),
+    allow_unauthenticated_explicit_binding: boolean(false),
   },
   build: (v): GatewaySettings => {
     return defined({
@@ -97,6 +103,7 @@ export const gatewaySection = defineSection({
       requirePresence: v.require_presence,
       esignTimeoutMs: v.esign_timeout_ms,
       allowedOrigins: v.allowed_origins,
+      allowUnauthenticatedExplicitBinding: v.allow_unauthenticated_explicit_binding,
     });
   },
 });

@@ -56,3 +56,68 @@ export const TerminalRecord = z
   })
   .strict();
 export type TerminalRecord = z.infer<typeof TerminalRecord>;
+
+// ----- applications (NEA clients authorized to bind to terminals; issue 9) ---------------------------
+
+/** Application ids name a KV key and appear in audit records: the same characters as terminal ids. */
+export const APPLICATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const ApplicationId = z
+  .string()
+  .regex(APPLICATION_ID_PATTERN, 'application id: 1-64 of A-Z a-z 0-9 _ -');
+
+/**
+ * Which terminals an application may bind to: a terminal id, or a pattern in which `*` stands for any
+ * run of terminal-id characters (`LINE1-*`, `*-PACK`, `*` for every terminal).
+ */
+export const TerminalPattern = z
+  .string()
+  .regex(/^[A-Za-z0-9_*-]{1,64}$/, 'terminal pattern: 1-64 of A-Z a-z 0-9 _ - and * (any run)');
+
+/** True when `terminalId` is one of `patterns` (the one scope check: gateway, API and console use it). */
+export function terminalInScope(patterns: readonly string[], terminalId: string): boolean {
+  return patterns.some((p) =>
+    p.includes('*')
+      ? new RegExp(`^${p.split('*').join('[A-Za-z0-9_-]*')}$`).test(terminalId)
+      : p === terminalId,
+  );
+}
+
+export const ApplicationCredential = z
+  .object({
+    /** Names the credential in the API and the audit trail (never the secret). */
+    credentialId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    /**
+     * SHA-256 (hex) over the UTF-8 text of the credential exactly as the application sends it in
+     * `hello` (43 base64url characters of 32 random bytes); the credential itself is shown once.
+     */
+    credentialSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    created: Actor,
+  })
+  .strict();
+export type ApplicationCredential = z.infer<typeof ApplicationCredential>;
+
+/** At most this many live credentials per application: enough to rotate, few enough to review. */
+export const MAX_APPLICATION_CREDENTIALS = 4;
+
+export const ApplicationRecord = z
+  .object({
+    v: z.literal(1),
+    applicationId: ApplicationId,
+    displayName: z.string().min(1).max(128),
+    /** Disabled: no new binding, and the gateways close its sockets. */
+    enabled: z.boolean(),
+    /** Terminal ids or patterns this application may bind to explicitly. */
+    terminals: z.array(TerminalPattern).max(256),
+    /** Every credential here is valid; rotation adds one, then revokes the old one. */
+    credentials: z.array(ApplicationCredential).max(MAX_APPLICATION_CREDENTIALS),
+    created: Actor,
+    updated: Actor,
+  })
+  .strict();
+export type ApplicationRecord = z.infer<typeof ApplicationRecord>;
+
+/**
+ * The client-certificate subject CN that identifies an application over mTLS: `app:<applicationId>`.
+ * The `:` cannot occur in a terminal id, so an application certificate is never taken for a terminal's.
+ */
+export const APPLICATION_CERT_CN_PREFIX = 'app:';

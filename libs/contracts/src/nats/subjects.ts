@@ -224,4 +224,6 @@ export const KvBuckets = {
   terminals: 'tapgate_terminals',
   /** Administrator sessions of the policy service (key: SHA-256 of the session token; TTL = session). */
   adminSessions: 'tapgate_admin_sessions',
+  /** NEA applications and their hashed credentials (policy service writes, gateways watch; issue 9). */
+  applications: 'tapgate_applications',
 } as const;

@@ -32,7 +32,11 @@ export const CloseCode = {
   InternalError: 1011,
   /** The server cannot accept the connection yet (e.g. still loading its registries): retry later. */
   TryAgainLater: 1013,
-  /** Endpoint credentials missing or wrong. Do not retry without new credentials. */
+  /**
+   * Endpoint or application credentials missing or wrong, an application not authorized for the
+   * terminal, or its access revoked (disabled, credential revoked, scope narrowed, deleted). Do not
+   * retry without new credentials.
+   */
   Unauthorized: 4001,
   /** No heartbeat within the allowed interval. */
   HeartbeatTimeout: 4002,

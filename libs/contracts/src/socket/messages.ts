@@ -87,6 +87,11 @@ export const NeaHello = z
     role: z.literal('nea'),
     /** Explicit binding. Omit to bind by source address (the endpoint on the same machine). */
     terminalId: TerminalId.optional(),
+    /**
+     * Application credential (bearer secret) issued in the policy API. Required for explicit binding
+     * unless the application authenticated with an mTLS certificate (CN `app:<id>`).
+     */
+    credential: z.string().min(1).max(512).optional(),
     app: Software.optional(),
     /** POMSnet's BiometricAuthenticationAuthURL, passed through for the audit trail. */
     authUrl: z.string().max(2048).optional(),

@@ -4,6 +4,7 @@ import { metricsHandler } from '@tapgate/telemetry';
 import type { Request, Response } from 'express';
 import { EndpointRegistry } from '../endpoints/endpoint-registry';
 import { TerminalAuthenticator } from '../endpoints/terminal-auth';
+import { ApplicationAuthorizer } from '../nea/application-auth';
 import { CeremonyProvider } from '../nea/ceremony-wiring';
 import { NeaRegistry } from '../nea/nea-registry';
 import { ConnectionRegistry } from '../socket/connection-registry';
@@ -23,6 +24,7 @@ export class HealthController {
     private readonly endpoints: EndpointRegistry,
     private readonly neas: NeaRegistry,
     private readonly ceremonies: CeremonyProvider,
+    private readonly applications: ApplicationAuthorizer,
   ) {}
 
   /** Liveness: the event loop answers. Never depends on NATS, or a NATS outage would restart every pod. */
@@ -38,13 +40,15 @@ export class HealthController {
       nats: this.messaging.isConnected(),
       enrollments: this.enrollments.ready(),
       terminals: this.terminals.ready(),
+      applications: this.applications.ready(),
       draining: this.draining,
       sockets: this.connections.size,
       endpoints: this.endpoints.size,
       nea: this.neas.counts(),
       ceremonies: this.ceremonies.available(),
     };
-    const ready = detail.nats && detail.enrollments && detail.terminals && !detail.draining;
+    const ready =
+      detail.nats && detail.enrollments && detail.terminals && detail.applications && !detail.draining;
     res.status(ready ? 200 : 503).json({ ready, ...detail });
   }
 

@@ -42,6 +42,14 @@ export interface NeaBinding {
   address?: string;
 }
 
+/** Who an NEA socket proved to be: kept so a change to that application can close the socket. */
+export interface ApplicationPrincipal {
+  applicationId: string;
+  /** How: an application credential (which one), an mTLS certificate, or the development setting. */
+  via: 'credential' | 'mtls' | 'unauthenticated';
+  credentialId?: string;
+}
+
 const OPEN = 1;
 
 /**
@@ -58,6 +66,10 @@ export class Connection {
   binding: NeaBinding | undefined;
   challenges: ChallengeStore | undefined;
   presenceSubscribed = false;
+  /** The Origin header of the upgrade request (browsers always send one). */
+  origin: string | undefined;
+  /** The application an NEA socket authenticated as (explicit binding or a presented credential). */
+  application: ApplicationPrincipal | undefined;
   lastSeen: number;
   // Flood accounting: messages dropped by the rate limiter in the current one-second window.
   droppedInWindow = 0;

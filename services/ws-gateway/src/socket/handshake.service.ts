@@ -5,6 +5,7 @@ import { ChallengeStore } from '../endpoints/challenge-store';
 import { EndpointRegistry } from '../endpoints/endpoint-registry';
 import { TerminalAuthenticator } from '../endpoints/terminal-auth';
 import { CeremonyProvider } from '../nea/ceremony-wiring';
+import { ApplicationAuthorizer } from '../nea/application-auth';
 import { NeaRegistry } from '../nea/nea-registry';
 import { GATEWAY_SETTINGS } from '../tokens';
 import type { GatewaySettings } from '../settings';
@@ -22,6 +23,7 @@ export class HandshakeService {
     private readonly auth: TerminalAuthenticator,
     private readonly endpoints: EndpointRegistry,
     private readonly neas: NeaRegistry,
+    private readonly apps: ApplicationAuthorizer,
     private readonly ceremonies: CeremonyProvider,
   ) {}
 
@@ -39,14 +41,7 @@ export class HandshakeService {
           { terminal: hello.terminalId, address: conn.address, why: auth.message },
           'endpoint refused',
         );
-        conn.sendError(
-          { code: auth.retry ? ErrorCode.Unavailable : ErrorCode.Unauthorized, message: auth.message },
-          ref,
-        );
-        conn.close(
-          auth.retry ? CloseCode.TryAgainLater : CloseCode.Unauthorized,
-          auth.retry ? 'try again later' : 'unauthorized',
-        );
+        refuse(conn, auth, ref);
         return undefined;
       }
       conn.terminalId = hello.terminalId;
@@ -59,6 +54,15 @@ export class HandshakeService {
       );
       return frame('welcome', { ...base, challenge: conn.challenges.issue(Date.now()) }, ref);
     }
+    const app = this.apps.authorize(conn, hello);
+    if (!app.ok) {
+      log.warn(
+        { terminal: hello.terminalId, address: conn.address, origin: conn.origin, why: app.message },
+        'NEA client refused',
+      );
+      refuse(conn, app, ref);
+      return undefined;
+    }
     conn.binding = hello.terminalId
       ? { mode: 'explicit', terminalId: hello.terminalId }
       : { mode: 'implicit', address: conn.address };
@@ -66,12 +70,30 @@ export class HandshakeService {
     this.connections.promote(conn, 'nea');
     this.ceremonies.ceremonies.open(conn, hello.authUrl ?? hello.app?.name ?? 'nea');
     await this.neas.bind(conn);
-    log.info({ binding: conn.binding, app: hello.app?.name }, 'NEA client bound');
+    log.info(
+      { binding: conn.binding, app: hello.app?.name, application: app.principal },
+      'NEA client bound',
+    );
     return frame('welcome', { ...base, binding: conn.binding }, ref);
   }
 
   disconnected(conn: Connection): void {
     if (conn.role === 'endpoint') this.endpoints.unregister(conn);
-    if (conn.role === 'nea') this.neas.unbind(conn);
+    if (conn.role === 'nea') {
+      this.neas.unbind(conn);
+      this.apps.release(conn);
+    }
   }
+}
+
+/** Refuses a hello: `unauthorized` + close 4001, or `unavailable` + 1013 when retrying later may work. */
+function refuse(conn: Connection, why: { retry: boolean; message: string }, ref: string | undefined): void {
+  conn.sendError(
+    { code: why.retry ? ErrorCode.Unavailable : ErrorCode.Unauthorized, message: why.message },
+    ref,
+  );
+  conn.close(
+    why.retry ? CloseCode.TryAgainLater : CloseCode.Unauthorized,
+    why.retry ? 'try again later' : 'unauthorized',
+  );
 }

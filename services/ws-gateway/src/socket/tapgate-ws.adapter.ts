@@ -137,6 +137,7 @@ export class TapgateWsAdapter extends WsAdapter {
       }
       const address = this.addresses.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
       const conn = new Connection(socket, server.iface, address, cn, this.limits, Date.now());
+      conn.origin = req.headers.origin;
       socket.on('error', (err) => {
         // ws closes the socket itself (e.g. 1009 for an oversized frame); this only records why.
         this.metrics.socketErrors.add(1, { code: (err as { code?: string }).code ?? 'socket_error' });

@@ -6,6 +6,7 @@ import {
   type ServerMessage,
 } from '@tapgate/contracts';
 import WebSocket from 'ws';
+import { TEST_APP_CREDENTIAL } from './stack';
 
 /**
  * A raw protocol client for tests: sends frames as given (valid or not) and records everything the
@@ -109,14 +110,22 @@ export class RawClient {
   }
 }
 
-/** Connects an NEA client and completes its handshake. */
+/**
+ * Connects an NEA client and completes its handshake. Explicit bindings present `credential`, by default
+ * the stack's all-terminals test application's.
+ */
 export async function neaClient(
   url: string,
   terminalId?: string,
-  opts: WebSocket.ClientOptions = {},
+  opts: WebSocket.ClientOptions & { credential?: string } = {},
 ): Promise<RawClient> {
-  const c = await RawClient.open(url, opts);
-  c.send('hello', { role: 'nea', terminalId, app: { name: 'test-nea', version: '1' } }, 'h');
+  const { credential = terminalId ? TEST_APP_CREDENTIAL : undefined, ...wsOpts } = opts;
+  const c = await RawClient.open(url, wsOpts);
+  c.send(
+    'hello',
+    { role: 'nea', terminalId, credential, app: { name: 'test-nea', version: '1' } },
+    'h',
+  );
   await c.next('welcome');
   return c;
 }

@@ -3,6 +3,7 @@ import { loadAgentConfig } from '@tapgate/config';
 import {
   KvBuckets,
   UserStatusGet,
+  type ApplicationRecord,
   type EnrollmentRecord,
   type StatusAnswer,
   type TerminalRecord,
@@ -16,6 +17,14 @@ export interface TestTerminal {
   terminalId: string;
   credential: string;
 }
+
+/**
+ * The credential of the application every stack registers for all terminals (`test-nea`, scope `*`), so
+ * tests about other things bind explicitly as an authorized application would. Tests about application
+ * authorization make their own applications with `addApplication`.
+ */
+export const TEST_APP_CREDENTIAL = randomBytes(32).toString('base64url');
+export const TEST_APP_ID = 'test-nea';
 
 /**
  * A real NATS (JetStream) with seeded terminal credentials and band enrollments, for gateway tests.
@@ -35,7 +44,42 @@ export class GatewayTestStack {
     const nats = await startNats();
     const admin = new Messaging({ servers: [nats.url], name: 'test-admin' });
     await admin.connection();
-    return new GatewayTestStack(nats, admin);
+    const stack = new GatewayTestStack(nats, admin);
+    await stack.putApplication(TEST_APP_ID, { terminals: ['*'], credentials: [TEST_APP_CREDENTIAL] });
+    return stack;
+  }
+
+  /**
+   * Writes an application record straight into its bucket, as the policy service would (its API is
+   * tested in the policy service); `credentials` are the secrets, of which only SHA-256 is stored.
+   */
+  async putApplication(
+    applicationId: string,
+    opts: { terminals: string[]; credentials: string[]; enabled?: boolean },
+  ): Promise<ApplicationRecord> {
+    const stamp = { by: 'test', at: new Date().toISOString() };
+    const record: ApplicationRecord = {
+      v: 1,
+      applicationId,
+      displayName: applicationId,
+      enabled: opts.enabled ?? true,
+      terminals: opts.terminals,
+      credentials: opts.credentials.map((c, i) => ({
+        credentialId: `c${i + 1}`,
+        credentialSha256: createHash('sha256').update(c).digest('hex'),
+        created: stamp,
+      })),
+      created: stamp,
+      updated: stamp,
+    };
+    const kv = await openBucket(this.admin, KvBuckets.applications);
+    await kv.put(applicationId, JSON.stringify(record));
+    return record;
+  }
+
+  async deleteApplication(applicationId: string): Promise<void> {
+    const kv = await openBucket(this.admin, KvBuckets.applications);
+    await kv.delete(applicationId);
   }
 
   async addTerminal(terminalId: string, enabled = true): Promise<TestTerminal> {
