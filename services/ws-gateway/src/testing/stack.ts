@@ -45,17 +45,18 @@ export class GatewayTestStack {
     const admin = new Messaging({ servers: [nats.url], name: 'test-admin' });
     await admin.connection();
     const stack = new GatewayTestStack(nats, admin);
-    await stack.putApplication(TEST_APP_ID, { terminals: ['*'], credentials: [TEST_APP_CREDENTIAL] });
+    await stack.putApplication(TEST_APP_ID, { terminals: ['*'], credentials: { c1: TEST_APP_CREDENTIAL } });
     return stack;
   }
 
   /**
    * Writes an application record straight into its bucket, as the policy service would (its API is
-   * tested in the policy service); `credentials` are the secrets, of which only SHA-256 is stored.
+   * tested in the policy service); `credentials` maps credential ids to the secrets, of which only
+   * SHA-256 is stored.
    */
   async putApplication(
     applicationId: string,
-    opts: { terminals: string[]; credentials: string[]; enabled?: boolean },
+    opts: { terminals: string[]; credentials: Record<string, string>; enabled?: boolean },
   ): Promise<ApplicationRecord> {
     const stamp = { by: 'test', at: new Date().toISOString() };
     const record: ApplicationRecord = {
@@ -64,9 +65,9 @@ export class GatewayTestStack {
       displayName: applicationId,
       enabled: opts.enabled ?? true,
       terminals: opts.terminals,
-      credentials: opts.credentials.map((c, i) => ({
-        credentialId: `c${i + 1}`,
-        credentialSha256: createHash('sha256').update(c).digest('hex'),
+      credentials: Object.entries(opts.credentials).map(([credentialId, secret]) => ({
+        credentialId,
+        credentialSha256: createHash('sha256').update(secret).digest('hex'),
         created: stamp,
       })),
       created: stamp,
