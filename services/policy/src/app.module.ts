@@ -2,6 +2,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { AuditTrail, createAuditApi } from '@tapgate/audit';
 import { Messaging } from '@tapgate/messaging';
 import { ConsoleController } from './admin/console.controller';
+import { ApplicationsController } from './applications/applications.controller';
+import { ApplicationsService } from './applications/applications.service';
 import { AdminAuditLog } from './audit/admin-audit';
 import { AuditController, DECISION_AUDIT_API } from './audit/audit.controller';
 import { AdminGuard } from './auth/admin.guard';
@@ -45,6 +47,7 @@ export class PolicyAppModule {
         PoliciesController,
         EnrollmentsController,
         TerminalsController,
+        ApplicationsController,
         AuditController,
       ],
       providers: [
@@ -72,6 +75,7 @@ export class PolicyAppModule {
         AdminGuard,
         EnrollmentsService,
         TerminalsService,
+        ApplicationsService,
         PoliciesService,
       ],
     };

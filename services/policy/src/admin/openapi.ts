@@ -75,6 +75,38 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   '/v1/terminals/{terminalId}/disable': { post: { summary: 'Disable', ok: 200, ifMatch: true } },
   '/v1/terminals/{terminalId}/enable': { post: { summary: 'Enable', ok: 200, ifMatch: true } },
+  '/v1/applications': {
+    get: { summary: 'List NEA applications', role: 'viewer', ok: 200 },
+    post: {
+      summary: 'Register an application (first credential shown once)',
+      body: 'ApplicationCreate',
+      ok: 201,
+    },
+  },
+  '/v1/applications/{applicationId}': {
+    get: { summary: 'One application', role: 'viewer', ok: 200 },
+    put: {
+      summary: 'Change display name and terminal scope (narrowing closes sockets left out)',
+      body: 'ApplicationUpdate',
+      ok: 200,
+      ifMatch: true,
+    },
+    delete: { summary: 'Delete an application (closes its sockets)', ok: 204, ifMatch: true },
+  },
+  '/v1/applications/{applicationId}/disable': {
+    post: { summary: 'Disable (closes its sockets)', ok: 200, ifMatch: true },
+  },
+  '/v1/applications/{applicationId}/enable': { post: { summary: 'Enable', ok: 200, ifMatch: true } },
+  '/v1/applications/{applicationId}/credentials': {
+    post: { summary: 'Add a credential (rotation; shown once)', ok: 201, ifMatch: true },
+  },
+  '/v1/applications/{applicationId}/credentials/{credentialId}': {
+    delete: {
+      summary: 'Revoke a credential (closes the sockets that used it)',
+      ok: 200,
+      ifMatch: true,
+    },
+  },
   '/v1/audit/verify': {
     get: {
       summary: 'Verify the decision audit hash chain',
@@ -262,6 +294,36 @@ export const OPENAPI_DOCUMENT = {
         },
       },
       RekeyRequest: { type: 'object', required: ['publicKey'], properties: { publicKey: {} } },
+      ApplicationCreate: {
+        type: 'object',
+        required: ['applicationId', 'displayName', 'terminals'],
+        additionalProperties: false,
+        properties: {
+          applicationId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+          displayName: { type: 'string', minLength: 1, maxLength: 128 },
+          terminals: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 256,
+            items: { type: 'string', pattern: '^[A-Za-z0-9_*-]{1,64}$' },
+            description: 'terminal ids or patterns; * matches any run of terminal-id characters',
+          },
+        },
+      },
+      ApplicationUpdate: {
+        type: 'object',
+        required: ['displayName', 'terminals'],
+        additionalProperties: false,
+        properties: {
+          displayName: { type: 'string', minLength: 1, maxLength: 128 },
+          terminals: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 256,
+            items: { type: 'string', pattern: '^[A-Za-z0-9_*-]{1,64}$' },
+          },
+        },
+      },
       TerminalCreate: {
         type: 'object',
         required: ['terminalId'],

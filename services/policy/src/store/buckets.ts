@@ -8,7 +8,7 @@ const RETRY_MS = 500;
 
 export type BucketName = (typeof KvBuckets)[keyof Pick<
   typeof KvBuckets,
-  'enrollments' | 'terminals' | 'policies'
+  'enrollments' | 'terminals' | 'policies' | 'applications'
 >];
 
 /**
@@ -27,6 +27,7 @@ export class Buckets {
       KvBuckets.enrollments,
       KvBuckets.terminals,
       KvBuckets.policies,
+      KvBuckets.applications,
     ],
   ) {
     this.opening = this.openAll();

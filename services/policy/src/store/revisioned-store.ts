@@ -1,7 +1,7 @@
 import { createLogger } from '@tapgate/telemetry';
 import type { KV, KvEntry } from 'nats';
 import type { z } from 'zod';
-import { ApiError } from '../common/api-error';
+import { ApiError, notFound } from '../common/api-error';
 import type { BucketName, Buckets } from './buckets';
 
 const encoder = new TextEncoder();
@@ -65,6 +65,26 @@ export class RevisionedStore<T> {
       () => this.kv().delete(key, { previousSeq: revision }),
       `${this.noun} ${key} was changed by someone else (revision ${revision} is stale); reload and retry`,
     );
+  }
+
+  /**
+   * Read-change-write at the revision read (or at `ifMatch`, the revision the client saw): a concurrent
+   * change in between is a 409, never a lost update. `change` returning undefined means "nothing to do".
+   */
+  async modify(
+    key: string,
+    ifMatch: number | undefined,
+    change: (current: T) => T | undefined,
+  ): Promise<{ before: Versioned<T>; after: Versioned<T> | undefined }> {
+    const before = await this.get(key);
+    if (!before) throw notFound(this.noun, key);
+    if (ifMatch !== undefined && ifMatch !== before.revision) {
+      throw new ApiError('conflict', `${this.noun} ${key} changed since revision ${ifMatch}; reload and retry`);
+    }
+    const next = change(before.value);
+    if (next === undefined) return { before, after: undefined };
+    const revision = await this.update(key, next, ifMatch ?? before.revision);
+    return { before, after: { value: next, revision } };
   }
 
   /** The current revision of a key, even if its record no longer validates (so it can still be deleted). */

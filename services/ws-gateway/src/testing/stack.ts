@@ -152,6 +152,7 @@ export class GatewayTestStack {
     });
     const gw = await bootstrap(gatewaySettings(cfg));
     this.gateways.push(gw);
+    await applicationsLoaded(gw);
     return gw;
   }
 
@@ -159,6 +160,21 @@ export class GatewayTestStack {
     for (const gw of this.gateways) await gw.close().catch(() => undefined);
     await this.admin.close();
     await this.nats.dispose();
+  }
+}
+
+/**
+ * Until a gateway has read the application registry it answers explicit NEA hellos with "try again
+ * later" (1013), as it answers endpoints before the terminal registry is loaded. Tests connect at once,
+ * so wait for it (at most 5 s: a test that boots a gateway without NATS still gets its gateway).
+ */
+async function applicationsLoaded(gw: RunningGateway): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const res = await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`).catch(() => undefined);
+    const body = (await res?.json().catch(() => undefined)) as { applications?: boolean } | undefined;
+    if (body?.applications) return;
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

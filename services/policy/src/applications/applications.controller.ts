@@ -1,0 +1,164 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import { ApplicationId } from '@tapgate/contracts';
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
+import type { Principal } from '../auth/principal';
+import { parseIfMatch, parseInput } from '../common/validation';
+import { view, viewWithEtag, type View } from '../common/versioned-response';
+import { CreateApplicationRequest, UpdateApplicationRequest } from './application.requests';
+import {
+  ApplicationsService,
+  type ApplicationView,
+  type IssuedApplicationCredential,
+} from './applications.service';
+
+const idParam = (v: string): string =>
+  parseInput(z.object({ applicationId: ApplicationId }), { applicationId: v }).applicationId;
+const credentialIdParam = (v: string): string =>
+  parseInput(z.object({ credentialId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }), { credentialId: v })
+    .credentialId;
+
+type CredentialResponse = { application: View<ApplicationView>; credentialId: string; credential: string };
+
+function withCredential(res: ServerResponse, issued: IssuedApplicationCredential): CredentialResponse {
+  // Shown exactly once: keep it out of caches and proxies.
+  res.setHeader('Cache-Control', 'no-store');
+  return {
+    application: viewWithEtag(res, issued.application),
+    credentialId: issued.credentialId,
+    credential: issued.credential,
+  };
+}
+
+/** NEA applications: create (credential shown once), scope, enable/disable, rotate, revoke, delete. */
+@Controller('v1/applications')
+@UseGuards(AdminGuard)
+export class ApplicationsController {
+  constructor(private readonly applications: ApplicationsService) {}
+
+  @Post()
+  async create(
+    @Body() body: unknown,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<CredentialResponse> {
+    const issued = await this.applications.create(parseInput(CreateApplicationRequest, body), actor);
+    res.setHeader('Location', `/v1/applications/${issued.application.value.applicationId}`);
+    return withCredential(res, issued);
+  }
+
+  @RequireRole('viewer')
+  @Get()
+  async list(): Promise<{ items: Array<View<ApplicationView>> }> {
+    return { items: (await this.applications.list()).map(view) };
+  }
+
+  @RequireRole('viewer')
+  @Get(':applicationId')
+  async get(
+    @Param('applicationId') id: string,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<ApplicationView>> {
+    return viewWithEtag(res, await this.applications.get(idParam(id)));
+  }
+
+  @Put(':applicationId')
+  async update(
+    @Param('applicationId') id: string,
+    @Body() body: unknown,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<ApplicationView>> {
+    const req = parseInput(UpdateApplicationRequest, body);
+    return viewWithEtag(
+      res,
+      await this.applications.update(idParam(id), req, parseIfMatch(ifMatch), actor),
+    );
+  }
+
+  @Post(':applicationId/disable')
+  @HttpCode(200)
+  async disable(
+    @Param('applicationId') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<ApplicationView>> {
+    return viewWithEtag(
+      res,
+      await this.applications.setEnabled(idParam(id), false, parseIfMatch(ifMatch), actor),
+    );
+  }
+
+  @Post(':applicationId/enable')
+  @HttpCode(200)
+  async enable(
+    @Param('applicationId') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<ApplicationView>> {
+    return viewWithEtag(
+      res,
+      await this.applications.setEnabled(idParam(id), true, parseIfMatch(ifMatch), actor),
+    );
+  }
+
+  @Post(':applicationId/credentials')
+  @HttpCode(201)
+  async addCredential(
+    @Param('applicationId') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<CredentialResponse> {
+    return withCredential(
+      res,
+      await this.applications.addCredential(idParam(id), parseIfMatch(ifMatch), actor),
+    );
+  }
+
+  @Delete(':applicationId/credentials/:credentialId')
+  @HttpCode(200)
+  async revokeCredential(
+    @Param('applicationId') id: string,
+    @Param('credentialId') credentialId: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<ApplicationView>> {
+    return viewWithEtag(
+      res,
+      await this.applications.revokeCredential(
+        idParam(id),
+        credentialIdParam(credentialId),
+        parseIfMatch(ifMatch),
+        actor,
+      ),
+    );
+  }
+
+  @Delete(':applicationId')
+  @HttpCode(204)
+  async remove(
+    @Param('applicationId') id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+  ): Promise<void> {
+    await this.applications.remove(idParam(id), parseIfMatch(ifMatch), actor);
+  }
+}
