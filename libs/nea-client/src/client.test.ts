@@ -94,6 +94,13 @@ describe('TapgateClient: connection', () => {
     assert.equal(s.events.disconnected.length, 0);
   });
 
+  it('passes an application credential in hello', async () => {
+    const s = await setup({ credential: 'app-secret-123' });
+    await connected(s);
+    assert.equal(s.peer.latest.hello?.credential, 'app-secret-123');
+    assert.equal(s.peer.latest.hello?.terminalId, 'LINE1-T04');
+  });
+
   it('without a terminal it asks for implicit binding', async () => {
     const s = await setup({ terminal: undefined });
     await connected(s);

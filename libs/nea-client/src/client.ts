@@ -45,6 +45,11 @@ export interface TapgateClientOptions {
   debug?: boolean;
   /** Bind to this terminal explicitly; omit to bind to the endpoint on the same machine. */
   terminal?: string;
+  /**
+   * Application credential for explicit binding (issued in the policy API, docs/nea-sdk.md). Anyone who
+   * can read the page can read it: prefer implicit binding in browsers and keep credentials on servers.
+   */
+  credential?: string;
   /** Identifies the application in hello (and in the audit trail). */
   app?: { name: string; version: string };
   /** Reconnect backoff: a random delay in [0, min(maxDelayMs, initialDelayMs * 2^attempt)]. */
@@ -132,6 +137,9 @@ export class TapgateClient extends Emitter<ClientEvents> {
     }
     if (options.terminal !== undefined && !TERMINAL_ID_PATTERN.test(options.terminal)) {
       throw new TypeError('terminal must be 1-64 of A-Z a-z 0-9 _ -');
+    }
+    if (options.credential !== undefined && (options.credential.length < 1 || options.credential.length > 512)) {
+      throw new TypeError('credential must be 1-512 characters');
     }
     if (options.authUrl !== undefined && options.authUrl.length > 2048) {
       throw new TypeError('authUrl is too long');
@@ -247,6 +255,7 @@ export class TapgateClient extends Emitter<ClientEvents> {
       this.log('socket open; sending hello');
       const hello: ClientFrames['hello'] = { role: 'nea' };
       if (this.opts.terminal !== undefined) hello.terminalId = this.opts.terminal;
+      if (this.opts.credential !== undefined) hello.credential = this.opts.credential;
       if (this.opts.app !== undefined) hello.app = this.opts.app;
       if (this.opts.authUrl !== undefined) hello.authUrl = this.opts.authUrl;
       this.sendFrame('hello', hello, 'hello');

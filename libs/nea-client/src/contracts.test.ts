@@ -100,6 +100,7 @@ const clientSamples: { [T in keyof ClientFrames]: ClientFrames[T] } = {
   hello: {
     role: 'nea',
     terminalId: 'LINE1-T04',
+    credential: 'app-secret',
     app: { name: 'POMSnet', version: '2024.1' },
     authUrl: 'https://mes.example.com/NES',
   },

@@ -128,6 +128,7 @@ export interface ErrorBody {
 export interface NeaHello {
   role: 'nea';
   terminalId?: string;
+  credential?: string;
   app?: { name: string; version: string };
   authUrl?: string;
 }
