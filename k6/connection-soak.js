@@ -54,7 +54,7 @@ export default function (data) {
   const range = terminalsOfVu(exec.vu.idInTest, settings);
   const terminals = [];
   for (let i = range.first; i < range.last; i++) {
-    const terminal = new Terminal(i, settings, data.credentials, data.bandKeys);
+    const terminal = new Terminal(i, settings, data.credentials, data.bandKeys, data.appCredential);
     terminals.push(terminal);
     setTimeout(() => terminal.connect(), Math.floor((i / settings.endpoints) * rampMs));
   }

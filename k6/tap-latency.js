@@ -57,7 +57,7 @@ export default function (data) {
   const periodMs = (settings.endpoints / settings.rate) * 1000;
   const terminals = [];
   for (let i = range.first; i < range.last; i++) {
-    const terminal = new Terminal(i, settings, data.credentials, data.bandKeys);
+    const terminal = new Terminal(i, settings, data.credentials, data.bandKeys, data.appCredential);
     terminals.push(terminal);
     setTimeout(() => terminal.connect(), Math.floor((i / settings.endpoints) * (rampMs - 1000)));
     // Phases spread evenly over one period: the sum over all terminals is RATE taps per second.

@@ -35,9 +35,11 @@ export function endpointHello(terminalId, credential) {
   return encodeFrame('hello', data);
 }
 
-/** An NEA client bound explicitly to one terminal. */
-export function neaHello(terminalId) {
-  return encodeFrame('hello', { role: 'nea', terminalId: terminalId, app: { name: 'k6', version: '1' } });
+/** An NEA client bound explicitly to one terminal, as an application with `credential` (docs/security.md). */
+export function neaHello(terminalId, credential) {
+  const data = { role: 'nea', terminalId: terminalId, app: { name: 'k6', version: '1' } };
+  if (credential) data.credential = credential;
+  return encodeFrame('hello', data);
 }
 
 export function pingFrame(ref) {

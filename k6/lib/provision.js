@@ -10,7 +10,8 @@ export function userFor(userPrefix, index) {
 
 /**
  * `request(method, url, body, headers)` resolves to {status, body} (body as text); `subtle` is WebCrypto's
- * SubtleCrypto. Resolves to {credentials: {terminalId: credential}, bandKeys: {bandId: private JWK}}.
+ * SubtleCrypto. Resolves to {credentials: {terminalId: credential}, bandKeys: {bandId: private JWK},
+ * appCredential} (the credential of application `<prefix>-nea`, scoped to `<prefix>-*`).
  * Re-running against the same platform works: an existing terminal gets a new credential, an existing
  * enrollment the new key (and is reactivated).
  */
@@ -20,6 +21,7 @@ export async function provisionTerminals(settings, request, subtle, delay) {
   const api = policyApi(settings, request, wait);
   const credentials = {};
   const bandKeys = {};
+  const appCredential = await registerApplication(api, settings.prefix);
   let next = 0;
   const worker = async () => {
     while (next < settings.endpoints) {
@@ -36,7 +38,16 @@ export async function provisionTerminals(settings, request, subtle, delay) {
   for (let w = 0; w < Math.min(settings.setupConcurrency || 16, settings.endpoints); w++)
     workers.push(worker());
   await Promise.all(workers);
-  return { credentials: credentials, bandKeys: bandKeys };
+  return { credentials: credentials, bandKeys: bandKeys, appCredential: appCredential };
+}
+
+/** The NEA clients' application: created, or re-created when a previous run left one. */
+async function registerApplication(api, prefix) {
+  const applicationId = prefix + '-nea';
+  await api('DELETE', '/v1/applications/' + applicationId, undefined, [204, 404]);
+  const body = { applicationId: applicationId, displayName: 'k6 NEA clients', terminals: [prefix + '-*'] };
+  const created = await api('POST', '/v1/applications', body, [201]);
+  return created.json.credential;
 }
 
 async function registerTerminal(api, terminalId) {

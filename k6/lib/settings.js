@@ -73,6 +73,9 @@ export function readSettings(env, defaults) {
     prefix: prefix,
     // JSON object {terminalId: credential} for gateways that require endpoint credentials.
     credentialsFile: env.CREDENTIALS_FILE || undefined,
+    // The application credential NEA clients bind with (explicit binding needs one); with an admin
+    // token, setup() registers the application itself.
+    appCredential: env.APP_CREDENTIAL || undefined,
     // With an admin token, setup() registers the terminals and enrolls one band per terminal through
     // the policy REST API, so taps carry proofs and can be granted (docs/operations.md, "Load tests").
     adminToken: env.TAPGATE_ADMIN_TOKEN || undefined,

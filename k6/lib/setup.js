@@ -18,6 +18,8 @@ function k6Request(method, url, body, headers) {
  * without it, the credentials of CREDENTIALS_FILE (read at init into `fileCredentials`) and no band keys.
  */
 export function setupTerminals(settings, fileCredentials) {
-  if (!settings.adminToken) return { credentials: fileCredentials, bandKeys: {} };
+  if (!settings.adminToken) {
+    return { credentials: fileCredentials, bandKeys: {}, appCredential: settings.appCredential };
+  }
   return provisionTerminals(settings, k6Request, crypto.subtle);
 }

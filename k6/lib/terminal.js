@@ -123,12 +123,13 @@ export class Terminal {
    * `credentials`: {terminalId: credential} for gateways that require endpoint credentials.
    * `bandKeys`: {bandId: private JWK} of bands setup() enrolled; with one, taps carry proofs.
    */
-  constructor(index, settings, credentials, bandKeys) {
+  constructor(index, settings, credentials, bandKeys, appCredential) {
     this.index = index;
     this.settings = settings;
     this.terminalId = terminalIdFor(settings.prefix, index);
     this.bandId = bandIdFor(settings.prefix, index);
     this.credential = credentials[this.terminalId];
+    this.appCredential = appCredential;
     this.bandKeyJwk = bandKeys ? bandKeys[this.bandId] : undefined;
     this.signingKey = null;
     // The newest unused challenge {challenge, expiresAt (ms)}; single use, so a tap takes it.
@@ -148,7 +149,7 @@ export class Terminal {
   /** NEA first: a tap is only delivered to NEA clients already bound to the terminal. */
   connect() {
     if (this.bandKeyJwk && this.signingKey === null) this.signingKey = importBandKey(this.bandKeyJwk);
-    this.nea = new ProtocolSocket('nea', this.settings.neaUrl + '/', neaHello(this.terminalId), (f) =>
+    this.nea = new ProtocolSocket('nea', this.settings.neaUrl + '/', neaHello(this.terminalId, this.appCredential), (f) =>
       this.onNeaFrame(f),
     );
     this.nea.open();

@@ -108,12 +108,13 @@ interface ScenarioModules {
   setupTerminals(
     settings: Settings,
     fileCredentials: object,
-  ): Promise<{ credentials: Record<string, string>; bandKeys: Record<string, Jwk> }>;
+  ): Promise<{ credentials: Record<string, string>; bandKeys: Record<string, Jwk>; appCredential: string }>;
   Terminal: new (
     index: number,
     settings: Settings,
     credentials: Record<string, string>,
     bandKeys: Record<string, Jwk>,
+    appCredential: string,
   ) => TerminalLike;
   samples: Map<string, Sample[]>;
   checkResults: { name: string; ok: boolean }[];
@@ -175,7 +176,7 @@ describe('k6/lib terminals against the platform (k6 stand-ins under Node)', () =
 
     terminals = Array.from(
       { length: ENDPOINTS },
-      (_, i) => new m.Terminal(i, settings, data.credentials, data.bandKeys),
+      (_, i) => new m.Terminal(i, settings, data.credentials, data.bandKeys, data.appCredential),
     );
     for (const t of terminals) t.connect();
     await waitFor(() => terminals.every((t) => t.ready()), { what: 'sockets welcomed' });

@@ -30,6 +30,27 @@ export async function enrollBand(platform: Platform, sAMAccountName: string): Pr
   return band;
 }
 
+const appCredentials = new WeakMap<Platform, Promise<string>>();
+
+/**
+ * The credential of an application registered through the policy API for every terminal: NEA clients
+ * that bind explicitly must be one (docs/security.md).
+ */
+export function applicationCredential(platform: Platform): Promise<string> {
+  let c = appCredentials.get(platform);
+  if (!c) {
+    c = platform
+      .api<{ credential: string }>('POST', '/v1/applications', {
+        applicationId: 'e2e-nea',
+        displayName: 'end-to-end test NEA',
+        terminals: ['*'],
+      })
+      .then((r) => r.credential);
+    appCredentials.set(platform, c);
+  }
+  return c;
+}
+
 /** An NEA client as a browser page would be: it records every frame. */
 export class Nea {
   readonly frames: ServerMessage[] = [];
@@ -42,13 +63,14 @@ export class Nea {
   }
 
   static async open(platform: Platform, terminalId: string): Promise<Nea> {
+    const credential = await applicationCredential(platform);
     const ws = new WebSocket(`ws://127.0.0.1:${platform.ports.webapi}/`);
     await new Promise((r, j) => {
       ws.once('open', r);
       ws.once('error', j);
     });
     const nea = new Nea(ws);
-    ws.send(encodeClientFrame('hello', { role: 'nea', terminalId }, 'h'));
+    ws.send(encodeClientFrame('hello', { role: 'nea', terminalId, credential }, 'h'));
     await waitFor(() => nea.frames.some((f) => f.type === 'welcome'));
     return nea;
   }

@@ -135,6 +135,12 @@ async function main(): Promise<void> {
         pairs[i] = { terminalId, band, endpoint };
       },
     );
+    // NEA clients bind explicitly, so they are one application scoped to every terminal.
+    const { credential } = await platform.api<{ credential: string }>('POST', '/v1/applications', {
+      applicationId: 'bench-nea',
+      displayName: 'benchmark NEA clients',
+      terminals: ['*'],
+    });
     const gateway = platform.process('ws-gateway');
     // Warm the gateway's heap first (young generation, JIT, buffers) with throwaway connections, so the
     // RSS growth measured below is what idle connections keep, not the heap's one-off growth.
@@ -143,7 +149,7 @@ async function main(): Promise<void> {
       50,
       async (i) => {
         const ws = await openWs(`ws://127.0.0.1:${platform.ports.webapi}/`, () => undefined);
-        ws.send(encodeClientFrame('hello', { role: 'nea', terminalId: `WARM-${i}` }));
+        ws.send(encodeClientFrame('hello', { role: 'nea', terminalId: `WARM-${i}`, credential }));
         for (let k = 0; k < 5; k++) ws.send(encodeClientFrame('ping', undefined));
         await new Promise((r) => setTimeout(r, 50));
         ws.close();
@@ -170,7 +176,7 @@ async function main(): Promise<void> {
           received++;
         }
       });
-      p.nea.send(encodeClientFrame('hello', { role: 'nea', terminalId: p.terminalId }));
+      p.nea.send(encodeClientFrame('hello', { role: 'nea', terminalId: p.terminalId, credential }));
     });
     // Presence: every band is on its wrist, authenticated, near its terminal.
     for (const p of pairs) p.endpoint.adverts([p.band.advert(-60)]);

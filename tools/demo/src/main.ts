@@ -50,7 +50,16 @@ async function main(): Promise<void> {
   for (const b of BANDS) say(`enrolled band ${demo.bandIds[b.user]} to ${b.user}`);
   say(`registered terminal ${TERMINAL} (credential in .demo/terminal.credential); endpoint node connected`);
   say(`JWKS: ${platform.jwksUrl}`);
-  watchTaps(platform.ports.agent);
+  // The console tap log binds explicitly, so it is an application with its own credential (docs/security.md).
+  // A fresh one per run (a previous run's credential was never saved).
+  await platform.api('DELETE', '/v1/applications/demo-console').catch(() => undefined);
+  const app = await platform.api<{ credential: string }>('POST', '/v1/applications', {
+    applicationId: 'demo-console',
+    displayName: 'Demo console (tap log)',
+    terminals: [TERMINAL],
+  });
+  say('registered application demo-console for the tap log below; the page binds by address');
+  watchTaps(platform.ports.agent, app.credential);
   say(
     `open ${demo.page.url} (POMSnet parameters in the URL: ?host=&port=&protocol=ws|wss&authUrl=&debug=1&terminal=)`,
   );
@@ -60,7 +69,7 @@ async function main(): Promise<void> {
 }
 
 /** The demo's console view: an NEA client bound to the terminal prints every tap it receives. */
-function watchTaps(agentPort: number): void {
+function watchTaps(agentPort: number, credential: string): void {
   const connect = () => {
     const ws = new WebSocket(`ws://127.0.0.1:${agentPort}/`);
     const heartbeat = setInterval(
@@ -72,6 +81,7 @@ function watchTaps(agentPort: number): void {
         encodeClientFrame('hello', {
           role: 'nea',
           terminalId: TERMINAL,
+          credential,
           app: { name: 'demo-console', version: '1' },
         }),
       ),
