@@ -149,8 +149,11 @@ export class Terminal {
   /** NEA first: a tap is only delivered to NEA clients already bound to the terminal. */
   connect() {
     if (this.bandKeyJwk && this.signingKey === null) this.signingKey = importBandKey(this.bandKeyJwk);
-    this.nea = new ProtocolSocket('nea', this.settings.neaUrl + '/', neaHello(this.terminalId, this.appCredential), (f) =>
-      this.onNeaFrame(f),
+    this.nea = new ProtocolSocket(
+      'nea',
+      this.settings.neaUrl + '/',
+      neaHello(this.terminalId, this.appCredential),
+      (f) => this.onNeaFrame(f),
     );
     this.nea.open();
   }

@@ -138,7 +138,10 @@ export class TapgateClient extends Emitter<ClientEvents> {
     if (options.terminal !== undefined && !TERMINAL_ID_PATTERN.test(options.terminal)) {
       throw new TypeError('terminal must be 1-64 of A-Z a-z 0-9 _ -');
     }
-    if (options.credential !== undefined && (options.credential.length < 1 || options.credential.length > 512)) {
+    if (
+      options.credential !== undefined &&
+      (options.credential.length < 1 || options.credential.length > 512)
+    ) {
       throw new TypeError('credential must be 1-512 characters');
     }
     if (options.authUrl !== undefined && options.authUrl.length > 2048) {

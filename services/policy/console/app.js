@@ -727,6 +727,182 @@ async function terminalsPage() {
   );
 }
 
+// ----- applications ------------------------------------------------------------------------------
+// NEA applications that may bind explicitly to terminals (docs/security.md). The server decides what a
+// valid scope is; this page only sends what the administrator typed and shows the server's answer.
+async function applicationsPage() {
+  const { data } = await api('GET', '/v1/applications');
+  const out = el('div', { id: 'app-credential-out', role: 'status' });
+  const err = el('span', { class: 'err', id: 'err-application' });
+  const showCred = (r) =>
+    out.replaceChildren(
+      el('p', {
+        text: `Credential ${r.credentialId} of ${r.application.applicationId} (shown once; keep it on the application's server):`,
+      }),
+      el('pre', { text: r.credential }),
+    );
+  const scopeText = (terminals) => terminals.join(', ');
+  const scopeList = (text) =>
+    text
+      .split(/[\s,]+/)
+      .map((x) => x.trim())
+      .filter(Boolean);
+  const act = async (method, path, app, body) => {
+    try {
+      const r = await api(method, path, body, { 'if-match': `"${app.revision}"` });
+      return r.data;
+    } catch (e) {
+      toast(e.message);
+      return undefined;
+    }
+  };
+  const rows = data.items.map((a) => {
+    const scope = el('input', {
+      type: 'text',
+      value: scopeText(a.terminals),
+      'aria-label': `Terminals of ${a.applicationId}`,
+    });
+    return el(
+      'tr',
+      { id: `app-${a.applicationId}` },
+      el('td', { text: a.applicationId }),
+      el('td', { text: a.displayName }),
+      el(
+        'td',
+        {},
+        scope,
+        ' ',
+        el('button', {
+          text: 'Save scope',
+          onclick: async () => {
+            const body = { displayName: a.displayName, terminals: scopeList(scope.value) };
+            if (await act('PUT', `/v1/applications/${a.applicationId}`, a, body)) route();
+          },
+        }),
+      ),
+      el('td', { class: 'state', text: a.enabled ? 'enabled' : 'disabled' }),
+      el(
+        'td',
+        { class: 'credentials' },
+        ...a.credentials.map((c) =>
+          el(
+            'div',
+            {},
+            `${c.credentialId} (${new Date(c.created.at).toLocaleString()}) `,
+            el('button', {
+              text: 'Revoke',
+              'aria-label': `Revoke credential ${c.credentialId} of ${a.applicationId}`,
+              onclick: async () => {
+                if (
+                  await act('DELETE', `/v1/applications/${a.applicationId}/credentials/${c.credentialId}`, a)
+                )
+                  route();
+              },
+            }),
+          ),
+        ),
+      ),
+      el(
+        'td',
+        {},
+        el('button', {
+          text: 'New credential',
+          onclick: async () => {
+            const r = await act('POST', `/v1/applications/${a.applicationId}/credentials`, a);
+            if (r) {
+              await route();
+              $('#main').append(out);
+              showCred(r);
+            }
+          },
+        }),
+        ' ',
+        el('button', {
+          text: a.enabled ? 'Disable' : 'Enable',
+          onclick: async () => {
+            if (
+              await act('POST', `/v1/applications/${a.applicationId}/${a.enabled ? 'disable' : 'enable'}`, a)
+            )
+              route();
+          },
+        }),
+        ' ',
+        el('button', {
+          text: 'Delete',
+          onclick: async () => {
+            if (!confirm(`Delete application ${a.applicationId}? Its sockets are closed.`)) return;
+            try {
+              await api('DELETE', `/v1/applications/${a.applicationId}`, undefined, {
+                'if-match': `"${a.revision}"`,
+              });
+              route();
+            } catch (e) {
+              toast(e.message);
+            }
+          },
+        }),
+      ),
+    );
+  });
+  const form = el(
+    'form',
+    {
+      class: 'toolbar',
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        err.textContent = '';
+        try {
+          const { data: r } = await api('POST', '/v1/applications', {
+            applicationId: $('#new-app').value,
+            displayName: $('#new-app-name').value,
+            terminals: scopeList($('#new-app-terminals').value),
+          });
+          await route();
+          $('#main').append(out);
+          showCred(r);
+        } catch (e) {
+          err.textContent = e.message;
+        }
+      },
+    },
+    el('label', { for: 'new-app' }, 'Application id', el('input', { id: 'new-app', type: 'text' })),
+    el('label', { for: 'new-app-name' }, 'Display name', el('input', { id: 'new-app-name', type: 'text' })),
+    el(
+      'label',
+      { for: 'new-app-terminals' },
+      'Terminals (ids or patterns such as LINE1-*)',
+      el('input', { id: 'new-app-terminals', type: 'text' }),
+    ),
+    el('button', { type: 'submit', class: 'primary', text: 'Register application' }),
+    err,
+  );
+  setPage(
+    'Applications',
+    el('p', {
+      text: 'Applications (NEA clients) that may bind to a terminal by id. Pages on the terminal itself bind by address and need no entry here.',
+    }),
+    el(
+      'table',
+      { id: 'applications' },
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          ...['Application', 'Name', 'Terminals', 'State', 'Credentials', ''].map((h) =>
+            el('th', { text: h }),
+          ),
+        ),
+      ),
+      el('tbody', {}, rows),
+    ),
+    el('h3', { text: 'Register an application' }),
+    form,
+    out,
+  );
+}
+
 // ----- audit -------------------------------------------------------------------------------------
 async function auditPage() {
   const q = el('input', {
@@ -843,6 +1019,7 @@ async function route() {
     else if (parts[0] === 'policies' && parts[1]) await policyPage(parts[1]);
     else if (parts[0] === 'enrollments') await enrollmentsPage();
     else if (parts[0] === 'terminals') await terminalsPage();
+    else if (parts[0] === 'applications') await applicationsPage();
     else if (parts[0] === 'audit') await auditPage();
     else await policiesPage();
   } catch (e) {

@@ -247,10 +247,12 @@ describe('application (NEA) authorization, attacked from outside', () => {
     await waitFor(async () => {
       const probe = await RawClient.open(neaUrl(gw));
       probe.send('hello', { role: 'nea', terminalId: VICTIM, credential: k1 }, 'h');
-      const ok = await probe.next('welcome', () => true, 500).then(
-        () => true,
-        () => false,
-      );
+      const ok = await probe
+        .next('welcome', () => true, 500)
+        .then(
+          () => true,
+          () => false,
+        );
       probe.close();
       return ok;
     });
@@ -260,10 +262,12 @@ describe('application (NEA) authorization, attacked from outside', () => {
     await waitFor(async () => {
       const probe = await RawClient.open(neaUrl(gwB));
       probe.send('hello', { role: 'nea', terminalId: VICTIM, credential: k2 }, 'h');
-      const ok = await probe.next('welcome', () => true, 500).then(
-        () => true,
-        () => false,
-      );
+      const ok = await probe
+        .next('welcome', () => true, 500)
+        .then(
+          () => true,
+          () => false,
+        );
       probe.close();
       return ok;
     });

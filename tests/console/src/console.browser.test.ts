@@ -301,4 +301,54 @@ describe('the administrator console in Chromium against the real services and a 
     await consoleScreenshot(page, '08-audit-alice');
     assert.deepEqual(browser.pageErrors, []);
   });
+
+  it('manages an application: register (credential shown once), bind with it, disable closes the socket, rotate, delete', async () => {
+    await goTo('Applications');
+    await page.getByLabel('Application id').fill('line-mes');
+    await page.getByLabel('Display name').fill('MES on the console line');
+    await page.getByLabel('Terminals (ids or patterns such as LINE1-*)').fill('CONSOLE-*');
+    await page.getByRole('button', { name: 'Register application' }).click();
+    const credential = (await waitForText(page, '#app-credential-out pre', /^[A-Za-z0-9_-]{43}$/)).trim();
+    const row = '[id="app-line-mes"]';
+    await waitForText(page, `${row} .state`, /^enabled$/);
+    await consoleScreenshot(page, '09-applications');
+
+    // The application binds to the terminal with the credential the page showed, from outside.
+    const socket = new WebSocket(`ws://127.0.0.1:${platform.ports.webapi}/`);
+    const frames: Array<{ type: string }> = [];
+    let closedWith: number | undefined;
+    socket.onmessage = (ev) => frames.push(JSON.parse(String(ev.data)) as { type: string });
+    socket.onclose = (ev) => (closedWith = ev.code);
+    await new Promise((resolve) => (socket.onopen = resolve));
+    socket.send(
+      JSON.stringify({ v: 1, type: 'hello', data: { role: 'nea', terminalId: TERMINAL, credential } }),
+    );
+    await waitFor(() => frames.some((f) => f.type === 'welcome'), { what: 'welcome with the credential' });
+
+    await page.locator(row).getByRole('button', { name: 'Disable' }).click();
+    const disabledAt = Date.now();
+    await waitForText(page, `${row} .state`, /^disabled$/);
+    await waitFor(() => closedWith !== undefined, { what: 'socket closed by the disable', timeoutMs: 2000 });
+    assert.equal(closedWith, 4001);
+    assert.ok(Date.now() - disabledAt < 2000);
+    await page.locator(row).getByRole('button', { name: 'Enable' }).click();
+    await waitForText(page, `${row} .state`, /^enabled$/);
+
+    // Rotation: a second credential, then the first one revoked.
+    await page.locator(row).getByRole('button', { name: 'New credential' }).click();
+    await waitForText(page, '#app-credential-out p', /^Credential \S+ of line-mes/);
+    assert.equal(await page.locator(`${row} .credentials button`).count(), 2);
+    await page.locator(`${row} .credentials button`).first().click();
+    await waitFor(async () => (await page.locator(`${row} .credentials button`).count()) === 1, {
+      what: 'first credential revoked',
+    });
+    const stored = await platform.api<{ credentials: unknown[] }>('GET', '/v1/applications/line-mes');
+    assert.equal(stored.credentials.length, 1);
+
+    page.once('dialog', (d) => void d.accept());
+    await page.locator(row).getByRole('button', { name: 'Delete' }).click();
+    await waitFor(async () => (await page.locator(row).count()) === 0, { what: 'application deleted' });
+    assert.ok(await fitsWidth(page), 'the Applications page scrolls sideways at 1366x768');
+    assert.deepEqual(browser.pageErrors, []);
+  });
 });

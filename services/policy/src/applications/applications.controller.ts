@@ -84,10 +84,7 @@ export class ApplicationsController {
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<ApplicationView>> {
     const req = parseInput(UpdateApplicationRequest, body);
-    return viewWithEtag(
-      res,
-      await this.applications.update(idParam(id), req, parseIfMatch(ifMatch), actor),
-    );
+    return viewWithEtag(res, await this.applications.update(idParam(id), req, parseIfMatch(ifMatch), actor));
   }
 
   @Post(':applicationId/disable')

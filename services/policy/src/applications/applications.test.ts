@@ -14,7 +14,11 @@ interface AppView {
   displayName: string;
   enabled: boolean;
   terminals: string[];
-  credentials: Array<{ credentialId: string; created: { by: string; at: string }; credentialSha256?: string }>;
+  credentials: Array<{
+    credentialId: string;
+    created: { by: string; at: string };
+    credentialSha256?: string;
+  }>;
   revision: number;
 }
 interface Issued {
@@ -85,7 +89,10 @@ describe('applications API', () => {
       (await stored('pomsnet'))!.record.credentials.map((c) => c.credentialSha256),
       [first.credentialSha256, sha256(added.body.credential)],
     );
-    const revoked = await call<AppView>('DELETE', `/v1/applications/pomsnet/credentials/${first.credentialId}`);
+    const revoked = await call<AppView>(
+      'DELETE',
+      `/v1/applications/pomsnet/credentials/${first.credentialId}`,
+    );
     assert.equal(revoked.status, 200);
     assert.deepEqual(
       revoked.body.credentials.map((c) => c.credentialId),

@@ -79,7 +79,10 @@ export class RevisionedStore<T> {
     const before = await this.get(key);
     if (!before) throw notFound(this.noun, key);
     if (ifMatch !== undefined && ifMatch !== before.revision) {
-      throw new ApiError('conflict', `${this.noun} ${key} changed since revision ${ifMatch}; reload and retry`);
+      throw new ApiError(
+        'conflict',
+        `${this.noun} ${key} changed since revision ${ifMatch}; reload and retry`,
+      );
     }
     const next = change(before.value);
     if (next === undefined) return { before, after: undefined };

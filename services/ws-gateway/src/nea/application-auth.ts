@@ -17,8 +17,7 @@ import type { GatewaySettings } from '../settings';
 const log = createLogger('applications');
 
 export type NeaAuthResult =
-  | { ok: true; principal: ApplicationPrincipal | undefined }
-  | { ok: false; retry: boolean; message: string };
+  { ok: true; principal: ApplicationPrincipal | undefined } | { ok: false; retry: boolean; message: string };
 
 /** What an NEA's hello asks for: a terminal (explicit binding) and the credential it proves itself with. */
 export interface NeaBindRequest {

@@ -121,11 +121,7 @@ export async function neaClient(
 ): Promise<RawClient> {
   const { credential = terminalId ? TEST_APP_CREDENTIAL : undefined, ...wsOpts } = opts;
   const c = await RawClient.open(url, wsOpts);
-  c.send(
-    'hello',
-    { role: 'nea', terminalId, credential, app: { name: 'test-nea', version: '1' } },
-    'h',
-  );
+  c.send('hello', { role: 'nea', terminalId, credential, app: { name: 'test-nea', version: '1' } }, 'h');
   await c.next('welcome');
   return c;
 }
