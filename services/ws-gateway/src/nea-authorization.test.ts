@@ -2,10 +2,11 @@ import { AssertionVerifier, generateSigningKeyFile } from '@tapgate/assertions';
 import type { SoftwareBand } from '@tapgate/band';
 import { PresenceChanged, presenceChangedSubject, type ServerMessage } from '@tapgate/contracts';
 import { AgentClient } from '@tapgate/endpoint-node';
-import { waitFor } from '@tapgate/testing';
+import { makeTestPki, waitFor } from '@tapgate/testing';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -354,5 +355,74 @@ describe('application (NEA) authorization, attacked from outside', () => {
     endpoint.start();
     await waitFor(() => endpoint.connected, { what: 'endpoint without Origin connected' });
     await endpoint.stop();
+  });
+
+  it('authenticates an application by its client certificate (CN app:<id>), within its scope only', async () => {
+    const pki = await makeTestPki(join(dir, 'pki'));
+    // A client certificate from the platform CA for application "mes-mtls", as an operator would issue it.
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: pki.dir, stdio: 'pipe' });
+    const issue = (name: string, cn: string) => {
+      openssl(
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-noenc',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        `/CN=${cn}`,
+      );
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '1',
+        '-extfile',
+        'client.ext',
+        '-out',
+        `${name}.crt`,
+      );
+      return {
+        cert: readFileSync(join(pki.dir, `${name}.crt`), 'utf8'),
+        key: readFileSync(join(pki.dir, `${name}.key`), 'utf8'),
+      };
+    };
+    const mes = issue('mes', 'app:mes-mtls');
+    const ghost = issue('ghost', 'app:no-such-app');
+    await stack.putApplication('mes-mtls', { terminals: [VICTIM], credentials: {} });
+    const gwT = await stack.gateway({
+      TAPGATE_AGENT_PROTOCOL: 'wss',
+      TAPGATE_AGENT_CACERTFILE: pki.ca.certFile,
+      TAPGATE_AGENT_CERTFILE: pki.server.certFile,
+      TAPGATE_AGENT_KEYFILE: pki.server.keyFile,
+      TAPGATE_GATEWAY_ENDPOINT_MTLS: 'true',
+    });
+    const hello = async (client: { cert: string; key: string }, terminalId: string) => {
+      const c = await RawClient.open(neaUrl(gwT, 'agent', 'wss'), { ca: pki.ca.cert, ...client });
+      c.send('hello', { role: 'nea', terminalId }, 'h');
+      await Promise.race([c.next('welcome').catch(() => undefined), c.waitClosed().catch(() => undefined)]);
+      return c;
+    };
+    const ok = await hello(mes, VICTIM);
+    assert.equal((await ok.next('welcome')).data.binding?.terminalId, VICTIM);
+    for (const c of [await hello(mes, OTHER), await hello(ghost, VICTIM)]) {
+      assert.equal((await c.waitClosed()).code, 4001);
+      assert.equal(c.frames.find((f) => f.type === 'error')?.data.code, 'unauthorized');
+    }
+    // Disabling the application closes its certificate-authenticated socket as well.
+    await stack.putApplication('mes-mtls', { terminals: [VICTIM], credentials: {}, enabled: false });
+    assert.equal((await ok.waitClosed(1000)).code, 4001);
   });
 });
