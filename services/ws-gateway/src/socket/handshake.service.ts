@@ -70,10 +70,7 @@ export class HandshakeService {
     this.connections.promote(conn, 'nea');
     this.ceremonies.ceremonies.open(conn, hello.authUrl ?? hello.app?.name ?? 'nea');
     await this.neas.bind(conn);
-    log.info(
-      { binding: conn.binding, app: hello.app?.name, application: app.principal },
-      'NEA client bound',
-    );
+    log.info({ binding: conn.binding, app: hello.app?.name, application: app.principal }, 'NEA client bound');
     return frame('welcome', { ...base, binding: conn.binding }, ref);
   }
 
