@@ -151,7 +151,7 @@ describe('k6 scripts', () => {
       assert.match(readRepoFile(file), /export async function setup\(\) \{\s+return setupTerminals\(/, file);
       assert.match(
         readRepoFile(file),
-        /new Terminal\(i, settings, data\.credentials, data\.bandKeys\)/,
+        /new Terminal\(i, settings, data\.credentials, data\.bandKeys, data\.appCredential\)/,
         file,
       );
     }
@@ -163,7 +163,7 @@ interface ProtocolModule {
   encodeFrame(type: string, data?: unknown, ref?: string): string;
   decodeFrame(text: string): { type: string; ref?: string; data: unknown } | null;
   endpointHello(terminalId: string, credential?: string): string;
-  neaHello(terminalId: string): string;
+  neaHello(terminalId: string, credential?: string): string;
   pingFrame(ref?: string): string;
   challengeRequestFrame(ref: string): string;
   advertsFrame(bandId: string, rssi: number, seenAt: string): string;
@@ -213,6 +213,10 @@ describe('k6/lib/protocol.js against libs/contracts', () => {
       terminalId: id,
       app: { name: 'k6', version: '1' },
     });
+    assert.equal(
+      (accepted(p.neaHello(id, 'app-secret')).data as { credential: string }).credential,
+      'app-secret',
+    );
     const ping = accepted(p.pingFrame('hb1'));
     assert.equal(ping.type, 'ping');
     assert.equal(ping.ref, 'hb1');
