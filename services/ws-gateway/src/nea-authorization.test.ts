@@ -328,6 +328,49 @@ describe('application (NEA) authorization, attacked from outside', () => {
     assert.equal((await again.waitClosed(1000)).code, 4001);
   });
 
+  it('leaves no socket open when hellos race a disable (40 handshakes on two replicas)', async () => {
+    const k = secret();
+    await stack.putApplication('racer', { terminals: [VICTIM], credentials: { k } });
+    await waitFor(
+      async () => {
+        const probe = await RawClient.open(neaUrl(gwB));
+        probe.send('hello', { role: 'nea', terminalId: VICTIM, credential: k }, 'h');
+        const ok = await probe
+          .next('welcome', () => true, 500)
+          .then(
+            () => true,
+            () => false,
+          );
+        probe.close();
+        return ok;
+      },
+      { what: 'racer known to both replicas' },
+    );
+    const sockets = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => RawClient.open(neaUrl(i % 2 ? gw : gwB))),
+    );
+    // Hellos go out one every millisecond; the disable is written after the 15th, so some handshakes
+    // complete before the gateways see it and some race it. None may survive it.
+    let disabled: Promise<unknown> = Promise.resolve();
+    for (const [n, c] of sockets.entries()) {
+      c.send('hello', { role: 'nea', terminalId: VICTIM, credential: k }, 'h');
+      if (n === 15) {
+        disabled = stack.putApplication('racer', { terminals: [VICTIM], credentials: { k }, enabled: false });
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await disabled;
+    const closes = await Promise.all(sockets.map((c) => c.waitClosed(2000)));
+    const welcomed = sockets.filter((c) => c.frames.some((f) => f.type === 'welcome')).length;
+    console.log(
+      `hellos racing a disable: ${welcomed} of 40 welcomed before it, ${closes.filter((c) => c.code === 4001).length} of 40 closed with 4001`,
+    );
+    assert.deepEqual(
+      closes.map((c) => c.code),
+      Array.from({ length: 40 }, () => 4001),
+    );
+  });
+
   it('refuses a handshake without Origin when an Origin allow-list is set; endpoints are unaffected', async () => {
     const gwO = await stack.gateway({ TAPGATE_GATEWAY_ALLOWED_ORIGINS: 'https://mes.example.com' });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${gwO.ports.http}/readyz`)).ok);

@@ -104,6 +104,22 @@ describe('applications API', () => {
     );
   });
 
+  it('turns two credential additions based on the same revision into one success and one 409', async () => {
+    const rev = String((await call<AppView>('GET', '/v1/applications/pomsnet')).body.revision);
+    const before = (await stored('pomsnet'))!.record.credentials.length;
+    const results = await Promise.all([
+      call<Issued>('POST', '/v1/applications/pomsnet/credentials', undefined, { 'if-match': rev }),
+      call<Issued>('POST', '/v1/applications/pomsnet/credentials', undefined, { 'if-match': rev }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status).sort(), [201, 409]);
+    const winner = results.find((r) => r.status === 201)!;
+    const after = (await stored('pomsnet'))!.record.credentials;
+    assert.equal(after.length, before + 1);
+    assert.equal(after.at(-1)?.credentialSha256, sha256(winner.body.credential));
+    const revoke = await call('DELETE', `/v1/applications/pomsnet/credentials/${winner.body.credentialId}`);
+    assert.equal(revoke.status, 200);
+  });
+
   it('changes the scope, disables and enables, with If-Match', async () => {
     const cur = await call<AppView>('GET', '/v1/applications/pomsnet');
     const stale = String(cur.body.revision);
@@ -153,6 +169,8 @@ describe('applications API', () => {
     const actions = audit.body.items.map((r) => r.action).reverse();
     assert.deepEqual(actions, [
       'application.create',
+      'application.credential.add',
+      'application.credential.revoke',
       'application.credential.add',
       'application.credential.revoke',
       'application.update',
