@@ -180,6 +180,27 @@ describe('applications API', () => {
     assert.equal(JSON.stringify(audit.body).includes('credentialSha256'), false);
   });
 
+  it('is described in the OpenAPI document, route by route', async () => {
+    const doc = (await (await fetch(`${policy.url}/v1/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const ops = Object.entries(doc.paths)
+      .filter(([path]) => path.startsWith('/v1/applications'))
+      .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`))
+      .sort();
+    assert.deepEqual(ops, [
+      'DELETE /v1/applications/{applicationId}',
+      'DELETE /v1/applications/{applicationId}/credentials/{credentialId}',
+      'GET /v1/applications',
+      'GET /v1/applications/{applicationId}',
+      'POST /v1/applications',
+      'POST /v1/applications/{applicationId}/credentials',
+      'POST /v1/applications/{applicationId}/disable',
+      'POST /v1/applications/{applicationId}/enable',
+      'PUT /v1/applications/{applicationId}',
+    ]);
+  });
+
   it('refuses a fifth credential, then deletes the application', async () => {
     for (let i = 0; i < 3; i++) {
       assert.equal((await call('POST', '/v1/applications/pomsnet/credentials')).status, 201);
