@@ -5,6 +5,7 @@ export {
   LdapTrustError,
   LdapUnreachableError,
   certificateNames,
+  checkLdapBind,
   checkLdapTrust,
   type LdapTrustOptions,
 } from './trust';

@@ -1,5 +1,6 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { ConfigError } from '@tapgate/config';
+import { Client } from 'ldapts';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 
 export interface LdapTrustOptions {
@@ -146,5 +147,27 @@ export async function checkLdapTrust(opts: LdapTrustOptions): Promise<void> {
     }
   } finally {
     socket.destroy();
+  }
+}
+
+/**
+ * Binds once with the service account over the same transport the service uses (after checkLdapTrust).
+ * Throws the bind's error (ldapts InvalidCredentialsError for a wrong password) or a connection error.
+ */
+export async function checkLdapBind(
+  opts: LdapTrustOptions & { bindDn: string; bindPassword: string },
+): Promise<void> {
+  const tls = { minVersion: 'TLSv1.2' as const, ...(opts.ca ? { ca: opts.ca } : {}) };
+  const client = new Client({
+    url: opts.url,
+    timeout: opts.timeoutMs,
+    connectTimeout: opts.timeoutMs,
+    ...(opts.url.startsWith('ldaps:') ? { tlsOptions: tls } : {}),
+  });
+  try {
+    if (opts.startTls) await client.startTLS(tls);
+    await client.bind(opts.bindDn, opts.bindPassword);
+  } finally {
+    await client.unbind().catch(() => undefined);
   }
 }

@@ -59,6 +59,15 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   '/v1/enrollments/{bandId}/suspend': { post: { summary: 'Suspend a band', ok: 200, ifMatch: true } },
   '/v1/enrollments/{bandId}/reactivate': { post: { summary: 'Reactivate a band', ok: 200, ifMatch: true } },
+  '/v1/enrollments/{bandId}/binding': {
+    get: { summary: "Where the enrollment's directory object stands now", role: 'viewer', ok: 200 },
+    post: {
+      summary: 'Update or re-enroll the directory binding',
+      body: 'RebindRequest',
+      ok: 200,
+      ifMatch: true,
+    },
+  },
   '/v1/enrollments/{bandId}/key': {
     put: { summary: 'Re-key a band', body: 'RekeyRequest', ok: 200, ifMatch: true },
   },
@@ -262,6 +271,16 @@ export const OPENAPI_DOCUMENT = {
         },
       },
       RekeyRequest: { type: 'object', required: ['publicKey'], properties: { publicKey: {} } },
+      RebindRequest: {
+        type: 'object',
+        properties: {
+          user: {
+            type: 'object',
+            required: ['sAMAccountName'],
+            properties: { sAMAccountName: { type: 'string' } },
+          },
+        },
+      },
       TerminalCreate: {
         type: 'object',
         required: ['terminalId'],
