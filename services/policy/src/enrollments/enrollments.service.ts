@@ -10,7 +10,7 @@ import { AdminAuditLog } from '../audit/admin-audit';
 import { Buckets } from '../store/buckets';
 import { RevisionedStore, type Versioned } from '../store/revisioned-store';
 import type { EnrollRequest } from './enrollment.requests';
-import { UserDirectory, type BindingState } from './user-directory';
+import { UserDirectory, type BindingState, type DirectoryAccount } from './user-directory';
 
 /** Marks a DN that no directory confirmed ([policy].allow_unverified_enrollment); never looks like a real DN. */
 export const UNVERIFIED_DN_PREFIX = 'unverified:';
@@ -194,13 +194,14 @@ export class EnrollmentsService {
   }
 
   /** What an enrollment records of a directory account: names for people, objectGUID/SID for taps. */
-  private userFrom(a: {
-    sAMAccountName: string;
-    dn: string;
-    displayName?: string;
-    objectGUID: string;
-    objectSid?: string;
-  }): EnrollmentRecord['user'] {
+  private userFrom(a: DirectoryAccount): EnrollmentRecord['user'] {
+    // A band is bound to the directory object; an answer without one cannot vouch for the binding.
+    if (!a.objectGUID) {
+      throw new ApiError(
+        'user_status_unavailable',
+        'user-status answered without the objectGUID; cannot bind user',
+      );
+    }
     return {
       sAMAccountName: a.sAMAccountName,
       dn: a.dn,

@@ -7,7 +7,8 @@ export interface DirectoryAccount {
   dn: string;
   displayName?: string;
   groups?: string[];
-  objectGUID: string;
+  /** Absent only when user-status answered without it (an older user-status). */
+  objectGUID?: string;
   objectSid?: string;
 }
 
@@ -32,14 +33,14 @@ export type BindingState =
 function account(answer: StatusAnswer): DirectoryAccount | undefined {
   const user = answer.user;
   const id = answer.directoryObject;
-  if (!user?.dn || !id) return undefined;
+  if (!user?.dn) return undefined;
   return {
     sAMAccountName: user.sAMAccountName,
     dn: user.dn,
     ...(user.displayName !== undefined ? { displayName: user.displayName } : {}),
     ...(answer.groups ? { groups: answer.groups } : {}),
-    objectGUID: id.objectGUID,
-    ...(id.objectSid ? { objectSid: id.objectSid } : {}),
+    ...(id ? { objectGUID: id.objectGUID } : {}),
+    ...(id?.objectSid ? { objectSid: id.objectSid } : {}),
   };
 }
 
@@ -93,7 +94,7 @@ export class UserDirectory {
       return {
         found: false,
         reason: 'unavailable',
-        why: 'answer without the matching user, DN and objectGUID',
+        why: 'answer without the matching user and DN',
       };
     }
     return { found: true, ...current };

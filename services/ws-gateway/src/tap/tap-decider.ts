@@ -79,7 +79,11 @@ export class TapDecider {
       this.messaging.request(
         UserStatusGet,
         // Bound enrollments are checked against their directory object, not just the name.
-        { v: 1, user: { sAMAccountName: user.sAMAccountName }, objectGUID: enrollment.record.user.objectGUID },
+        {
+          v: 1,
+          user: { sAMAccountName: user.sAMAccountName },
+          objectGUID: enrollment.record.user.objectGUID,
+        },
         { timeoutMs },
       ),
     ]);
@@ -112,7 +116,7 @@ export class TapDecider {
     const withStatus = {
       ...base,
       status: answer.status,
-      user: current ? { ...current, displayName: current.displayName ?? user.displayName } : user,
+      user: current ? { ...user, ...current, displayName: current.displayName ?? user.displayName } : user,
     };
     switch (answer.status) {
       case 'active':
