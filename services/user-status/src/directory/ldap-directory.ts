@@ -1,13 +1,7 @@
 import type { Histogram } from '@opentelemetry/api';
 import type { UserRef } from '@tapgate/contracts';
 import { createLogger, getMeter, type Logger } from '@tapgate/telemetry';
-import {
-  boundUserFilter,
-  checkLdapTrust,
-  guidFromBytes,
-  sidFromBytes,
-  userFilter,
-} from '@tapgate/ldap';
+import { boundUserFilter, checkLdapTrust, guidFromBytes, sidFromBytes, userFilter } from '@tapgate/ldap';
 import type { Client, Entry, Filter } from 'ldapts';
 import { ATTR } from '../status/rules';
 import {
