@@ -134,8 +134,9 @@ export class FileDirectory implements Directory {
       if (bySam.has(sam)) throw new Error(`${this.path}: users: ${u.sAMAccountName} appears twice`);
       bySam.set(sam, entry);
       if (u.userPrincipalName) byUpn.set(u.userPrincipalName.toLowerCase(), entry);
-      if (byGuid.has(objectGUID))
+      if (byGuid.has(objectGUID)) {
         throw new Error(`${this.path}: users: objectGUID ${objectGUID} appears twice`);
+      }
       byGuid.set(objectGUID, entry);
     }
     this.bySam = bySam;
