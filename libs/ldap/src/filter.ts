@@ -8,16 +8,6 @@ import { guidToBytes } from './identity';
 // again by ldapts, which turns each `\XX` escape into one Latin-1 character: a non-ASCII name escaped
 // byte by byte then reaches the server as different UTF-8 and never matches.
 
-/**
- * A value in RFC 4515 filter text: escapes only `*`, `(`, `)`, `\` and NUL (as `\2a` `\28` `\29` `\5c`
- * `\00`) and passes every other character, UTF-8 included, through; a Buffer (binary attribute) has
- * every byte escaped. For logs and messages; searches send the Filter objects below.
- */
-export function escapeFilterValue(value: string | Buffer): string {
-  if (Buffer.isBuffer(value)) return [...value].map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('');
-  return value.replace(/[*()\\\0]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
 /** `(attribute=value)`: the value is matched literally (no wildcards, no filter syntax). */
 export function equals(attribute: string, value: string | Buffer): Filter {
   return new EqualityFilter({ attribute, value });
@@ -26,13 +16,16 @@ export function equals(attribute: string, value: string | Buffer): Filter {
 /** Matches user accounts only (not computers, contacts or groups). */
 const userClass = (): Filter[] => [equals('objectCategory', 'person'), equals('objectClass', 'user')];
 
+/** `(sAMAccountName=…)` or `(userPrincipalName=…)`. */
+function nameMatch(name: UserRef): Filter {
+  return 'sAMAccountName' in name
+    ? equals('sAMAccountName', name.sAMAccountName)
+    : equals('userPrincipalName', name.userPrincipalName);
+}
+
 /** The user whose sAMAccountName or userPrincipalName is exactly this (AD compares case-insensitively). */
 export function userFilter(name: UserRef): Filter {
-  const match =
-    'sAMAccountName' in name
-      ? equals('sAMAccountName', name.sAMAccountName)
-      : equals('userPrincipalName', name.userPrincipalName);
-  return new AndFilter({ filters: [...userClass(), match] });
+  return new AndFilter({ filters: [...userClass(), nameMatch(name)] });
 }
 
 /**
@@ -40,19 +33,19 @@ export function userFilter(name: UserRef): Filter {
  * check needs both: the object it is bound to, and whether its recorded name now belongs to another.
  */
 export function boundUserFilter(objectGUID: string, name: UserRef): Filter {
-  const match =
-    'sAMAccountName' in name
-      ? equals('sAMAccountName', name.sAMAccountName)
-      : equals('userPrincipalName', name.userPrincipalName);
   return new AndFilter({
     filters: [
       ...userClass(),
-      new OrFilter({ filters: [equals('objectGUID', guidToBytes(objectGUID)), match] }),
+      new OrFilter({ filters: [equals('objectGUID', guidToBytes(objectGUID)), nameMatch(name)] }),
     ],
   });
 }
 
-/** RFC 4515 text of a filter built here (ldapts renders values with the same escaping as above). */
+/**
+ * RFC 4515 text of a filter built here, for logs and tests: ldapts escapes only `*`, `(`, `)`, `\` and
+ * NUL of a string value (as `\2a` `\28` `\29` `\5c` `\00`), passes UTF-8 through, and escapes every
+ * byte of a binary one.
+ */
 export function filterText(filter: Filter): string {
   return filter.toString();
 }

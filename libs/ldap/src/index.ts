@@ -1,5 +1,5 @@
 // LDAP pieces shared by the services that talk to Active Directory (user-status, policy's admin login).
-export { boundUserFilter, equals, escapeFilterValue, filterText, userFilter } from './filter';
+export { boundUserFilter, equals, filterText, userFilter } from './filter';
 export { guidFromBytes, guidToBytes, sidFromBytes } from './identity';
 export {
   LdapTrustError,
