@@ -23,6 +23,19 @@ export const SamAccountName = z
   );
 
 /**
+ * An Active Directory objectGUID in the text form AD tools print (lower case, no braces). Immutable for
+ * the object's life and never reused: enrollments are bound to it, not to the account name.
+ */
+export const ObjectGuid = z
+  .string()
+  .regex(
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    'objectGUID: lower-case xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx',
+  );
+/** An objectSid as S-1-5-21-…, kept as evidence beside the objectGUID. */
+export const ObjectSid = z.string().regex(/^S-1-\d+(-\d+){1,15}$/, 'objectSid: S-1-…');
+
+/**
  * Normalises a socket's remote address for binding and subjects: IPv4-mapped IPv6 becomes plain IPv4,
  * and the characters that NATS uses as token separators are replaced.
  */

@@ -184,9 +184,10 @@ describe('SDK frames against @tapgate/contracts', () => {
       status_unavailable: true,
       status_not_configured: true,
       same_signer: true,
+      identity_changed: true,
       internal_error: true,
     };
     assert.deepEqual(Object.keys(sdkReasons).sort(), Object.values(ContractReasons).sort());
-    assert.deepEqual(ContractUserStatus.options.length, 9);
+    assert.deepEqual(ContractUserStatus.options.length, 10);
   });
 });

@@ -13,7 +13,8 @@ export type UserStatus =
   | 'account_expired'
   | 'not_found'
   | 'unavailable'
-  | 'not_configured';
+  | 'not_configured'
+  | 'identity_changed';
 
 export type RefusalReason =
   | 'no_listener'
@@ -32,6 +33,7 @@ export type RefusalReason =
   | 'status_unavailable'
   | 'status_not_configured'
   | 'same_signer'
+  | 'identity_changed'
   | 'internal_error';
 
 export interface DecisionUser {

@@ -51,6 +51,10 @@ export interface CreateUserOptions {
   mustChangePassword?: boolean;
   /** When the account expires; a past date makes it expired at once. */
   accountExpires?: Date;
+  /** The CN (so the DN) when it differs from the sAMAccountName (default: the sAMAccountName). */
+  cn?: string;
+  /** The userPrincipalName (default: <sAMAccountName>@test.local). */
+  userPrincipalName?: string;
 }
 
 export interface SambaAd {
@@ -94,6 +98,12 @@ export interface SambaAd {
   lockOut(sAMAccountName: string): Promise<void>;
   unlock(sAMAccountName: string): Promise<void>;
   deleteUser(sAMAccountName: string): Promise<void>;
+  /** Deletes the object at this DN (a user created with a `cn`). */
+  deleteDn(dn: string): Promise<void>;
+  /** Changes an account's sAMAccountName and userPrincipalName (its DN and objectGUID stay). */
+  renameAccount(dn: string, sAMAccountName: string): Promise<void>;
+  /** Renames the object's CN (a modify-DN); returns the new DN. The objectGUID stays. */
+  renameCn(dn: string, cn: string): Promise<string>;
   /** Reads a user's status attributes (msDS-User-Account-Control-Computed by a base-scope search). */
   readUser(sAMAccountName: string): Promise<Record<string, string>>;
   /** Runs `fn` with a client bound as Administrator over LDAPS. */
@@ -325,14 +335,17 @@ function makeHandle(p: SambaPaths, proc: SambaProcess, restored: boolean, began:
     },
     userDn,
     async createUser(sam, o = {}) {
-      const dn = userDn(sam);
+      const dn = o.cn ? `CN=${o.cn},${usersDn}` : userDn(sam);
       // AD takes unicodePwd only over an encrypted connection, as the UTF-16LE of the quoted password.
       const pwd = Buffer.from(`"${o.password ?? SAMBA_USER_PASSWORD}"`, 'utf16le');
       await asAdmin(async (c) => {
         await c.add(dn, [
           new Attribute({ type: 'objectClass', values: ['top', 'person', 'organizationalPerson', 'user'] }),
           new Attribute({ type: 'sAMAccountName', values: [sam] }),
-          new Attribute({ type: 'userPrincipalName', values: [`${sam}@${SAMBA_REALM}`] }),
+          new Attribute({
+            type: 'userPrincipalName',
+            values: [o.userPrincipalName ?? `${sam}@${SAMBA_REALM}`],
+          }),
           new Attribute({ type: 'displayName', values: [o.displayName ?? sam] }),
           new Attribute({ type: 'unicodePwd', values: [pwd] }),
           new Attribute({ type: 'userAccountControl', values: [o.disabled ? '514' : '512'] }),
@@ -360,6 +373,18 @@ function makeHandle(p: SambaPaths, proc: SambaProcess, restored: boolean, began:
     },
     unlock: (sam) => modify(sam, 'lockoutTime', '0'),
     deleteUser: (sam) => asAdmin((c) => c.del(userDn(sam))),
+    deleteDn: (dn) => asAdmin((c) => c.del(dn)),
+    renameAccount: (dn, sam) =>
+      asAdmin(async (c) => {
+        await c.modify(dn, [
+          replace('sAMAccountName', sam),
+          replace('userPrincipalName', `${sam}@${SAMBA_REALM}`),
+        ]);
+      }),
+    async renameCn(dn, cn) {
+      await asAdmin((c) => c.modifyDN(dn, `CN=${cn}`));
+      return `CN=${cn},${dn.slice(dn.indexOf(',') + 1)}`;
+    },
     readUser: (sam) =>
       asAdmin(async (c) => {
         const attrs = [

@@ -489,6 +489,75 @@ function newPolicyPage(kind) {
 }
 
 // ----- enrollments -------------------------------------------------------------------------------
+/**
+ * The "Directory" cell: where the enrollment's bound account stands now (the server checks it through
+ * user-status) and the fix: Update for a renamed account, Re-enroll when it is gone or its name now
+ * belongs to someone else, Bind for enrollments made before objectGUIDs were recorded.
+ */
+function bindingCell(e) {
+  const id = encodeURIComponent(e.bandId);
+  const td = el('td', { class: 'binding', id: `binding-${e.bandId}`, text: 'checking…' });
+  const fix = async (body, done) => {
+    try {
+      await api('POST', `/v1/enrollments/${id}/binding`, body, { 'if-match': `"${e.revision}"` });
+      toast(done);
+      route();
+    } catch (err) {
+      toast(err.message);
+    }
+  };
+  const button = (label, body, done) =>
+    el('button', {
+      id: `${label.toLowerCase()}-binding-${e.bandId}`,
+      text: label,
+      onclick: () => fix(body, done),
+    });
+  const reenroll = () => {
+    const input = el('input', {
+      id: `reenroll-user-${e.bandId}`,
+      type: 'text',
+      value: e.user.sAMAccountName,
+      'aria-label': `Re-enroll band ${e.bandId} to user`,
+    });
+    return [
+      input,
+      el('button', {
+        id: `reenroll-${e.bandId}`,
+        text: 'Re-enroll',
+        onclick: () =>
+          fix({ user: { sAMAccountName: input.value } }, `${e.bandId} re-enrolled to ${input.value}`),
+      }),
+    ];
+  };
+  api('GET', `/v1/enrollments/${id}/binding`)
+    .then(({ data }) => {
+      switch (data.state) {
+        case 'bound':
+          td.replaceChildren('bound');
+          break;
+        case 'renamed':
+          td.replaceChildren(
+            `renamed: now ${data.current.sAMAccountName} (${data.current.dn}) `,
+            button('Update', {}, `${e.bandId} updated to ${data.current.sAMAccountName}`),
+          );
+          break;
+        case 'gone':
+          td.replaceChildren('account deleted ', ...reenroll());
+          break;
+        case 'identity_changed':
+          td.replaceChildren('name now belongs to another account; taps refused ', ...reenroll());
+          break;
+        case 'unbound':
+          td.replaceChildren('not bound to a directory object ', button('Bind', {}, `${e.bandId} bound`));
+          break;
+        default:
+          td.replaceChildren(`unknown (${data.why ?? data.state})`);
+      }
+    })
+    .catch((err) => td.replaceChildren(`unknown (${err.message})`));
+  return td;
+}
+
 async function enrollmentsPage() {
   const { data } = await api('GET', '/v1/enrollments');
   const filter = el('input', {
@@ -513,6 +582,7 @@ async function enrollmentsPage() {
             el('td', { text: e.user.displayName ?? '' }),
             el('td', { text: e.bandId }),
             el('td', { class: 'state', text: e.active ? 'active' : 'suspended' }),
+            bindingCell(e),
             el(
               'td',
               {},
@@ -604,7 +674,7 @@ async function enrollmentsPage() {
       el(
         'thead',
         {},
-        el('tr', {}, ...['User', 'Name', 'Band', 'State', ''].map((h) => el('th', { text: h }))),
+        el('tr', {}, ...['User', 'Name', 'Band', 'State', 'Directory', ''].map((h) => el('th', { text: h }))),
       ),
       tbody,
     ),

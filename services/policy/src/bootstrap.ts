@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { connectMessaging } from '@tapgate/messaging';
-import { NestPinoLogger, createLogger } from '@tapgate/telemetry';
+import { checkLdapBind, checkLdapTrust, LdapTrustError } from '@tapgate/ldap';
+import { NestPinoLogger, createLogger, type Logger } from '@tapgate/telemetry';
 import { PolicyAppModule } from './app.module';
 import { ApiExceptionFilter } from './common/api-exception.filter';
-import { policySettings, type PolicyConfig } from './policy-settings';
+import { policySettings, type PolicyConfig, type PolicySettings } from './policy-settings';
 import { Buckets } from './store/buckets';
 
 export interface PolicyServer {
@@ -19,12 +20,37 @@ export interface PolicyServer {
 }
 
 /**
+ * Administrator login's directory, checked once before the service starts: a certificate that the
+ * configured CA did not sign or that does not name the URL's host is a ConfigError (exit 2). A directory
+ * that does not answer or rejects the service account only logs a warning: it may come back, and the
+ * break-glass token (if set) still works.
+ */
+async function checkAdminDirectory(
+  settings: PolicySettings,
+  file: string | undefined,
+  log: Logger,
+): Promise<void> {
+  const d = settings.directory;
+  if (!d) return;
+  const opts = { url: d.url, ca: d.ca, startTls: d.startTls, timeoutMs: d.timeoutMs };
+  try {
+    await checkLdapTrust(opts);
+    await checkLdapBind({ ...opts, bindDn: d.bind.dn, bindPassword: d.bind.password });
+  } catch (e) {
+    if (e instanceof LdapTrustError) throw e.toConfigError(file);
+    const message = (e as Error).message.split(d.bind.password).join('[redacted]');
+    log.warn({ url: d.url, err: message }, 'administrator login directory not usable at start-up');
+  }
+}
+
+/**
  * Starts the policy service on [http].host:[http].port. Throws ConfigError when [policy] lacks what the
  * service needs. NATS is connected in the background: the API answers 503 until the buckets are open.
  */
 export async function bootstrap(config: PolicyConfig): Promise<PolicyServer> {
   const log = createLogger('policy');
   const settings = policySettings(config);
+  await checkAdminDirectory(settings, config.file, log);
   const messaging = connectMessaging({
     servers: config.nats.servers,
     name: config.nats.name ?? `policy-${hostname()}`,

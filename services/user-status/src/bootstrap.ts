@@ -11,6 +11,7 @@ import { StatusCache } from './cache/status-cache';
 import type { Directory } from './directory/directory';
 import { FileDirectory } from './directory/file-directory';
 import { LdapDirectory } from './directory/ldap-directory';
+import { LdapTrustError } from '@tapgate/ldap';
 import { registerResponders } from './nats/responders';
 import { KvPolicySource } from './policy/kv-policy-source';
 import { type PolicySource } from './policy/policy-source';
@@ -76,6 +77,32 @@ export function createDirectory(config: UserStatusConfig): Directory {
   });
 }
 
+/**
+ * One TLS connection and one bind before anything starts: a certificate the configured CA did not sign,
+ * or one that does not name the URL's host, stops the service with a ConfigError (exit 2), instead of
+ * surfacing as `unavailable` at the first tap. An unreachable directory or a rejected bind does not stop
+ * it (the directory may come back; readiness detail says what failed).
+ */
+async function checkDirectoryTrust(config: UserStatusConfig, directory: Directory): Promise<void> {
+  if (!(directory instanceof LdapDirectory)) return;
+  try {
+    await directory.probe();
+  } catch (e) {
+    await directory.close();
+    if (e instanceof LdapTrustError) {
+      throw e.toConfigError(config.file);
+    }
+    throw e;
+  }
+  const health = directory.health();
+  if (health.state === 'down') {
+    createLogger('bootstrap').warn(
+      { detail: health.detail },
+      'directory not usable at start-up; starting anyway',
+    );
+  }
+}
+
 function createRedis(config: UserStatusConfig): Redis {
   const log = createLogger('redis');
   const redis = new Redis(config.redis.url, {
@@ -115,6 +142,7 @@ export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatus
   const log = createLogger('bootstrap');
   const us = config.userStatus;
   const directory = createDirectory(config);
+  await checkDirectoryTrust(config, directory);
   const messaging = connectMessaging({
     servers: config.nats.servers,
     name: config.nats.name ?? `user-status-${hostname()}`,
@@ -142,7 +170,7 @@ export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatus
       resolve();
     });
   });
-  const service = new UserStatusService(directory, new StatusCache(redis), policy);
+  const service = new UserStatusService(directory, new StatusCache(redis, us.negativeCacheSeconds), policy);
   const stopResponding = registerResponders(messaging, service);
 
   const app = await NestFactory.create(

@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { UserStatusInvalidate, type UserRef } from '@tapgate/contracts';
+import { UserStatusGet, UserStatusInvalidate, type UserRef } from '@tapgate/contracts';
 import type { Messaging } from '@tapgate/messaging';
 import { setLogDestination, startTelemetry } from '@tapgate/telemetry';
 import {
   SEEDED_USERS,
+  makeTestPki,
   sleep,
   startNats,
   startRedis,
@@ -62,6 +63,7 @@ describe('user-status against Samba AD, Redis and NATS', () => {
       TAPGATE_LDAP_TIMEOUT_MS: '1500',
       TAPGATE_LDAP_CONNECT_TIMEOUT_MS: '1000',
       TAPGATE_USER_STATUS_ADMIN_TOKEN_FILE: join(dir, 'admin.token'),
+      TAPGATE_USER_STATUS_NEGATIVE_CACHE_SECONDS: '2',
     };
     app = await bootWithEnv(env);
     client = await testClient(nats.url);
@@ -101,6 +103,54 @@ describe('user-status against Samba AD, Redis and NATS', () => {
     const nobody = await ask(client, sam('nobody'));
     assert.equal(nobody.status, 'not_found');
     assert.equal(nobody.user, undefined);
+  });
+
+  it('caches not_found only for the short negative TTL, whatever the expiry', async () => {
+    policy().update({ cacheExpirySeconds: 900 });
+    const first = await ask(client, sam('late-comer'));
+    assert.equal(first.status, 'not_found');
+    assert.equal((await ask(client, sam('late-comer'))).source, 'cache');
+    await ad.createUser('late-comer');
+    // negative_cache_seconds = 2 (set in `env`): the account is found once that passes, not after 900 s.
+    const found = await waitFor(
+      async () => {
+        const a = await ask(client, sam('late-comer'));
+        return a.status === 'active' ? a : undefined;
+      },
+      { timeoutMs: 5_000, intervalMs: 200, what: 'late-comer found' },
+    );
+    assert.equal(found.source, 'directory');
+    assert.ok(
+      Date.parse(found.checkedAt) - Date.parse(first.checkedAt) >= 2_000,
+      'not before the negative TTL',
+    );
+    assert.equal(
+      (await ask(client, sam('late-comer'))).source,
+      'cache',
+      'a found account is cached for the expiry',
+    );
+  });
+
+  it('answers a GUID query for the bound object, caches it by GUID, and invalidates it by name', async () => {
+    const byName = await ask(client, sam('alice'));
+    const guid = byName.directoryObject?.objectGUID;
+    assert.match(guid ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.match(byName.directoryObject?.objectSid ?? '', /^S-1-5-21-\d+-\d+-\d+-\d+$/);
+    await invalidate(sam('alice'));
+    const askBound = (name: string, objectGUID: string) =>
+      client.request(UserStatusGet, { v: 1, user: sam(name), objectGUID });
+    const bound = await askBound('alice', guid!);
+    assert.equal(bound.status, 'active');
+    assert.equal(bound.source, 'directory');
+    assert.equal((await askBound('alice', guid!)).source, 'cache');
+    // Another name with alice's GUID is a different question: not answered from alice's entry.
+    const bobAsAlice = await askBound('bob', guid!);
+    assert.equal(bobAsAlice.status, 'identity_changed');
+    assert.equal(bobAsAlice.user, undefined, "nothing of the name's new holder is shown");
+    // An object that does not exist (any GUID) under a free name: not_found.
+    assert.equal((await askBound('nobody-here', '00000000-0000-0000-0000-000000000001')).status, 'not_found');
+    assert.deepEqual(await invalidate(sam('alice')), { v: 1, removed: true });
+    assert.equal((await askBound('alice', guid!)).source, 'directory', 'the GUID entry went with the name');
   });
 
   it('finds nothing for filter injection attempts', async () => {
@@ -155,6 +205,23 @@ describe('user-status against Samba AD, Redis and NATS', () => {
       assert.equal((await plain.lookup(sam('bob')))?.attributes.userAccountControl, '514');
       await assert.rejects(untrusted.lookup(sam('bob')), { name: 'DirectoryError', kind: 'unreachable' });
       assert.equal(untrusted.health().state, 'down');
+      assert.doesNotMatch(untrusted.health().detail ?? '', /use-system-ca/);
+      // The start-up check over StartTLS: the right CA passes (and binds); a foreign CA is named.
+      await startTls.probe();
+      assert.equal(startTls.health().state, 'up');
+      const pki = await makeTestPki();
+      const foreign = new LdapDirectory({ ...base, url: ad.url, startTls: true, ca: pki.ca.cert });
+      try {
+        await assert.rejects(foreign.probe(), {
+          name: 'LdapTrustError',
+          key: 'ca_file',
+          message:
+            /^ldap:\/\/127\.0\.0\.1:389: the directory's certificate \(CN=dc1\.test\.local, issued by CN=Tapgate test AD CA\) is not signed by a CA in \[ldap\]\.ca_file/,
+        });
+      } finally {
+        await foreign.close();
+        pki.dispose();
+      }
     } finally {
       await Promise.all([startTls.close(), plain.close(), untrusted.close()]);
     }

@@ -25,7 +25,12 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
   const clients: AgentClient[] = [];
   before(async () => {
     stack = await GatewayTestStack.start();
-    serveUserStatuses(stack.admin, { alice: 'active', bob: 'disabled', carol: 'unavailable' });
+    serveUserStatuses(stack.admin, {
+      alice: 'active',
+      bob: 'disabled',
+      carol: 'unavailable',
+      dora: 'identity_changed',
+    });
     await stack.addTerminal('T-01');
     await stack.addTerminal('T-02');
     [gwA, gwB] = await Promise.all([stack.gateway(), stack.gateway()]);
@@ -99,6 +104,8 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
       ['bob', 'disabled', 'user_not_active'],
       ['carol', 'unavailable', 'status_unavailable'],
       ['mallory', 'not_found', 'user_not_active'],
+      // The enrolled name now belongs to another directory object: its own reason, nothing of the other.
+      ['dora', 'identity_changed', 'identity_changed'],
     ] as const) {
       const band = await stack.enroll(user);
       band.clasp();
@@ -111,6 +118,13 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
       assert.equal(result.decision.outcome, 'refused', user);
       assert.equal(result.decision.reason, reason, user);
       assert.equal(result.decision.status, status, user);
+      if (status === 'identity_changed') {
+        assert.notEqual(
+          result.decision.user?.displayName,
+          `User ${user}`,
+          "nothing of the name's new holder",
+        );
+      }
       const seen = await nea.next('tap', (m) => m.data.bandId === band.bandId);
       assert.equal(seen.data.decision.outcome, 'refused');
       assert.equal(seen.data.decision.reason, reason);

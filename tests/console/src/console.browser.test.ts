@@ -2,6 +2,7 @@ import { launchChromium, waitForText, type Browser } from '@tapgate/browser-test
 import {
   BUILT_IN_POLICY,
   UserStatusGet,
+  UserStatusInvalidate,
   type PolicySettings,
   type StatusAnswer,
   type TapDecision,
@@ -10,6 +11,7 @@ import { startDemo, type RunningDemo } from '@tapgate/demo';
 import { Messaging } from '@tapgate/messaging';
 import { Platform, freePort, sleep, startSambaAd, waitFor, type SambaAd } from '@tapgate/testing';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -349,6 +351,49 @@ describe('the administrator console in Chromium against the real services and a 
     await page.locator(row).getByRole('button', { name: 'Delete' }).click();
     await waitFor(async () => (await page.locator(row).count()) === 0, { what: 'application deleted' });
     assert.ok(await fitsWidth(page), 'the Applications page scrolls sideways at 1366x768');
+    assert.deepEqual(browser.pageErrors, []);
+  });
+
+  it('flags an enrollment whose account was renamed or whose name was re-used, and fixes it', async () => {
+    const publicKey = () =>
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+    const renamedDn = await samba.createUser('con-ren', { displayName: 'Connie Renamed' });
+    await samba.createUser('con-del', { displayName: 'Dora First' });
+    for (const [bandId, user] of [
+      ['CON-REN', 'con-ren'],
+      ['CON-DEL', 'con-del'],
+    ]) {
+      await platform.api('POST', '/v1/enrollments', {
+        bandId,
+        user: { sAMAccountName: user },
+        publicKey: publicKey(),
+      });
+    }
+    const movedDn = await samba.renameCn(renamedDn, 'Connie Moved');
+    await samba.deleteUser('con-del');
+    await samba.createUser('con-del', { displayName: 'Dora Second' });
+    for (const user of ['con-ren', 'con-del']) {
+      await messaging.request(UserStatusInvalidate, { v: 1, user: { sAMAccountName: user } });
+    }
+    await page.goto(`${consoleUrl()}#enrollments`);
+    await waitForText(page, '#main h2', /^Enrollments$/);
+    await waitForText(
+      page,
+      '[id="binding-CON-REN"]',
+      new RegExp(`^renamed: now con-ren \\(${movedDn}\\) Update$`),
+    );
+    await waitForText(page, '[id="binding-CON-DEL"]', /^name now belongs to another account; taps refused/);
+    await consoleScreenshot(page, '09-enrollments-binding');
+    await page.click('[id="update-binding-CON-REN"]');
+    await waitForText(page, '[id="binding-CON-REN"]', /^bound$/);
+    assert.equal(
+      (await platform.api<{ user: { dn: string } }>('GET', '/v1/enrollments/CON-REN')).user.dn,
+      movedDn,
+    );
+    await page.click('[id="reenroll-CON-DEL"]');
+    await waitForText(page, '[id="binding-CON-DEL"]', /^bound$/);
+    const rebound = await platform.api<{ user: { displayName?: string } }>('GET', '/v1/enrollments/CON-DEL');
+    assert.equal(rebound.user.displayName, 'Dora Second');
     assert.deepEqual(browser.pageErrors, []);
   });
 });

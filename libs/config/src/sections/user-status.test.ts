@@ -25,6 +25,7 @@ describe('[ldap] and [user_status] sections', () => {
       checkUserStatus: true,
       cacheUserStatus: true,
       cacheExpirySeconds: 900,
+      negativeCacheSeconds: 15,
       cacheTimeoutMs: 250,
     });
   });
@@ -113,6 +114,11 @@ cache_expiry_seconds = 30
     assertConfigError(() => load('', { TAPGATE_USER_STATUS_CACHE_EXPIRY_SECONDS: '0' }), {
       key: 'TAPGATE_USER_STATUS_CACHE_EXPIRY_SECONDS',
       problem: 'must be an integer 1-86400 (got 0)',
+    });
+    // A negative answer is never kept long: more than a minute is refused.
+    assertConfigError(() => load('', { TAPGATE_USER_STATUS_NEGATIVE_CACHE_SECONDS: '600' }), {
+      key: 'TAPGATE_USER_STATUS_NEGATIVE_CACHE_SECONDS',
+      problem: 'must be an integer 1-60 (got 600)',
     });
     assertConfigError(() => load('', { TAPGATE_USER_STATUS_CACHE_EXPIRY: '30' }), {
       key: 'TAPGATE_USER_STATUS_CACHE_EXPIRY',

@@ -9,6 +9,8 @@ export interface UserStatusSettings {
   checkUserStatus: boolean;
   cacheUserStatus: boolean;
   cacheExpirySeconds: number;
+  /** How long a `not_found` (or `identity_changed`) answer is cached: short, whatever the expiry. */
+  negativeCacheSeconds: number;
   /** Redis command timeout for cache reads and writes. */
   cacheTimeoutMs: number;
   /** Stopgap admin API credential (until issue 5), read from admin_token_file. Secret: never log it. */
@@ -27,6 +29,7 @@ export const userStatusSection = defineSection({
     check_user_status: boolean(true),
     cache_user_status: boolean(true),
     cache_expiry_seconds: integer({ default: 900, min: 1, max: 86_400 }),
+    negative_cache_seconds: integer({ default: 15, min: 1, max: 60 }),
     cache_timeout_ms: integer({ default: 250, min: 10, max: 10_000 }),
     admin_token_file: optionalPath(),
   },
@@ -51,6 +54,7 @@ export const userStatusSection = defineSection({
       checkUserStatus: v.check_user_status,
       cacheUserStatus: v.cache_user_status,
       cacheExpirySeconds: v.cache_expiry_seconds,
+      negativeCacheSeconds: v.negative_cache_seconds,
       cacheTimeoutMs: v.cache_timeout_ms,
       admin,
     });

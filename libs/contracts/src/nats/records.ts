@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BandId, IsoTime, SamAccountName, TerminalId } from '../ids';
+import { BandId, IsoTime, ObjectGuid, ObjectSid, SamAccountName, TerminalId } from '../ids';
 
 // Records stored in JetStream KV buckets (KvBuckets in subjects.ts). The policy service writes them;
 // gateways and other services keep read caches fed by KV watches. Keys: the band id / terminal id.
@@ -27,6 +27,15 @@ export const EnrollmentRecord = z
         sAMAccountName: SamAccountName,
         dn: z.string().min(1).max(1024),
         displayName: z.string().max(256).optional(),
+        /**
+         * The directory object the band belongs to, resolved at enrollment. Taps are checked against it:
+         * a renamed account keeps working, a deleted one is not_found, and a name now held by another
+         * object is refused (identity_changed). Records written before this field existed have none and
+         * are checked by name only until an administrator binds them (docs/operations.md).
+         */
+        objectGUID: ObjectGuid.optional(),
+        /** The object's SID when it was bound, as evidence (not used to match). */
+        objectSid: ObjectSid.optional(),
       })
       .strict(),
     publicKey: BandPublicJwk,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { addressToken } from '../ids';
 import { Advert, DecisionUser, TapDecision, TapKind, UserStatus } from '../socket/messages';
-import { BandId, IsoTime, SamAccountName, TerminalId } from '../ids';
+import { BandId, IsoTime, ObjectGuid, ObjectSid, SamAccountName, TerminalId } from '../ids';
 
 /**
  * Every NATS subject Tapgate uses, declared once with the schema of what travels on it.
@@ -125,7 +125,19 @@ export const UserRef = z.union([
 ]);
 export type UserRef = z.infer<typeof UserRef>;
 
-export const StatusQuery = z.object({ v: z.literal(V), user: UserRef }).strict();
+export const StatusQuery = z
+  .object({
+    v: z.literal(V),
+    user: UserRef,
+    /**
+     * The directory object an enrollment is bound to. When given, the status is that object's (found by
+     * GUID, so a rename keeps working and `user` in the answer carries its current name and DN); the
+     * answer is `not_found` when the object is gone and `identity_changed` when `user` now names another
+     * object.
+     */
+    objectGUID: ObjectGuid.optional(),
+  })
+  .strict();
 export type StatusQuery = z.infer<typeof StatusQuery>;
 
 export const StatusAnswer = z
@@ -141,6 +153,11 @@ export const StatusAnswer = z
     message: z.string().optional(),
     /** The user's AD groups (memberOf DNs; plain names from a file directory), for group policies. */
     groups: z.array(z.string().max(1024)).max(1000).optional(),
+    /** The account's immutable identity (absent for not_found and identity_changed). */
+    directoryObject: z
+      .object({ objectGUID: ObjectGuid, objectSid: ObjectSid.optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 export type StatusAnswer = z.infer<typeof StatusAnswer>;

@@ -74,6 +74,12 @@ export const RefusalReason = {
   StatusUnavailable: 'status_unavailable',
   /** user-status answered that checking status is off in policy. */
   StatusNotConfigured: 'status_not_configured',
+  /**
+   * The band's enrollment is bound to one directory object (objectGUID) but its account name now
+   * belongs to another (renamed away and re-created, or deleted and re-created): never granted; an
+   * administrator re-enrolls or updates the binding.
+   */
+  IdentityChanged: 'identity_changed',
   /** E-signature: the same person tapped for both signatures. */
   SameSigner: 'same_signer',
   /** A service did not answer in time, or answered with something invalid. */

@@ -21,6 +21,8 @@ export const UserStatus = z.enum([
   'not_found',
   'unavailable',
   'not_configured',
+  /** The enrollment's account name now belongs to another directory object than the one it is bound to. */
+  'identity_changed',
 ]);
 export type UserStatus = z.infer<typeof UserStatus>;
 

@@ -59,6 +59,15 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   '/v1/enrollments/{bandId}/suspend': { post: { summary: 'Suspend a band', ok: 200, ifMatch: true } },
   '/v1/enrollments/{bandId}/reactivate': { post: { summary: 'Reactivate a band', ok: 200, ifMatch: true } },
+  '/v1/enrollments/{bandId}/binding': {
+    get: { summary: "Where the enrollment's directory object stands now", role: 'viewer', ok: 200 },
+    post: {
+      summary: 'Update or re-enroll the directory binding',
+      body: 'RebindRequest',
+      ok: 200,
+      ifMatch: true,
+    },
+  },
   '/v1/enrollments/{bandId}/key': {
     put: { summary: 'Re-key a band', body: 'RekeyRequest', ok: 200, ifMatch: true },
   },
@@ -321,6 +330,16 @@ export const OPENAPI_DOCUMENT = {
             minItems: 1,
             maxItems: 256,
             items: { type: 'string', pattern: '^[A-Za-z0-9_*-]{1,64}$' },
+          },
+        },
+      },
+      RebindRequest: {
+        type: 'object',
+        properties: {
+          user: {
+            type: 'object',
+            required: ['sAMAccountName'],
+            properties: { sAMAccountName: { type: 'string' } },
           },
         },
       },

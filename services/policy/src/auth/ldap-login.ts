@@ -1,6 +1,7 @@
 import { groupMatches } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
-import { AndFilter, Client, EqualityFilter, InvalidCredentialsError } from 'ldapts';
+import { userFilter } from '@tapgate/ldap';
+import { Client, InvalidCredentialsError } from 'ldapts';
 import type { AdminDirectorySettings } from '../policy-settings';
 import type { Role } from './principal';
 
@@ -9,9 +10,9 @@ export type LoginOutcome =
   | { ok: false; why: 'bad_credentials' | 'not_in_group' | 'directory_unavailable' };
 
 /**
- * Administrator login: find the user with the service account (the filter value escaped by
- * EqualityFilter), bind as that user with the password given, then require membership (memberOf) of the
- * admin group (or the viewer group, for read-only). Nested groups are not expanded.
+ * Administrator login: find the user with the service account (filter from @tapgate/ldap's userFilter,
+ * the same as user-status's), bind as that user with the password given, then require membership
+ * (memberOf) of the admin group (or the viewer group, for read-only). Nested groups are not expanded.
  */
 export class LdapLogin {
   private readonly log = createLogger('admin-login');
@@ -47,12 +48,7 @@ export class LdapLogin {
       await svc.bind(this.dir.bind.dn, this.dir.bind.password);
       const found = await svc.search(this.dir.baseDn, {
         scope: 'sub',
-        filter: new AndFilter({
-          filters: [
-            new EqualityFilter({ attribute: 'objectCategory', value: 'person' }),
-            new EqualityFilter({ attribute: 'sAMAccountName', value: sAMAccountName }),
-          ],
-        }),
+        filter: userFilter({ sAMAccountName }),
         attributes: ['sAMAccountName', 'displayName', 'memberOf'],
         sizeLimit: 2,
       });

@@ -13,6 +13,11 @@ export const EnrollRequest = z
   .strict();
 export type EnrollRequest = z.infer<typeof EnrollRequest>;
 
+/** POST /v1/enrollments/{bandId}/binding: `{}` follows the bound object; a name re-enrolls to that account. */
+export const RebindRequest = z
+  .object({ user: z.object({ sAMAccountName: SamAccountName }).strict().optional() })
+  .strict();
+
 export const RekeyRequest = z.object({ publicKey: PublicKeyInput }).strict();
 
 export const EnrollmentQuery = z

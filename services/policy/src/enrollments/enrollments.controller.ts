@@ -18,8 +18,9 @@ import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { parseIfMatch, parseInput } from '../common/validation';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
-import { EnrollRequest, EnrollmentQuery, RekeyRequest } from './enrollment.requests';
+import { EnrollRequest, EnrollmentQuery, RebindRequest, RekeyRequest } from './enrollment.requests';
 import { EnrollmentsService } from './enrollments.service';
+import type { BindingState } from './user-directory';
 import { ApiError } from '../common/api-error';
 import { z } from 'zod';
 
@@ -56,6 +57,30 @@ export class EnrollmentsController {
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<EnrollmentRecord>> {
     return viewWithEtag(res, await this.enrollments.get(bandIdParam(bandId)));
+  }
+
+  /** Where the enrollment's directory object stands now: bound, renamed, gone, identity_changed, unbound. */
+  @RequireRole('viewer')
+  @Get(':bandId/binding')
+  async binding(@Param('bandId') bandId: string): Promise<BindingState> {
+    return this.enrollments.binding(bandIdParam(bandId));
+  }
+
+  @Post(':bandId/binding')
+  @HttpCode(200)
+  async rebind(
+    @Param('bandId') bandId: string,
+    @Body() body: unknown,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<EnrollmentRecord>> {
+    const id = bandIdParam(bandId);
+    const req = parseInput(RebindRequest, body ?? {});
+    return viewWithEtag(
+      res,
+      await this.enrollments.rebind(id, req.user?.sAMAccountName, parseIfMatch(ifMatch), actor),
+    );
   }
 
   @Post(':bandId/suspend')

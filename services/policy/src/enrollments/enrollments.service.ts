@@ -10,12 +10,12 @@ import { AdminAuditLog } from '../audit/admin-audit';
 import { Buckets } from '../store/buckets';
 import { RevisionedStore, type Versioned } from '../store/revisioned-store';
 import type { EnrollRequest } from './enrollment.requests';
-import { UserDirectory } from './user-directory';
+import { UserDirectory, type BindingState, type DirectoryAccount } from './user-directory';
 
 /** Marks a DN that no directory confirmed ([policy].allow_unverified_enrollment); never looks like a real DN. */
 export const UNVERIFIED_DN_PREFIX = 'unverified:';
 
-export type EnrollmentChange = 'enroll' | 'suspend' | 'reactivate' | 'rekey' | 'delete';
+export type EnrollmentChange = 'enroll' | 'suspend' | 'reactivate' | 'rekey' | 'rebind' | 'delete';
 
 function importKey(input: string | Record<string, unknown>): BandPublicJwk {
   try {
@@ -107,6 +107,57 @@ export class EnrollmentsService {
     return this.modify(bandId, ifMatch, actor, 'rekey', (r) => ({ ...r, publicKey }));
   }
 
+  /** How the enrollment's directory object stands now (renamed, gone, name re-used...). */
+  async binding(bandId: string): Promise<BindingState> {
+    return this.directory.binding((await this.get(bandId)).value.user);
+  }
+
+  /**
+   * The fix the console offers. With `sAMAccountName`: bind the band to the account that name is now
+   * (re-enroll it, keeping the band's key). Without: follow the bound object (a renamed account gets its
+   * current name and DN), or bind an enrollment made before objectGUIDs were recorded to the object its
+   * name resolves to. A gone object, or a name now another object's, needs the account named explicitly.
+   */
+  async rebind(
+    bandId: string,
+    sAMAccountName: string | undefined,
+    ifMatch: number | undefined,
+    actor: Principal,
+  ): Promise<Versioned<EnrollmentRecord>> {
+    const current = await this.get(bandId);
+    let user: EnrollmentRecord['user'];
+    if (sAMAccountName !== undefined) {
+      user = await this.resolveUser(sAMAccountName, false);
+    } else {
+      const state = await this.directory.binding(current.value.user);
+      switch (state.state) {
+        case 'bound':
+          return current;
+        case 'renamed':
+          user = this.userFrom(state.current);
+          break;
+        case 'unbound':
+          user = await this.resolveUser(current.value.user.sAMAccountName, false);
+          break;
+        case 'gone':
+        case 'identity_changed':
+          throw new ApiError(
+            'conflict',
+            state.state === 'gone'
+              ? `the account band ${bandId} was enrolled to no longer exists; name the account to re-enroll it to`
+              : `the name ${current.value.user.sAMAccountName} now belongs to another directory object; name the account to re-enroll the band to`,
+            'user.sAMAccountName',
+          );
+        case 'unknown':
+          throw new ApiError(
+            'user_status_unavailable',
+            `user-status unavailable (${state.why}), cannot verify user`,
+          );
+      }
+    }
+    return this.modify(bandId, ifMatch ?? current.revision, actor, 'rebind', (r) => ({ ...r, user }));
+  }
+
   async remove(bandId: string, ifMatch: number | undefined, actor: Principal): Promise<void> {
     const revision = await this.store.revisionOf(bandId);
     if (revision === undefined) throw notFound('enrollment for band', bandId);
@@ -142,19 +193,34 @@ export class EnrollmentsService {
     return { value: record, revision };
   }
 
-  private async resolveUser(sAMAccountName: string): Promise<EnrollmentRecord['user']> {
-    const found = await this.directory.lookup(sAMAccountName);
-    if (found.found) {
-      return {
-        sAMAccountName: found.sAMAccountName,
-        dn: found.dn,
-        ...(found.displayName !== undefined ? { displayName: found.displayName } : {}),
-      };
+  /** What an enrollment records of a directory account: names for people, objectGUID/SID for taps. */
+  private userFrom(a: DirectoryAccount): EnrollmentRecord['user'] {
+    // A band is bound to the directory object; an answer without one cannot vouch for the binding.
+    if (!a.objectGUID) {
+      throw new ApiError(
+        'user_status_unavailable',
+        'user-status answered without the objectGUID; cannot bind user',
+      );
     }
+    return {
+      sAMAccountName: a.sAMAccountName,
+      dn: a.dn,
+      ...(a.displayName !== undefined ? { displayName: a.displayName } : {}),
+      objectGUID: a.objectGUID,
+      ...(a.objectSid !== undefined ? { objectSid: a.objectSid } : {}),
+    };
+  }
+
+  private async resolveUser(
+    sAMAccountName: string,
+    allowUnverified = this.settings.allowUnverifiedEnrollment,
+  ): Promise<EnrollmentRecord['user']> {
+    const found = await this.directory.lookup(sAMAccountName);
+    if (found.found) return this.userFrom(found);
     if (found.reason === 'not_found') {
       throw new ApiError('unknown_user', `no Active Directory user ${sAMAccountName}`, 'user.sAMAccountName');
     }
-    if (this.settings.allowUnverifiedEnrollment) {
+    if (allowUnverified) {
       this.log.warn(
         { sAMAccountName, why: found.why },
         'enrolling an unverified user (allow_unverified_enrollment)',

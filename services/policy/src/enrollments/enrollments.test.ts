@@ -57,11 +57,14 @@ describe('enrollments API', () => {
     const res = await enroll('band-pem', 'Alice', exportBandPublicKeyPem(key));
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.equal(res.body.bandId, 'band-pem');
-    assert.deepEqual(res.body.user, {
+    const { objectGUID, ...names } = res.body.user;
+    assert.deepEqual(names, {
       sAMAccountName: 'alice',
       dn: `CN=alice,${TEST_BASE_DN}`,
       displayName: 'User alice',
     });
+    // Bound to the directory object user-status named (the double's stable GUID for alice).
+    assert.match(objectGUID ?? '', /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/);
     assert.deepEqual(res.body.publicKey, exportBandPublicKeyJwk(key));
     assert.equal(res.body.active, true);
     assert.equal(res.body.created.by, 'break-glass-admin');

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,9 +148,13 @@ export function startUserStatusDouble(
     }
     // The directory's spelling wins (sAMAccountName is case-insensitive): the double answers in lower case.
     const canonical = name.toLowerCase();
+    // A stable objectGUID per name, as the directory would give one object.
+    const h = createHash('sha256').update(canonical).digest('hex');
+    const objectGUID = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
     return {
       ...base,
       status: 'active',
+      directoryObject: { objectGUID },
       user: {
         sAMAccountName: canonical,
         dn: `CN=${canonical},${TEST_BASE_DN}`,

@@ -14,6 +14,20 @@ export interface DirectoryEntry {
   attributes: Record<string, string>;
   /** AD groups (memberOf DNs; names in a file directory), for group policies. */
   groups?: string[];
+  /** The object's immutable identity (objectGUID, objectSid as evidence). */
+  identity?: { objectGUID: string; objectSid?: string };
+}
+
+/**
+ * What an enrollment bound to a directory object finds: the object itself (null when it is gone) and who
+ * holds the enrollment's recorded name now: that object (`same`), another object (`other`: the name was
+ * re-used, never to be granted), or nobody (`free`: the object was renamed).
+ */
+export interface BoundLookup {
+  entry: DirectoryEntry | null;
+  name: 'same' | 'other' | 'free';
+  /** The objectGUID of the other object holding the name, as evidence. */
+  otherGUID?: string;
 }
 
 export interface DirectoryHealth {
@@ -31,6 +45,8 @@ export interface DirectoryHealth {
 export interface Directory {
   readonly kind: 'ldap' | 'file';
   lookup(user: UserRef): Promise<DirectoryEntry | null>;
+  /** The object with this objectGUID, and who now holds `name` (see BoundLookup). Throws like lookup. */
+  lookupBound(objectGUID: string, name: UserRef): Promise<BoundLookup>;
   health(): DirectoryHealth;
   close(): Promise<void>;
 }

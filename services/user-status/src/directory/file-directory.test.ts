@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { statusFromAttributes } from '../status/rules';
-import { FileDirectory, FileUserState } from './file-directory';
+import { FileDirectory, FileUserState, fileGuid } from './file-directory';
 
 const dir = mkdtempSync(join(tmpdir(), 'file-directory-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,6 +41,39 @@ describe('FileDirectory', () => {
     assert.equal(statusFromAttributes(custom!.attributes, now).status, 'disabled');
     assert.equal(await d.lookup({ sAMAccountName: 'nobody' }), null);
     assert.equal(d.health().state, 'up');
+  });
+
+  it('binds by objectGUID: a renamed user is found, a re-used name is another object', async () => {
+    const X = '00000000-0000-4000-8000-00000000000a';
+    const Y = '00000000-0000-4000-8000-00000000000b';
+    const before = new FileDirectory(
+      write('guid1.yaml', `users: [{ sAMAccountName: a, objectGUID: "${X}" }]`),
+    );
+    assert.deepEqual(await before.lookupBound(X, { sAMAccountName: 'A' }).then((r) => r.name), 'same');
+    const after = new FileDirectory(
+      write(
+        'guid2.yaml',
+        `users: [{ sAMAccountName: b, objectGUID: "${X}" }, { sAMAccountName: a, objectGUID: "${Y}" }]`,
+      ),
+    );
+    const reused = await after.lookupBound(X, { sAMAccountName: 'a' });
+    assert.equal(reused.name, 'other');
+    assert.equal(reused.otherGUID, Y);
+    assert.equal(reused.entry?.user.sAMAccountName, 'b');
+    const renamed = await after.lookupBound(X, { sAMAccountName: 'gone-name' });
+    assert.equal(renamed.name, 'free');
+    assert.equal(renamed.entry?.user.sAMAccountName, 'b');
+    assert.deepEqual(await after.lookupBound(Y.replace('b', 'c'), { sAMAccountName: 'nobody' }), {
+      entry: null,
+      name: 'free',
+    });
+    // Without an objectGUID in the file, one is derived from the name and stays across re-reads.
+    const derived = (
+      await new FileDirectory(write('guid3.yaml', 'users: [{ sAMAccountName: c }]')).lookup({
+        sAMAccountName: 'c',
+      })
+    )?.identity?.objectGUID;
+    assert.equal(derived, fileGuid('C'));
   });
 
   it('reads JSON too', async () => {

@@ -1,11 +1,18 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { UserRef } from '@tapgate/contracts';
+import { ObjectGuid, type UserRef } from '@tapgate/contracts';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FILETIME_NEVER, dateToFileTime } from '../status/filetime';
 import { ATTR, UAC_ACCOUNTDISABLE, UAC_LOCKOUT, UAC_PASSWORD_EXPIRED } from '../status/rules';
-import { HealthTracker, type Directory, type DirectoryEntry, type DirectoryHealth } from './directory';
+import {
+  HealthTracker,
+  type BoundLookup,
+  type Directory,
+  type DirectoryEntry,
+  type DirectoryHealth,
+} from './directory';
 
 export const FileUserState = z.enum([
   'active',
@@ -30,6 +37,8 @@ const FileUser = z
     attributes: z.record(z.string(), z.string()).optional(),
     /** AD group names or DNs, for group policies. */
     groups: z.array(z.string().min(1).max(1024)).optional(),
+    /** The account's objectGUID; default: one derived from the sAMAccountName (see fileGuid). */
+    objectGUID: ObjectGuid.optional(),
   })
   .strict();
 
@@ -56,6 +65,15 @@ export function stateAttributes(state: FileUserState, since: Date): Record<strin
 }
 
 /**
+ * A stable objectGUID for a file user without one: derived from the lower-cased sAMAccountName, so the
+ * same user keeps it across restarts (a rename in the file is then a new object, like a re-created account).
+ */
+export function fileGuid(sAMAccountName: string): string {
+  const h = createHash('sha256').update(`tapgate-file-user:${sAMAccountName.toLowerCase()}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
  * Users and their states from a YAML or JSON file, for the demo and for air-gapped trials. The file is
  * read and validated when the service starts (a bad file stops it with the problem named) and read again
  * whenever its modification time changes; a later bad edit keeps the last good users and reports down.
@@ -64,6 +82,7 @@ export class FileDirectory implements Directory {
   readonly kind = 'file';
   private bySam = new Map<string, DirectoryEntry>();
   private byUpn = new Map<string, DirectoryEntry>();
+  private byGuid = new Map<string, DirectoryEntry>();
   private loadedMtimeMs = -1;
   private readonly tracker = new HealthTracker();
 
@@ -92,7 +111,9 @@ export class FileDirectory implements Directory {
     const file = FileDirectory.parse(readFileSync(this.path, 'utf8'), this.path);
     const bySam = new Map<string, DirectoryEntry>();
     const byUpn = new Map<string, DirectoryEntry>();
+    const byGuid = new Map<string, DirectoryEntry>();
     for (const u of file.users) {
+      const objectGUID = u.objectGUID ?? fileGuid(u.sAMAccountName);
       const entry: DirectoryEntry = {
         user: {
           sAMAccountName: u.sAMAccountName,
@@ -107,14 +128,20 @@ export class FileDirectory implements Directory {
           ...u.attributes,
         },
         groups: u.groups ?? [],
+        identity: { objectGUID },
       };
       const sam = u.sAMAccountName.toLowerCase();
       if (bySam.has(sam)) throw new Error(`${this.path}: users: ${u.sAMAccountName} appears twice`);
       bySam.set(sam, entry);
       if (u.userPrincipalName) byUpn.set(u.userPrincipalName.toLowerCase(), entry);
+      if (byGuid.has(objectGUID)) {
+        throw new Error(`${this.path}: users: objectGUID ${objectGUID} appears twice`);
+      }
+      byGuid.set(objectGUID, entry);
     }
     this.bySam = bySam;
     this.byUpn = byUpn;
+    this.byGuid = byGuid;
     // mtimeMs, not mtime.getTime(): the latter drops the sub-millisecond part that refresh() compares.
     this.loadedMtimeMs = stat.mtimeMs;
     this.tracker.up();
@@ -130,12 +157,24 @@ export class FileDirectory implements Directory {
 
   async lookup(user: UserRef): Promise<DirectoryEntry | null> {
     this.refresh();
-    // AD compares account names case-insensitively; so does this.
-    const entry =
-      'sAMAccountName' in user
-        ? this.bySam.get(user.sAMAccountName.toLowerCase())
-        : this.byUpn.get(user.userPrincipalName.toLowerCase());
+    const entry = this.byName(user);
     return entry ? structuredClone(entry) : null;
+  }
+
+  async lookupBound(objectGUID: string, name: UserRef): Promise<BoundLookup> {
+    this.refresh();
+    const bound = this.byGuid.get(objectGUID);
+    const entry = bound ? structuredClone(bound) : null;
+    const holder = this.byName(name)?.identity?.objectGUID;
+    if (holder === undefined) return { entry, name: 'free' };
+    return holder === objectGUID ? { entry, name: 'same' } : { entry, name: 'other', otherGUID: holder };
+  }
+
+  /** AD compares account names case-insensitively; so does this. */
+  private byName(user: UserRef): DirectoryEntry | undefined {
+    return 'sAMAccountName' in user
+      ? this.bySam.get(user.sAMAccountName.toLowerCase())
+      : this.byUpn.get(user.userPrincipalName.toLowerCase());
   }
 
   health(): DirectoryHealth {

@@ -6,7 +6,9 @@ import type { UserStatusService } from '../status/user-status.service';
 /** Answers UserStatusGet and UserStatusInvalidate in the "user-status" queue group (one replica each). */
 export function registerResponders(messaging: Messaging, service: UserStatusService): Unsubscribe {
   const log = createLogger('UserStatusResponders');
-  const offGet = messaging.respond(UserStatusGet, (req) => service.get(req.user), { queue: 'user-status' });
+  const offGet = messaging.respond(UserStatusGet, (req) => service.get(req.user, req.objectGUID), {
+    queue: 'user-status',
+  });
   const offInvalidate = messaging.respond(
     UserStatusInvalidate,
     async (req) => {

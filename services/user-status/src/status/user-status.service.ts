@@ -1,8 +1,8 @@
 import { SpanStatusCode, type Counter } from '@opentelemetry/api';
 import { DecisionUser, type StatusAnswer, type UserRef, type UserStatus } from '@tapgate/contracts';
 import { createLogger, getMeter, getTracer, type Logger } from '@tapgate/telemetry';
-import { cacheKey, type CachedStatus, type StatusCache } from '../cache/status-cache';
-import type { Directory, DirectoryEntry } from '../directory/directory';
+import { cacheKey, guidKey, type CachedStatus, type StatusCache } from '../cache/status-cache';
+import type { BoundLookup, Directory, DirectoryEntry } from '../directory/directory';
 import type { PolicySource, UserStatusPolicy } from '../policy/policy-source';
 import { statusFromAttributes } from './rules';
 import { SingleFlight } from './single-flight';
@@ -19,6 +19,8 @@ const MESSAGES: Partial<Record<UserStatus, string>> = {
   account_expired: 'The account has expired.',
   not_found: 'No such user in the directory.',
   unavailable: 'The user directory could not be asked; the status is unknown.',
+  identity_changed:
+    'The account name now belongs to another directory object than the one the band was enrolled to.',
 };
 
 type CacheRead = { hit: StatusAnswer } | { miss: 'miss' | 'error' };
@@ -50,10 +52,11 @@ export class UserStatusService {
     });
   }
 
-  async get(ref: UserRef): Promise<StatusAnswer> {
+  /** The status of `ref`; with `objectGUID`, of that directory object (an enrollment's binding). */
+  async get(ref: UserRef, objectGUID?: string): Promise<StatusAnswer> {
     return getTracer().startActiveSpan('userstatus.get', async (span) => {
       try {
-        const answer = await this.decide(ref, this.policy.current());
+        const answer = await this.decide(ref, this.policy.current(), objectGUID);
         span.setAttributes({ 'tapgate.source': answer.source, 'tapgate.status': answer.status });
         this.answers.add(1, { status: answer.status });
         return answer;
@@ -63,30 +66,33 @@ export class UserStatusService {
     });
   }
 
-  private async decide(ref: UserRef, policy: UserStatusPolicy): Promise<StatusAnswer> {
+  private async decide(ref: UserRef, policy: UserStatusPolicy, objectGUID?: string): Promise<StatusAnswer> {
     if (!policy.checkUserStatus) {
       return this.answer('not_configured', 'none', this.now(), { message: NOT_CONFIGURED_MESSAGE });
     }
-    const key = cacheKey(ref);
+    // A GUID query's answer depends on the name asked too (who holds it now), so both make the key.
+    const key = objectGUID ? `${guidKey(objectGUID)}|${cacheKey(ref)}` : cacheKey(ref);
     if (!policy.cacheUserStatus) {
       this.cacheResults.add(1, { result: 'bypass' });
-      return this.flight.run(key, () => this.fromDirectory(ref, undefined));
+      return this.flight.run(key, () => this.fromDirectory(ref, undefined, objectGUID));
     }
-    const read = await this.readCache(ref, policy);
+    const read = await this.readCache(ref, policy, objectGUID);
     if ('hit' in read) return read.hit;
     // After a Redis error the write would fail too: answer straight from the directory.
-    return this.flight.run(key, () => this.fromDirectory(ref, read.miss === 'miss' ? policy : undefined));
+    return this.flight.run(key, () =>
+      this.fromDirectory(ref, read.miss === 'miss' ? policy : undefined, objectGUID),
+    );
   }
 
-  private async readCache(ref: UserRef, policy: UserStatusPolicy): Promise<CacheRead> {
+  private async readCache(ref: UserRef, policy: UserStatusPolicy, objectGUID?: string): Promise<CacheRead> {
     return getTracer().startActiveSpan(
       'userstatus.cache',
       { attributes: { 'tapgate.source': 'cache' } },
       async (span) => {
         try {
-          const entry = await this.cache.get(ref);
+          const entry = await this.cache.get(ref, objectGUID);
           // Freshness against the expiry in force now, so a policy change applies to cached entries at once.
-          if (entry && this.now().getTime() - entry.filledAt < policy.cacheExpirySeconds * 1000) {
+          if (entry && this.cache.fresh(entry, policy.cacheExpirySeconds, this.now().getTime())) {
             this.cacheResults.add(1, { result: 'hit' });
             span.setAttribute('tapgate.cache.result', 'hit');
             return { hit: this.fromCache(entry) };
@@ -108,29 +114,39 @@ export class UserStatusService {
   }
 
   /** Reads the directory; `fill` is the policy to cache the answer under, if it should be cached. */
-  private async fromDirectory(ref: UserRef, fill: UserStatusPolicy | undefined): Promise<StatusAnswer> {
+  private async fromDirectory(
+    ref: UserRef,
+    fill: UserStatusPolicy | undefined,
+    objectGUID?: string,
+  ): Promise<StatusAnswer> {
     const checkedAt = this.now();
-    const read: { entry: DirectoryEntry | null } | { error: Error } = await getTracer().startActiveSpan(
-      'userstatus.directory',
-      { attributes: { 'tapgate.source': 'directory', 'tapgate.directory': this.directory.kind } },
-      async (span) => {
-        try {
-          return { entry: await this.directory.lookup(ref) };
-        } catch (e) {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
-          return { error: e as Error };
-        } finally {
-          span.end();
-        }
-      },
-    );
+    const read: { entry: DirectoryEntry | null; bound?: BoundLookup } | { error: Error } =
+      await getTracer().startActiveSpan(
+        'userstatus.directory',
+        { attributes: { 'tapgate.source': 'directory', 'tapgate.directory': this.directory.kind } },
+        async (span) => {
+          try {
+            if (!objectGUID) return { entry: await this.directory.lookup(ref) };
+            const bound = await this.directory.lookupBound(objectGUID, ref);
+            return { entry: bound.entry, bound };
+          } catch (e) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+            return { error: e as Error };
+          } finally {
+            span.end();
+          }
+        },
+      );
     if ('error' in read) {
       if (read.error.name !== 'DirectoryError') {
         this.log.error({ err: read.error }, 'directory lookup failed');
       }
       return this.answer('unavailable', 'none', checkedAt);
     }
-    const answer = this.judge(read.entry, checkedAt);
+    const answer =
+      read.bound?.name === 'other'
+        ? this.identityChanged(objectGUID!, read.bound, checkedAt)
+        : this.judge(read.entry, checkedAt);
     if (fill && answer.status !== 'unavailable') {
       const entry: CachedStatus = {
         v: 1,
@@ -139,14 +155,26 @@ export class UserStatusService {
         upn: read.entry?.user.userPrincipalName,
         evidence: answer.evidence,
         ...(answer.groups ? { groups: answer.groups } : {}),
+        ...(answer.directoryObject ? { directoryObject: answer.directoryObject } : {}),
         filledAt: checkedAt.getTime(),
       };
-      await this.cache.put(ref, entry, fill.cacheExpirySeconds).catch((e: unknown) => {
+      await this.cache.put(ref, entry, fill.cacheExpirySeconds, objectGUID).catch((e: unknown) => {
         this.cacheResults.add(1, { result: 'error' });
         this.log.debug({ err: (e as Error).message }, 'status cache write failed');
       });
     }
     return answer;
+  }
+
+  /** The enrolled name is now another object's: refused, and nothing of that other person is shown. */
+  private identityChanged(objectGUID: string, bound: BoundLookup, checkedAt: Date): StatusAnswer {
+    this.log.warn(
+      { objectGUID, nameHeldBy: bound.otherGUID, boundObject: bound.entry ? 'exists' : 'gone' },
+      'enrolled account name now belongs to another directory object',
+    );
+    const evidence: Record<string, string> = { objectGUID };
+    if (bound.otherGUID) evidence.nameHeldBy = bound.otherGUID;
+    return this.answer('identity_changed', 'directory', checkedAt, { evidence });
   }
 
   private judge(entry: DirectoryEntry | null, checkedAt: Date): StatusAnswer {
@@ -162,6 +190,7 @@ export class UserStatusService {
       user: user.success ? user.data : undefined,
       evidence: entry.attributes,
       groups: entry.groups,
+      directoryObject: entry.identity,
       message: outcome.problem ? `${MESSAGES.unavailable} (${outcome.problem})` : undefined,
     });
   }
@@ -171,6 +200,7 @@ export class UserStatusService {
       user: entry.user,
       evidence: entry.evidence,
       groups: entry.groups,
+      directoryObject: entry.directoryObject,
     });
   }
 
@@ -183,6 +213,7 @@ export class UserStatusService {
       evidence?: Record<string, string>;
       message?: string;
       groups?: string[];
+      directoryObject?: StatusAnswer['directoryObject'];
     } = {},
   ): StatusAnswer {
     const message = extra.message ?? MESSAGES[status];
@@ -192,6 +223,7 @@ export class UserStatusService {
       ...(extra.user ? { user: extra.user } : {}),
       evidence: extra.evidence ?? {},
       ...(extra.groups ? { groups: extra.groups } : {}),
+      ...(extra.directoryObject ? { directoryObject: extra.directoryObject } : {}),
       source,
       checkedAt: checkedAt.toISOString(),
       ...(message ? { message } : {}),

@@ -38,6 +38,8 @@ const STATUS_MESSAGES: Record<StatusAnswer['status'], string> = {
   not_found: 'Your account was not found in the directory.',
   unavailable: 'The directory could not be reached; tap refused (unavailable).',
   not_configured: 'Biometric authentication service is not configured to return user status.',
+  identity_changed:
+    'This band was enrolled to an account whose name now belongs to someone else; ask an administrator to re-enroll it.',
 };
 
 /**
@@ -76,7 +78,12 @@ export class TapDecider {
         : Promise.resolve(undefined),
       this.messaging.request(
         UserStatusGet,
-        { v: 1, user: { sAMAccountName: user.sAMAccountName } },
+        // Bound enrollments are checked against their directory object, not just the name.
+        {
+          v: 1,
+          user: { sAMAccountName: user.sAMAccountName },
+          objectGUID: enrollment.record.user.objectGUID,
+        },
         { timeoutMs },
       ),
     ]);
@@ -104,22 +111,26 @@ export class TapDecider {
       });
     }
     const answer = status.value;
+    // The directory's current name and DN (a renamed account), never those of another object.
+    const current = answer.status === 'identity_changed' ? undefined : answer.user;
     const withStatus = {
       ...base,
       status: answer.status,
-      user: { ...user, displayName: answer.user?.displayName ?? user.displayName },
+      user: current ? { ...user, ...current, displayName: current.displayName ?? user.displayName } : user,
     };
     switch (answer.status) {
       case 'active':
         return {
           outcome: 'granted',
-          message: `Welcome, ${withStatus.user.displayName ?? user.sAMAccountName}.`,
+          message: `Welcome, ${withStatus.user.displayName ?? withStatus.user.sAMAccountName}.`,
           ...withStatus,
         };
       case 'unavailable':
         return refuse(RefusalReason.StatusUnavailable, STATUS_MESSAGES.unavailable, withStatus);
       case 'not_configured':
         return refuse(RefusalReason.StatusNotConfigured, STATUS_MESSAGES.not_configured, withStatus);
+      case 'identity_changed':
+        return refuse(RefusalReason.IdentityChanged, STATUS_MESSAGES.identity_changed, withStatus);
       case 'disabled':
       case 'locked_out':
       case 'password_expired':

@@ -1,0 +1,11 @@
+// LDAP pieces shared by the services that talk to Active Directory (user-status, policy's admin login).
+export { boundUserFilter, equals, filterText, userFilter } from './filter';
+export { guidFromBytes, guidToBytes, sidFromBytes } from './identity';
+export {
+  LdapTrustError,
+  LdapUnreachableError,
+  certificateNames,
+  checkLdapBind,
+  checkLdapTrust,
+  type LdapTrustOptions,
+} from './trust';
