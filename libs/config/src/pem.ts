@@ -1,4 +1,6 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import type { SectionContext } from './section';
 
 /** PEM text for a TLS listener, plus the files it came from (for reloads and messages). */
@@ -9,7 +11,9 @@ export interface TlsMaterial {
   cert: string;
   /** Unencrypted private key. Secret: never log it. */
   key: string;
-  files: { cacertfile: string; certfile: string; keyfile: string };
+  /** PEM certificate revocation list(s) checked against client certificates, when `crlfile` is set. */
+  crl?: string;
+  files: { cacertfile: string; certfile: string; keyfile: string; crlfile?: string };
 }
 
 const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
@@ -61,15 +65,57 @@ export function readCaBundle<K extends string>(at: SectionContext<K>, key: K, pa
   return pem;
 }
 
-type TlsKey = 'protocol' | 'cacertfile' | 'certfile' | 'keyfile';
+type TlsKey = 'protocol' | 'cacertfile' | 'certfile' | 'keyfile' | 'server_name' | 'crlfile';
+
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0';
+const MAX_CHAIN = 8;
 
 /**
- * Loads the PEM files a wss listener needs and proves they work together: the CA bundle and certificate
- * parse and are within their validity dates, the key parses and belongs to the certificate.
+ * Walks from the leaf through the intermediates that follow it in certfile to a certificate of the CA
+ * bundle, checking each signature. Returns undefined when the chain reaches the bundle, else a problem.
+ * The bundle is also the trust anchor for client certificates, so a server certificate from another CA
+ * is almost always a deployment mistake (the wrong secret mounted), caught here rather than by clients.
+ */
+function chainProblem(leaf: X509Certificate, intermediates: X509Certificate[], anchors: X509Certificate[]) {
+  let current = leaf;
+  for (let depth = 0; depth < MAX_CHAIN; depth++) {
+    if (anchors.some((a) => a.raw.equals(current.raw))) return undefined;
+    const anchor = anchors.find((a) => current.checkIssued(a) && current.verify(a.publicKey));
+    if (anchor) return undefined;
+    const next = intermediates.find(
+      (c) => c !== current && current.checkIssued(c) && current.verify(c.publicKey),
+    );
+    if (!next)
+      return `is not issued by a CA in the cacertfile (issuer "${current.issuer.replaceAll('\n', ', ')}")`;
+    current = next;
+  }
+  return `has a certificate chain longer than ${MAX_CHAIN}`;
+}
+
+/** A client-only certificate (extendedKeyUsage without serverAuth) makes every TLS client fail late. */
+function serverAuthProblem(leaf: X509Certificate): string | undefined {
+  const eku = leaf.keyUsage as string[] | undefined;
+  if (eku === undefined || eku.length === 0) return undefined;
+  if (eku.includes(SERVER_AUTH) || eku.includes(ANY_EXTENDED_KEY_USAGE)) return undefined;
+  return `is not valid for TLS servers: its extendedKeyUsage (${eku.join(', ')}) lacks serverAuth (${SERVER_AUTH})`;
+}
+
+function hostProblem(leaf: X509Certificate, serverName: string): string | undefined {
+  const named = isIP(serverName) ? leaf.checkIP(serverName) : leaf.checkHost(serverName);
+  if (named !== undefined) return undefined;
+  return `does not name "${serverName}" (its names: ${leaf.subjectAltName ?? leaf.subject.replaceAll('\n', ', ')})`;
+}
+
+/**
+ * Loads the PEM files a wss listener needs and proves they work together before any client tries: the
+ * CA bundle and certificate parse and are within their validity dates, the key parses and belongs to the
+ * certificate, the certificate chains to the CA bundle and may serve TLS (serverAuth), it names
+ * `server_name` when that is set, and the `crlfile`, when set, is a usable PEM CRL.
  */
 export function loadTlsMaterial(
   at: SectionContext<TlsKey>,
-  paths: { cacertfile?: string; certfile?: string; keyfile?: string },
+  paths: { cacertfile?: string; certfile?: string; keyfile?: string; server_name?: string; crlfile?: string },
 ): TlsMaterial {
   const { cacertfile, certfile, keyfile } = paths;
   const required = (key: 'cacertfile' | 'certfile' | 'keyfile') =>
@@ -79,10 +125,12 @@ export function loadTlsMaterial(
   if (keyfile === undefined) throw required('keyfile');
 
   const ca = readCaBundle(at, 'cacertfile', cacertfile);
+  const anchors = parseCertificates(ca);
   const cert = at.readFile('certfile', certfile);
   let leaf: X509Certificate;
+  let intermediates: X509Certificate[];
   try {
-    [leaf] = parseCertificates(cert) as [X509Certificate];
+    [leaf, ...intermediates] = parseCertificates(cert) as [X509Certificate, ...X509Certificate[]];
   } catch (e) {
     if (e instanceof PemProblem) throw at.error('certfile', `${certfile} ${e.message}`);
     throw e;
@@ -98,5 +146,32 @@ export function loadTlsMaterial(
   if (!leaf.checkPrivateKey(privateKey)) {
     throw at.error('keyfile', `${keyfile} does not match the certificate in ${certfile}`);
   }
-  return { ca, cert, key, files: { cacertfile, certfile, keyfile } };
+  const chain = chainProblem(leaf, intermediates, anchors);
+  if (chain) throw at.error('certfile', `${certfile} ${chain} ${cacertfile}`);
+  const usage = serverAuthProblem(leaf);
+  if (usage) throw at.error('certfile', `${certfile} ${usage}`);
+  if (paths.server_name !== undefined) {
+    const host = hostProblem(leaf, paths.server_name);
+    if (host) throw at.error('certfile', `${certfile} ${host} (set by server_name)`);
+  }
+  const material: TlsMaterial = { ca, cert, key, files: { cacertfile, certfile, keyfile } };
+  if (paths.crlfile !== undefined) {
+    material.crl = readCrl(at, paths.crlfile, ca);
+    material.files.crlfile = paths.crlfile;
+  }
+  return material;
+}
+
+const CRL_BLOCK = /-----BEGIN X509 CRL-----[\s\S]*?-----END X509 CRL-----/;
+
+/** A PEM CRL that OpenSSL accepts next to the CA bundle; its signature and dates are checked per client. */
+function readCrl(at: SectionContext<TlsKey>, path: string, ca: string): string {
+  const crl = at.readFile('crlfile', path);
+  if (!CRL_BLOCK.test(crl)) throw at.error('crlfile', `${path} holds no PEM CRL (-----BEGIN X509 CRL-----)`);
+  try {
+    createSecureContext({ ca, crl });
+  } catch (e) {
+    throw at.error('crlfile', `${path} is not a usable CRL (${reason(e)})`);
+  }
+  return crl;
 }

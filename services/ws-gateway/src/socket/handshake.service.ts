@@ -3,7 +3,7 @@ import { CloseCode, ErrorCode, SOCKET_PROTOCOL_VERSION, type Hello } from '@tapg
 import { createLogger } from '@tapgate/telemetry';
 import { ChallengeStore } from '../endpoints/challenge-store';
 import { EndpointRegistry } from '../endpoints/endpoint-registry';
-import { TerminalAuthenticator } from '../endpoints/terminal-auth';
+import { ENDPOINT_REFUSED_MESSAGE, TerminalAuthenticator } from '../endpoints/terminal-auth';
 import { CeremonyProvider } from '../nea/ceremony-wiring';
 import { NeaRegistry } from '../nea/nea-registry';
 import { GATEWAY_SETTINGS } from '../tokens';
@@ -39,8 +39,11 @@ export class HandshakeService {
           { terminal: hello.terminalId, address: conn.address, why: auth.message },
           'endpoint refused',
         );
+        // The log names the exact reason; the client gets one text for all of them (ENDPOINT_REFUSED_MESSAGE).
         conn.sendError(
-          { code: auth.retry ? ErrorCode.Unavailable : ErrorCode.Unauthorized, message: auth.message },
+          auth.retry
+            ? { code: ErrorCode.Unavailable, message: auth.message }
+            : { code: ErrorCode.Unauthorized, message: ENDPOINT_REFUSED_MESSAGE },
           ref,
         );
         conn.close(
@@ -50,6 +53,7 @@ export class HandshakeService {
         return undefined;
       }
       conn.terminalId = hello.terminalId;
+      conn.endpointEvidence = auth.evidence;
       conn.challenges = new ChallengeStore(this.settings.challengeTtlMs);
       this.connections.promote(conn, 'endpoint');
       this.endpoints.register(conn, hello.terminalId);
