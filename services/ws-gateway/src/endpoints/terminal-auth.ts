@@ -40,6 +40,7 @@ function sameHash(presentedHex: string, expectedHex: string): boolean {
  * - A credential, when presented, must be the terminal's current one, even next to a valid certificate.
  * - A terminal with pinned certificates must present one of them; a credential alone is not enough.
  * - Otherwise a valid certificate (CN = terminal id) or the credential admits it.
+ * (A presented certificate that fails TLS verification is refused before this, in `authenticate`.)
  */
 export function endpointRefusal(
   record: TerminalRecord | undefined,
@@ -104,6 +105,11 @@ export class TerminalAuthenticator implements OnModuleInit, OnModuleDestroy {
   authenticate(conn: Connection, terminalId: string, credential: string | undefined): EndpointAuthResult {
     if (!this.terminals.ready()) {
       return { ok: false, retry: true, message: 'terminal registry not loaded yet; retry' };
+    }
+    // A certificate that fails verification (revoked, expired, another CA) is refused outright, even
+    // beside a correct credential: presenting it is either a mistake or a stolen, revoked identity.
+    if (conn.clientCertError !== undefined) {
+      return { ok: false, retry: false, message: `client certificate rejected: ${conn.clientCertError}` };
     }
     const evidence: EndpointEvidence = {
       // A certificate naming another terminal proves nothing about this one: it is not evidence here.

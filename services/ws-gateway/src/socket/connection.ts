@@ -72,6 +72,8 @@ export class Connection {
   terminalId: string | undefined;
   binding: NeaBinding | undefined;
   challenges: ChallengeStore | undefined;
+  /** Why a client certificate the client did present failed verification (revoked, foreign CA, expired). */
+  clientCertError: string | undefined;
   /** Set when an endpoint's hello was accepted. */
   endpointEvidence: EndpointEvidence | undefined;
   presenceSubscribed = false;

@@ -143,6 +143,7 @@ export class TapgateWsAdapter extends WsAdapter {
         this.limits,
         Date.now(),
       );
+      conn.clientCertError = rejectedClientCertificate(tls);
       socket.on('error', (err) => {
         // ws closes the socket itself (e.g. 1009 for an oversized frame); this only records why.
         this.metrics.socketErrors.add(1, { code: (err as { code?: string }).code ?? 'socket_error' });
@@ -297,6 +298,12 @@ function verifiedClientCertificate(tls: TLSSocket): ClientCertificate | undefine
   const cn = Array.isArray(subjectCn) ? subjectCn[0] : subjectCn;
   if (typeof cn !== 'string') return undefined;
   return { cn, sha256: createHash('sha256').update(peer.raw).digest('hex') };
+}
+
+/** The verification error of a client certificate that was presented but not verified, if any. */
+function rejectedClientCertificate(tls: TLSSocket): string | undefined {
+  if (!tls.encrypted || tls.authorized || !tls.getPeerCertificate()?.raw) return undefined;
+  return String(tls.authorizationError ?? 'unverified');
 }
 
 function rawText(data: RawData): string {
