@@ -86,8 +86,9 @@ function chainProblem(leaf: X509Certificate, intermediates: X509Certificate[], a
     const next = intermediates.find(
       (c) => c !== current && current.checkIssued(c) && current.verify(c.publicKey),
     );
-    if (!next)
+    if (!next) {
       return `is not issued by a CA in the cacertfile (issuer "${current.issuer.replaceAll('\n', ', ')}")`;
+    }
     current = next;
   }
   return `has a certificate chain longer than ${MAX_CHAIN}`;

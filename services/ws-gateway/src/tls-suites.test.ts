@@ -73,8 +73,9 @@ describe('TLS as openssl s_client sees it: modern suites only, TLS 1.3 by defaul
       TAPGATE_WEBAPI_ENABLED: 'false',
     });
     [ec, rsa] = await Promise.all([stack.gateway(wss(pki.server)), stack.gateway(wss(rsaCert))]);
-    for (const gw of [ec, rsa])
+    for (const gw of [ec, rsa]) {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).ok);
+    }
     // Every TLS 1.2 suite this OpenSSL can offer, weak ones included.
     tls12 = (await openssl(['ciphers', '-s', '-tls1_2', 'ALL:COMPLEMENTOFALL:@SECLEVEL=0']))
       .split(':')
@@ -110,8 +111,9 @@ describe('TLS as openssl s_client sees it: modern suites only, TLS 1.3 by defaul
       const auth = key === 'ec' ? 'ECDSA' : 'RSA';
       const expected12 = TLS12_SUITES.filter((s) => s.startsWith(`ECDHE-${auth}-`));
       assert.deepEqual(accepted12.sort(), [...expected12].sort());
-      for (const s of accepted12)
+      for (const s of accepted12) {
         assert.match(s, /^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
+      }
     });
   }
 
