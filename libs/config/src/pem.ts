@@ -68,6 +68,7 @@ export function readCaBundle<K extends string>(at: SectionContext<K>, key: K, pa
 type TlsKey = 'protocol' | 'cacertfile' | 'certfile' | 'keyfile' | 'server_name' | 'crlfile';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0';
 const MAX_CHAIN = 8;
 
@@ -175,4 +176,60 @@ function readCrl(at: SectionContext<TlsKey>, path: string, ca: string): string {
     throw at.error('crlfile', `${path} is not a usable CRL (${reason(e)})`);
   }
   return crl;
+}
+
+/** A client certificate and its key, for mutual TLS from a client (the endpoint node). */
+export interface ClientCertificateMaterial {
+  cert: string;
+  /** Unencrypted private key. Secret: never log it. */
+  key: string;
+}
+
+type ClientCertKey = 'certfile' | 'keyfile';
+
+/**
+ * Loads a client certificate and key for mTLS and proves them usable before connecting: both given or
+ * neither, the certificate parses and is within its dates, allows clientAuth (when it restricts usage),
+ * and the key belongs to it.
+ */
+export function loadClientCertificate(
+  at: SectionContext<ClientCertKey>,
+  paths: { certfile?: string; keyfile?: string },
+): ClientCertificateMaterial | undefined {
+  const { certfile, keyfile } = paths;
+  if (certfile === undefined && keyfile === undefined) return undefined;
+  if (certfile === undefined) throw at.error('certfile', 'required when keyfile is set', 'keyfile');
+  if (keyfile === undefined) throw at.error('keyfile', 'required when certfile is set', 'certfile');
+  const cert = at.readFile('certfile', certfile);
+  let leaf: X509Certificate;
+  try {
+    [leaf] = parseCertificates(cert) as [X509Certificate];
+  } catch (e) {
+    if (e instanceof PemProblem) throw at.error('certfile', `${certfile} ${e.message}`);
+    throw e;
+  }
+  const eku = leaf.keyUsage as string[] | undefined;
+  if (
+    eku !== undefined &&
+    eku.length > 0 &&
+    !eku.includes(CLIENT_AUTH) &&
+    !eku.includes(ANY_EXTENDED_KEY_USAGE)
+  ) {
+    throw at.error(
+      'certfile',
+      `${certfile} is not valid for TLS clients: its extendedKeyUsage (${eku.join(', ')}) lacks clientAuth (${CLIENT_AUTH})`,
+    );
+  }
+  const key = at.readFile('keyfile', keyfile);
+  let privateKey: KeyObject;
+  try {
+    privateKey = parsePrivateKey(key);
+  } catch (e) {
+    if (e instanceof PemProblem) throw at.error('keyfile', `${keyfile} ${e.message}`);
+    throw e;
+  }
+  if (!leaf.checkPrivateKey(privateKey)) {
+    throw at.error('keyfile', `${keyfile} does not match the certificate in ${certfile}`);
+  }
+  return { cert, key };
 }

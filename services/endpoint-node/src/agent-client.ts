@@ -25,6 +25,8 @@ export interface AgentClientOptions {
   credential?: string;
   /** PEM CA bundle to trust for wss. */
   ca?: string;
+  /** Client certificate and key (PEM) for mTLS; the gateway admits it for a registered terminal whose id is its CN. */
+  clientCertificate?: { cert: string; key: string };
   software?: { name: string; version: string };
   capabilities?: Array<'nfc' | 'ble' | 'simulated'>;
   /** How long to wait for a tap result before giving up on it. */
@@ -86,6 +88,7 @@ export class AgentClient extends EventEmitter {
   private connect(): void {
     const ws = new WebSocket(this.opts.url, {
       ca: this.opts.ca,
+      ...(this.opts.clientCertificate ?? {}),
       handshakeTimeout: 10_000,
       minVersion: 'TLSv1.2',
     });

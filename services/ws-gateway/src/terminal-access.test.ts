@@ -1,4 +1,5 @@
 import { CloseCode, type TerminalRecord } from '@tapgate/contracts';
+import { AgentClient } from '@tapgate/endpoint-node';
 import { makeTestPki, waitFor, type TestPem, type TestPki } from '@tapgate/testing';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -225,6 +226,20 @@ describe('terminal endpoints: one set of rules for certificates and credentials,
       bystander.client.close();
       await bystander.client.waitClosed();
     }
+  });
+
+  it('the endpoint node connects by its client certificate alone (nbe.toml certfile/keyfile) and taps', async () => {
+    const ep = new AgentClient({
+      url: endpointUrl(gwB, 'wss'),
+      terminalId: 'T-OK',
+      ca: pki.ca.cert,
+      clientCertificate: { cert: cert('T-OK').cert, key: cert('T-OK').key },
+    });
+    ep.start();
+    await waitFor(() => ep.connected, { what: 'endpoint node over mTLS' });
+    const r = await ep.tap({ kind: 'nfc', bandId: 'no-such-band' });
+    assert.equal(r.decision.outcome, 'refused', 'the tap reached the decider');
+    await ep.stop();
   });
 
   it('a renewal overlap: with two pins both certificates work; removing the old pin cuts only the old one', async () => {
