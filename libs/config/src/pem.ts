@@ -95,12 +95,47 @@ function chainProblem(leaf: X509Certificate, intermediates: X509Certificate[], a
   return `has a certificate chain longer than ${MAX_CHAIN}`;
 }
 
-/** A client-only certificate (extendedKeyUsage without serverAuth) makes every TLS client fail late. */
-function serverAuthProblem(leaf: X509Certificate): string | undefined {
+/**
+ * A certificate whose extendedKeyUsage leaves out the purpose it is configured for (a client-only
+ * certificate on a server, or the reverse) makes every peer fail late; say so at start-up.
+ */
+function usageProblem(leaf: X509Certificate, purpose: 'serverAuth' | 'clientAuth'): string | undefined {
+  const oid = purpose === 'serverAuth' ? SERVER_AUTH : CLIENT_AUTH;
   const eku = leaf.keyUsage as string[] | undefined;
   if (eku === undefined || eku.length === 0) return undefined;
-  if (eku.includes(SERVER_AUTH) || eku.includes(ANY_EXTENDED_KEY_USAGE)) return undefined;
-  return `is not valid for TLS servers: its extendedKeyUsage (${eku.join(', ')}) lacks serverAuth (${SERVER_AUTH})`;
+  if (eku.includes(oid) || eku.includes(ANY_EXTENDED_KEY_USAGE)) return undefined;
+  const role = purpose === 'serverAuth' ? 'servers' : 'clients';
+  return `is not valid for TLS ${role}: its extendedKeyUsage (${eku.join(', ')}) lacks ${purpose} (${oid})`;
+}
+
+/** Reads a certificate file (leaf first, then intermediates) and its key, and proves they belong together. */
+function readCertificateAndKey<K extends string>(
+  at: SectionContext<K>,
+  keys: { cert: K; key: K },
+  certfile: string,
+  keyfile: string,
+): { cert: string; key: string; leaf: X509Certificate; intermediates: X509Certificate[] } {
+  const cert = at.readFile(keys.cert, certfile);
+  let leaf: X509Certificate;
+  let intermediates: X509Certificate[];
+  try {
+    [leaf, ...intermediates] = parseCertificates(cert) as [X509Certificate, ...X509Certificate[]];
+  } catch (e) {
+    if (e instanceof PemProblem) throw at.error(keys.cert, `${certfile} ${e.message}`);
+    throw e;
+  }
+  const key = at.readFile(keys.key, keyfile);
+  let privateKey: KeyObject;
+  try {
+    privateKey = parsePrivateKey(key);
+  } catch (e) {
+    if (e instanceof PemProblem) throw at.error(keys.key, `${keyfile} ${e.message}`);
+    throw e;
+  }
+  if (!leaf.checkPrivateKey(privateKey)) {
+    throw at.error(keys.key, `${keyfile} does not match the certificate in ${certfile}`);
+  }
+  return { cert, key, leaf, intermediates };
 }
 
 function hostProblem(leaf: X509Certificate, serverName: string): string | undefined {
@@ -128,29 +163,15 @@ export function loadTlsMaterial(
 
   const ca = readCaBundle(at, 'cacertfile', cacertfile);
   const anchors = parseCertificates(ca);
-  const cert = at.readFile('certfile', certfile);
-  let leaf: X509Certificate;
-  let intermediates: X509Certificate[];
-  try {
-    [leaf, ...intermediates] = parseCertificates(cert) as [X509Certificate, ...X509Certificate[]];
-  } catch (e) {
-    if (e instanceof PemProblem) throw at.error('certfile', `${certfile} ${e.message}`);
-    throw e;
-  }
-  const key = at.readFile('keyfile', keyfile);
-  let privateKey: KeyObject;
-  try {
-    privateKey = parsePrivateKey(key);
-  } catch (e) {
-    if (e instanceof PemProblem) throw at.error('keyfile', `${keyfile} ${e.message}`);
-    throw e;
-  }
-  if (!leaf.checkPrivateKey(privateKey)) {
-    throw at.error('keyfile', `${keyfile} does not match the certificate in ${certfile}`);
-  }
+  const { cert, key, leaf, intermediates } = readCertificateAndKey(
+    at,
+    { cert: 'certfile', key: 'keyfile' },
+    certfile,
+    keyfile,
+  );
   const chain = chainProblem(leaf, intermediates, anchors);
   if (chain) throw at.error('certfile', `${certfile} ${chain} ${cacertfile}`);
-  const usage = serverAuthProblem(leaf);
+  const usage = usageProblem(leaf, 'serverAuth');
   if (usage) throw at.error('certfile', `${certfile} ${usage}`);
   if (paths.server_name !== undefined) {
     const host = hostProblem(leaf, paths.server_name);
@@ -200,36 +221,13 @@ export function loadClientCertificate(
   if (certfile === undefined && keyfile === undefined) return undefined;
   if (certfile === undefined) throw at.error('certfile', 'required when keyfile is set', 'keyfile');
   if (keyfile === undefined) throw at.error('keyfile', 'required when certfile is set', 'certfile');
-  const cert = at.readFile('certfile', certfile);
-  let leaf: X509Certificate;
-  try {
-    [leaf] = parseCertificates(cert) as [X509Certificate];
-  } catch (e) {
-    if (e instanceof PemProblem) throw at.error('certfile', `${certfile} ${e.message}`);
-    throw e;
-  }
-  const eku = leaf.keyUsage as string[] | undefined;
-  if (
-    eku !== undefined &&
-    eku.length > 0 &&
-    !eku.includes(CLIENT_AUTH) &&
-    !eku.includes(ANY_EXTENDED_KEY_USAGE)
-  ) {
-    throw at.error(
-      'certfile',
-      `${certfile} is not valid for TLS clients: its extendedKeyUsage (${eku.join(', ')}) lacks clientAuth (${CLIENT_AUTH})`,
-    );
-  }
-  const key = at.readFile('keyfile', keyfile);
-  let privateKey: KeyObject;
-  try {
-    privateKey = parsePrivateKey(key);
-  } catch (e) {
-    if (e instanceof PemProblem) throw at.error('keyfile', `${keyfile} ${e.message}`);
-    throw e;
-  }
-  if (!leaf.checkPrivateKey(privateKey)) {
-    throw at.error('keyfile', `${keyfile} does not match the certificate in ${certfile}`);
-  }
+  const { cert, key, leaf } = readCertificateAndKey(
+    at,
+    { cert: 'certfile', key: 'keyfile' },
+    certfile,
+    keyfile,
+  );
+  const usage = usageProblem(leaf, 'clientAuth');
+  if (usage) throw at.error('certfile', `${certfile} ${usage}`);
   return { cert, key };
 }
