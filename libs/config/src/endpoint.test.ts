@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeTestPki, type TestPki } from '@tapgate/testing';
-import { DEFAULT_NBE_PATH, loadEndpointConfig } from './index';
+import { DEFAULT_NBE_PATH, loadEndpointConfig, redactConfig } from './index';
 import { assertConfigError, scratch } from './test-helpers';
 import { subjectSafeName } from './util';
 
@@ -170,6 +170,41 @@ log_level = "debug"
       file,
       key: 'credential_file',
       problem: `${emptyCred} is empty`,
+    });
+  });
+
+  it('a client certificate for mTLS: loaded with its key, checked for clientAuth, both files or neither', () => {
+    const ok = tmp.write(
+      'mtls/nbe.toml',
+      `certfile = "${pki.client.certFile}"\nkeyfile = "${pki.client.keyFile}"\n`,
+    );
+    const cfg = loadEndpointConfig({ path: ok, env: {} });
+    assert.equal(cfg.clientCertificate?.cert, pki.client.cert);
+    assert.equal(cfg.clientCertificate?.key, pki.client.key);
+    assert.doesNotMatch(JSON.stringify(redactConfig(cfg)), /PRIVATE KEY/);
+    const serverOnly = tmp.write(
+      'mtls-server/nbe.toml',
+      `certfile = "${pki.server.certFile}"\nkeyfile = "${pki.server.keyFile}"\n`,
+    );
+    assertConfigError(() => loadEndpointConfig({ path: serverOnly, env: {} }), {
+      file: serverOnly,
+      key: 'certfile',
+      problem: `${pki.server.certFile} is not valid for TLS clients: its extendedKeyUsage (1.3.6.1.5.5.7.3.1) lacks clientAuth (1.3.6.1.5.5.7.3.2)`,
+    });
+    const noKey = tmp.write('mtls-nokey/nbe.toml', `certfile = "${pki.client.certFile}"\n`);
+    assertConfigError(() => loadEndpointConfig({ path: noKey, env: {} }), {
+      file: noKey,
+      key: 'keyfile',
+      problem: 'required when certfile is set',
+    });
+    const wrongKey = tmp.write(
+      'mtls-wrong/nbe.toml',
+      `certfile = "${pki.client.certFile}"\nkeyfile = "${pki.mismatchedKey.keyFile}"\n`,
+    );
+    assertConfigError(() => loadEndpointConfig({ path: wrongKey, env: {} }), {
+      file: wrongKey,
+      key: 'keyfile',
+      problem: `${pki.mismatchedKey.keyFile} does not match the certificate in ${pki.client.certFile}`,
     });
   });
 

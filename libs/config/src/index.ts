@@ -5,6 +5,13 @@ export { loadOrExit } from './exit';
 export { redactConfig } from './redact';
 export { AGENT_SECTIONS, type AgentConfig, type AgentSectionName } from './registry';
 export type { TlsMaterial } from './pem';
+export {
+  TLS12_SUITES,
+  TLS13_SUITES,
+  TLS_ECDH_CURVES,
+  TLS_SERVER_POLICY,
+  tlsServerOptions,
+} from './tls-server';
 export type { AgentSettings } from './sections/agent';
 export type { AssertionsSettings, SigningKeySource } from './sections/assertions';
 export type { AuditSettings } from './sections/audit';

@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeTestPki, type TestPki } from '@tapgate/testing';
+import { spawnSync } from 'node:child_process';
 import { loadAgentConfig, redactConfig } from './index';
 import { assertConfigError, scratch } from './test-helpers';
 
@@ -14,10 +15,15 @@ describe('loadAgentConfig: wss listeners and PEM files', () => {
   });
   after(() => tmp.dispose());
 
-  const wss = (section: 'agent' | 'webapi', files: { ca?: string; cert?: string; key?: string }) =>
+  const wss = (
+    section: 'agent' | 'webapi',
+    files: { ca?: string; cert?: string; key?: string; serverName?: string; crl?: string },
+  ) =>
     [
       `[${section}]`,
       'protocol = "wss"',
+      files.serverName === undefined ? '' : `server_name = "${files.serverName}"`,
+      files.crl === undefined ? '' : `crlfile = "${files.crl}"`,
       files.ca === undefined ? '' : `cacertfile = "${files.ca}"`,
       files.cert === undefined ? '' : `certfile = "${files.cert}"`,
       files.key === undefined ? '' : `keyfile = "${files.key}"`,
@@ -168,6 +174,84 @@ describe('loadAgentConfig: wss listeners and PEM files', () => {
       file,
       key: '[agent].certfile',
       problem: `${pki.expiredServer.certFile} certificate "CN=localhost" expired on 2020-01-02T00:00:00.000Z`,
+    });
+  });
+
+  describe('the server certificate is checked against the CA, its usage and the host at start-up', () => {
+    let foreign: TestPki;
+    before(async () => {
+      foreign = await makeTestPki(join(tmp.dir, 'foreign-pki'));
+    });
+
+    it('a certificate from another CA than cacertfile', () => {
+      const file = tmp.write(
+        'foreign.toml',
+        wss('agent', { ...good(), cert: foreign.server.certFile, key: foreign.server.keyFile }),
+      );
+      assertConfigError(() => loadAgentConfig({ path: file, env: {} }), {
+        file,
+        key: '[agent].certfile',
+        problem: `${foreign.server.certFile} is not issued by a CA in the cacertfile (issuer "CN=Tapgate Test Root CA") ${pki.ca.certFile}`,
+      });
+    });
+
+    it('a client-only certificate (extendedKeyUsage clientAuth, no serverAuth)', () => {
+      const file = tmp.write(
+        'client-only.toml',
+        wss('webapi', { ...good(), cert: pki.client.certFile, key: pki.client.keyFile }),
+      );
+      assertConfigError(() => loadAgentConfig({ path: file, env: {} }), {
+        file,
+        key: '[webapi].certfile',
+        problem: `${pki.client.certFile} is not valid for TLS servers: its extendedKeyUsage (1.3.6.1.5.5.7.3.2) lacks serverAuth (1.3.6.1.5.5.7.3.1)`,
+      });
+    });
+
+    it('server_name that the certificate does not name; names it does are accepted', () => {
+      const file = tmp.write('host.toml', wss('agent', { ...good(), serverName: 'gateway.example.com' }));
+      assertConfigError(() => loadAgentConfig({ path: file, env: {} }), {
+        file,
+        key: '[agent].certfile',
+        problem: `${pki.server.certFile} does not name "gateway.example.com" (its names: DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1) (set by server_name)`,
+      });
+      for (const name of ['localhost', '127.0.0.1']) {
+        const ok = tmp.write(`host-${name}.toml`, wss('agent', { ...good(), serverName: name }));
+        assert.ok(loadAgentConfig({ path: ok, env: {} }).agent.tls);
+      }
+    });
+
+    it('a CRL file: loaded when it is a PEM CRL, refused otherwise', async () => {
+      const crl = await pki.crlFile();
+      const ok = tmp.write('crl.toml', wss('agent', { ...good(), crl }));
+      const loaded = loadAgentConfig({ path: ok, env: {} }).agent.tls;
+      assert.match(loaded?.crl ?? '', /BEGIN X509 CRL/);
+      assert.equal(loaded?.files.crlfile, crl);
+      const bad = tmp.write('crl-bad.toml', wss('agent', { ...good(), crl: pki.ca.certFile }));
+      assertConfigError(() => loadAgentConfig({ path: bad, env: {} }), {
+        file: bad,
+        key: '[agent].crlfile',
+        problem: `${pki.ca.certFile} holds no PEM CRL (-----BEGIN X509 CRL-----)`,
+      });
+    });
+
+    it('a service started with such a certificate exits 2 naming the file and key', () => {
+      const file = tmp.write(
+        'exit.toml',
+        wss('agent', { ...good(), cert: pki.client.certFile, key: pki.client.keyFile }),
+      );
+      const script = `const { loadOrExit, loadAgentConfig } = require(${JSON.stringify(require.resolve('./index'))});
+        loadOrExit(() => loadAgentConfig());`;
+      const run = spawnSync(process.execPath, ['-e', script], {
+        env: { PATH: process.env.PATH, TAPGATE_CONFIG: file },
+        encoding: 'utf8',
+      });
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `^config error: ${file}: \\[agent\\]\\.certfile: ${pki.client.certFile} is not valid for TLS servers`,
+        ),
+      );
     });
   });
 

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { X509Certificate, createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,14 @@ export interface TestPki {
   readonly expiredServer: TestPem;
   /** A P-256 key that matches none of the certificates. */
   readonly mismatchedKey: { readonly keyFile: string; readonly key: string };
+  /** Issues another client certificate (clientAuth) with subject CN `cn`, e.g. a terminal id. */
+  issueClient(cn: string): Promise<TestPem & { readonly sha256: string }>;
+  /** Issues a server certificate for localhost with an RSA 2048 key (to test RSA key exchange). */
+  issueRsaServer(): Promise<TestPem>;
+  /** Revokes a certificate this CA issued and returns the path of a fresh PEM CRL listing every revocation. */
+  revoke(cert: TestPem): Promise<string>;
+  /** Writes a fresh PEM CRL of this CA listing the revocations so far; returns its path. */
+  crlFile(): Promise<string>;
   /** Removes the folder when makeTestPki created it (a caller-provided folder is left alone). */
   dispose(): void;
 }
@@ -39,6 +48,8 @@ default_ca = test_ca
 database = index.txt
 new_certs_dir = issued
 serial = serial
+crlnumber = crlnumber
+default_crl_days = 30
 default_md = sha256
 policy = any
 unique_subject = no
@@ -84,6 +95,7 @@ export async function makeTestPki(dir?: string): Promise<TestPki> {
   writeFileSync(join(root, 'ca.cnf'), CA_CONFIG);
   writeFileSync(join(root, 'index.txt'), '');
   writeFileSync(join(root, 'serial'), '1000\n');
+  writeFileSync(join(root, 'crlnumber'), '1000\n');
   writeFileSync(join(root, 'server.ext'), SERVER_EXT);
   writeFileSync(join(root, 'client.ext'), CLIENT_EXT);
 
@@ -162,6 +174,30 @@ export async function makeTestPki(dir?: string): Promise<TestPki> {
   ]);
 
   const mismatchedKeyFile = join(root, 'mismatched.key');
+  // `openssl ca` keeps one database; callers may issue concurrently, so issuance is serialised here.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(job: () => Promise<T>): Promise<T> => {
+    const next = queue.then(job, job);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  const crl = () =>
+    serial(async () => {
+      await openssl(root, [
+        'ca',
+        '-batch',
+        '-config',
+        'ca.cnf',
+        '-cert',
+        'ca.crt',
+        '-keyfile',
+        'ca.key',
+        '-gencrl',
+        '-out',
+        'ca.crl',
+      ]);
+      return join(root, 'ca.crl');
+    });
   return {
     dir: root,
     ca: pem(root, 'ca'),
@@ -169,6 +205,53 @@ export async function makeTestPki(dir?: string): Promise<TestPki> {
     client: pem(root, 'client'),
     expiredServer: pem(root, 'expired-server'),
     mismatchedKey: { keyFile: mismatchedKeyFile, key: readFileSync(mismatchedKeyFile, 'utf8') },
+    issueClient: (cn) =>
+      serial(async () => {
+        const name = `client-${createHash('sha256').update(cn).digest('hex').slice(0, 16)}`;
+        await request(name, cn);
+        await issue(name, 'client.ext', ['-days', '825']);
+        const issued = pem(root, name);
+        return {
+          ...issued,
+          sha256: new X509Certificate(issued.cert).fingerprint256.replaceAll(':', '').toLowerCase(),
+        };
+      }),
+    issueRsaServer: () =>
+      serial(async () => {
+        await openssl(root, [
+          'req',
+          '-new',
+          '-newkey',
+          'rsa:2048',
+          '-noenc',
+          '-keyout',
+          'rsa-server.key',
+          '-out',
+          'rsa-server.csr',
+          '-subj',
+          '/CN=localhost',
+        ]);
+        await issue('rsa-server', 'server.ext', ['-days', '825']);
+        return pem(root, 'rsa-server');
+      }),
+    revoke: async (cert) => {
+      await serial(() =>
+        openssl(root, [
+          'ca',
+          '-batch',
+          '-config',
+          'ca.cnf',
+          '-cert',
+          'ca.crt',
+          '-keyfile',
+          'ca.key',
+          '-revoke',
+          cert.certFile,
+        ]),
+      );
+      return crl();
+    },
+    crlFile: crl,
     dispose() {
       if (owned) rmSync(root, { recursive: true, force: true });
     },

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import {
+  CloseCode,
   decodeServerFrame,
   encodeClientFrame,
   type Advert,
@@ -24,6 +25,8 @@ export interface AgentClientOptions {
   credential?: string;
   /** PEM CA bundle to trust for wss. */
   ca?: string;
+  /** Client certificate and key (PEM) for mTLS; the gateway admits it for a registered terminal whose id is its CN. */
+  clientCertificate?: { cert: string; key: string };
   software?: { name: string; version: string };
   capabilities?: Array<'nfc' | 'ble' | 'simulated'>;
   /** How long to wait for a tap result before giving up on it. */
@@ -51,7 +54,7 @@ interface Pending {
 }
 
 /** Close codes after which reconnecting with the same credentials cannot help. */
-const FATAL_CLOSE_CODES = new Set([4001]);
+const FATAL_CLOSE_CODES = new Set<number>([CloseCode.Unauthorized, CloseCode.Revoked]);
 
 /**
  * The endpoint's one outbound socket to a gateway: handshake, heartbeats, challenges, taps, adverts,
@@ -85,6 +88,7 @@ export class AgentClient extends EventEmitter {
   private connect(): void {
     const ws = new WebSocket(this.opts.url, {
       ca: this.opts.ca,
+      ...(this.opts.clientCertificate ?? {}),
       handshakeTimeout: 10_000,
       minVersion: 'TLSv1.2',
     });
@@ -188,10 +192,13 @@ export class AgentClient extends EventEmitter {
     this.emit('disconnected', code, reason);
     if (this.stopped) return;
     if (FATAL_CLOSE_CODES.has(code)) {
-      log.error({ code, reason }, "gateway refused this terminal's credentials; check credential_file");
+      log.error(
+        { code, reason },
+        "gateway refused or revoked this terminal's access; check credential_file and the terminal's record",
+      );
       this.emit('unauthorized', reason);
     }
-    // Even after 4001 keep retrying (slowly, via backoff): an administrator may fix the credential.
+    // Even after 4001/4003 keep retrying (slowly, via backoff): an administrator may fix the credential.
     const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }

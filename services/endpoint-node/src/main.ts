@@ -101,6 +101,7 @@ async function run(cfg: ReturnType<typeof loadEndpointConfig>, bandsDir: string 
     terminalId: cfg.terminalId,
     credential: cfg.credential,
     ca: cfg.ca,
+    clientCertificate: cfg.clientCertificate,
     software: { name: 'tapgate-endpoint-node', version: '0.1.0' },
     capabilities: ['nfc', 'ble', 'simulated'],
   });

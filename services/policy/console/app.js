@@ -708,7 +708,13 @@ async function terminalsPage() {
       { id: `term-${t.terminalId}` },
       el('td', { text: t.terminalId }),
       el('td', { text: t.description ?? '' }),
-      el('td', { text: t.enabled ? 'enabled' : 'disabled' }),
+      el('td', {
+        class: 'state',
+        text:
+          (t.enabled ? 'enabled' : 'disabled') +
+          (t.certificateSha256 ? `, ${t.certificateSha256.length} cert pinned` : ''),
+        title: (t.certificateSha256 ?? []).join('\n'),
+      }),
       el('td', { class: 'connection', text: connection(t.activity?.connection) }),
       el('td', { class: 'last-tap', text: lastTap(t.activity?.lastTap) }),
       el(
@@ -725,6 +731,30 @@ async function terminalsPage() {
                   })
                 ).data.credential,
               );
+            } catch (e) {
+              toast(e.message);
+            }
+          },
+        }),
+        ' ',
+        el('button', {
+          text: 'Pins',
+          title:
+            'Pinned client certificates (SHA-256); only these may connect. Empty: any certificate of the CA.',
+          onclick: async () => {
+            const given = prompt(
+              'SHA-256 fingerprints of the certificates this terminal may use (openssl x509 -noout -fingerprint -sha256), separated by spaces. Empty removes pinning.',
+              (t.certificateSha256 ?? []).join(' '),
+            );
+            if (given === null) return;
+            try {
+              await api(
+                'PUT',
+                `/v1/terminals/${t.terminalId}/certificates`,
+                { certificateSha256: given.split(/[\s,]+/).filter(Boolean) },
+                { 'if-match': `"${t.revision}"` },
+              );
+              route();
             } catch (e) {
               toast(e.message);
             }

@@ -13,6 +13,7 @@ const USAGE = `usage: node services/policy/dist/cli.js [--url URL] --token-file 
   terminal add <terminalId> [--description T]  register a terminal; prints its credential (shown only once)
   terminal rotate <terminalId>                 issue a new credential (prints it once; the old one stops working)
   terminal disable|enable|delete <terminalId>
+  terminal pin <terminalId> [sha256 ...]      pin client certificates (none: remove pinning)
   terminal list
 
   --url         policy service base URL (default http://127.0.0.1:8080)
@@ -114,6 +115,12 @@ async function run(argv: string[]): Promise<void> {
         case 'delete':
           await api.call('DELETE', `/v1/terminals/${id()}`);
           return;
+        case 'pin':
+          return print(
+            await api.call('PUT', `/v1/terminals/${id()}/certificates`, {
+              certificateSha256: positionals.slice(3),
+            }),
+          );
         case 'list':
           return print(await api.call('GET', '/v1/terminals'));
         default:

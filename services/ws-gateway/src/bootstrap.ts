@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
-import type { AgentConfig } from '@tapgate/config';
+import type { AgentConfig, TlsMaterial } from '@tapgate/config';
 import type { Messaging } from '@tapgate/messaging';
 import { NestPinoLogger, createLogger, setLogLevel } from '@tapgate/telemetry';
 import { GatewayModule } from './gateway.module';
@@ -20,19 +20,11 @@ const log = createLogger('ws-gateway');
 export function gatewaySettings(
   cfg: AgentConfig<'agent' | 'webapi' | 'nats' | 'http' | 'gateway' | 'assertions' | 'audit'>,
 ): GatewaySettings {
-  const listener = (
-    iface: Interface,
-    l: { port: number; tls?: { ca: string; cert: string; key: string } },
-  ): ListenerSpec => ({
+  const listener = (iface: Interface, l: { port: number; tls?: TlsMaterial }): ListenerSpec => ({
     iface,
     port: l.port,
     tls: l.tls
-      ? {
-          ca: l.tls.ca,
-          cert: l.tls.cert,
-          key: l.tls.key,
-          requestClientCert: iface === 'agent' && cfg.gateway.endpointMtls,
-        }
+      ? { material: l.tls, requestClientCert: iface === 'agent' && cfg.gateway.endpointMtls }
       : undefined,
   });
   return {

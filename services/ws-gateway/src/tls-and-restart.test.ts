@@ -84,7 +84,10 @@ describe('wss on both ports, mTLS endpoints, and reconnection after a gateway re
   });
 
   it('authenticates an endpoint by its mTLS client certificate (CN = terminal id) without a credential', async () => {
+    // Only a registered, enabled terminal is admitted by its certificate (terminal-access.test.ts has the rest).
+    await stack.addTerminal('tapgate-test-client');
     const gw = await stack.gateway({ ...tlsEnv(pki, 'AGENT'), TAPGATE_GATEWAY_ENDPOINT_MTLS: 'true' });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).ok);
     // AgentClient has no client-cert option (per-terminal credentials are the default); use ws directly.
     const { default: WebSocket } = await import('ws');
     const ws = new WebSocket(endpointUrl(gw, 'wss'), {

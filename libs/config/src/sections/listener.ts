@@ -1,4 +1,4 @@
-import { oneOf, optionalPath, port } from '../fields';
+import { oneOf, optionalPath, optionalText, port } from '../fields';
 import { loadTlsMaterial, type TlsMaterial } from '../pem';
 import type { SectionContext } from '../section';
 
@@ -19,13 +19,25 @@ export const listenerFields = (defaultPort: number) => ({
   cacertfile: optionalPath(),
   certfile: optionalPath(),
   keyfile: optionalPath(),
+  // The host name clients use; when set, the certificate must name it (checked at start-up).
+  server_name: optionalText({ expects: 'the host name or IP address clients connect to' }),
+  // Revoked client certificates (PEM CRL from the CA that issues them); only with protocol = "wss".
+  crlfile: optionalPath(),
 });
 
-type ListenerKey = 'protocol' | 'cacertfile' | 'certfile' | 'keyfile';
+type ListenerKey = 'protocol' | 'cacertfile' | 'certfile' | 'keyfile' | 'server_name' | 'crlfile';
 
 /** TLS files are validated only for wss; with ws they are ignored, like Nymi's commented-out keys. */
 export function buildListener(
-  v: { protocol: 'ws' | 'wss'; port: number; cacertfile?: string; certfile?: string; keyfile?: string },
+  v: {
+    protocol: 'ws' | 'wss';
+    port: number;
+    cacertfile?: string;
+    certfile?: string;
+    keyfile?: string;
+    server_name?: string;
+    crlfile?: string;
+  },
   at: SectionContext<ListenerKey>,
 ): ListenerSettings {
   if (v.protocol === 'ws') return { protocol: 'ws', port: v.port };

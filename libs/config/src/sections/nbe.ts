@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { TERMINAL_ID_PATTERN } from '@tapgate/contracts';
 import { integer, oneOf, optionalPath, text, url } from '../fields';
-import { readCaBundle } from '../pem';
+import { loadClientCertificate, readCaBundle, type ClientCertificateMaterial } from '../pem';
 import { defineSection } from '../section';
 import { defined, subjectSafeName } from '../util';
 import { LOG_LEVELS, type LogLevel } from './listener';
@@ -21,6 +21,8 @@ export interface EndpointSettings {
   credential?: string;
   /** PEM CA bundle read from ca_file, trusted for a wss agent_url. */
   ca?: string;
+  /** Client certificate (CN = terminal id) and key from certfile/keyfile, for mTLS to the agent. */
+  clientCertificate?: ClientCertificateMaterial;
   driver: EndpointDriver;
   /** The simulated driver's control port on 127.0.0.1; 0 = off. */
   controlPort: number;
@@ -44,6 +46,8 @@ export const nbeSection = defineSection({
     }),
     credential_file: optionalPath(),
     ca_file: optionalPath(),
+    certfile: optionalPath(),
+    keyfile: optionalPath(),
     driver: oneOf(ENDPOINT_DRIVERS, 'simulated'),
     control_port: integer({ default: 9130, min: 0, max: 65535 }),
     log_level: oneOf(LOG_LEVELS, 'info'),
@@ -66,6 +70,7 @@ export const nbeSection = defineSection({
       credential:
         v.credential_file === undefined ? undefined : at.readSecret('credential_file', v.credential_file),
       ca: v.ca_file === undefined ? undefined : readCaBundle(at, 'ca_file', v.ca_file),
+      clientCertificate: loadClientCertificate(at, v),
       driver: v.driver,
       controlPort: v.control_port,
       logLevel: v.log_level,

@@ -47,6 +47,9 @@ export const EnrollmentRecord = z
   .strict();
 export type EnrollmentRecord = z.infer<typeof EnrollmentRecord>;
 
+/** SHA-256 of a certificate's DER bytes, lowercase hex (what `X509Certificate.fingerprint256` shows, without colons). */
+export const CertificateSha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
 export const TerminalRecord = z
   .object({
     v: z.literal(1),
@@ -60,6 +63,13 @@ export const TerminalRecord = z
      */
     credentialSha256: z.string().regex(/^[0-9a-f]{64}$/),
     enabled: z.boolean(),
+    /**
+     * Pinned mTLS client certificates: SHA-256 (lowercase hex) of each certificate's DER bytes. When
+     * present and non-empty, the terminal must connect with one of these certificates (a credential
+     * alone is refused), so a stolen certificate is cut off by removing its pin, without replacing the
+     * CA. Several pins allow a renewal overlap. Optional: records written before pins existed have none.
+     */
+    certificateSha256: z.array(CertificateSha256).max(8).optional(),
     created: Actor,
     updated: Actor,
   })

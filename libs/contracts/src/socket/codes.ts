@@ -40,6 +40,11 @@ export const CloseCode = {
   Unauthorized: 4001,
   /** No heartbeat within the allowed interval. */
   HeartbeatTimeout: 4002,
+  /**
+   * The administrator withdrew this endpoint's access while it was connected: terminal disabled or
+   * deleted, credential rotated, or its certificate no longer pinned. Retry slowly, like 4001.
+   */
+  Revoked: 4003,
   /** Another endpoint connection identified with the same terminal id; the older one is closed. */
   Replaced: 4009,
   /** No `hello` within the handshake timeout. */

@@ -82,6 +82,14 @@ const ROUTES: Record<string, Record<string, Op>> = {
   '/v1/terminals/{terminalId}/credential': {
     post: { summary: 'Rotate the credential', ok: 200, ifMatch: true },
   },
+  '/v1/terminals/{terminalId}/certificates': {
+    put: {
+      summary: 'Pin client certificates (SHA-256 fingerprints); [] removes pinning',
+      body: 'TerminalCertificatePins',
+      ok: 200,
+      ifMatch: true,
+    },
+  },
   '/v1/terminals/{terminalId}/disable': { post: { summary: 'Disable', ok: 200, ifMatch: true } },
   '/v1/terminals/{terminalId}/enable': { post: { summary: 'Enable', ok: 200, ifMatch: true } },
   '/v1/applications': {
@@ -340,6 +348,17 @@ export const OPENAPI_DOCUMENT = {
             type: 'object',
             required: ['sAMAccountName'],
             properties: { sAMAccountName: { type: 'string' } },
+          },
+        },
+      },
+      TerminalCertificatePins: {
+        type: 'object',
+        required: ['certificateSha256'],
+        properties: {
+          certificateSha256: {
+            type: 'array',
+            maxItems: 8,
+            items: { type: 'string', description: 'SHA-256 of the DER certificate, hex (colons allowed)' },
           },
         },
       },

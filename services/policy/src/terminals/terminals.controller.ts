@@ -7,6 +7,7 @@ import {
   HttpCode,
   Param,
   Post,
+  Put,
   Res,
   UseGuards,
 } from '@nestjs/common';
@@ -18,7 +19,7 @@ import type { Principal } from '../auth/principal';
 import { parseIfMatch, parseInput } from '../common/validation';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import { TerminalActivity, type TerminalActivityView } from './terminal-activity';
-import { CreateTerminalRequest } from './terminal.requests';
+import { CertificatePinsRequest, CreateTerminalRequest } from './terminal.requests';
 import { TerminalsService, type IssuedCredential, type TerminalView } from './terminals.service';
 
 const terminalIdParam = (v: string): string =>
@@ -112,6 +113,26 @@ export class TerminalsController {
     return viewWithEtag(
       res,
       await this.terminals.setEnabled(terminalIdParam(id), true, parseIfMatch(ifMatch), actor),
+    );
+  }
+
+  @Put(':terminalId/certificates')
+  @HttpCode(200)
+  async pins(
+    @Param('terminalId') id: string,
+    @Body() body: unknown,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<TerminalView>> {
+    return viewWithEtag(
+      res,
+      await this.terminals.setCertificatePins(
+        terminalIdParam(id),
+        parseInput(CertificatePinsRequest, body),
+        parseIfMatch(ifMatch),
+        actor,
+      ),
     );
   }
 

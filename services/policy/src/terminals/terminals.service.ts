@@ -8,7 +8,7 @@ import { AdminAuditLog } from '../audit/admin-audit';
 import { Buckets } from '../store/buckets';
 import { RevisionedStore, type Versioned } from '../store/revisioned-store';
 import { issueCredential } from './credential';
-import type { CreateTerminalRequest } from './terminal.requests';
+import type { CertificatePinsRequest, CreateTerminalRequest } from './terminal.requests';
 
 /** A terminal as the API shows it: everything but the credential hash, which has no use outside the gateway. */
 export type TerminalView = Omit<TerminalRecord, 'credentialSha256'>;
@@ -79,6 +79,26 @@ export class TerminalsService {
     const updated = await this.modify(terminalId, ifMatch, actor, enabled ? 'enable' : 'disable', (r) =>
       r.enabled === enabled ? undefined : { ...r, enabled },
     );
+    return terminalView(updated);
+  }
+
+  /**
+   * Replaces the terminal's pinned client certificates. An empty list removes pinning (any certificate
+   * of the CA with CN = terminal id is accepted again). Gateways close a live socket whose certificate
+   * is no longer pinned.
+   */
+  async setCertificatePins(
+    terminalId: string,
+    req: CertificatePinsRequest,
+    ifMatch: number | undefined,
+    actor: Principal,
+  ): Promise<Versioned<TerminalView>> {
+    const pins = req.certificateSha256;
+    const updated = await this.modify(terminalId, ifMatch, actor, 'pins', (r) => {
+      const { certificateSha256: current = [], ...rest } = r;
+      if (current.length === pins.length && current.every((p, i) => p === pins[i])) return undefined;
+      return pins.length > 0 ? { ...rest, certificateSha256: pins } : rest;
+    });
     return terminalView(updated);
   }
 

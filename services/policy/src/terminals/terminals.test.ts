@@ -91,6 +91,46 @@ describe('terminals API', () => {
     assert.equal((await rawEntry('line1-station4'))?.record.enabled, true);
   });
 
+  it('pins client certificates by SHA-256 (as openssl prints them), and removes pinning with []', async () => {
+    const a = sha256('certificate a');
+    const b = sha256('certificate b');
+    const openssl = a.toUpperCase().match(/../g)!.join(':');
+    const res = await policy.api('PUT', '/v1/terminals/line1-station4/certificates', {
+      body: { certificateSha256: [openssl, b] },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body.certificateSha256, [a, b]);
+    assert.deepEqual((await rawEntry('line1-station4'))?.record.certificateSha256, [a, b]);
+    for (const body of [
+      { certificateSha256: ['abc'] },
+      { certificateSha256: [a, a] },
+      { certificateSha256: Array.from({ length: 9 }, (_, i) => sha256(String(i))) },
+      { certificateSha256: 'x' },
+      {},
+    ]) {
+      const bad = await policy.api('PUT', '/v1/terminals/line1-station4/certificates', { body });
+      assert.equal(bad.status, 400, JSON.stringify(body));
+      assert.equal(bad.body.error.code, 'invalid_request');
+    }
+    assert.deepEqual((await rawEntry('line1-station4'))?.record.certificateSha256, [a, b]);
+    const stale = await policy.api('PUT', '/v1/terminals/line1-station4/certificates', {
+      body: { certificateSha256: [] },
+      headers: { 'if-match': '1' },
+    });
+    assert.equal(stale.status, 409);
+    const cleared = await policy.api('PUT', '/v1/terminals/line1-station4/certificates', {
+      body: { certificateSha256: [] },
+    });
+    assert.equal(cleared.status, 200);
+    assert.equal('certificateSha256' in cleared.body, false);
+    assert.equal((await rawEntry('line1-station4'))?.record.certificateSha256, undefined);
+    assert.equal(
+      (await policy.api('PUT', '/v1/terminals/nope/certificates', { body: { certificateSha256: [] } }))
+        .status,
+      404,
+    );
+  });
+
   it('refuses a duplicate terminal with 409 and keeps the first credential', async () => {
     const before = await rawEntry('line1-station4');
     const res = await policy.api('POST', '/v1/terminals', { body: { terminalId: 'line1-station4' } });

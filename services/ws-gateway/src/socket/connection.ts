@@ -50,6 +50,21 @@ export interface ApplicationPrincipal {
   credentialId?: string;
 }
 
+/** A client certificate the TLS layer verified against `cacertfile` (and the CRL, when configured). */
+export interface ClientCertificate {
+  /** Subject CN: the terminal id it claims. */
+  cn: string;
+  /** SHA-256 of the DER bytes, lowercase hex: what terminal pins are compared with. */
+  sha256: string;
+}
+
+/** What an endpoint proved in its hello; re-checked whenever its terminal record changes. */
+export interface EndpointEvidence {
+  certificate: ClientCertificate | undefined;
+  /** SHA-256 (hex) of the credential it presented, never the credential itself. */
+  credentialSha256: string | undefined;
+}
+
 const OPEN = 1;
 
 /**
@@ -65,6 +80,10 @@ export class Connection {
   terminalId: string | undefined;
   binding: NeaBinding | undefined;
   challenges: ChallengeStore | undefined;
+  /** Why a client certificate the client did present failed verification (revoked, foreign CA, expired). */
+  clientCertError: string | undefined;
+  /** Set when an endpoint's hello was accepted. */
+  endpointEvidence: EndpointEvidence | undefined;
   presenceSubscribed = false;
   /** The Origin header of the upgrade request (browsers always send one). */
   origin: string | undefined;
@@ -83,8 +102,8 @@ export class Connection {
     readonly iface: Interface,
     /** Source address after trusted-proxy resolution. */
     readonly address: string,
-    /** Subject CN of a verified client certificate (mTLS), when there is one. */
-    readonly clientCertCn: string | undefined,
+    /** A verified client certificate (mTLS), when there is one. */
+    readonly clientCert: ClientCertificate | undefined,
     limits: SocketLimits,
     now: number,
   ) {
@@ -92,6 +111,11 @@ export class Connection {
     this.lastSeen = now;
     this.handshakeDeadline = now + limits.handshakeTimeoutMs;
     this.bucket = new TokenBucket(limits.rateLimitPerSecond, limits.rateLimitBurst, now);
+  }
+
+  /** Subject CN of a verified client certificate, when there is one. */
+  get clientCertCn(): string | undefined {
+    return this.clientCert?.cn;
   }
 
   get open(): boolean {

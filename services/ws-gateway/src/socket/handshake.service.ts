@@ -3,7 +3,7 @@ import { CloseCode, ErrorCode, SOCKET_PROTOCOL_VERSION, type Hello } from '@tapg
 import { createLogger } from '@tapgate/telemetry';
 import { ChallengeStore } from '../endpoints/challenge-store';
 import { EndpointRegistry } from '../endpoints/endpoint-registry';
-import { TerminalAuthenticator } from '../endpoints/terminal-auth';
+import { ENDPOINT_REFUSED_MESSAGE, TerminalAuthenticator } from '../endpoints/terminal-auth';
 import { CeremonyProvider } from '../nea/ceremony-wiring';
 import { ApplicationAuthorizer } from '../nea/application-auth';
 import { NeaRegistry } from '../nea/nea-registry';
@@ -41,10 +41,12 @@ export class HandshakeService {
           { terminal: hello.terminalId, address: conn.address, why: auth.message },
           'endpoint refused',
         );
-        refuse(conn, auth, ref);
+        // The log names the exact reason; the client gets one text for all of them (ENDPOINT_REFUSED_MESSAGE).
+        refuse(conn, auth.retry ? auth : { ...auth, message: ENDPOINT_REFUSED_MESSAGE }, ref);
         return undefined;
       }
       conn.terminalId = hello.terminalId;
+      conn.endpointEvidence = auth.evidence;
       conn.challenges = new ChallengeStore(this.settings.challengeTtlMs);
       this.connections.promote(conn, 'endpoint');
       this.endpoints.register(conn, hello.terminalId);

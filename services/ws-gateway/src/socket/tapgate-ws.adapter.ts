@@ -8,7 +8,9 @@ import {
   NEA_MESSAGE_TYPES,
   decodeClientFrame,
 } from '@tapgate/contracts';
+import { tlsServerOptions, type TlsMaterial } from '@tapgate/config';
 import { createLogger } from '@tapgate/telemetry';
+import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -16,7 +18,13 @@ import type { Observable } from 'rxjs';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { GatewayMetrics } from '../metrics';
 import type { ClientAddressResolver } from './client-address';
-import { Connection, type Interface, type ServerFrame, type SocketLimits } from './connection';
+import {
+  Connection,
+  type ClientCertificate,
+  type Interface,
+  type ServerFrame,
+  type SocketLimits,
+} from './connection';
 import type { ConnectionRegistry } from './connection-registry';
 
 const log = createLogger('socket');
@@ -26,7 +34,7 @@ export interface ListenerSpec {
   iface: Interface;
   host?: string;
   port: number;
-  tls?: { ca: string; cert: string; key: string; requestClientCert: boolean };
+  tls?: { material: TlsMaterial; requestClientCert: boolean };
 }
 
 interface TapgateServer {
@@ -64,16 +72,12 @@ export class TapgateWsAdapter extends WsAdapter {
     const iface = options?.interface;
     const spec = iface ? this.listeners[iface] : undefined;
     if (!iface || !spec) throw new Error(`no listener configured for interface ${String(iface)}`);
+    // The TLS policy (versions, suites, curves) is libs/config's, shared by every TLS server. Client
+    // certificates are requested, not required: endpoints may authenticate with a credential instead.
     const http = spec.tls
-      ? createHttpsServer({
-          ca: spec.tls.ca,
-          cert: spec.tls.cert,
-          key: spec.tls.key,
-          minVersion: 'TLSv1.2',
-          requestCert: spec.tls.requestClientCert,
-          // Endpoints without a client certificate may still authenticate with a credential in hello.
-          rejectUnauthorized: false,
-        })
+      ? createHttpsServer(
+          tlsServerOptions(spec.tls.material, { requestClientCert: spec.tls.requestClientCert }),
+        )
       : createHttpServer();
     // Plain HTTP requests to a socket port get a short hint instead of hanging.
     http.on('request', (_req, res) => {
@@ -130,13 +134,16 @@ export class TapgateWsAdapter extends WsAdapter {
   ): void {
     server.wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
       const tls = req.socket as TLSSocket;
-      let cn: string | undefined;
-      if (tls.encrypted && tls.authorized) {
-        const subjectCn = tls.getPeerCertificate()?.subject?.CN;
-        cn = Array.isArray(subjectCn) ? subjectCn[0] : subjectCn;
-      }
       const address = this.addresses.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
-      const conn = new Connection(socket, server.iface, address, cn, this.limits, Date.now());
+      const conn = new Connection(
+        socket,
+        server.iface,
+        address,
+        verifiedClientCertificate(tls),
+        this.limits,
+        Date.now(),
+      );
+      conn.clientCertError = rejectedClientCertificate(tls);
       conn.origin = req.headers.origin;
       socket.on('error', (err) => {
         // ws closes the socket itself (e.g. 1009 for an oversized frame); this only records why.
@@ -278,6 +285,26 @@ export class TapgateWsAdapter extends WsAdapter {
       server.http.closeAllConnections();
     });
   }
+}
+
+/**
+ * The client certificate, only when the TLS layer verified it (chain to `cacertfile`, dates, CRL):
+ * `rejectUnauthorized` is off so credential endpoints can connect, hence `authorized` must be checked.
+ */
+function verifiedClientCertificate(tls: TLSSocket): ClientCertificate | undefined {
+  if (!tls.encrypted || !tls.authorized) return undefined;
+  const peer = tls.getPeerCertificate();
+  if (!peer?.raw) return undefined;
+  const subjectCn = peer.subject?.CN;
+  const cn = Array.isArray(subjectCn) ? subjectCn[0] : subjectCn;
+  if (typeof cn !== 'string') return undefined;
+  return { cn, sha256: createHash('sha256').update(peer.raw).digest('hex') };
+}
+
+/** The verification error of a client certificate that was presented but not verified, if any. */
+function rejectedClientCertificate(tls: TLSSocket): string | undefined {
+  if (!tls.encrypted || tls.authorized || !tls.getPeerCertificate()?.raw) return undefined;
+  return String(tls.authorizationError ?? 'unverified');
 }
 
 function rawText(data: RawData): string {

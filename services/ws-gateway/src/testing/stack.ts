@@ -101,6 +101,25 @@ export class GatewayTestStack {
     return t;
   }
 
+  /** Changes a terminal's record as the policy service would (disable, rotate, pins); returns the new one. */
+  async updateTerminal(
+    terminalId: string,
+    change: (r: TerminalRecord) => TerminalRecord,
+  ): Promise<TerminalRecord> {
+    const kv = await openBucket(this.admin, KvBuckets.terminals);
+    const entry = await kv.get(terminalId);
+    if (!entry) throw new Error(`no terminal ${terminalId}`);
+    const next = change(entry.json<TerminalRecord>());
+    await kv.put(terminalId, JSON.stringify(next));
+    return next;
+  }
+
+  async deleteTerminal(terminalId: string): Promise<void> {
+    const kv = await openBucket(this.admin, KvBuckets.terminals);
+    await kv.delete(terminalId);
+    this.terminals.delete(terminalId);
+  }
+
   async enroll(
     sAMAccountName: string,
     opts: { active?: boolean; band?: SoftwareBand } = {},
