@@ -12,13 +12,16 @@ import { runInNewContext } from 'node:vm';
 import { memoryProbePortFile } from './memory-probe-client';
 
 setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+const gc = runInNewContext('gc') as (opts?: { type: string; execution: string; flavor: string }) => void;
 
-const server = createServer((_req, res) => {
+const server = createServer((req, res) => {
+  // "last-resort" is V8's low-memory collection: it also releases the free pages V8 keeps for reuse.
+  const full = () =>
+    req.url?.includes('last-resort') ? gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }) : gc();
   // Two passes: the first may only queue finalizers (e.g. of closed sockets) that free more.
-  gc();
+  full();
   setImmediate(() => {
-    gc();
+    full();
     const m = process.memoryUsage();
     res.setHeader('content-type', 'application/json');
     res.end(

@@ -12,7 +12,9 @@ function rawGet(base: string, path: string): Promise<{ status: number; body: str
     const req = request({ host: url.hostname, port: url.port, path, method: 'GET' }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -72,6 +74,8 @@ describe('console files: only the console files are served', () => {
       assert.equal((await rawGet(policy.url, `/console/${file}`)).status, 200, file);
     }
     assert.doesNotMatch(log, /"level":50|ENOENT|\bat \w|\/console\/|__dirname|dist\//);
-    console.log(`# ${names.length + 3} non-console paths answered 404; log lines written meanwhile: ${log.split('\n').length - 1}`);
+    console.log(
+      `# ${names.length + 3} non-console paths answered 404; log lines written meanwhile: ${log.split('\n').length - 1}`,
+    );
   });
 });

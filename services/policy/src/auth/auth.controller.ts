@@ -17,7 +17,10 @@ import { SessionStore } from './session-store';
 
 // The name is checked by parseLoginName (control characters first, then the sAMAccountName rules).
 const LoginRequest = z
-  .object({ username: z.string().min(1, 'required').max(256), password: z.string().min(1, 'required').max(256) })
+  .object({
+    username: z.string().min(1, 'required').max(256),
+    password: z.string().min(1, 'required').max(256),
+  })
   .strict();
 
 export interface LoginResponse {

@@ -34,7 +34,11 @@ export function parseLoginName(raw: string): LoginName {
   const name = raw.trim().normalize('NFC');
   const parsed = SamAccountName.safeParse(name);
   if (!parsed.success) {
-    throw new ApiError('invalid_request', `username: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 'username');
+    throw new ApiError(
+      'invalid_request',
+      `username: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+      'username',
+    );
   }
   return { name, key: name.toLowerCase() };
 }

@@ -20,7 +20,12 @@ export interface BackoffRule {
  */
 export function loginBackoffPolicy(nameFreeFailures: number): { name: BackoffRule; address: BackoffRule } {
   return {
-    name: { freeFailures: nameFreeFailures, firstWaitMs: 1000, maxWaitMs: 60_000, forgetAfterMs: 15 * 60_000 },
+    name: {
+      freeFailures: nameFreeFailures,
+      firstWaitMs: 1000,
+      maxWaitMs: 60_000,
+      forgetAfterMs: 15 * 60_000,
+    },
     address: { freeFailures: 10, firstWaitMs: 1000, maxWaitMs: 8000, forgetAfterMs: 15 * 60_000 },
   };
 }

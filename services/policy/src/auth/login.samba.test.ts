@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { SAMBA_USER_PASSWORD, sleep, startNats, startSambaAd, type SambaAd, type TestServer } from '@tapgate/testing';
+import {
+  SAMBA_USER_PASSWORD,
+  sleep,
+  startNats,
+  startSambaAd,
+  type SambaAd,
+  type TestServer,
+} from '@tapgate/testing';
 import { Attribute, Change } from 'ldapts';
 import { startPolicy, type PolicyHarness } from '../testing/policy-harness';
 
@@ -126,13 +133,18 @@ describe('administrator login: control characters, throttling by name and by add
         const r = await login(name, SAMBA_USER_PASSWORD, from);
         assert.equal(r.status, 400, `${JSON.stringify(name)} answered ${r.status}`);
         assert.equal(r.code, 'invalid_request');
-        assert.match(r.message ?? '', /^username: contains a control or invisible character \(U\+[0-9A-F]{4}\)$/);
+        assert.match(
+          r.message ?? '',
+          /^username: contains a control or invisible character \(U\+[0-9A-F]{4}\)$/,
+        );
       }
     }
     // None of them counted against the address or the name: the administrator gets in at once.
     const admin = await adminLogsIn(from);
     assert.equal(admin.tries, 1);
-    console.log(`# ${variants.length * 3} control-character names refused with 400; admin then logged in at once`);
+    console.log(
+      `# ${variants.length * 3} control-character names refused with 400; admin then logged in at once`,
+    );
     // A name that is only spaced or cased differently is the same name (trimmed, NFC), and logs in.
     const spaced = await login(`  ${ADMIN} `, SAMBA_USER_PASSWORD, '127.0.0.13');
     assert.equal(spaced.status, 200);
@@ -177,6 +189,8 @@ describe('administrator login: control characters, throttling by name and by add
     const next = await login(target, 'guess-1234', '127.0.0.91');
     assert.equal(next.status, 429);
     assert.equal(next.retryAfter, 2);
-    console.log(`# 24 concurrent failures against one name from 24 addresses: 5 reached LDAP, 19 throttled; next wait 2 s`);
+    console.log(
+      `# 24 concurrent failures against one name from 24 addresses: 5 reached LDAP, 19 throttled; next wait 2 s`,
+    );
   });
 });

@@ -54,7 +54,14 @@ export interface PolicyHarnessOptions {
   adminName?: string;
   token?: string | null;
   /** [ldap] for administrator login (e.g. a Samba AD from @tapgate/testing) and [policy].admin_group. */
-  ldap?: { url: string; baseDn: string; bindDn: string; bindPassword: string; caFile: string; adminGroup: string };
+  ldap?: {
+    url: string;
+    baseDn: string;
+    bindDn: string;
+    bindPassword: string;
+    caFile: string;
+    adminGroup: string;
+  };
 }
 
 export function writePolicyConfig(
