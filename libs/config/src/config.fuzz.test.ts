@@ -96,7 +96,9 @@ function mutateText(r: Rand, text: string): string {
     case 1:
       return text.slice(0, i) + String.fromCharCode(int(r, 0, 0x7f)) + text.slice(i + 1);
     case 2:
-      return text.slice(0, i) + pick(r, ['[', ']', '"', '=', '\n', '#', '\\', '\u0000', '\uFEFF']) + text.slice(i);
+      return (
+        text.slice(0, i) + pick(r, ['[', ']', '"', '=', '\n', '#', '\\', '\u0000', '\uFEFF']) + text.slice(i)
+      );
     case 3:
       return `${text}\n${text}`; // every key and section twice
     case 4:
@@ -156,7 +158,10 @@ describe('config loader fuzzing', () => {
         assert.equal(res.file, file);
       }
       // The endpoint's nbe.toml goes through the same kind of loader.
-      writeFileSync(nbe, mutateText(r, 'agent_url = "ws://127.0.0.1:9120/socket/websocket"\nterminal_id = "T-1"\n'));
+      writeFileSync(
+        nbe,
+        mutateText(r, 'agent_url = "ws://127.0.0.1:9120/socket/websocket"\nterminal_id = "T-1"\n'),
+      );
       attempt(`nbe case ${i}`, () => loadEndpointConfig({ path: nbe, env: {} }));
     }
     assert.equal(Object.getOwnPropertyNames(Object.prototype).length, protoKeys, 'Object.prototype changed');
