@@ -27,7 +27,7 @@ function rng(seed: number): () => number {
 }
 type Rand = () => number;
 const int = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 
 const NASTY_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty'];
 const NASTY_NUMBERS = ['1e309', '-1e309', '9007199254740993', '-0', '1'.repeat(400), '1e-400'];
@@ -142,7 +142,7 @@ describe('policy REST API fuzzing', () => {
     const statuses = new Map<number, number>();
     const perRoute = new Map<string, number>();
     for (let i = 0; i < REQUESTS; i++) {
-      const route = all[i % all.length]!;
+      const route = all[i % all.length];
       const path = route.path.replace(/\{[^}]+\}/g, () => pick(r, PATH_VALUES));
       const text = body(r, route);
       const res = await fetch(`${policy.url}${path}`, {

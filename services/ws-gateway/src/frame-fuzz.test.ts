@@ -53,7 +53,7 @@ function rng(seed: number): () => number {
 
 type Rand = () => number;
 const int = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 const b64 = (r: Rand, n: number): string => {
   const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
   let s = '';
@@ -232,8 +232,9 @@ function nextFrame(r: Rand, t: FuzzTerminal): Frame {
       r() < 0.5 ? `${'['.repeat(n)}${']'.repeat(n)}` : `${'{"a":'.repeat(n / 5)}1${'}'.repeat(n / 5)}`;
     return { kind: 'text', text: r() < 0.5 ? `{"v":1,"type":"tap","data":${deep}}` : deep };
   }
-  if (roll < 0.94)
+  if (roll < 0.94) {
     return { kind: 'text', text: `{"v":1,"type":"ping","ref":"${'x'.repeat(MAX_FRAME_BYTES)}"}` };
+  }
   return { kind: 'text', text: randomJson(r) };
 }
 
@@ -295,8 +296,9 @@ async function fuzzWorker(
     if (!opened) continue;
     // A third hello as an endpoint, a third as an NEA, a third never.
     if (style < 0.35) ws.send(JSON.stringify(envelope('hello', validData(r, t).hello(), 'h')));
-    else if (style < 0.7)
+    else if (style < 0.7) {
       ws.send(JSON.stringify(envelope('hello', { role: 'nea', terminalId: t.terminalId }, 'h')));
+    }
     const batch = int(r, 5, 60);
     for (let i = 0; i < batch && ws.readyState === WebSocket.OPEN && counts.frames < budget; i++) {
       const f = nextFrame(r, t);

@@ -46,13 +46,19 @@ function nestsDeeperThan(text: string, limit: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
+      // A backslash skips the escaped character; a quote ends the string.
+      if (c === 0x5c) {
+        i++;
+      } else if (c === 0x22) {
+        inString = false;
+      }
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
       if (++depth > limit) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
   }
   return false;
 }
