@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { PROTOTYPE_KEYS, fuzzRandom, fuzzSeed, type Rand } from '@tapgate/testing';
 import { ConfigError } from './errors';
 import { loadAgentConfig } from './load-agent';
 import { loadEndpointConfig } from './load-endpoint';
@@ -14,25 +15,11 @@ import { scratch } from './test-helpers';
  * ConfigError naming the file (or the environment) and the key; never another exception.
  * Reproduce with TAPGATE_FUZZ_SEED=<seed>.
  */
-const SEED = Number(process.env.TAPGATE_FUZZ_SEED ?? 0xc0f16) >>> 0;
+const SEED = fuzzSeed(0xc0f16);
 const CASES = 2500;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-type Rand = () => number;
-const int = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
-
 const SECTIONS = Object.values(AGENT_SECTIONS).map((s) => ({ name: s.name, keys: Object.keys(s.fields) }));
-const NASTY_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'];
+const NASTY_KEYS = PROTOTYPE_KEYS;
 
 const TOML_VALUES = [
   '0',
@@ -75,34 +62,34 @@ const TOML_VALUES = [
 
 function randomToml(r: Rand): string {
   const lines: string[] = [];
-  for (let s = int(r, 0, 6); s > 0; s--) {
-    const section = r() < 0.9 ? pick(r, SECTIONS) : { name: pick(r, NASTY_KEYS), keys: NASTY_KEYS };
+  for (let s = r.int(0, 6); s > 0; s--) {
+    const section = r() < 0.9 ? r.pick(SECTIONS) : { name: r.pick(NASTY_KEYS), keys: NASTY_KEYS };
     lines.push(r() < 0.05 ? `[[${section.name}]]` : `[${section.name}]`);
-    for (let k = int(r, 0, 6); k > 0; k--) {
-      const key = r() < 0.85 ? pick(r, section.keys) : pick(r, NASTY_KEYS);
-      lines.push(`${r() < 0.05 ? `"${key}"` : key} = ${pick(r, TOML_VALUES)}`);
+    for (let k = r.int(0, 6); k > 0; k--) {
+      const key = r() < 0.85 ? r.pick(section.keys) : r.pick(NASTY_KEYS);
+      lines.push(`${r() < 0.05 ? `"${key}"` : key} = ${r.pick(TOML_VALUES)}`);
     }
   }
-  if (r() < 0.1) lines.unshift(`${pick(r, NASTY_KEYS)} = 1`);
+  if (r() < 0.1) lines.unshift(`${r.pick(NASTY_KEYS)} = 1`);
   return lines.join('\n');
 }
 
 function mutateText(r: Rand, text: string): string {
-  if (text.length === 0) return String.fromCharCode(int(r, 0, 0xffff));
-  const i = int(r, 0, text.length - 1);
-  switch (int(r, 0, 5)) {
+  if (text.length === 0) return String.fromCharCode(r.int(0, 0xffff));
+  const i = r.int(0, text.length - 1);
+  switch (r.int(0, 5)) {
     case 0:
       return text.slice(0, i);
     case 1:
-      return text.slice(0, i) + String.fromCharCode(int(r, 0, 0x7f)) + text.slice(i + 1);
+      return text.slice(0, i) + String.fromCharCode(r.int(0, 0x7f)) + text.slice(i + 1);
     case 2:
       return (
-        text.slice(0, i) + pick(r, ['[', ']', '"', '=', '\n', '#', '\\', '\u0000', '\uFEFF']) + text.slice(i)
+        text.slice(0, i) + r.pick(['[', ']', '"', '=', '\n', '#', '\\', '\u0000', '\uFEFF']) + text.slice(i)
       );
     case 3:
       return `${text}\n${text}`; // every key and section twice
     case 4:
-      return text.replace(/= .*/, `= ${pick(r, TOML_VALUES)}`);
+      return text.replace(/= .*/, `= ${r.pick(TOML_VALUES)}`);
     default:
       return `\uFEFF${text}`;
   }
@@ -110,10 +97,10 @@ function mutateText(r: Rand, text: string): string {
 
 function randomEnv(r: Rand): Record<string, string> {
   const env: Record<string, string> = {};
-  for (let n = int(r, 0, 4); n > 0; n--) {
-    const section = pick(r, SECTIONS);
-    const key = r() < 0.9 ? pick(r, section.keys) : pick(r, NASTY_KEYS);
-    const value = pick(r, TOML_VALUES).replace(/^"|"$/g, '');
+  for (let n = r.int(0, 4); n > 0; n--) {
+    const section = r.pick(SECTIONS);
+    const key = r() < 0.9 ? r.pick(section.keys) : r.pick(NASTY_KEYS);
+    const value = r.pick(TOML_VALUES).replace(/^"|"$/g, '');
     env[`TAPGATE_${section.name.toUpperCase()}_${key.toUpperCase()}`] = r() < 0.2 ? ` ${value}\u0000` : value;
   }
   return env;
@@ -138,7 +125,7 @@ describe('config loader fuzzing', () => {
 
   it(`answers ${CASES} random and mutated files and environments with a config or a ConfigError`, () => {
     console.log(`# config fuzzer seed ${SEED} (reproduce: TAPGATE_FUZZ_SEED=${SEED})`);
-    const r = rng(SEED);
+    const r = fuzzRandom(SEED);
     const file = join(dir.dir, 'nymi_agent.toml');
     const nbe = join(dir.dir, 'nbe.toml');
     const protoKeys = Object.getOwnPropertyNames(Object.prototype).length;

@@ -6,3 +6,4 @@ export * from './samba';
 export * from './service-process';
 export * from './platform';
 export * from './memory-probe-client';
+export * from './fuzz';

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { resetLogDestination, setLogDestination } from '@tapgate/telemetry';
-import { startNats, type TestServer } from '@tapgate/testing';
+import {
+  PROTOTYPE_KEYS,
+  fuzzRandom,
+  fuzzSeed,
+  randomJson,
+  startNats,
+  type Rand,
+  type TestServer,
+} from '@tapgate/testing';
 import { OPENAPI_DOCUMENT } from './admin/openapi';
 import { startPolicy, startUserStatusDouble, type PolicyHarness } from './testing/policy-harness';
 
@@ -12,25 +20,10 @@ import { startPolicy, startUserStatusDouble, type PolicyHarness } from './testin
  * documented: login answers 503 `unavailable` while no [ldap] is configured, as here).
  * Reproduce with TAPGATE_FUZZ_SEED=<seed>.
  */
-const SEED = Number(process.env.TAPGATE_FUZZ_SEED ?? 0x4e57) >>> 0;
+const SEED = fuzzSeed(0x4e57);
 const REQUESTS = 2000;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-type Rand = () => number;
-const int = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
-
-const NASTY_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty'];
-const NASTY_NUMBERS = ['1e309', '-1e309', '9007199254740993', '-0', '1'.repeat(400), '1e-400'];
+const NASTY_KEYS = PROTOTYPE_KEYS;
 const STRINGS = [
   '',
   'T-1',
@@ -54,28 +47,7 @@ const PATH_VALUES = [
   'x%20y',
 ];
 
-function randomJson(r: Rand, depth = 0): string {
-  switch (int(r, 0, depth > 3 ? 4 : 7)) {
-    case 0:
-      return 'null';
-    case 1:
-      return pick(r, ['true', 'false']);
-    case 2:
-      return pick(r, NASTY_NUMBERS);
-    case 3:
-      return String(int(r, -1e6, 1e6));
-    case 4:
-      return JSON.stringify(pick(r, STRINGS));
-    case 5:
-      return `[${Array.from({ length: int(r, 0, 3) }, () => randomJson(r, depth + 1)).join(',')}]`;
-    default:
-      return `{${Array.from(
-        { length: int(r, 0, 3) },
-        () =>
-          `${JSON.stringify(r() < 0.4 ? pick(r, NASTY_KEYS) : pick(r, STRINGS))}:${randomJson(r, depth + 1)}`,
-      ).join(',')}}`;
-  }
-}
+const randomJsonText = (r: Rand): string => randomJson(r, () => r.pick(STRINGS));
 
 interface Route {
   method: string;
@@ -103,14 +75,16 @@ function routes(): Route[] {
 function body(r: Rand, route: Route): string {
   const roll = r();
   if (roll < 0.5 && route.props.length > 0) {
-    const members = route.props.filter(() => r() < 0.7).map((p) => `${JSON.stringify(p)}:${randomJson(r)}`);
-    if (r() < 0.3) members.push(`${JSON.stringify(pick(r, NASTY_KEYS))}:{"polluted":true}`);
+    const members = route.props
+      .filter(() => r() < 0.7)
+      .map((p) => `${JSON.stringify(p)}:${randomJsonText(r)}`);
+    if (r() < 0.3) members.push(`${JSON.stringify(r.pick(NASTY_KEYS))}:{"polluted":true}`);
     return `{${members.join(',')}}`;
   }
-  if (roll < 0.8) return randomJson(r);
+  if (roll < 0.8) return randomJsonText(r);
   if (roll < 0.87) return `${'['.repeat(5000)}${']'.repeat(5000)}`;
-  if (roll < 0.94) return randomJson(r).slice(0, -1) || '{';
-  return pick(r, ['not json', '\u0000', '{"a":1}{"b":2}', "{'a':1}", '']);
+  if (roll < 0.94) return randomJsonText(r).slice(0, -1) || '{';
+  return r.pick(['not json', '\u0000', '{"a":1}{"b":2}', "{'a':1}", '']);
 }
 
 describe('policy REST API fuzzing', () => {
@@ -136,21 +110,21 @@ describe('policy REST API fuzzing', () => {
 
   it(`answers ${REQUESTS} hostile bodies on every POST and PUT route without a 5xx`, async () => {
     console.log(`# REST fuzzer seed ${SEED} (reproduce: TAPGATE_FUZZ_SEED=${SEED})`);
-    const r = rng(SEED);
+    const r = fuzzRandom(SEED);
     const all = routes();
     assert.ok(all.length >= 10, `only ${all.length} routes found in the OpenAPI document`);
     const statuses = new Map<number, number>();
     const perRoute = new Map<string, number>();
     for (let i = 0; i < REQUESTS; i++) {
       const route = all[i % all.length];
-      const path = route.path.replace(/\{[^}]+\}/g, () => pick(r, PATH_VALUES));
+      const path = route.path.replace(/\{[^}]+\}/g, () => r.pick(PATH_VALUES));
       const text = body(r, route);
       const res = await fetch(`${policy.url}${path}`, {
         method: route.method,
         headers: {
           authorization: `Bearer ${policy.token}`,
           'content-type':
-            r() < 0.9 ? 'application/json' : pick(r, ['text/plain', 'application/x-www-form-urlencoded']),
+            r() < 0.9 ? 'application/json' : r.pick(['text/plain', 'application/x-www-form-urlencoded']),
         },
         body: text,
       });

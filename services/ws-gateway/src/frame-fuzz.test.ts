@@ -2,12 +2,18 @@ import { SoftwareBand, exportBandPublicKeyJwk } from '@tapgate/band';
 import { ClientMessageSchemas, SOCKET_PROTOCOL_VERSION, type ClientMessageType } from '@tapgate/contracts';
 import { AgentClient } from '@tapgate/endpoint-node';
 import {
+  HOSTILE_NUMBERS,
+  PROTOTYPE_KEYS,
   Platform,
+  fuzzRandom,
+  fuzzSeed,
   memoryProbeNodeOptions,
+  randomJson,
   probeMemory,
   sleep,
   waitFor,
   type ProcessMemory,
+  type Rand,
 } from '@tapgate/testing';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +29,7 @@ import { neaClient, type RawClient } from './testing/clients';
  * user-status, NATS and Redis, as the demo runs them) while a legitimate terminal taps throughout.
  * Reproduce a failure with the seed it prints: TAPGATE_FUZZ_SEED=<seed> (TAPGATE_FUZZ_FRAMES to scale).
  */
-const SEED = Number(process.env.TAPGATE_FUZZ_SEED ?? 0x7a9a7e) >>> 0;
+const SEED = fuzzSeed(0x7a9a7e);
 const FRAMES = Number(process.env.TAPGATE_FUZZ_FRAMES ?? 100_000);
 const WORKERS = 24;
 const MAX_FRAME_BYTES = 65_536; // [gateway].max_frame_bytes default: the fuzzer also goes past it
@@ -39,21 +45,6 @@ const MB = 1024 * 1024;
 const HEAP_GROWTH_BOUND = 8 * MB;
 const RSS_GROWTH_BOUND = 64 * MB;
 
-/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Rand = () => number;
-const int = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 const b64 = (r: Rand, n: number): string => {
   const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
   let s = '';
@@ -79,7 +70,7 @@ function validData(r: Rand, t: FuzzTerminal): { [K in ClientMessageType]: () => 
     ping: () => undefined,
     tap: () => ({
       tapId: b64(r, 12),
-      kind: pick(r, ['nfc', 'ble']),
+      kind: r.pick(['nfc', 'ble']),
       bandId: `band-${b64(r, 16)}`,
       proof: {
         challenge: b64(r, 43),
@@ -90,10 +81,10 @@ function validData(r: Rand, t: FuzzTerminal): { [K in ClientMessageType]: () => 
     }),
     // Random band ids: the ids an attacker chooses, which presence must not keep.
     adverts: () => ({
-      adverts: Array.from({ length: int(r, 1, 40) }, () => ({
+      adverts: Array.from({ length: r.int(1, 40) }, () => ({
         bandId: `band-${b64(r, 16)}`,
-        rssi: int(r, -127, 20),
-        state: pick(r, ['authenticated', 'on_wrist', 'unclasped']),
+        rssi: r.int(-127, 20),
+        state: r.pick(['authenticated', 'on_wrist', 'unclasped']),
         seenAt: new Date().toISOString(),
       })),
     }),
@@ -107,40 +98,9 @@ function validData(r: Rand, t: FuzzTerminal): { [K in ClientMessageType]: () => 
 }
 
 const TYPES = Object.keys(ClientMessageSchemas) as ClientMessageType[];
-const NASTY_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'];
-const NASTY_NUMBERS = [
-  '1e309',
-  '-1e309',
-  '1e-400',
-  '9007199254740993',
-  '-0',
-  '1'.repeat(400),
-  `0.${'0'.repeat(300)}1`,
-  '123456789012345678901234567890e-10',
-];
-
-function randomJson(r: Rand, depth = 0): string {
-  const k = int(r, 0, depth > 3 ? 4 : 7);
-  switch (k) {
-    case 0:
-      return 'null';
-    case 1:
-      return pick(r, ['true', 'false']);
-    case 2:
-      return pick(r, NASTY_NUMBERS);
-    case 3:
-      return String(int(r, -1e6, 1e6));
-    case 4:
-      return JSON.stringify(b64(r, int(r, 0, 80)));
-    case 5:
-      return `[${Array.from({ length: int(r, 0, 4) }, () => randomJson(r, depth + 1)).join(',')}]`;
-    default:
-      return `{${Array.from(
-        { length: int(r, 0, 4) },
-        () => `${JSON.stringify(r() < 0.4 ? pick(r, NASTY_KEYS) : b64(r, 6))}:${randomJson(r, depth + 1)}`,
-      ).join(',')}}`;
-  }
-}
+const NASTY_KEYS = PROTOTYPE_KEYS;
+const NASTY_NUMBERS = [...HOSTILE_NUMBERS, '123456789012345678901234567890e-10'];
+const randomJsonText = (r: Rand): string => randomJson(r, () => b64(r, r.int(0, 80)));
 
 /** The kinds of frame the fuzzer sends, with their weights. */
 type Frame =
@@ -158,40 +118,40 @@ function envelope(type: string, data: unknown, ref?: string): Record<string, unk
 }
 
 function mutate(r: Rand, env: Record<string, unknown>): string {
-  const m = int(r, 0, 9);
+  const m = r.int(0, 9);
   const text = JSON.stringify(env);
   switch (m) {
     case 0: {
       // A prototype-pollution key at the top or inside data, as raw JSON (JSON.stringify would drop it).
-      const key = pick(r, NASTY_KEYS);
+      const key = r.pick(NASTY_KEYS);
       return r() < 0.5
         ? `{${JSON.stringify(key)}:{"polluted":true,"v":1},${text.slice(1)}`
         : text.replace('"data":{', `"data":{${JSON.stringify(key)}:{"polluted":true},`);
     }
     case 1: // a huge or odd number anywhere a number is
-      return text.replace(/-?\d+(\.\d+)?/, pick(r, NASTY_NUMBERS));
+      return text.replace(/-?\d+(\.\d+)?/, r.pick(NASTY_NUMBERS));
     case 2: // truncated
-      return text.slice(0, int(r, 0, text.length - 1));
+      return text.slice(0, r.int(0, text.length - 1));
     case 3: {
       // one character replaced
-      const i = int(r, 0, text.length - 1);
-      return text.slice(0, i) + String.fromCharCode(int(r, 0, 0xffff)) + text.slice(i + 1);
+      const i = r.int(0, text.length - 1);
+      return text.slice(0, i) + String.fromCharCode(r.int(0, 0xffff)) + text.slice(i + 1);
     }
     case 4: // a wrong version or type
-      return JSON.stringify({ ...env, v: pick(r, [0, 2, -1, '1', null, 1.5]) });
+      return JSON.stringify({ ...env, v: r.pick([0, 2, -1, '1', null, 1.5]) });
     case 5:
       return JSON.stringify({
         ...env,
-        type: pick(r, [...TYPES, 'hello ', 'HELLO', '', '__proto__', 'tap.result']),
+        type: r.pick([...TYPES, 'hello ', 'HELLO', '', '__proto__', 'tap.result']),
       });
     case 6: // random members in data
-      return text.replace(/"data":/, `"data":${randomJson(r)},"x":`);
+      return text.replace(/"data":/, `"data":${randomJsonText(r)},"x":`);
     case 7: // data replaced by random JSON
-      return `{"v":1,"type":${JSON.stringify(pick(r, TYPES))},"data":${randomJson(r)}}`;
+      return `{"v":1,"type":${JSON.stringify(r.pick(TYPES))},"data":${randomJsonText(r)}}`;
     case 8: // duplicate keys: the last one wins in JSON.parse
       return `{"type":"hello","data":{"role":"endpoint"},${text.slice(1)}`;
     default: // a long string field
-      return JSON.stringify({ ...env, ref: 'r'.repeat(int(r, 65, 5000)) });
+      return JSON.stringify({ ...env, ref: 'r'.repeat(r.int(65, 5000)) });
   }
 }
 
@@ -205,21 +165,21 @@ function invalidUtf8(r: Rand): Buffer {
     [0xe2, 0x82], // truncated
   ];
   const head = Buffer.from('{"v":1,"type":"ping","ref":"');
-  return Buffer.concat([head, Buffer.from(pick(r, bad)), Buffer.from('"}')]);
+  return Buffer.concat([head, Buffer.from(r.pick(bad)), Buffer.from('"}')]);
 }
 
 function nextFrame(r: Rand, t: FuzzTerminal): Frame {
   const valid = validData(r, t);
-  const type = pick(r, TYPES);
+  const type = r.pick(TYPES);
   const env = envelope(type, valid[type](), r() < 0.7 ? b64(r, 8) : undefined);
   const roll = r();
   if (roll < 0.3) return { kind: 'text', text: JSON.stringify(env) };
   if (roll < 0.7) return { kind: 'text', text: mutate(r, env) };
-  if (roll < 0.76) return { kind: 'bytes', bytes: Buffer.from(b64(r, int(r, 1, 512))), binary: true };
+  if (roll < 0.76) return { kind: 'bytes', bytes: Buffer.from(b64(r, r.int(1, 512))), binary: true };
   if (roll < 0.82) return { kind: 'bytes', bytes: invalidUtf8(r), binary: false };
   if (roll < 0.88) {
     const text = JSON.stringify(env);
-    const cuts = [...new Set(Array.from({ length: int(r, 1, 4) }, () => int(r, 1, text.length - 1)))].sort(
+    const cuts = [...new Set(Array.from({ length: r.int(1, 4) }, () => r.int(1, text.length - 1)))].sort(
       (a, b) => a - b,
     );
     const parts = [0, ...cuts].map((c, i, all) => text.slice(c, all[i + 1] ?? text.length));
@@ -227,7 +187,7 @@ function nextFrame(r: Rand, t: FuzzTerminal): Frame {
   }
   if (roll < 0.93) {
     // Deep nesting (still under the frame limit), in data or at the top.
-    const n = int(r, 100, 30_000);
+    const n = r.int(100, 30_000);
     const deep =
       r() < 0.5 ? `${'['.repeat(n)}${']'.repeat(n)}` : `${'{"a":'.repeat(n / 5)}1${'}'.repeat(n / 5)}`;
     return { kind: 'text', text: r() < 0.5 ? `{"v":1,"type":"tap","data":${deep}}` : deep };
@@ -235,7 +195,7 @@ function nextFrame(r: Rand, t: FuzzTerminal): Frame {
   if (roll < 0.94) {
     return { kind: 'text', text: `{"v":1,"type":"ping","ref":"${'x'.repeat(MAX_FRAME_BYTES)}"}` };
   }
-  return { kind: 'text', text: randomJson(r) };
+  return { kind: 'text', text: randomJsonText(r) };
 }
 
 interface FuzzCounts {
@@ -255,7 +215,7 @@ async function fuzzWorker(
   budget: number,
 ): Promise<void> {
   while (counts.frames < budget) {
-    const t = pick(r, terminals);
+    const t = r.pick(terminals);
     const style = r();
     if (style < 0.03) {
       // Not a WebSocket at all: junk, or a good upgrade followed by junk frame bytes.
@@ -265,7 +225,7 @@ async function fuzzWorker(
         s.on('error', () => resolve());
         s.on('close', () => resolve());
         s.on('connect', () => {
-          const junk = Buffer.from(b64(r, int(r, 1, 2000)));
+          const junk = Buffer.from(b64(r, r.int(1, 2000)));
           if (r() < 0.5) s.write(junk);
           else {
             s.write(
@@ -275,7 +235,7 @@ async function fuzzWorker(
             s.write(Buffer.concat([Buffer.from([0x81, 0xfe, 0xff, 0xff]), junk]));
           }
           counts.frames++;
-          setTimeout(() => s.destroy(), int(r, 0, 50));
+          setTimeout(() => s.destroy(), r.int(0, 50));
         });
       });
       continue;
@@ -299,7 +259,7 @@ async function fuzzWorker(
     else if (style < 0.7) {
       ws.send(JSON.stringify(envelope('hello', { role: 'nea', terminalId: t.terminalId }, 'h')));
     }
-    const batch = int(r, 5, 60);
+    const batch = r.int(5, 60);
     for (let i = 0; i < batch && ws.readyState === WebSocket.OPEN && counts.frames < budget; i++) {
       const f = nextFrame(r, t);
       if (f.kind === 'text') ws.send(f.text);
@@ -311,7 +271,7 @@ async function fuzzWorker(
     }
     const end = r();
     if (end < 0.4) ws.terminate();
-    else if (end < 0.8) ws.close(pick(r, [1000, 1001, 3000, 4999]));
+    else if (end < 0.8) ws.close(r.pick([1000, 1001, 3000, 4999]));
     // else: left open for the gateway to close (handshake timeout, protocol errors) or until the end.
     await Promise.race([closed, sleep(end < 0.8 ? 1000 : 50)]);
     if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
@@ -403,11 +363,11 @@ describe('frame fuzzing: a gateway under 100,000 hostile frames keeps serving a 
     const run = async (seed: number, budget: number): Promise<FuzzCounts & { ms: number }> => {
       const counts: FuzzCounts = { frames: 0, sockets: 0, rawSockets: 0, closedByGateway: new Map() };
       const started = Date.now();
-      const master = rng(seed);
+      const master = fuzzRandom(seed);
       await Promise.all(
         Array.from({ length: WORKERS }, (_, w) =>
           fuzzWorker(
-            rng(Math.floor(master() * 2 ** 32) ^ w),
+            fuzzRandom(Math.floor(master() * 2 ** 32) ^ w),
             w % 2 === 0
               ? `ws://127.0.0.1:${platform.ports.agent}/socket/websocket`
               : `ws://127.0.0.1:${platform.ports.webapi}/`,

@@ -3,13 +3,14 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import {
   SAMBA_USER_PASSWORD,
+  createGroupMember,
+  sambaLdapSettings,
   sleep,
   startNats,
   startSambaAd,
   type SambaAd,
   type TestServer,
 } from '@tapgate/testing';
-import { Attribute, Change } from 'ldapts';
 import { startPolicy, type PolicyHarness } from '../testing/policy-harness';
 
 const ADMIN_GROUP = 'Tapgate Login Admins';
@@ -79,27 +80,9 @@ describe('administrator login: control characters, throttling by name and by add
   before(async () => {
     nats = await startNats();
     samba = await startSambaAd();
-    const userDn = await samba.createUser(ADMIN, { displayName: 'Tapgate Login Admin' });
-    const groupDn = `CN=${ADMIN_GROUP},${samba.usersDn}`;
-    await samba.asAdmin(async (c) => {
-      await c.add(groupDn, [
-        new Attribute({ type: 'objectClass', values: ['top', 'group'] }),
-        new Attribute({ type: 'sAMAccountName', values: [ADMIN_GROUP] }),
-      ]);
-      await c.modify(
-        groupDn,
-        new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [userDn] }) }),
-      );
-    });
+    await createGroupMember(samba, ADMIN_GROUP, ADMIN, 'Tapgate Login Admin');
     policy = await startPolicy(nats.url, {
-      ldap: {
-        url: samba.ldapsUrl,
-        baseDn: samba.baseDn,
-        bindDn: samba.serviceAccount.dn,
-        bindPassword: samba.serviceAccount.password,
-        caFile: samba.caFile,
-        adminGroup: ADMIN_GROUP,
-      },
+      ldap: { ...sambaLdapSettings(samba), adminGroup: ADMIN_GROUP },
     });
   });
 
