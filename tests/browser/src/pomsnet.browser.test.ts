@@ -1,15 +1,7 @@
 import { AssertionVerifier } from '@tapgate/assertions';
 import { AUDIT_STREAM } from '@tapgate/contracts';
 import { startDemo, type RunningDemo } from '@tapgate/demo';
-import {
-  Platform,
-  REPO_ROOT,
-  freePort,
-  startSambaAd,
-  waitFor,
-  type SambaAd,
-  sambaLdapSettings,
-} from '@tapgate/testing';
+import { Platform, REPO_ROOT, freePort, startSambaAd, waitFor, type SambaAd } from '@tapgate/testing';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -77,7 +69,13 @@ describe('the demo NEA page in Chromium against the real services and a real Sam
       dir,
       logLevel: 'warn',
       users: [],
-      ldap: sambaLdapSettings(samba),
+      ldap: {
+        url: samba.ldapsUrl,
+        baseDn: samba.baseDn,
+        bindDn: samba.serviceAccount.dn,
+        bindPassword: samba.serviceAccount.password,
+        caFile: samba.caFile,
+      },
     });
     demo = await startDemo(platform, {
       dir,

@@ -8,15 +8,7 @@ import {
 } from '@tapgate/contracts';
 import { startDemo, type RunningDemo } from '@tapgate/demo';
 import { Messaging } from '@tapgate/messaging';
-import {
-  Platform,
-  freePort,
-  sleep,
-  startSambaAd,
-  waitFor,
-  type SambaAd,
-  sambaLdapSettings,
-} from '@tapgate/testing';
+import { Platform, freePort, sleep, startSambaAd, waitFor, type SambaAd } from '@tapgate/testing';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,7 +68,13 @@ describe('the administrator console in Chromium against the real services and a 
       dir,
       logLevel: 'warn',
       users: [],
-      ldap: sambaLdapSettings(samba),
+      ldap: {
+        url: samba.ldapsUrl,
+        baseDn: samba.baseDn,
+        bindDn: samba.serviceAccount.dn,
+        bindPassword: samba.serviceAccount.password,
+        caFile: samba.caFile,
+      },
       adminGroup: ADMIN_GROUP,
       // Not 30 s: only the policy written through the console may make 30 s entries stale.
       userStatusCacheExpirySeconds: 3600,

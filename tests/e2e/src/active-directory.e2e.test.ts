@@ -1,11 +1,4 @@
-import {
-  Platform,
-  SEEDED_USERS,
-  startSambaAd,
-  waitFor,
-  type SambaAd,
-  sambaLdapSettings,
-} from '@tapgate/testing';
+import { Platform, SEEDED_USERS, startSambaAd, waitFor, type SambaAd } from '@tapgate/testing';
 import { UserStatusInvalidate } from '@tapgate/contracts';
 import assert from 'node:assert/strict';
 import { connect } from 'nats';
@@ -34,7 +27,13 @@ describe('end to end against a real Active Directory (Samba AD DC): the tap path
       dir,
       logLevel: 'warn',
       users: [],
-      ldap: sambaLdapSettings(samba),
+      ldap: {
+        url: samba.ldapsUrl,
+        baseDn: samba.baseDn,
+        bindDn: samba.serviceAccount.dn,
+        bindPassword: samba.serviceAccount.password,
+        caFile: samba.caFile,
+      },
     });
   });
   after(async () => {
