@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  MAX_CLIENT_FRAME_DEPTH,
   addressToken,
   decodeClientFrame,
   decodeServerFrame,
@@ -43,6 +44,25 @@ describe('socket codec', () => {
       const r = decodeClientFrame(text);
       assert.equal(r.ok, false, text.slice(0, 20));
     }
+  });
+
+  it('refuses frames nesting deeper than MAX_CLIENT_FRAME_DEPTH before parsing them', () => {
+    const deep = (n: number) => `{"v":1,"type":"tap","data":${'['.repeat(n)}${']'.repeat(n)}}`;
+    for (const text of [
+      deep(16),
+      `${'['.repeat(30_000)}${']'.repeat(30_000)}`,
+      `${'{"a":'.repeat(17)}1${'}'.repeat(17)}`,
+    ]) {
+      const r = decodeClientFrame(text);
+      assert.ok(!r.ok);
+      assert.equal(r.error.code, 'malformed_json');
+      assert.equal(r.error.message, `frame nests deeper than ${MAX_CLIENT_FRAME_DEPTH} levels`);
+    }
+    // Depth 15 is parsed (and then fails the schema), and brackets inside strings do not count.
+    const shallow = decodeClientFrame(deep(15));
+    assert.ok(!shallow.ok && shallow.error.code === 'schema_violation');
+    const quoted = decodeClientFrame(`{"v":1,"type":"ping","ref":"${'[{'.repeat(30)}\\\\\\"["}`);
+    assert.ok(quoted.ok, JSON.stringify(quoted));
   });
 
   it('reads server frames leniently about new optional fields but strictly about types', () => {

@@ -12,14 +12,18 @@ export const Ref = z.string().min(1).max(64);
 export const IsoTime = z.iso.datetime({ offset: true });
 /** base64url without padding. */
 export const Base64Url = z.string().regex(/^[A-Za-z0-9_-]*$/, 'base64url without padding');
-/** sAMAccountName: AD allows at most 20 characters and forbids these: " / \ [ ] : ; | = , + * ? < > */
+/**
+ * sAMAccountName: AD allows at most 20 characters and forbids these: " / \ [ ] : ; | = , + * ? < >.
+ * Control and invisible characters are refused too: Samba's LDAP search stops at NUL ("tgadmin\0" found
+ * tgadmin), and a zero-width character makes a name that looks like another.
+ */
 export const SamAccountName = z
   .string()
   .min(1)
   .max(20)
   .regex(
-    /^[^"/\\[\]:;|=,+*?<>\s@]+$/,
-    'sAMAccountName: at most 20 characters, none of " / \\ [ ] : ; | = , + * ? < > @ or spaces',
+    /^[^"/\\[\]:;|=,+*?<>\s@\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u,
+    'sAMAccountName: at most 20 characters, none of " / \\ [ ] : ; | = , + * ? < > @, spaces or control characters',
   );
 
 /**

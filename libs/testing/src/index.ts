@@ -5,3 +5,5 @@ export * from './tls';
 export * from './samba';
 export * from './service-process';
 export * from './platform';
+export * from './memory-probe-client';
+export * from './fuzz';

@@ -431,3 +431,45 @@ async function seed(ad: SambaAd): Promise<void> {
   await ad.createUser('eve', { displayName: 'Eve Locked-Out' });
   await ad.lockOut('eve');
 }
+
+/** The [ldap] settings for a service to use this domain over LDAPS with its service account. */
+export function sambaLdapSettings(samba: SambaAd): {
+  url: string;
+  baseDn: string;
+  bindDn: string;
+  bindPassword: string;
+  caFile: string;
+} {
+  return {
+    url: samba.ldapsUrl,
+    baseDn: samba.baseDn,
+    bindDn: samba.serviceAccount.dn,
+    bindPassword: samba.serviceAccount.password,
+    caFile: samba.caFile,
+  };
+}
+
+/**
+ * Creates a user (password SAMBA_USER_PASSWORD) and an AD group with that user as its direct member, over
+ * LDAPS as Administrator: an administrator for the console and the policy API. Returns the group's DN.
+ */
+export async function createGroupMember(
+  samba: SambaAd,
+  group: string,
+  sAMAccountName: string,
+  displayName = 'Tapgate Console Admin',
+): Promise<string> {
+  const userDn = await samba.createUser(sAMAccountName, { displayName });
+  const groupDn = `CN=${group},${samba.usersDn}`;
+  await samba.asAdmin(async (c) => {
+    await c.add(groupDn, [
+      new Attribute({ type: 'objectClass', values: ['top', 'group'] }),
+      new Attribute({ type: 'sAMAccountName', values: [group] }),
+    ]);
+    await c.modify(
+      groupDn,
+      new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [userDn] }) }),
+    );
+  });
+  return groupDn;
+}

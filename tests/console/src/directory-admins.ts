@@ -1,5 +1,4 @@
-import { SAMBA_USER_PASSWORD, type SambaAd } from '@tapgate/testing';
-import { Attribute, Change } from 'ldapts';
+import { SAMBA_USER_PASSWORD, createGroupMember, type SambaAd } from '@tapgate/testing';
 
 export interface ConsoleAdmin {
   sAMAccountName: string;
@@ -8,25 +7,14 @@ export interface ConsoleAdmin {
 }
 
 /**
- * Creates an AD group and a user who is a direct member of it, over LDAPS as Administrator: the account
- * the console tests log in with. Seeded users (alice, ...) stay outside the group.
+ * Creates an AD group and a user who is a direct member of it: the account the console tests log in
+ * with. Seeded users (alice, ...) stay outside the group.
  */
 export async function createConsoleAdmin(
   samba: SambaAd,
   group: string,
   sAMAccountName: string,
 ): Promise<ConsoleAdmin> {
-  const userDn = await samba.createUser(sAMAccountName, { displayName: 'Tapgate Console Admin' });
-  const groupDn = `CN=${group},${samba.usersDn}`;
-  await samba.asAdmin(async (c) => {
-    await c.add(groupDn, [
-      new Attribute({ type: 'objectClass', values: ['top', 'group'] }),
-      new Attribute({ type: 'sAMAccountName', values: [group] }),
-    ]);
-    await c.modify(
-      groupDn,
-      new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [userDn] }) }),
-    );
-  });
+  const groupDn = await createGroupMember(samba, group, sAMAccountName);
   return { sAMAccountName, password: SAMBA_USER_PASSWORD, groupDn };
 }

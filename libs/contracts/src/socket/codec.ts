@@ -33,10 +33,44 @@ function hasOwn<T extends object>(o: T, k: PropertyKey): k is keyof T {
 }
 
 /**
+ * The deepest JSON a client frame may nest. Valid frames nest at most 4 levels (envelope, data, the
+ * adverts array, an advert); JSON.parse of a 64 KB frame of 30,000 nested arrays allocates megabytes, so
+ * deeper frames are refused before they are parsed.
+ */
+export const MAX_CLIENT_FRAME_DEPTH = 16;
+
+/** True when `text` opens more than `limit` arrays or objects at once (brackets in strings do not count). */
+function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      // A backslash skips the escaped character; a quote ends the string.
+      if (c === 0x5c) {
+        i++;
+      } else if (c === 0x22) {
+        inString = false;
+      }
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
  * Parses and validates one text frame from a client. Never throws: every failure becomes an
  * error body with a documented code, and the ref is echoed when it could be read.
  */
 export function decodeClientFrame(text: string): DecodeResult {
+  if (nestsDeeperThan(text, MAX_CLIENT_FRAME_DEPTH)) {
+    return fail(ErrorCode.MalformedJson, `frame nests deeper than ${MAX_CLIENT_FRAME_DEPTH} levels`);
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(text);

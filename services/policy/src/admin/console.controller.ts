@@ -7,11 +7,13 @@ import { OPENAPI_DOCUMENT } from './openapi';
 
 /** The console's files ship in the package (services/policy/console), read once. No CDN, no build step. */
 const CONSOLE_DIR = join(__dirname, '..', '..', 'console');
-const FILES: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'app.js': 'text/javascript; charset=utf-8',
-  'app.css': 'text/css; charset=utf-8',
-};
+// A Map, not an object literal: a lookup of "__proto__", "constructor" or "toString" must find nothing
+// (an object would answer with Object.prototype's members, and the read of a missing file was a 500).
+const FILES: ReadonlyMap<string, string> = new Map([
+  ['index.html', 'text/html; charset=utf-8'],
+  ['app.js', 'text/javascript; charset=utf-8'],
+  ['app.css', 'text/css; charset=utf-8'],
+]);
 const cache = new Map<string, Buffer>();
 
 // Scripts and styles only from this origin: an injected string can never run as code.
@@ -43,7 +45,7 @@ export class ConsoleController {
   }
 
   private file(name: string, res: ServerResponse): void {
-    const type = FILES[name];
+    const type = FILES.get(name);
     if (!type) throw new ApiError('not_found', 'no such file');
     let body = cache.get(name);
     if (!body) {

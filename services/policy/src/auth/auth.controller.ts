@@ -1,5 +1,4 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { SamAccountName } from '@tapgate/contracts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
@@ -10,13 +9,18 @@ import { POLICY_SETTINGS, type PolicySettings } from '../policy-settings';
 import { Actor, AdminGuard, RequireRole } from './admin.guard';
 import { bearerToken } from './admin-token.authenticator';
 import { LdapLogin } from './ldap-login';
-import { LoginRateLimiter } from './login-rate-limiter';
+import { parseLoginName } from './login-name';
+import { LoginRateLimiter, loginBackoffPolicy } from './login-rate-limiter';
 import type { Principal, Role } from './principal';
 import { SESSION_COOKIE, cookie } from './session.authenticator';
 import { SessionStore } from './session-store';
 
+// The name is checked by parseLoginName (control characters first, then the sAMAccountName rules).
 const LoginRequest = z
-  .object({ username: SamAccountName, password: z.string().min(1, 'required').max(256) })
+  .object({
+    username: z.string().min(1, 'required').max(256),
+    password: z.string().min(1, 'required').max(256),
+  })
   .strict();
 
 export interface LoginResponse {
@@ -45,7 +49,7 @@ export class AuthController {
     private readonly sessions: SessionStore,
     private readonly audit: AdminAuditLog,
   ) {
-    this.limiter = new LoginRateLimiter(settings.loginMaxFailures);
+    this.limiter = new LoginRateLimiter(loginBackoffPolicy(settings.loginMaxFailures));
     this.ldap = settings.directory
       ? new LdapLogin(settings.directory, settings.adminGroup, settings.viewerGroup)
       : undefined;
@@ -59,21 +63,27 @@ export class AuthController {
     @Req() req: IncomingMessage,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<LoginResponse> {
-    const { username, password } = parseInput(LoginRequest, body);
+    const input = parseInput(LoginRequest, body);
+    const { name: username, key } = parseLoginName(input.username);
+    // The peer address: the policy service trusts no X-Forwarded-For (see docs/api.md, Administrator login).
     const from = req.socket.remoteAddress ?? 'unknown';
-    const keys = [`user:${username.toLowerCase()}`, `ip:${from}`];
-    const wait = this.limiter.retryAfterSeconds(keys);
-    if (wait > 0) {
+    if (!this.ldap) throw new ApiError('unavailable', 'administrator login is not configured ([ldap])');
+    const attempt = this.limiter.begin(key, from);
+    if ('retryAfterSeconds' in attempt) {
+      const wait = attempt.retryAfterSeconds;
       res.setHeader('Retry-After', String(wait));
       throw new ApiError('too_many_requests', `too many failed logins; try again in ${wait} s`);
     }
-    if (!this.ldap) throw new ApiError('unavailable', 'administrator login is not configured ([ldap])');
-    const outcome = await this.ldap.login(username, password);
+    const outcome = await this.ldap.login(username, input.password).catch((e: unknown) => {
+      attempt.voided();
+      throw e;
+    });
     if (!outcome.ok) {
       if (outcome.why === 'directory_unavailable') {
+        attempt.voided();
         throw new ApiError('unavailable', 'the directory cannot be reached; try again');
       }
-      this.limiter.fail(keys);
+      attempt.failed();
       await this.audit.record({ name: username, via: 'session' }, 'admin.login_failed', {
         from,
         after: { why: outcome.why },
@@ -83,7 +93,7 @@ export class AuthController {
         ? new ApiError('forbidden', 'this account may not administer Tapgate')
         : new ApiError('unauthorized', 'wrong user name or password', 'password');
     }
-    this.limiter.succeed(keys);
+    attempt.succeeded();
     const { token, session } = await this.sessions.create(outcome.user, outcome.role, outcome.displayName);
     await this.audit.record({ name: outcome.user, via: 'session' }, 'admin.login', {
       from,

@@ -49,10 +49,25 @@ export interface PolicyHarness {
 }
 
 /** Writes a nymi_agent.toml and an admin token file into a temporary folder; returns their paths. */
+export interface PolicyHarnessOptions {
+  allowUnverified?: boolean;
+  adminName?: string;
+  token?: string | null;
+  /** [ldap] for administrator login (e.g. a Samba AD from @tapgate/testing) and [policy].admin_group. */
+  ldap?: {
+    url: string;
+    baseDn: string;
+    bindDn: string;
+    bindPassword: string;
+    caFile: string;
+    adminGroup: string;
+  };
+}
+
 export function writePolicyConfig(
   natsUrl: string,
   port: number,
-  opts: { allowUnverified?: boolean; adminName?: string; token?: string | null } = {},
+  opts: PolicyHarnessOptions = {},
 ): { dir: string; configPath: string; token: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tapgate-policy-'));
   const token = opts.token ?? randomBytes(32).toString('base64url');
@@ -71,6 +86,18 @@ export function writePolicyConfig(
     writeFileSync(join(dir, 'admin.token'), `${token}\n`, { mode: 0o600 });
     lines.push('admin_token_file = "admin.token"');
   }
+  if (opts.ldap) {
+    lines.push(`admin_group = ${JSON.stringify(opts.ldap.adminGroup)}`);
+    writeFileSync(join(dir, 'ldap.password'), opts.ldap.bindPassword, { mode: 0o600 });
+    lines.push(
+      '[ldap]',
+      `url = ${JSON.stringify(opts.ldap.url)}`,
+      `base_dn = ${JSON.stringify(opts.ldap.baseDn)}`,
+      `bind_dn = ${JSON.stringify(opts.ldap.bindDn)}`,
+      'bind_password_file = "ldap.password"',
+      `ca_file = ${JSON.stringify(opts.ldap.caFile)}`,
+    );
+  }
   const configPath = join(dir, 'nymi_agent.toml');
   writeFileSync(configPath, `${lines.join('\n')}\n`);
   return { dir, configPath, token };
@@ -79,7 +106,7 @@ export function writePolicyConfig(
 /** Boots the real policy service in-process against `natsUrl` and waits until it is ready. */
 export async function startPolicy(
   natsUrl: string,
-  opts: { allowUnverified?: boolean; adminName?: string } = {},
+  opts: Omit<PolicyHarnessOptions, 'token'> = {},
 ): Promise<PolicyHarness> {
   const { dir, configPath, token } = writePolicyConfig(natsUrl, await freePort(), opts);
   const config = loadAgentConfig({ path: configPath, env: {}, sections: POLICY_CONFIG_SECTIONS });
