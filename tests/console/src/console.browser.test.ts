@@ -1,6 +1,5 @@
 import { launchChromium, waitForText, type Browser } from '@tapgate/browser-tests';
 import {
-  BUILT_IN_POLICY,
   UserStatusGet,
   type PolicySettings,
   type StatusAnswer,
@@ -84,7 +83,11 @@ describe('the administrator console in Chromium against the real services and a 
       policyId: 'default',
       kind: 'default',
       name: 'Default group policy',
-      settings: BUILT_IN_POLICY,
+      settings: {
+        activeDirectory: { checkUserStatus: true, cacheUserStatus: true, cacheExpirySeconds: 900 },
+        tap: { allowBleTaps: true, allowUidTaps: false, requirePresence: false },
+        esign: { secondSignerMustDiffer: true, ceremonyTimeoutSeconds: 120 },
+      },
     });
     await waitFor(async () => (await readiness()).policy.cacheExpirySeconds === 900, {
       what: 'user-status applying the default policy (15 minutes)',

@@ -3,7 +3,7 @@ import { DecisionUser, type StatusAnswer, type UserRef, type UserStatus } from '
 import { createLogger, getMeter, getTracer, type Logger } from '@tapgate/telemetry';
 import { cacheKey, type CachedStatus, type StatusCache } from '../cache/status-cache';
 import type { Directory, DirectoryEntry } from '../directory/directory';
-import type { PolicySource, UserStatusPolicy } from '../policy/policy-source';
+import type { PolicySource } from '../policy/policy-source';
 import { statusFromAttributes } from './rules';
 import { SingleFlight } from './single-flight';
 
@@ -20,8 +20,6 @@ const MESSAGES: Partial<Record<UserStatus, string>> = {
   not_found: 'No such user in the directory.',
   unavailable: 'The user directory could not be asked; the status is unknown.',
 };
-
-type CacheRead = { hit: StatusAnswer } | { miss: 'miss' | 'error' };
 
 /**
  * "May user X act now?" Policy first (Check User Status off -> not_configured), then the Redis cache
@@ -53,7 +51,7 @@ export class UserStatusService {
   async get(ref: UserRef): Promise<StatusAnswer> {
     return getTracer().startActiveSpan('userstatus.get', async (span) => {
       try {
-        const answer = await this.decide(ref, this.policy.current());
+        const answer = await this.decide(ref);
         span.setAttributes({ 'tapgate.source': answer.source, 'tapgate.status': answer.status });
         this.answers.add(1, { status: answer.status });
         return answer;
@@ -63,43 +61,57 @@ export class UserStatusService {
     });
   }
 
-  private async decide(ref: UserRef, policy: UserStatusPolicy): Promise<StatusAnswer> {
-    if (!policy.checkUserStatus) {
-      return this.answer('not_configured', 'none', this.now(), { message: NOT_CONFIGURED_MESSAGE });
-    }
+  /**
+   * The user's effective AD settings decide each step. Known by name alone (the user's own policy sets
+   * the field, or no group policy does): act on them at once. Otherwise the groups come from the cached
+   * entry or the directory read, and the settings are judged again with them: a policy change applies
+   * to the next request, entries already cached included.
+   */
+  private async decide(ref: UserRef): Promise<StatusAnswer> {
+    const sam = 'sAMAccountName' in ref ? ref.sAMAccountName : undefined;
+    const byName = this.policy.forUser({ sAMAccountName: sam });
+    if (!byName.groupsNeeded && !byName.settings.checkUserStatus) return this.notConfigured();
     const key = cacheKey(ref);
-    if (!policy.cacheUserStatus) {
+    if (!byName.groupsNeeded && !byName.settings.cacheUserStatus) {
       this.cacheResults.add(1, { result: 'bypass' });
-      return this.flight.run(key, () => this.fromDirectory(ref, undefined));
+      return this.flight.run(key, () => this.fromDirectory(ref, false));
     }
-    const read = await this.readCache(ref, policy);
-    if ('hit' in read) return read.hit;
+    const read = await this.readCache(ref);
+    if ('entry' in read && read.entry) {
+      const entry = read.entry;
+      const policy = this.policy.forUser({
+        sAMAccountName: entry.user?.sAMAccountName ?? sam,
+        groups: entry.groups ?? [],
+      }).settings;
+      if (!policy.checkUserStatus) return this.notConfigured();
+      if (!policy.cacheUserStatus) this.cacheResults.add(1, { result: 'bypass' });
+      // Freshness against the expiry in force now, so a policy change applies to cached entries at once.
+      else if (this.now().getTime() - entry.filledAt < policy.cacheExpirySeconds * 1000) {
+        this.cacheResults.add(1, { result: 'hit' });
+        return this.fromCache(entry);
+      } else this.cacheResults.add(1, { result: 'miss' });
+    } else this.cacheResults.add(1, { result: 'entry' in read ? 'miss' : 'error' });
     // After a Redis error the write would fail too: answer straight from the directory.
-    return this.flight.run(key, () => this.fromDirectory(ref, read.miss === 'miss' ? policy : undefined));
+    return this.flight.run(key, () => this.fromDirectory(ref, 'entry' in read));
   }
 
-  private async readCache(ref: UserRef, policy: UserStatusPolicy): Promise<CacheRead> {
+  private notConfigured(): StatusAnswer {
+    return this.answer('not_configured', 'none', this.now(), { message: NOT_CONFIGURED_MESSAGE });
+  }
+
+  private async readCache(ref: UserRef): Promise<{ entry: CachedStatus | null } | { error: Error }> {
     return getTracer().startActiveSpan(
       'userstatus.cache',
       { attributes: { 'tapgate.source': 'cache' } },
       async (span) => {
         try {
           const entry = await this.cache.get(ref);
-          // Freshness against the expiry in force now, so a policy change applies to cached entries at once.
-          if (entry && this.now().getTime() - entry.filledAt < policy.cacheExpirySeconds * 1000) {
-            this.cacheResults.add(1, { result: 'hit' });
-            span.setAttribute('tapgate.cache.result', 'hit');
-            return { hit: this.fromCache(entry) };
-          }
-          this.cacheResults.add(1, { result: 'miss' });
-          span.setAttribute('tapgate.cache.result', 'miss');
-          return { miss: 'miss' } as const;
+          span.setAttribute('tapgate.cache.found', entry !== null);
+          return { entry };
         } catch (e) {
-          this.cacheResults.add(1, { result: 'error' });
-          span.setAttribute('tapgate.cache.result', 'error');
           span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
           this.log.debug({ err: (e as Error).message }, 'status cache read failed; asking the directory');
-          return { miss: 'error' } as const;
+          return { error: e as Error };
         } finally {
           span.end();
         }
@@ -107,8 +119,11 @@ export class UserStatusService {
     );
   }
 
-  /** Reads the directory; `fill` is the policy to cache the answer under, if it should be cached. */
-  private async fromDirectory(ref: UserRef, fill: UserStatusPolicy | undefined): Promise<StatusAnswer> {
+  /**
+   * Reads the directory, then applies the user's settings with the groups just read: caches the answer
+   * (when `mayCache` and the policy says so) and answers not_configured when Check User Status is off.
+   */
+  private async fromDirectory(ref: UserRef, mayCache: boolean): Promise<StatusAnswer> {
     const checkedAt = this.now();
     const read: { entry: DirectoryEntry | null } | { error: Error } = await getTracer().startActiveSpan(
       'userstatus.directory',
@@ -131,7 +146,11 @@ export class UserStatusService {
       return this.answer('unavailable', 'none', checkedAt);
     }
     const answer = this.judge(read.entry, checkedAt);
-    if (fill && answer.status !== 'unavailable') {
+    const policy = this.policy.forUser({
+      sAMAccountName: read.entry?.user.sAMAccountName ?? ('sAMAccountName' in ref ? ref.sAMAccountName : undefined),
+      groups: read.entry?.groups ?? [],
+    }).settings;
+    if (mayCache && policy.cacheUserStatus && answer.status !== 'unavailable') {
       const entry: CachedStatus = {
         v: 1,
         status: answer.status,
@@ -141,12 +160,12 @@ export class UserStatusService {
         ...(answer.groups ? { groups: answer.groups } : {}),
         filledAt: checkedAt.getTime(),
       };
-      await this.cache.put(ref, entry, fill.cacheExpirySeconds).catch((e: unknown) => {
+      await this.cache.put(ref, entry, policy.cacheExpirySeconds).catch((e: unknown) => {
         this.cacheResults.add(1, { result: 'error' });
         this.log.debug({ err: (e as Error).message }, 'status cache write failed');
       });
     }
-    return answer;
+    return policy.checkUserStatus ? answer : this.notConfigured();
   }
 
   private judge(entry: DirectoryEntry | null, checkedAt: Date): StatusAnswer {
