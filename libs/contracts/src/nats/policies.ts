@@ -120,6 +120,10 @@ export const BaselineSettings = z
   .strict();
 export type BaselineSettings = z.infer<typeof BaselineSettings>;
 export type PolicySection = keyof BaselineSettings;
+/** Every field a policy governs, as "section.field". */
+export const POLICY_FIELDS: readonly string[] = Object.entries(BaselineSettings.shape).flatMap(([section, s]) =>
+  Object.keys(s.shape).map((field) => `${section}.${field}`),
+);
 
 /** The services whose configuration is a baseline, and the sections each one governs. Do not rename. */
 export const BaselineService = z.enum(['user-status', 'ws-gateway']);

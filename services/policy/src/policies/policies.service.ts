@@ -173,11 +173,7 @@ export class PoliciesService {
     EffectivePolicy & { user: string; groups: string[]; groupsFrom: string; baseline: BaselineStatus }
   > {
     let groupsFrom = 'request';
-    if (groups === undefined) {
-      const found = await this.directory.lookup(sAMAccountName);
-      groups = found.found ? (found.groups ?? []) : [];
-      groupsFrom = found.found ? 'user-status' : `none (user-status: ${found.found ? '' : found.reason})`;
-    }
+    if (groups === undefined) ({ groups, from: groupsFrom } = await this.directory.groupsOf(sAMAccountName));
     const [policies, baseline] = await Promise.all([this.versioned(), this.baseline()]);
     return {
       user: sAMAccountName,

@@ -10,6 +10,7 @@ import {
   type DirectoryEntry,
   type DirectoryHealth,
 } from './directory';
+import { TOKEN_GROUPS, groupDnsBySid, tokenGroupSids } from './group-expansion';
 import { userFilter } from './ldap-filter';
 import { LdapPool, isConnectionError, type LdapConnectionOptions } from './ldap-pool';
 
@@ -105,10 +106,12 @@ export class LdapDirectory implements Directory {
       throw new DirectoryError('ambiguous', `${found.searchEntries.length} directory entries match one user`);
     }
     const e = found.searchEntries[0];
+    const timeLimit = Math.max(1, Math.ceil(this.opts.timeoutMs / 1000));
     const base = await client.search(e.dn, {
       scope: 'base',
       filter: '(objectClass=*)',
-      attributes: [ATTR.computed],
+      attributes: [ATTR.computed, TOKEN_GROUPS],
+      explicitBufferAttributes: [TOKEN_GROUPS],
     });
     if (base.searchEntries.length !== 1) return null; // deleted between the two reads
     const sAMAccountName = text(e, 'sAMAccountName');
@@ -128,7 +131,13 @@ export class LdapDirectory implements Directory {
         dn: e.dn,
       },
       attributes,
-      groups: multi(e, 'memberOf'),
+      // Direct, nested and primary groups, for group policies (docs/architecture.md: group matching).
+      groups: [
+        ...new Set([
+          ...multi(e, 'memberOf'),
+          ...(await groupDnsBySid(client, this.opts.baseDn, tokenGroupSids(base.searchEntries[0]), timeLimit)),
+        ]),
+      ],
     };
   }
 

@@ -1,13 +1,13 @@
 import { userStatusBaseline } from '@tapgate/config';
-import { KvBuckets, PolicyRecord, effectivePolicy, fieldsDecidedWithoutGroups } from '@tapgate/contracts';
+import {
+  KvBuckets,
+  POLICY_FIELDS,
+  PolicyRecord,
+  effectivePolicy,
+  fieldsDecidedWithoutGroups,
+} from '@tapgate/contracts';
 import { KvCache, publishBaseline, type BaselinePublisher, type Messaging } from '@tapgate/messaging';
 import { validatePolicy, type PolicySource, type UserPolicy, type UserStatusPolicy } from './policy-source';
-
-const AD_FIELDS = [
-  'activeDirectory.checkUserStatus',
-  'activeDirectory.cacheUserStatus',
-  'activeDirectory.cacheExpirySeconds',
-] as const;
 
 /**
  * The policies in the policy service's KV bucket (watched, so a change applies to the next request,
@@ -64,8 +64,11 @@ export class KvPolicySource implements PolicySource {
     const policies = [...this.cache.values()];
     const settings = effectivePolicy(policies, who, { activeDirectory: this.configured }).settings
       .activeDirectory;
+    // Every field, not only this service's: the gateway applies the tap settings with the groups this
+    // service answers with, so they are read whenever a group policy could change anything for the user.
     const groupsNeeded =
-      who.groups === undefined && fieldsDecidedWithoutGroups(policies, who, AD_FIELDS).size < AD_FIELDS.length;
+      who.groups === undefined &&
+      fieldsDecidedWithoutGroups(policies, who, POLICY_FIELDS).size < POLICY_FIELDS.length;
     const answer = { settings: validatePolicy(settings), groupsNeeded };
     if (this.memo.size >= 10_000) this.memo.clear();
     this.memo.set(key, answer);

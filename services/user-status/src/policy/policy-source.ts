@@ -7,8 +7,9 @@ export type UserStatusPolicy = BaselineSettings['activeDirectory'];
 export interface UserPolicy {
   settings: UserStatusPolicy;
   /**
-   * True when the groups were not given and some field depends on them (a group policy sets it and the
-   * user's own policy does not): `settings` then must not be acted on without reading the user's groups.
+   * True when the groups were not given and some field of the policy depends on them (a group policy
+   * sets it and the user's own policy does not): `settings` then must not be acted on without reading
+   * the user's groups, which the answer carries to the gateway.
    */
   groupsNeeded: boolean;
 }

@@ -83,7 +83,7 @@ export class UserStatusService {
         sAMAccountName: entry.user?.sAMAccountName ?? sam,
         groups: entry.groups ?? [],
       }).settings;
-      if (!policy.checkUserStatus) return this.notConfigured();
+      if (!policy.checkUserStatus) return this.notConfigured(entry);
       if (!policy.cacheUserStatus) this.cacheResults.add(1, { result: 'bypass' });
       // Freshness against the expiry in force now, so a policy change applies to cached entries at once.
       else if (this.now().getTime() - entry.filledAt < policy.cacheExpirySeconds * 1000) {
@@ -95,8 +95,13 @@ export class UserStatusService {
     return this.flight.run(key, () => this.fromDirectory(ref, 'entry' in read));
   }
 
-  private notConfigured(): StatusAnswer {
-    return this.answer('not_configured', 'none', this.now(), { message: NOT_CONFIGURED_MESSAGE });
+  /** Carries the user and groups when they were read, so the gateway applies the same group policies. */
+  private notConfigured(known?: Pick<StatusAnswer, 'user' | 'groups'>): StatusAnswer {
+    return this.answer('not_configured', 'none', this.now(), {
+      message: NOT_CONFIGURED_MESSAGE,
+      user: known?.user,
+      groups: known?.groups,
+    });
   }
 
   private async readCache(ref: UserRef): Promise<{ entry: CachedStatus | null } | { error: Error }> {
@@ -165,7 +170,7 @@ export class UserStatusService {
         this.log.debug({ err: (e as Error).message }, 'status cache write failed');
       });
     }
-    return policy.checkUserStatus ? answer : this.notConfigured();
+    return policy.checkUserStatus ? answer : this.notConfigured(answer);
   }
 
   private judge(entry: DirectoryEntry | null, checkedAt: Date): StatusAnswer {
