@@ -26,7 +26,12 @@ export interface BaselinePublisher {
  */
 export function publishBaseline(
   messaging: Messaging,
-  report: { service: BaselineService; instance: string; settings: Partial<BaselineSettings>; keys: Record<string, string> },
+  report: {
+    service: BaselineService;
+    instance: string;
+    settings: Partial<BaselineSettings>;
+    keys: Record<string, string>;
+  },
 ): BaselinePublisher {
   const key = baselineKey(report.service, report.instance);
   let settings = report.settings;
@@ -50,7 +55,9 @@ export function publishBaseline(
   };
   // The last write in flight, so stop() deletes after it and not before.
   let pending = put();
-  const timer = setInterval(() => (pending = put()), BASELINE_REFRESH_MS);
+  const timer = setInterval(() => {
+    pending = put();
+  }, BASELINE_REFRESH_MS);
   timer.unref();
   return {
     update(next) {

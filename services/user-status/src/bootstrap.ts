@@ -132,7 +132,9 @@ export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatus
           cacheUserStatus: us.cacheUserStatus,
           cacheExpirySeconds: us.cacheExpirySeconds,
         },
-        `${hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-${process.pid}`,
+        `${hostname()
+          .replace(/[^A-Za-z0-9_-]/g, '_')
+          .slice(0, 40)}-${process.pid}`,
       ).start();
   const policy: PolicySource = opts.policy ?? kvPolicy!;
   policy.onChange((p) => log.info({ policy: p }, 'user-status policy changed'));

@@ -1,10 +1,5 @@
 import { launchChromium, waitForText, type Browser } from '@tapgate/browser-tests';
-import {
-  UserStatusGet,
-  type PolicySettings,
-  type StatusAnswer,
-  type TapDecision,
-} from '@tapgate/contracts';
+import { UserStatusGet, type PolicySettings, type StatusAnswer, type TapDecision } from '@tapgate/contracts';
 import { startDemo, type RunningDemo } from '@tapgate/demo';
 import { Messaging } from '@tapgate/messaging';
 import { Platform, freePort, sleep, startSambaAd, waitFor, type SambaAd } from '@tapgate/testing';

@@ -121,8 +121,8 @@ export const BaselineSettings = z
 export type BaselineSettings = z.infer<typeof BaselineSettings>;
 export type PolicySection = keyof BaselineSettings;
 /** Every field a policy governs, as "section.field". */
-export const POLICY_FIELDS: readonly string[] = Object.entries(BaselineSettings.shape).flatMap(([section, s]) =>
-  Object.keys(s.shape).map((field) => `${section}.${field}`),
+export const POLICY_FIELDS: readonly string[] = Object.entries(BaselineSettings.shape).flatMap(
+  ([section, s]) => Object.keys(s.shape).map((field) => `${section}.${field}`),
 );
 
 /** The services whose configuration is a baseline, and the sections each one governs. Do not rename. */
@@ -265,16 +265,22 @@ export function fieldsDecidedWithoutGroups(
   const live = [...policies].map(unwrap).filter((p) => p.record.active);
   const sets = (r: PolicyRecord, path: string): boolean => {
     const [section, field] = path.split('.');
-    return (r.settings as Record<string, Record<string, unknown> | undefined>)[section]?.[field] !== undefined;
+    return (
+      (r.settings as Record<string, Record<string, unknown> | undefined>)[section]?.[field] !== undefined
+    );
   };
   const user = who.sAMAccountName?.toLowerCase();
-  const own = live.find((p) => p.record.kind === 'user' && user !== undefined && p.record.user?.toLowerCase() === user);
+  const own = live.find(
+    (p) => p.record.kind === 'user' && user !== undefined && p.record.user?.toLowerCase() === user,
+  );
   const decided = new Set<string>();
   for (const path of fields) {
     if (own && sets(own.record, path)) decided.add(path);
     else if (
       !live.some(
-        (p) => (p.record.kind === 'group' || (user === undefined && p.record.kind === 'user')) && sets(p.record, path),
+        (p) =>
+          (p.record.kind === 'group' || (user === undefined && p.record.kind === 'user')) &&
+          sets(p.record, path),
       )
     ) {
       decided.add(path);
@@ -329,7 +335,12 @@ export function combineBaselines(
           continue;
         }
         settings[section][field] = newest.value;
-        explain[path] = { kind: 'baseline', service, ...(newest.key ? { key: newest.key } : {}), reported: true };
+        explain[path] = {
+          kind: 'baseline',
+          service,
+          ...(newest.key ? { key: newest.key } : {}),
+          reported: true,
+        };
         if (values.some((v) => v.value !== newest.value)) {
           conflicts.push({ field: path, values: values.map(({ instance, value }) => ({ instance, value })) });
         }

@@ -159,7 +159,12 @@ describe('policies API', () => {
       publishBaseline(peer, {
         service: 'ws-gateway',
         instance,
-        ...gatewayBaseline({ allowBleTaps: true, allowUidTaps: false, requirePresence, esignTimeoutMs: 45_500 }),
+        ...gatewayBaseline({
+          allowBleTaps: true,
+          allowUidTaps: false,
+          requirePresence,
+          esignTimeoutMs: 45_500,
+        }),
       });
     const gw1 = gw('gw1', false);
     const explained = await waitFor(

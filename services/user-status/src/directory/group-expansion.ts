@@ -15,7 +15,8 @@ export function tokenGroupSids(entry: Entry): Buffer[] {
 }
 
 /** A binary value in an LDAP filter: every byte as \xx (RFC 4515). */
-const binaryFilterValue = (b: Buffer): string => [...b].map((x) => `\\${x.toString(16).padStart(2, '0')}`).join('');
+const binaryFilterValue = (b: Buffer): string =>
+  [...b].map((x) => `\\${x.toString(16).padStart(2, '0')}`).join('');
 
 /**
  * The DNs of the groups whose objectSid is in `sids`: one subtree search for all of them. With the

@@ -135,7 +135,12 @@ export class LdapDirectory implements Directory {
       groups: [
         ...new Set([
           ...multi(e, 'memberOf'),
-          ...(await groupDnsBySid(client, this.opts.baseDn, tokenGroupSids(base.searchEntries[0]), timeLimit)),
+          ...(await groupDnsBySid(
+            client,
+            this.opts.baseDn,
+            tokenGroupSids(base.searchEntries[0]),
+            timeLimit,
+          )),
         ]),
       ],
     };

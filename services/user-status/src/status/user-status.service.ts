@@ -152,7 +152,8 @@ export class UserStatusService {
     }
     const answer = this.judge(read.entry, checkedAt);
     const policy = this.policy.forUser({
-      sAMAccountName: read.entry?.user.sAMAccountName ?? ('sAMAccountName' in ref ? ref.sAMAccountName : undefined),
+      sAMAccountName:
+        read.entry?.user.sAMAccountName ?? ('sAMAccountName' in ref ? ref.sAMAccountName : undefined),
       groups: read.entry?.groups ?? [],
     }).settings;
     if (mayCache && policy.cacheUserStatus && answer.status !== 'unavailable') {

@@ -60,13 +60,18 @@ describe('one effective policy: what the API explains is what user-status and th
   let dir: string;
   const groupDn = (cn: string) => `CN=${cn},${ad.usersDn}`;
 
-  const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Body }> => {
+  const api = async (
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Body }> => {
     const r = await policy.api(method, path, body === undefined ? {} : { body });
     return { status: r.status, body: r.body as unknown as Body };
   };
   const ask = (user: string): Promise<StatusAnswer> =>
     client.request(UserStatusGet, { v: 1, user: { sAMAccountName: user } });
-  const invalidate = (user: string) => client.request(UserStatusInvalidate, { v: 1, user: { sAMAccountName: user } });
+  const invalidate = (user: string) =>
+    client.request(UserStatusInvalidate, { v: 1, user: { sAMAccountName: user } });
   const clearPolicies = async () => {
     for (const p of (await api('GET', '/v1/policies')).body.items as Body[]) {
       assert.equal((await api('DELETE', `/v1/policies/${p.policyId}`)).status, 204);
@@ -101,7 +106,9 @@ describe('one effective policy: what the API explains is what user-status and th
         );
       for (const g of ['tgOuter', 'tgInner', 'tgPrim', 'tgOther', 'tgCheckOff', 'tgFast']) await group(g);
       await addMember('tgOuter', groupDn('tgInner')); // tgInner is nested in tgOuter
-      for (const u of ['pa', 'pb', 'pc', 'pd', 'pe']) await ad.createUser(u, { displayName: u.toUpperCase() });
+      for (const u of ['pa', 'pb', 'pc', 'pd', 'pe']) {
+        await ad.createUser(u, { displayName: u.toUpperCase() });
+      }
       await addMember('tgInner', ad.userDn('pa'));
       await addMember('tgPrim', ad.userDn('pb'));
       await setPrimaryGroup(c, ad.userDn('pb'), groupDn('tgPrim'));
@@ -129,7 +136,11 @@ describe('one effective policy: what the API explains is what user-status and th
         sections: CONFIG_SECTIONS,
       }),
     });
-    client = connectMessaging({ servers: [nats.url], name: 'effective-policy-test', requestTimeoutMs: 5_000 });
+    client = connectMessaging({
+      servers: [nats.url],
+      name: 'effective-policy-test',
+      requestTimeoutMs: 5_000,
+    });
     gateway = new KvTapPolicySource(connectMessaging({ servers: [nats.url], name: 'gateway' }), GATEWAY);
     gateway.onModuleInit();
   });
@@ -147,7 +158,10 @@ describe('one effective policy: what the API explains is what user-status and th
     const pa = await ask('pa');
     assert.ok(pa.groups?.includes(groupDn('tgInner')), JSON.stringify(pa.groups));
     assert.ok(pa.groups?.includes(groupDn('tgOuter')), 'nested: tgInner is a member of tgOuter');
-    assert.ok(pa.groups?.some((g) => /^CN=Domain Users,/i.test(g)), 'primary group Domain Users');
+    assert.ok(
+      pa.groups?.some((g) => /^CN=Domain Users,/i.test(g)),
+      'primary group Domain Users',
+    );
     const pb = await ask('pb');
     assert.ok(pb.groups?.includes(groupDn('tgPrim')), `primary group tgPrim: ${JSON.stringify(pb.groups)}`);
 
@@ -298,7 +312,11 @@ describe('one effective policy: what the API explains is what user-status and th
       }
       // Ceremonies open before anyone taps: the gateway applies what a user inherits from the default.
       const inh = (await api('GET', '/v1/policies/inherited')).body.inherited.settings.esign;
-      assert.equal(gateway.esignTimeoutMs(), inh.ceremonyTimeoutSeconds * 1000, `seed ${seed} round ${round}`);
+      assert.equal(
+        gateway.esignTimeoutMs(),
+        inh.ceremonyTimeoutSeconds * 1000,
+        `seed ${seed} round ${round}`,
+      );
       assert.equal(gateway.secondSignerMustDiffer(), inh.secondSignerMustDiffer);
     }
     t.diagnostic(`${compared} user x policy-set combinations compared`);

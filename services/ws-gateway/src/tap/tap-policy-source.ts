@@ -108,6 +108,8 @@ export class KvTapPolicySource implements TapPolicySource, OnModuleInit, OnModul
   }
 
   esignTimeoutMs(): number {
-    return Math.round(effectivePolicy(this.policies(), {}, this.base).settings.esign.ceremonyTimeoutSeconds * 1000);
+    return Math.round(
+      effectivePolicy(this.policies(), {}, this.base).settings.esign.ceremonyTimeoutSeconds * 1000,
+    );
   }
 }
