@@ -57,6 +57,7 @@ describe('one effective policy: what the API explains is what user-status and th
   let userStatus: UserStatusApp;
   let gateway: KvTapPolicySource;
   let client: Messaging;
+  let gatewayConn: Messaging;
   let dir: string;
   const groupDn = (cn: string) => `CN=${cn},${ad.usersDn}`;
 
@@ -141,12 +142,15 @@ describe('one effective policy: what the API explains is what user-status and th
       name: 'effective-policy-test',
       requestTimeoutMs: 5_000,
     });
-    gateway = new KvTapPolicySource(connectMessaging({ servers: [nats.url], name: 'gateway' }), GATEWAY);
+    await client.connection();
+    gatewayConn = connectMessaging({ servers: [nats.url], name: 'gateway' });
+    gateway = new KvTapPolicySource(gatewayConn, GATEWAY);
     gateway.onModuleInit();
   });
 
   after(async () => {
     await gateway?.onModuleDestroy();
+    await gatewayConn?.close();
     await client?.close();
     await userStatus?.close();
     await policy?.close();
@@ -261,7 +265,7 @@ describe('one effective policy: what the API explains is what user-status and th
       return s;
     };
     let compared = 0;
-    for (let round = 0; round < 6; round++) {
+    for (let round = 0; round < 10; round++) {
       await clearPolicies();
       let count = 0;
       if (rnd() < 0.8) {
