@@ -14,9 +14,16 @@ export function tokenGroupSids(entry: Entry): Buffer[] {
   return Array.isArray(v) ? v.filter((x): x is Buffer => Buffer.isBuffer(x)) : [];
 }
 
-/** A binary value in an LDAP filter: every byte as \xx (RFC 4515). */
-const binaryFilterValue = (b: Buffer): string =>
-  [...b].map((x) => `\\${x.toString(16).padStart(2, '0')}`).join('');
+/**
+ * A binary SID as text (S-1-5-21-...), which AD and Samba accept in an objectSid filter. Escaped bytes
+ * (RFC 4515 backslash-hex) do not survive ldapts's filter parser, which decodes them as UTF-8.
+ */
+export function sidToString(b: Buffer): string | undefined {
+  if (b.length < 8 || b.length !== 8 + 4 * b[1]) return undefined;
+  const authority = b.readUIntBE(2, 6);
+  const subs = Array.from({ length: b[1] }, (_, i) => b.readUInt32LE(8 + 4 * i));
+  return ['S', b[0], authority, ...subs].join('-');
+}
 
 /**
  * The DNs of the groups whose objectSid is in `sids`: one subtree search for all of them. With the
@@ -29,8 +36,9 @@ export async function groupDnsBySid(
   sids: readonly Buffer[],
   timeLimitSeconds: number,
 ): Promise<string[]> {
-  if (sids.length === 0) return [];
-  const filter = `(&(objectClass=group)(|${sids.map((s) => `(objectSid=${binaryFilterValue(s)})`).join('')}))`;
+  const text = sids.map(sidToString).filter((s): s is string => s !== undefined);
+  if (text.length === 0) return [];
+  const filter = `(&(objectClass=group)(|${text.map((s) => `(objectSid=${s})`).join('')}))`;
   const found = await client.search(baseDn, {
     scope: 'sub',
     filter,
