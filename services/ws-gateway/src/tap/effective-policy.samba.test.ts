@@ -55,9 +55,10 @@ describe('one effective policy: what the API explains is what user-status and th
   let redis: TestServer;
   let policy: PolicyHarness;
   let userStatus: UserStatusApp;
-  let gateway: KvTapPolicySource;
+  /** Two gateway replicas, each with its own NATS connection and KV watch. */
+  let gateways: KvTapPolicySource[];
   let client: Messaging;
-  let gatewayConn: Messaging;
+  const gatewayConns: Messaging[] = [];
   let dir: string;
   const groupDn = (cn: string) => `CN=${cn},${ad.usersDn}`;
 
@@ -143,14 +144,17 @@ describe('one effective policy: what the API explains is what user-status and th
       requestTimeoutMs: 5_000,
     });
     await client.connection();
-    gatewayConn = connectMessaging({ servers: [nats.url], name: 'gateway' });
-    gateway = new KvTapPolicySource(gatewayConn, GATEWAY);
-    gateway.onModuleInit();
+    gateways = ['gw-a', 'gw-b'].map((gatewayId) => {
+      const conn = connectMessaging({ servers: [nats.url], name: gatewayId });
+      gatewayConns.push(conn);
+      return new KvTapPolicySource(conn, { ...GATEWAY, gatewayId });
+    });
+    for (const g of gateways) g.onModuleInit();
   });
 
   after(async () => {
-    await gateway?.onModuleDestroy();
-    await gatewayConn?.close();
+    for (const g of gateways ?? []) await g.onModuleDestroy();
+    for (const c of gatewayConns) await c.close();
     await client?.close();
     await userStatus?.close();
     await policy?.close();
@@ -186,7 +190,7 @@ describe('one effective policy: what the API explains is what user-status and th
     assert.equal(e.settings.esign.ceremonyTimeoutSeconds, 90);
     assert.equal(e.settings.activeDirectory.cacheExpirySeconds, 900);
     assert.equal(e.explain['activeDirectory.cacheExpirySeconds'].key, '[user_status] cache_expiry_seconds');
-    assert.deepEqual(gateway.forUser('pa', pa.groups), e.settings.tap);
+    for (const g of gateways) assert.deepEqual(g.forUser('pa', pa.groups), e.settings.tap);
   });
 
   it('a group with Check User Status off is not checked; an individual Cache User Status off is not cached', async () => {
@@ -314,18 +318,18 @@ describe('one effective policy: what the API explains is what user-status and th
           ad1,
           `user-status settings ${why}`,
         );
-        // The gateway: the tap settings with the groups user-status answered with (the tap path).
-        assert.deepEqual(gateway.forUser(u, a1.groups), e.settings.tap, `gateway tap ${why}`);
+        // Each gateway: the tap settings with the groups user-status answered with (the tap path).
+        for (const g of gateways) {
+          assert.deepEqual(g.forUser(u, a1.groups), e.settings.tap, `gateway tap ${why}`);
+        }
         compared++;
       }
       // Ceremonies open before anyone taps: the gateway applies what a user inherits from the default.
       const inh = (await api('GET', '/v1/policies/inherited')).body.inherited.settings.esign;
-      assert.equal(
-        gateway.esignTimeoutMs(),
-        inh.ceremonyTimeoutSeconds * 1000,
-        `seed ${seed} round ${round}`,
-      );
-      assert.equal(gateway.secondSignerMustDiffer(), inh.secondSignerMustDiffer);
+      for (const g of gateways) {
+        assert.equal(g.esignTimeoutMs(), inh.ceremonyTimeoutSeconds * 1000, `seed ${seed} round ${round}`);
+        assert.equal(g.secondSignerMustDiffer(), inh.secondSignerMustDiffer);
+      }
     }
     t.diagnostic(`${compared} user x policy-set combinations compared`);
   });
