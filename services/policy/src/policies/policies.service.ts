@@ -34,7 +34,17 @@ const Fields = {
   active: z.boolean().optional(),
   settings: PolicyOverrides,
 };
-export const CreatePolicyRequest = z.object({ policyId: PolicyId, kind: PolicyKind, ...Fields }).strict();
+/** Route names under /v1/policies/, which a policy id would be shadowed by. */
+const RESERVED_IDS = ['effective', 'inherited'];
+export const CreatePolicyRequest = z
+  .object({
+    policyId: PolicyId.refine((id) => !RESERVED_IDS.includes(id.toLowerCase()), {
+      message: `reserved: ${RESERVED_IDS.join(', ')}`,
+    }),
+    kind: PolicyKind,
+    ...Fields,
+  })
+  .strict();
 export type CreatePolicyRequest = z.infer<typeof CreatePolicyRequest>;
 export const UpdatePolicyRequest = z.object(Fields).strict();
 export type UpdatePolicyRequest = z.infer<typeof UpdatePolicyRequest>;

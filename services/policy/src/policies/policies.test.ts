@@ -131,6 +131,8 @@ describe('policies API', () => {
       user: 'olga',
       settings: { esign: { ceremonyTimeoutSeconds: 300 } },
     });
+    const reserved = await mk({ policyId: 'inherited', kind: 'group', name: 'x', group: 'x', settings: {} });
+    assert.equal(reserved.status, 400, 'an id that a route would shadow');
     const dup = await mk({ policyId: 'olga2', kind: 'user', name: 'Olga again', user: 'OLGA', settings: {} });
     assert.equal(dup.status, 409);
 
