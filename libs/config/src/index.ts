@@ -1,3 +1,4 @@
+export { gatewayBaseline, userStatusBaseline, type BaselineOf } from './baseline';
 export { ConfigError } from './errors';
 export { loadAgentConfig, type LoadAgentOptions } from './load-agent';
 export { loadEndpointConfig, DEFAULT_NBE_PATH, type EndpointConfig } from './load-endpoint';

@@ -3,3 +3,4 @@ export type { MessagingOptions, MessageContext, Unsubscribe } from './messaging'
 export { RequestError, RemoteError, ERROR_HEADER, ERROR_MESSAGE_HEADER } from './errors';
 export type { RequestErrorKind } from './errors';
 export { KvCache, openBucket, KV_BUCKET_OPTIONS } from './kv-cache';
+export { publishBaseline, type BaselinePublisher } from './baseline-publisher';

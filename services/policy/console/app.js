@@ -2,12 +2,7 @@
 // the page as text (never as HTML), and the CSP allows scripts from this origin only.
 'use strict';
 
-const EXPIRY = [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400];
-const BUILT_IN = {
-  activeDirectory: { checkUserStatus: true, cacheUserStatus: true, cacheExpirySeconds: 900 },
-  tap: { allowBleTaps: true, allowUidTaps: false, requirePresence: false },
-  esign: { secondSignerMustDiffer: true, ceremonyTimeoutSeconds: 120 },
-};
+// No default values here: the forms show what the server says is in force (GET /v1/policies/inherited).
 const FIELDS = [
   [
     'activeDirectory',
@@ -64,7 +59,7 @@ function toast(msg) {
 }
 
 function expiryLabel(s) {
-  return s < 60 ? `${s} seconds` : s < 3600 ? `${s / 60} minutes` : `${s / 3600} hours`;
+  return s < 60 || s % 60 ? `${s} seconds` : s < 3600 ? `${s / 60} minutes` : `${s / 3600} hours`;
 }
 
 async function api(method, path, body, headers = {}) {
@@ -237,6 +232,7 @@ async function policiesPage() {
             );
             effOut.replaceChildren(
               el('p', { class: 'muted', text: `Groups (${e.groupsFrom}): ${e.groups.join('; ') || 'none'}` }),
+              ...baselineWarnings(e.baseline),
               el(
                 'table',
                 {},
@@ -250,7 +246,7 @@ async function policiesPage() {
                       {},
                       el('td', { text: f }),
                       el('td', { text: String(e.settings[s][k]) }),
-                      el('td', { text: src.kind === 'built-in' ? 'built-in' : `${src.kind}: ${src.name}` }),
+                      el('td', { text: sourceText(src) }),
                     );
                   }),
                 ),
@@ -269,7 +265,33 @@ async function policiesPage() {
   );
 }
 
-function policyForm(p, isNew) {
+/** Where a value comes from, as the server explains it. */
+function sourceText(src) {
+  if (src.kind !== 'baseline') return `${src.kind}: ${src.name}`;
+  const what = `${src.service} configuration${src.key ? ` ${src.key}` : ''}`;
+  return src.reported === false ? `${what} (default: no ${src.service} has reported)` : what;
+}
+
+function baselineWarnings(b) {
+  return [
+    ...b.missing.map((svc) =>
+      el('p', { class: 'err', text: `No ${svc} has reported its configuration; its defaults are shown.` }),
+    ),
+    ...b.conflicts.map((c) =>
+      el('p', {
+        class: 'err',
+        text: `${c.field} differs between replicas: ${c.values.map((v) => `${v.instance}=${v.value}`).join(', ')}`,
+      }),
+    ),
+  ];
+}
+
+/**
+ * `inh` is GET /v1/policies/inherited: a default policy's fields inherit the services' configuration
+ * (inh.baseline), group and user policies the baseline under the default policy (inh.inherited).
+ */
+function policyForm(p, isNew, inh) {
+  const below = p.kind === 'default' ? inh.baseline : inh.inherited;
   const errs = {};
   const errSpan = (name) => (errs[name] = el('span', { class: 'err', id: `err-${name}`, role: 'alert' }));
   const s = p.settings;
@@ -344,16 +366,24 @@ function policyForm(p, isNew) {
             checked: set,
             'aria-label': `Override ${label}`,
           });
-      const v = value ?? BUILT_IN[section][name];
+      const v = value ?? below.settings[section][name];
       let input;
       if (type === 'bool') input = el('input', { id: name, type: 'checkbox', checked: v });
-      else if (type === 'expiry')
+      else if (type === 'expiry') {
+        // A configured expiry need not be one of the policy choices; show it, as it is what applies.
+        const choices = inh.cacheExpiryChoices.includes(v)
+          ? inh.cacheExpiryChoices
+          : [v, ...inh.cacheExpiryChoices];
         input = el(
           'select',
           { id: name },
-          EXPIRY.map((x) => el('option', { value: x, selected: x === v, text: expiryLabel(x) })),
+          choices.map((x) => el('option', { value: x, selected: x === v, text: expiryLabel(x) })),
         );
-      else input = el('input', { id: name, type: 'number', value: v });
+      } else input = el('input', { id: name, type: 'number', value: v });
+      const from = el('span', {
+        class: 'muted',
+        text: `inherits ${below.settings[section][name]} from ${sourceText(below.explain[`${section}.${name}`])}`,
+      });
       fs.append(
         el(
           'div',
@@ -361,6 +391,7 @@ function policyForm(p, isNew) {
           el('label', { for: name, text: label }),
           input,
           inherit ? el('label', { class: 'muted' }, inherit, ' override') : null,
+          from,
           errSpan(name),
         ),
       );
@@ -383,6 +414,9 @@ function policyForm(p, isNew) {
             const input = $(`#${name}`);
             if (!input || $(`#row-${name}`).hidden) continue;
             const val = type === 'bool' ? input.checked : Number(input.value);
+            // The default policy's form shows every field; one it did not set and still inherits
+            // unchanged is not sent, so saving the form as shown changes nothing.
+            if (full && s[section]?.[name] === undefined && val === below.settings[section][name]) continue;
             if (type === 'int' && (!Number.isInteger(val) || input.value === '')) {
               errs[name].textContent = 'a whole number';
               return;
@@ -459,8 +493,11 @@ function policyForm(p, isNew) {
 }
 
 async function policyPage(id) {
-  const { data: p } = await api('GET', `/v1/policies/${encodeURIComponent(id)}`);
-  const { form, sync } = policyForm(p, false);
+  const [{ data: p }, { data: inh }] = await Promise.all([
+    api('GET', `/v1/policies/${encodeURIComponent(id)}`),
+    api('GET', '/v1/policies/inherited'),
+  ]);
+  const { form, sync } = policyForm(p, false, inh);
   setPage(
     `Policy: ${p.name}`,
     el('p', {
@@ -472,19 +509,15 @@ async function policyPage(id) {
   sync();
 }
 
-function newPolicyPage(kind) {
+async function newPolicyPage(kind) {
+  const { data: inh } = await api('GET', '/v1/policies/inherited');
+  // A new default policy sets nothing yet: its form shows the services' configuration, in force now.
   const p =
     kind === 'default'
-      ? {
-          policyId: 'default',
-          kind,
-          name: 'Default group policy',
-          active: true,
-          settings: structuredClone(BUILT_IN),
-        }
+      ? { policyId: 'default', kind, name: 'Default group policy', active: true, settings: {} }
       : { policyId: '', kind, name: '', active: true, settings: {} };
-  const { form, sync } = policyForm(p, true);
-  setPage(`New ${kind} policy`, form);
+  const { form, sync } = policyForm(p, true, inh);
+  setPage(`New ${kind} policy`, form, ...baselineWarnings(inh.baseline));
   sync();
 }
 
@@ -1115,7 +1148,7 @@ async function route() {
   if (!me) return;
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   try {
-    if (parts[0] === 'policies' && parts[1] === 'new') newPolicyPage(parts[2]);
+    if (parts[0] === 'policies' && parts[1] === 'new') await newPolicyPage(parts[2]);
     else if (parts[0] === 'policies' && parts[1]) await policyPage(parts[1]);
     else if (parts[0] === 'enrollments') await enrollmentsPage();
     else if (parts[0] === 'terminals') await terminalsPage();

@@ -153,11 +153,17 @@ export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatus
   // Policies from the policy service's KV bucket (watched), over the configured values as the fallback.
   const kvPolicy = opts.policy
     ? undefined
-    : new KvPolicySource(messaging, {
-        checkUserStatus: us.checkUserStatus,
-        cacheUserStatus: us.cacheUserStatus,
-        cacheExpirySeconds: us.cacheExpirySeconds,
-      }).start();
+    : new KvPolicySource(
+        messaging,
+        {
+          checkUserStatus: us.checkUserStatus,
+          cacheUserStatus: us.cacheUserStatus,
+          cacheExpirySeconds: us.cacheExpirySeconds,
+        },
+        `${hostname()
+          .replace(/[^A-Za-z0-9_-]/g, '_')
+          .slice(0, 40)}-${process.pid}`,
+      ).start();
   const policy: PolicySource = opts.policy ?? kvPolicy!;
   policy.onChange((p) => log.info({ policy: p }, 'user-status policy changed'));
   const redis = createRedis(config);
@@ -200,7 +206,7 @@ export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatus
     close: () =>
       (closing ??= (async () => {
         stopResponding();
-        kvPolicy?.stop();
+        await kvPolicy?.stop();
         await app.close();
         await messaging.close();
         await directory.close();

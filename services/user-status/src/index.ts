@@ -9,5 +9,5 @@ export {
 export { benchUserStatus, type BenchUserStatusOptions, type BenchUserStatusResult } from './bench';
 export type { Directory, DirectoryEntry } from './directory/directory';
 export { KvPolicySource } from './policy/kv-policy-source';
-export { ConfigPolicySource, type PolicySource, type UserStatusPolicy } from './policy/policy-source';
+export type { PolicySource, UserPolicy, UserStatusPolicy } from './policy/policy-source';
 export { NOT_CONFIGURED_MESSAGE } from './status/user-status.service';

@@ -1,7 +1,7 @@
 import type { SocketLimits } from './socket/connection';
 import type { ListenerSpec } from './socket/tapgate-ws.adapter';
 
-/** What a tap needs besides a valid proof. Issue "policies" moves these into the policy service. */
+/** What a tap needs besides a valid proof: the effective policy's tap section. */
 export interface TapPolicy {
   /** Plain NFC badge UIDs (no signature) may identify a person. Off by default. */
   allowUidTaps: boolean;

@@ -1,6 +1,5 @@
 import { launchChromium, waitForText, type Browser } from '@tapgate/browser-tests';
 import {
-  BUILT_IN_POLICY,
   UserStatusGet,
   UserStatusInvalidate,
   type PolicySettings,
@@ -86,7 +85,11 @@ describe('the administrator console in Chromium against the real services and a 
       policyId: 'default',
       kind: 'default',
       name: 'Default group policy',
-      settings: BUILT_IN_POLICY,
+      settings: {
+        activeDirectory: { checkUserStatus: true, cacheUserStatus: true, cacheExpirySeconds: 900 },
+        tap: { allowBleTaps: true, allowUidTaps: false, requirePresence: false },
+        esign: { secondSignerMustDiffer: true, ceremonyTimeoutSeconds: 120 },
+      },
     });
     await waitFor(async () => (await readiness()).policy.cacheExpirySeconds === 900, {
       what: 'user-status applying the default policy (15 minutes)',
@@ -394,6 +397,42 @@ describe('the administrator console in Chromium against the real services and a 
     await waitForText(page, '[id="binding-CON-DEL"]', /^bound$/);
     const rebound = await platform.api<{ user: { displayName?: string } }>('GET', '/v1/enrollments/CON-DEL');
     assert.equal(rebound.user.displayName, 'Dora Second');
+    assert.deepEqual(browser.pageErrors, []);
+  });
+
+  it('a new default policy form shows what the services run with; saving it as shown changes nothing', async () => {
+    await platform.api('DELETE', '/v1/policies/default');
+    const before = await platform.api<{ settings: PolicySettings }>(
+      'GET',
+      '/v1/policies/effective?user=alice',
+    );
+    // The gateway runs with [gateway] require_presence = true (its default): the form must say so.
+    assert.equal(before.settings.tap.requirePresence, true);
+    await goTo('Policies');
+    await page.click('#create-default');
+    await waitForText(page, '#main h2', /^New default policy$/);
+    for (const [id, value] of Object.entries({
+      requirePresence: before.settings.tap.requirePresence,
+      allowUidTaps: before.settings.tap.allowUidTaps,
+      allowBleTaps: before.settings.tap.allowBleTaps,
+      checkUserStatus: before.settings.activeDirectory.checkUserStatus,
+      cacheUserStatus: before.settings.activeDirectory.cacheUserStatus,
+    })) {
+      assert.equal(await page.isChecked(`#${id}`), value, id);
+    }
+    assert.equal(
+      await page.inputValue('#cacheExpirySeconds'),
+      String(before.settings.activeDirectory.cacheExpirySeconds),
+    );
+    assert.match(await page.locator('#row-requirePresence').innerText(), /\[gateway\] require_presence/);
+    await page.click('#save');
+    await waitForText(page, '#toast', /^Saved Default group policy \(revision \d+\)$/);
+    assert.deepEqual((await storedDefault()).settings, {});
+    const after = await platform.api<{ settings: PolicySettings }>(
+      'GET',
+      '/v1/policies/effective?user=alice',
+    );
+    assert.deepEqual(after.settings, before.settings);
     assert.deepEqual(browser.pageErrors, []);
   });
 });

@@ -22,13 +22,13 @@ export interface GatewaySettings {
   requireEndpointCredentials: boolean;
   /** With [agent] protocol = "wss": ask endpoints for client certificates (CN = terminal id). */
   endpointMtls: boolean;
-  /** Tap policy (until the policy service owns it): plain NFC UID taps allowed. */
+  /** Baseline of the policy field "Plain NFC UIDs allowed" (policies override it; see gatewayBaseline). */
   allowUidTaps: boolean;
-  /** Tap policy: BLE (RSSI) taps allowed. */
+  /** Baseline of "BLE tap allowed". */
   allowBleTaps: boolean;
-  /** Tap policy: a tap needs presence to report the band authenticated; unknown presence refuses. */
+  /** Baseline of "Presence required": a tap needs presence to report the band authenticated. */
   requirePresence: boolean;
-  /** E-signature ceremonies expire after this long without completing. */
+  /** Baseline of the ceremony timeout: ceremonies expire after this long without completing. */
   esignTimeoutMs: number;
   /** Browser origins allowed to open sockets (e.g. https://mes.example.com); empty = any. */
   allowedOrigins: string[];

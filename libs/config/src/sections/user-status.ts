@@ -19,10 +19,10 @@ export interface UserStatusSettings {
 
 const MIN_TOKEN_LENGTH = 24;
 
-/** [user_status]: the user-status service and, until the policy service exists, its policy. */
+/** [user_status]: the user-status service and the baseline of the Active Directory policy fields. */
 export const userStatusSection = defineSection({
   name: 'user_status',
-  summary: 'user-status: directory choice, the Check User Status policy, cache, admin token',
+  summary: 'user-status: directory choice, the Check User Status baseline, cache, admin token',
   fields: {
     directory: oneOf(['ldap', 'file'], 'ldap'),
     users_file: optionalPath(),

@@ -53,13 +53,6 @@ export const PolicyOverrides = z
   .strict();
 export type PolicyOverrides = z.infer<typeof PolicyOverrides>;
 
-/** The guide's defaults: check on, cache on, 15 minutes; taps by signed proof; distinct second signer. */
-export const BUILT_IN_POLICY: PolicySettings = {
-  activeDirectory: { checkUserStatus: true, cacheUserStatus: true, cacheExpirySeconds: 900 },
-  tap: { allowBleTaps: true, allowUidTaps: false, requirePresence: false },
-  esign: { secondSignerMustDiffer: true, ceremonyTimeoutSeconds: 120 },
-};
-
 const Stamp = z.object({ by: z.string().max(256), at: IsoTime }).strict();
 
 export const PolicyKind = z.enum(['default', 'group', 'user']);
@@ -101,13 +94,83 @@ export const PolicyRecord = z
   });
 export type PolicyRecord = z.infer<typeof PolicyRecord>;
 
-/** Where an effective value came from. */
-export type PolicySourceRef =
-  { kind: 'built-in' } | { kind: PolicyKind; policyId: string; name: string; revision?: number };
+/**
+ * What the services run with for the settings they govern, before any policy: user-status's
+ * [user_status] check/cache/expiry and the gateway's [gateway] tap and e-signature keys. Wider than
+ * PolicySettings: configuration may hold any expiry of 1 s-1 day and a fractional ceremony timeout.
+ * There is no built-in copy anywhere else: each service publishes its baseline (ServiceBaseline).
+ */
+export const BaselineSettings = z
+  .object({
+    activeDirectory: z
+      .object({
+        checkUserStatus: z.boolean(),
+        cacheUserStatus: z.boolean(),
+        cacheExpirySeconds: z.number().int().min(1).max(86_400),
+      })
+      .strict(),
+    tap: TapSection,
+    esign: z
+      .object({
+        secondSignerMustDiffer: z.boolean(),
+        ceremonyTimeoutSeconds: z.number().positive().max(86_400),
+      })
+      .strict(),
+  })
+  .strict();
+export type BaselineSettings = z.infer<typeof BaselineSettings>;
+export type PolicySection = keyof BaselineSettings;
+/** Every field a policy governs, as "section.field". */
+export const POLICY_FIELDS: readonly string[] = Object.entries(BaselineSettings.shape).flatMap(
+  ([section, s]) => Object.keys(s.shape).map((field) => `${section}.${field}`),
+);
 
-export interface EffectivePolicy {
-  settings: PolicySettings;
-  /** Per field ("tap.requirePresence"), which policy set it. */
+/** The services whose configuration is a baseline, and the sections each one governs. Do not rename. */
+export const BaselineService = z.enum(['user-status', 'ws-gateway']);
+export type BaselineService = z.infer<typeof BaselineService>;
+export const BASELINE_OWNER: Record<PolicySection, BaselineService> = {
+  activeDirectory: 'user-status',
+  tap: 'ws-gateway',
+  esign: 'ws-gateway',
+};
+
+/**
+ * One running replica's baseline (bucket KvBuckets.policyBaselines, key baselineKey(service, instance)),
+ * written at start and every BASELINE_REFRESH_MS, deleted at a clean stop. The policy service reads it
+ * for explain and the console's inherited values.
+ */
+export const ServiceBaseline = z
+  .object({
+    v: z.literal(1),
+    service: BaselineService,
+    instance: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    at: IsoTime,
+    settings: BaselineSettings.partial(),
+    /** Per field ("tap.requirePresence"), the configuration key it comes from ("[gateway] require_presence"). */
+    keys: z.record(z.string().max(64), z.string().max(128)),
+  })
+  .strict();
+export type ServiceBaseline = z.infer<typeof ServiceBaseline>;
+export const baselineKey = (service: BaselineService, instance: string): string => `${service}.${instance}`;
+export const BASELINE_REFRESH_MS = 60_000;
+/** A baseline not refreshed for this long belongs to a replica that is gone (unless it is the only one). */
+export const BASELINE_STALE_MS = 3 * BASELINE_REFRESH_MS;
+
+/** Where an effective value came from: a service's configuration, or a policy. */
+export type PolicySourceRef =
+  | {
+      kind: 'baseline';
+      service: BaselineService;
+      /** The configuration key ("[gateway] require_presence"), when the service reported it. */
+      key?: string;
+      /** False: no replica of the service has reported; the value is the configuration default. */
+      reported?: boolean;
+    }
+  | { kind: PolicyKind; policyId: string; name: string; revision?: number };
+
+export interface EffectivePolicy<K extends PolicySection = PolicySection> {
+  settings: Pick<BaselineSettings, K>;
+  /** Per field ("tap.requirePresence"), which policy (or which service's configuration) set it. */
   explain: Record<string, PolicySourceRef>;
   /** The policies that applied, lowest precedence first. */
   applied: PolicySourceRef[];
@@ -123,19 +186,23 @@ export function groupMatches(policyGroup: string, userGroup: string): boolean {
 }
 
 type Versioned = { record: PolicyRecord; revision?: number };
+const unwrap = (p: PolicyRecord | Versioned): Versioned => ('record' in p ? p : { record: p });
 
 /**
- * The effective policy of one user: base (built-in defaults, or a service's configured fallback) <
- * the default policy < group policies of the user's AD groups (by priority, then id) < the user's own
- * policy. Inactive policies are ignored. `groups` unknown (undefined) means no group policy applies.
+ * The effective policy of one user, the one computation behind explain, the console, user-status and
+ * every gateway: base (the services' configuration) < the default policy < group policies of the user's
+ * AD groups (ascending priority, then policy id; so per field the highest-priority group that sets it
+ * wins) < the user's own policy. Inactive policies are ignored. `groups` unknown (undefined) means no
+ * group policy applies; callers that must not guess use fieldsDecidedWithoutGroups() first. Only the
+ * sections present in `base` are computed. `baseExplain` names where base values came from.
  */
-export function effectivePolicy(
+export function effectivePolicy<K extends PolicySection>(
   policies: Iterable<PolicyRecord | Versioned>,
   who: { sAMAccountName?: string; groups?: readonly string[] },
-  base: PolicySettings = BUILT_IN_POLICY,
-): EffectivePolicy {
-  const all = [...policies].map((p) => ('record' in p ? p : { record: p, revision: undefined }));
-  const live = all.filter((p) => p.record.active);
+  base: Pick<BaselineSettings, K>,
+  baseExplain: Record<string, PolicySourceRef> = {},
+): EffectivePolicy<K> {
+  const live = [...policies].map(unwrap).filter((p) => p.record.active);
   const user = who.sAMAccountName?.toLowerCase();
   const layers = [
     ...live.filter((p) => p.record.kind === 'default'),
@@ -155,8 +222,14 @@ export function effectivePolicy(
   ];
   const settings = structuredClone(base) as Record<string, Record<string, unknown>>;
   const explain: Record<string, PolicySourceRef> = {};
-  for (const [section, fields] of Object.entries(base)) {
-    for (const field of Object.keys(fields)) explain[`${section}.${field}`] = { kind: 'built-in' };
+  for (const [section, fields] of Object.entries(settings)) {
+    for (const field of Object.keys(fields)) {
+      const path = `${section}.${field}`;
+      explain[path] = baseExplain[path] ?? {
+        kind: 'baseline',
+        service: BASELINE_OWNER[section as PolicySection],
+      };
+    }
   }
   const applied: PolicySourceRef[] = [];
   for (const { record, revision } of layers) {
@@ -164,7 +237,7 @@ export function effectivePolicy(
       kind: record.kind,
       policyId: record.policyId,
       name: record.name,
-      revision,
+      ...(revision !== undefined ? { revision } : {}),
     };
     applied.push(ref);
     for (const [section, fields] of Object.entries(record.settings)) {
@@ -175,5 +248,104 @@ export function effectivePolicy(
       }
     }
   }
-  return { settings: settings as unknown as PolicySettings, explain, applied };
+  return { settings: settings as unknown as Pick<BaselineSettings, K>, explain, applied };
+}
+
+/**
+ * The fields ("activeDirectory.checkUserStatus") whose effective value for this user does not depend on
+ * the user's groups: the user's own policy sets them, or no active group policy does. Without a
+ * sAMAccountName (a lookup by UPN) the user's own policy is unknown too, so only fields that no group
+ * or user policy sets count as decided.
+ */
+export function fieldsDecidedWithoutGroups(
+  policies: Iterable<PolicyRecord | Versioned>,
+  who: { sAMAccountName?: string },
+  fields: readonly string[],
+): Set<string> {
+  const live = [...policies].map(unwrap).filter((p) => p.record.active);
+  const sets = (r: PolicyRecord, path: string): boolean => {
+    const [section, field] = path.split('.');
+    return (
+      (r.settings as Record<string, Record<string, unknown> | undefined>)[section]?.[field] !== undefined
+    );
+  };
+  const user = who.sAMAccountName?.toLowerCase();
+  const own = live.find(
+    (p) => p.record.kind === 'user' && user !== undefined && p.record.user?.toLowerCase() === user,
+  );
+  const decided = new Set<string>();
+  for (const path of fields) {
+    if (own && sets(own.record, path)) decided.add(path);
+    else if (
+      !live.some(
+        (p) =>
+          (p.record.kind === 'group' || (user === undefined && p.record.kind === 'user')) &&
+          sets(p.record, path),
+      )
+    ) {
+      decided.add(path);
+    }
+  }
+  return decided;
+}
+
+/** The combined baseline the policy service explains with, from what the replicas published. */
+export interface ReportedBaseline {
+  settings: BaselineSettings;
+  explain: Record<string, PolicySourceRef>;
+  /** Services no replica of which has reported: their fields hold `fallback` (configuration defaults). */
+  missing: BaselineService[];
+  /** Fields on which live replicas of one service disagree, with each instance's value. */
+  conflicts: Array<{ field: string; values: Array<{ instance: string; value: unknown }> }>;
+}
+
+/**
+ * Combines the replicas' baselines: per service, the replicas seen within BASELINE_STALE_MS (or, if
+ * none, the most recent one); the newest report wins a field, and disagreements are listed.
+ */
+export function combineBaselines(
+  reports: Iterable<ServiceBaseline>,
+  fallback: BaselineSettings,
+  now: number = Date.now(),
+): ReportedBaseline {
+  const settings = structuredClone(fallback) as Record<string, Record<string, unknown>>;
+  const explain: Record<string, PolicySourceRef> = {};
+  const missing: BaselineService[] = [];
+  const conflicts: ReportedBaseline['conflicts'] = [];
+  const all = [...reports].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  for (const service of BaselineService.options) {
+    const mine = all.filter((r) => r.service === service);
+    const live = mine.filter((r) => now - Date.parse(r.at) <= BASELINE_STALE_MS);
+    const use = live.length > 0 ? live : mine.slice(-1);
+    if (use.length === 0) missing.push(service);
+    for (const [section, owner] of Object.entries(BASELINE_OWNER)) {
+      if (owner !== service) continue;
+      for (const field of Object.keys(settings[section])) {
+        const path = `${section}.${field}`;
+        const values = use
+          .map((r) => ({
+            instance: r.instance,
+            key: r.keys[path],
+            value: (r.settings as Record<string, Record<string, unknown> | undefined>)[section]?.[field],
+          }))
+          .filter((v) => v.value !== undefined);
+        const newest = values.at(-1);
+        if (newest === undefined) {
+          explain[path] = { kind: 'baseline', service, reported: false };
+          continue;
+        }
+        settings[section][field] = newest.value;
+        explain[path] = {
+          kind: 'baseline',
+          service,
+          ...(newest.key ? { key: newest.key } : {}),
+          reported: true,
+        };
+        if (values.some((v) => v.value !== newest.value)) {
+          conflicts.push({ field: path, values: values.map(({ instance, value }) => ({ instance, value })) });
+        }
+      }
+    }
+  }
+  return { settings: settings as unknown as BaselineSettings, explain, missing, conflicts };
 }

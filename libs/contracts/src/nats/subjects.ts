@@ -239,6 +239,8 @@ export const KvBuckets = {
   enrollments: 'tapgate_enrollments',
   policies: 'tapgate_policies',
   terminals: 'tapgate_terminals',
+  /** What each gateway and user-status replica runs with before any policy (ServiceBaseline). */
+  policyBaselines: 'tapgate_policy_baselines',
   /** Administrator sessions of the policy service (key: SHA-256 of the session token; TTL = session). */
   adminSessions: 'tapgate_admin_sessions',
   /** NEA applications and their hashed credentials (policy service writes, gateways watch; issue 9). */

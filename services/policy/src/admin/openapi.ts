@@ -37,6 +37,13 @@ const ROUTES: Record<string, Record<string, Op>> = {
       query: ['user', 'groups'],
     },
   },
+  '/v1/policies/inherited': {
+    get: {
+      summary: "The services' reported baseline and what group and user policies inherit",
+      role: 'viewer',
+      ok: 200,
+    },
+  },
   '/v1/policies/{policyId}': {
     get: { summary: 'One policy', role: 'viewer', ok: 200 },
     put: {

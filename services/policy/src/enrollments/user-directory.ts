@@ -117,4 +117,20 @@ export class UserDirectory {
       current.sAMAccountName.toLowerCase() === user.sAMAccountName.toLowerCase() && current.dn === user.dn;
     return { state: same ? 'bound' : 'renamed', current };
   }
+
+  /**
+   * The user's groups as user-status reads them (direct, nested, primary), for explaining policies:
+   * also from a not_configured answer, which carries the groups it was judged with when it read them.
+   */
+  async groupsOf(sAMAccountName: string): Promise<{ groups: string[]; from: string }> {
+    let answer: StatusAnswer;
+    try {
+      answer = await this.messaging.request(UserStatusGet, { v: 1, user: { sAMAccountName } });
+    } catch (e) {
+      if (e instanceof RequestError) return { groups: [], from: `none (user-status: ${e.kind})` };
+      throw e;
+    }
+    if (answer.groups === undefined) return { groups: [], from: `none (user-status: ${answer.status})` };
+    return { groups: answer.groups, from: 'user-status' };
+  }
 }

@@ -19,7 +19,12 @@ import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { parseIfMatch, parseInput } from '../common/validation';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
-import { CreatePolicyRequest, PoliciesService, UpdatePolicyRequest } from './policies.service';
+import {
+  CreatePolicyRequest,
+  PoliciesService,
+  UpdatePolicyRequest,
+  type InheritedValues,
+} from './policies.service';
 
 const idParam = (v: string): string => parseInput(z.object({ policyId: PolicyId }), { policyId: v }).policyId;
 const EffectiveQuery = z.object({ user: SamAccountName, groups: z.string().max(8192).optional() }).strict();
@@ -45,6 +50,13 @@ export class PoliciesController {
       .map((g) => g.trim())
       .filter(Boolean);
     return this.policies.effective(q.user, groups);
+  }
+
+  /** What the services run with and what group and user policies inherit: the console's form values. */
+  @Get('inherited')
+  @RequireRole('viewer')
+  inherited(): Promise<InheritedValues> {
+    return this.policies.inherited();
   }
 
   @Get(':policyId')

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { gatewayBaseline, loadAgentConfig, userStatusBaseline } from '@tapgate/config';
 import {
+  CACHE_EXPIRY_CHOICES,
   DEFAULT_POLICY_ID,
   KvBuckets,
   PolicyId,
@@ -7,9 +9,14 @@ import {
   PolicyOverrides,
   PolicyRecord,
   SamAccountName,
+  ServiceBaseline,
+  combineBaselines,
   effectivePolicy,
+  type BaselineSettings,
   type EffectivePolicy,
+  type ReportedBaseline,
 } from '@tapgate/contracts';
+import { Messaging, openBucket } from '@tapgate/messaging';
 import { z } from 'zod';
 import { AdminAuditLog } from '../audit/admin-audit';
 import type { Principal } from '../auth/principal';
@@ -27,10 +34,47 @@ const Fields = {
   active: z.boolean().optional(),
   settings: PolicyOverrides,
 };
-export const CreatePolicyRequest = z.object({ policyId: PolicyId, kind: PolicyKind, ...Fields }).strict();
+/** Route names under /v1/policies/, which a policy id would be shadowed by. */
+const RESERVED_IDS = ['effective', 'inherited'];
+export const CreatePolicyRequest = z
+  .object({
+    policyId: PolicyId.refine((id) => !RESERVED_IDS.includes(id.toLowerCase()), {
+      message: `reserved: ${RESERVED_IDS.join(', ')}`,
+    }),
+    kind: PolicyKind,
+    ...Fields,
+  })
+  .strict();
 export type CreatePolicyRequest = z.infer<typeof CreatePolicyRequest>;
 export const UpdatePolicyRequest = z.object(Fields).strict();
 export type UpdatePolicyRequest = z.infer<typeof UpdatePolicyRequest>;
+
+/**
+ * The configuration defaults, derived from the declarations in libs/config (an empty configuration)
+ * through the same mappings the services use: what explain shows for a service no replica of which has
+ * reported its baseline yet, flagged `reported: false`.
+ */
+let configDefaults: BaselineSettings | undefined;
+function configurationDefaults(): BaselineSettings {
+  if (!configDefaults) {
+    const cfg = loadAgentConfig({ env: {}, sections: ['gateway', 'userStatus'] });
+    configDefaults = {
+      ...userStatusBaseline(cfg.userStatus).settings,
+      ...gatewayBaseline(cfg.gateway).settings,
+    };
+  }
+  return configDefaults;
+}
+
+/** What the console needs to show inherited values: the baseline and the baseline under the default policy. */
+export interface InheritedValues {
+  baseline: ReportedBaseline;
+  /** What a group or user policy inherits: the baseline < the default policy. */
+  inherited: EffectivePolicy;
+  cacheExpiryChoices: readonly number[];
+}
+
+export type BaselineStatus = Pick<ReportedBaseline, 'missing' | 'conflicts'>;
 
 /** Policies in the KV bucket, with optimistic concurrency, audit, and the effective-policy view. */
 @Injectable()
@@ -41,6 +85,7 @@ export class PoliciesService {
     buckets: Buckets,
     private readonly audit: AdminAuditLog,
     private readonly directory: UserDirectory,
+    private readonly messaging: Messaging,
   ) {
     this.store = new RevisionedStore(buckets, KvBuckets.policies, PolicyRecord, 'policy');
   }
@@ -134,20 +179,52 @@ export class PoliciesService {
   async effective(
     sAMAccountName: string,
     groups: string[] | undefined,
-  ): Promise<EffectivePolicy & { user: string; groups: string[]; groupsFrom: string }> {
+  ): Promise<
+    EffectivePolicy & { user: string; groups: string[]; groupsFrom: string; baseline: BaselineStatus }
+  > {
     let groupsFrom = 'request';
-    if (groups === undefined) {
-      const found = await this.directory.lookup(sAMAccountName);
-      groups = found.found ? (found.groups ?? []) : [];
-      groupsFrom = found.found ? 'user-status' : `none (user-status: ${found.found ? '' : found.reason})`;
-    }
-    const policies = (await this.store.list()).map((p) => ({ record: p.value, revision: p.revision }));
+    if (groups === undefined) ({ groups, from: groupsFrom } = await this.directory.groupsOf(sAMAccountName));
+    const [policies, baseline] = await Promise.all([this.versioned(), this.baseline()]);
     return {
       user: sAMAccountName,
       groups,
       groupsFrom,
-      ...effectivePolicy(policies, { sAMAccountName, groups }),
+      ...effectivePolicy(policies, { sAMAccountName, groups }, baseline.settings, baseline.explain),
+      baseline: { missing: baseline.missing, conflicts: baseline.conflicts },
     };
+  }
+
+  /** The baseline and what group and user policies inherit, for the console's forms. */
+  async inherited(): Promise<InheritedValues> {
+    const [policies, baseline] = await Promise.all([this.versioned(), this.baseline()]);
+    const defaults = policies.filter((p) => p.record.kind === 'default');
+    return {
+      baseline,
+      inherited: effectivePolicy(defaults, {}, baseline.settings, baseline.explain),
+      cacheExpiryChoices: CACHE_EXPIRY_CHOICES,
+    };
+  }
+
+  private async versioned(): Promise<Array<{ record: PolicyRecord; revision: number }>> {
+    return (await this.store.list()).map((p) => ({ record: p.value, revision: p.revision }));
+  }
+
+  /** What the running gateways and user-status replicas reported (KvBuckets.policyBaselines). */
+  async baseline(): Promise<ReportedBaseline> {
+    const kv = await openBucket(this.messaging, KvBuckets.policyBaselines).catch((e: unknown) => {
+      throw new ApiError('unavailable', `baselines bucket: ${(e as Error).message}`);
+    });
+    // All keys first: a get() while the keys iterator is open ends the iteration early.
+    const keys: string[] = [];
+    for await (const key of await kv.keys()) keys.push(key);
+    const reports: ServiceBaseline[] = [];
+    for (const key of keys) {
+      const entry = await kv.get(key);
+      if (!entry || entry.operation !== 'PUT') continue;
+      const parsed = ServiceBaseline.safeParse(entry.json());
+      if (parsed.success) reports.push(parsed.data);
+    }
+    return combineBaselines(reports, configurationDefaults());
   }
 
   private async modify(

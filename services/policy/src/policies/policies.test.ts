@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { UserStatusGet, type StatusAnswer } from '@tapgate/contracts';
-import { connectMessaging, type Messaging } from '@tapgate/messaging';
-import { startNats, type TestServer } from '@tapgate/testing';
+import { gatewayBaseline } from '@tapgate/config';
+import { connectMessaging, publishBaseline, type Messaging } from '@tapgate/messaging';
+import { startNats, waitFor, type TestServer } from '@tapgate/testing';
 import { SessionStore } from '../auth/session-store';
 import { startPolicy, type PolicyHarness } from '../testing/policy-harness';
 
@@ -130,6 +131,8 @@ describe('policies API', () => {
       user: 'olga',
       settings: { esign: { ceremonyTimeoutSeconds: 300 } },
     });
+    const reserved = await mk({ policyId: 'inherited', kind: 'group', name: 'x', group: 'x', settings: {} });
+    assert.equal(reserved.status, 400, 'an id that a route would shadow');
     const dup = await mk({ policyId: 'olga2', kind: 'user', name: 'Olga again', user: 'OLGA', settings: {} });
     assert.equal(dup.status, 409);
 
@@ -144,10 +147,65 @@ describe('policies API', () => {
     assert.equal(e.body.explain['esign.ceremonyTimeoutSeconds'].kind, 'user');
     assert.equal(e.body.settings.activeDirectory.cacheExpirySeconds, 30);
     assert.equal(e.body.explain['activeDirectory.cacheExpirySeconds'].kind, 'default');
-    assert.equal(e.body.explain['tap.allowBleTaps'].kind, 'built-in');
+    assert.equal(e.body.explain['tap.allowBleTaps'].kind, 'baseline');
+    assert.equal(e.body.explain['tap.allowBleTaps'].service, 'ws-gateway');
 
-    const nobody = await call('GET', '/v1/policies/effective?user=someone');
-    assert.equal(nobody.body.settings.tap.requirePresence, false);
+    // No gateway has reported: its fields are the configuration defaults, flagged as such.
+    const unreported = await call('GET', '/v1/policies/effective?user=someone');
+    assert.equal(unreported.body.settings.tap.requirePresence, true, '[gateway] require_presence default');
+    assert.equal(unreported.body.explain['tap.requirePresence'].reported, false);
+    assert.deepEqual(unreported.body.baseline.missing, ['user-status', 'ws-gateway']);
+
+    // Two gateway replicas report what they run with; explain follows them, and names the key.
+    const gw = (instance: string, requirePresence: boolean) =>
+      publishBaseline(peer, {
+        service: 'ws-gateway',
+        instance,
+        ...gatewayBaseline({
+          allowBleTaps: true,
+          allowUidTaps: false,
+          requirePresence,
+          esignTimeoutMs: 45_500,
+        }),
+      });
+    const gw1 = gw('gw1', false);
+    const explained = await waitFor(
+      async () => {
+        const r = await call('GET', '/v1/policies/effective?user=someone');
+        return r.body.baseline.missing.includes('ws-gateway') ? undefined : r.body;
+      },
+      { what: 'the gateway baseline seen by the policy service' },
+    );
+    assert.equal(explained.settings.tap.requirePresence, false);
+    assert.deepEqual(explained.explain['tap.requirePresence'], {
+      kind: 'baseline',
+      service: 'ws-gateway',
+      key: '[gateway] require_presence',
+      reported: true,
+    });
+    assert.equal(explained.settings.esign.ceremonyTimeoutSeconds, 45.5, "olga's own policy is not someone's");
+    const inh = await call('GET', '/v1/policies/inherited');
+    assert.equal(inh.status, 200);
+    assert.equal(inh.body.baseline.settings.esign.ceremonyTimeoutSeconds, 45.5);
+    assert.equal(inh.body.inherited.settings.activeDirectory.cacheExpirySeconds, 30, 'default policy');
+    assert.equal(inh.body.inherited.explain['tap.requirePresence'].policyId, undefined);
+    // A second replica configured differently: the disagreement is reported, not hidden.
+    const gw2 = gw('gw2', true);
+    let last: Body = {};
+    await waitFor(
+      async () => {
+        last = (await call('GET', '/v1/policies/inherited')).body;
+        return last.baseline.conflicts.length > 0;
+      },
+      { what: 'the conflict reported', timeoutMs: 3000 },
+    ).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}: ${JSON.stringify(last.baseline)}`);
+    });
+    await Promise.all([gw1.stop(), gw2.stop()]);
+    assert.deepEqual((await call('GET', '/v1/policies/inherited')).body.baseline.missing, [
+      'user-status',
+      'ws-gateway',
+    ]);
   });
 
   it('checks roles and CSRF on every route, and audits changes with before and after', async () => {

@@ -12,6 +12,7 @@ import {
   type DirectoryEntry,
   type DirectoryHealth,
 } from './directory';
+import { TOKEN_GROUPS, groupDnsBySid, tokenGroupSids } from './group-expansion';
 import { LdapPool, isConnectionError, type LdapConnectionOptions } from './ldap-pool';
 
 export interface LdapDirectoryOptions extends LdapConnectionOptions {
@@ -181,10 +182,12 @@ export class LdapDirectory implements Directory {
 
   /** Adds msDS-User-Account-Control-Computed, which Windows computes only on a base-scope read. */
   private async complete(client: Client, e: Entry): Promise<DirectoryEntry | null> {
+    const timeLimit = Math.max(1, Math.ceil(this.opts.timeoutMs / 1000));
     const base = await client.search(e.dn, {
       scope: 'base',
       filter: '(objectClass=*)',
-      attributes: [ATTR.computed],
+      attributes: [ATTR.computed, TOKEN_GROUPS],
+      explicitBufferAttributes: [TOKEN_GROUPS],
     });
     if (base.searchEntries.length !== 1) return null; // deleted between the two reads
     const sAMAccountName = text(e, 'sAMAccountName');
@@ -209,7 +212,18 @@ export class LdapDirectory implements Directory {
         dn: e.dn,
       },
       attributes,
-      groups: multi(e, 'memberOf'),
+      // Direct, nested and primary groups, for group policies (docs/architecture.md: group matching).
+      groups: [
+        ...new Set([
+          ...multi(e, 'memberOf'),
+          ...(await groupDnsBySid(
+            client,
+            this.opts.baseDn,
+            tokenGroupSids(base.searchEntries[0]),
+            timeLimit,
+          )),
+        ]),
+      ],
       identity: { objectGUID, ...(objectSid ? { objectSid } : {}) },
     };
   }

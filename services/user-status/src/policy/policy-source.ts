@@ -1,54 +1,28 @@
-/** The Active Directory part of the active policy (the guide's "Check User Status" group). */
-export interface UserStatusPolicy {
-  /** Off: every request is answered `not_configured`. */
-  checkUserStatus: boolean;
-  /** Off: every request goes to the directory. */
-  cacheUserStatus: boolean;
-  /** How long a cached status stays valid. Default 900 (15 min); the guide recommends 30. */
-  cacheExpirySeconds: number;
+import type { BaselineSettings } from '@tapgate/contracts';
+
+/** The Active Directory part of a policy (the guide's "Check User Status" group), as enforced. */
+export type UserStatusPolicy = BaselineSettings['activeDirectory'];
+
+/** The AD settings in force for one user. */
+export interface UserPolicy {
+  settings: UserStatusPolicy;
+  /**
+   * True when the groups were not given and some field of the policy depends on them (a group policy
+   * sets it and the user's own policy does not): `settings` then must not be acted on without reading
+   * the user's groups, which the answer carries to the gateway.
+   */
+  groupsNeeded: boolean;
 }
 
-export const DEFAULT_POLICY: UserStatusPolicy = {
-  checkUserStatus: true,
-  cacheUserStatus: true,
-  cacheExpirySeconds: 900,
-};
-
 /**
- * Where the policy comes from. The service reads `current()` on every request, so a change applies to
- * the next request; `onChange` is for logging and for sources that push.
+ * Where the policy comes from. The service asks `forUser` on every request, so a policy change applies
+ * to the next request, cached entries included; `onChange` is for logging.
  */
 export interface PolicySource {
+  forUser(who: { sAMAccountName?: string; groups?: readonly string[] }): UserPolicy;
+  /** What applies to a user whom no group or user policy names (the baseline < the default policy). */
   current(): UserStatusPolicy;
   onChange(cb: (policy: UserStatusPolicy) => void): () => void;
-}
-
-/**
- * Policy from configuration ([user_status] check_user_status, cache_user_status, cache_expiry_seconds)
- * until the policy service (issue 5) provides a KV-backed source. `update` lets an operator hook
- * (or a test) change it at run time.
- */
-export class ConfigPolicySource implements PolicySource {
-  private policy: UserStatusPolicy;
-  private readonly listeners = new Set<(p: UserStatusPolicy) => void>();
-
-  constructor(initial: Partial<UserStatusPolicy> = {}) {
-    this.policy = validatePolicy({ ...DEFAULT_POLICY, ...initial });
-  }
-
-  current(): UserStatusPolicy {
-    return this.policy;
-  }
-
-  update(change: Partial<UserStatusPolicy>): void {
-    this.policy = validatePolicy({ ...this.policy, ...change });
-    for (const cb of this.listeners) cb(this.policy);
-  }
-
-  onChange(cb: (policy: UserStatusPolicy) => void): () => void {
-    this.listeners.add(cb);
-    return () => this.listeners.delete(cb);
-  }
 }
 
 export function validatePolicy(p: UserStatusPolicy): UserStatusPolicy {

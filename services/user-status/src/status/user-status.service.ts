@@ -3,7 +3,7 @@ import { DecisionUser, type StatusAnswer, type UserRef, type UserStatus } from '
 import { createLogger, getMeter, getTracer, type Logger } from '@tapgate/telemetry';
 import { cacheKey, guidKey, type CachedStatus, type StatusCache } from '../cache/status-cache';
 import type { BoundLookup, Directory, DirectoryEntry } from '../directory/directory';
-import type { PolicySource, UserStatusPolicy } from '../policy/policy-source';
+import type { PolicySource } from '../policy/policy-source';
 import { statusFromAttributes } from './rules';
 import { SingleFlight } from './single-flight';
 
@@ -22,8 +22,6 @@ const MESSAGES: Partial<Record<UserStatus, string>> = {
   identity_changed:
     'The account name now belongs to another directory object than the one the band was enrolled to.',
 };
-
-type CacheRead = { hit: StatusAnswer } | { miss: 'miss' | 'error' };
 
 /**
  * "May user X act now?" Policy first (Check User Status off -> not_configured), then the Redis cache
@@ -56,7 +54,7 @@ export class UserStatusService {
   async get(ref: UserRef, objectGUID?: string): Promise<StatusAnswer> {
     return getTracer().startActiveSpan('userstatus.get', async (span) => {
       try {
-        const answer = await this.decide(ref, this.policy.current(), objectGUID);
+        const answer = await this.decide(ref, objectGUID);
         span.setAttributes({ 'tapgate.source': answer.source, 'tapgate.status': answer.status });
         this.answers.add(1, { status: answer.status });
         return answer;
@@ -66,46 +64,66 @@ export class UserStatusService {
     });
   }
 
-  private async decide(ref: UserRef, policy: UserStatusPolicy, objectGUID?: string): Promise<StatusAnswer> {
-    if (!policy.checkUserStatus) {
-      return this.answer('not_configured', 'none', this.now(), { message: NOT_CONFIGURED_MESSAGE });
-    }
+  /**
+   * The user's effective AD settings decide each step. Known by name alone (the user's own policy sets
+   * the field, or no group policy does): act on them at once. Otherwise the groups come from the cached
+   * entry or the directory read, and the settings are judged again with them: a policy change applies
+   * to the next request, entries already cached included.
+   */
+  private async decide(ref: UserRef, objectGUID?: string): Promise<StatusAnswer> {
+    const sam = 'sAMAccountName' in ref ? ref.sAMAccountName : undefined;
+    const byName = this.policy.forUser({ sAMAccountName: sam });
+    if (!byName.groupsNeeded && !byName.settings.checkUserStatus) return this.notConfigured();
     // A GUID query's answer depends on the name asked too (who holds it now), so both make the key.
     const key = objectGUID ? `${guidKey(objectGUID)}|${cacheKey(ref)}` : cacheKey(ref);
-    if (!policy.cacheUserStatus) {
+    if (!byName.groupsNeeded && !byName.settings.cacheUserStatus) {
       this.cacheResults.add(1, { result: 'bypass' });
-      return this.flight.run(key, () => this.fromDirectory(ref, undefined, objectGUID));
+      return this.flight.run(key, () => this.fromDirectory(ref, false, objectGUID));
     }
-    const read = await this.readCache(ref, policy, objectGUID);
-    if ('hit' in read) return read.hit;
+    const read = await this.readCache(ref, objectGUID);
+    if ('entry' in read && read.entry) {
+      const entry = read.entry;
+      const policy = this.policy.forUser({
+        sAMAccountName: entry.user?.sAMAccountName ?? sam,
+        groups: entry.groups ?? [],
+      }).settings;
+      if (!policy.checkUserStatus) return this.notConfigured(entry);
+      if (!policy.cacheUserStatus) this.cacheResults.add(1, { result: 'bypass' });
+      // Freshness against the expiry in force now, so a policy change applies to cached entries at once.
+      else if (this.cache.fresh(entry, policy.cacheExpirySeconds, this.now().getTime())) {
+        this.cacheResults.add(1, { result: 'hit' });
+        return this.fromCache(entry);
+      } else this.cacheResults.add(1, { result: 'miss' });
+    } else this.cacheResults.add(1, { result: 'entry' in read ? 'miss' : 'error' });
     // After a Redis error the write would fail too: answer straight from the directory.
-    return this.flight.run(key, () =>
-      this.fromDirectory(ref, read.miss === 'miss' ? policy : undefined, objectGUID),
-    );
+    return this.flight.run(key, () => this.fromDirectory(ref, 'entry' in read, objectGUID));
   }
 
-  private async readCache(ref: UserRef, policy: UserStatusPolicy, objectGUID?: string): Promise<CacheRead> {
+  /** Carries the user and groups when they were read, so the gateway applies the same group policies. */
+  private notConfigured(known?: Pick<StatusAnswer, 'user' | 'groups'>): StatusAnswer {
+    return this.answer('not_configured', 'none', this.now(), {
+      message: NOT_CONFIGURED_MESSAGE,
+      user: known?.user,
+      groups: known?.groups,
+    });
+  }
+
+  private async readCache(
+    ref: UserRef,
+    objectGUID?: string,
+  ): Promise<{ entry: CachedStatus | null } | { error: Error }> {
     return getTracer().startActiveSpan(
       'userstatus.cache',
       { attributes: { 'tapgate.source': 'cache' } },
       async (span) => {
         try {
           const entry = await this.cache.get(ref, objectGUID);
-          // Freshness against the expiry in force now, so a policy change applies to cached entries at once.
-          if (entry && this.cache.fresh(entry, policy.cacheExpirySeconds, this.now().getTime())) {
-            this.cacheResults.add(1, { result: 'hit' });
-            span.setAttribute('tapgate.cache.result', 'hit');
-            return { hit: this.fromCache(entry) };
-          }
-          this.cacheResults.add(1, { result: 'miss' });
-          span.setAttribute('tapgate.cache.result', 'miss');
-          return { miss: 'miss' } as const;
+          span.setAttribute('tapgate.cache.found', entry !== null);
+          return { entry };
         } catch (e) {
-          this.cacheResults.add(1, { result: 'error' });
-          span.setAttribute('tapgate.cache.result', 'error');
           span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
           this.log.debug({ err: (e as Error).message }, 'status cache read failed; asking the directory');
-          return { miss: 'error' } as const;
+          return { error: e as Error };
         } finally {
           span.end();
         }
@@ -113,12 +131,12 @@ export class UserStatusService {
     );
   }
 
-  /** Reads the directory; `fill` is the policy to cache the answer under, if it should be cached. */
-  private async fromDirectory(
-    ref: UserRef,
-    fill: UserStatusPolicy | undefined,
-    objectGUID?: string,
-  ): Promise<StatusAnswer> {
+  /**
+   * Reads the directory (with `objectGUID`, the enrolled object and who holds the name now), then applies
+   * the user's settings with the groups just read: caches the answer (when `mayCache` and the policy says
+   * so) and answers not_configured when Check User Status is off.
+   */
+  private async fromDirectory(ref: UserRef, mayCache: boolean, objectGUID?: string): Promise<StatusAnswer> {
     const checkedAt = this.now();
     const read: { entry: DirectoryEntry | null; bound?: BoundLookup } | { error: Error } =
       await getTracer().startActiveSpan(
@@ -147,7 +165,12 @@ export class UserStatusService {
       read.bound?.name === 'other'
         ? this.identityChanged(objectGUID!, read.bound, checkedAt)
         : this.judge(read.entry, checkedAt);
-    if (fill && answer.status !== 'unavailable') {
+    const policy = this.policy.forUser({
+      sAMAccountName:
+        read.entry?.user.sAMAccountName ?? ('sAMAccountName' in ref ? ref.sAMAccountName : undefined),
+      groups: read.entry?.groups ?? [],
+    }).settings;
+    if (mayCache && policy.cacheUserStatus && answer.status !== 'unavailable') {
       const entry: CachedStatus = {
         v: 1,
         status: answer.status,
@@ -158,12 +181,12 @@ export class UserStatusService {
         ...(answer.directoryObject ? { directoryObject: answer.directoryObject } : {}),
         filledAt: checkedAt.getTime(),
       };
-      await this.cache.put(ref, entry, fill.cacheExpirySeconds, objectGUID).catch((e: unknown) => {
+      await this.cache.put(ref, entry, policy.cacheExpirySeconds, objectGUID).catch((e: unknown) => {
         this.cacheResults.add(1, { result: 'error' });
         this.log.debug({ err: (e as Error).message }, 'status cache write failed');
       });
     }
-    return answer;
+    return policy.checkUserStatus ? answer : this.notConfigured(answer);
   }
 
   /** The enrolled name is now another object's: refused, and nothing of that other person is shown. */

@@ -8,6 +8,7 @@ import type { GatewaySettings } from '../settings';
 import { KvTapPolicySource } from './tap-policy-source';
 
 const settings = {
+  gatewayId: 'gw-test',
   tapPolicy: { allowUidTaps: false, allowBleTaps: true, requirePresence: false },
   esignTimeoutMs: 90_000,
 } as GatewaySettings;
@@ -40,8 +41,8 @@ describe('policy changes reach user-status and gateway replicas', () => {
   });
 
   after(async () => {
-    userStatus?.stop();
-    for (const g of gateways ?? []) g.onModuleDestroy();
+    await userStatus?.stop();
+    for (const g of gateways ?? []) await g.onModuleDestroy();
     for (const c of conns) await c.close();
     await policy?.close();
     await nats?.dispose();

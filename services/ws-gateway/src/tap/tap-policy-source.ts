@@ -1,12 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import {
-  BUILT_IN_POLICY,
-  KvBuckets,
-  PolicyRecord,
-  effectivePolicy,
-  type PolicySettings,
-} from '@tapgate/contracts';
-import { KvCache, type Messaging } from '@tapgate/messaging';
+import { gatewayBaseline } from '@tapgate/config';
+import { KvBuckets, PolicyRecord, effectivePolicy, type BaselineSettings } from '@tapgate/contracts';
+import { KvCache, publishBaseline, type BaselinePublisher, type Messaging } from '@tapgate/messaging';
 import type { GatewaySettings, TapPolicy } from '../settings';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
 
@@ -28,38 +23,43 @@ export const TAP_POLICY_SOURCE = Symbol('TAP_POLICY_SOURCE');
 
 /**
  * The policies bucket as a local read cache (a KV watch, so a change reaches this replica within
- * moments), over the [gateway] config values as the fallback for whatever no policy sets.
+ * moments), applied with effectivePolicy() over this replica's [gateway] values (its baseline), which
+ * it publishes so the policy service explains from the same values.
  */
 @Injectable()
 export class KvTapPolicySource implements TapPolicySource, OnModuleInit, OnModuleDestroy {
   private readonly cache: KvCache<PolicyRecord>;
-  private readonly base: PolicySettings;
+  private readonly base: Pick<BaselineSettings, 'tap' | 'esign'>;
+  private readonly baselineKeys: Record<string, string>;
+  private publisher: BaselinePublisher | undefined;
   // Effective policies are computed per tap from a handful of records; remembering the answers until
   // the next policy change keeps that off the hot path (bounded: cleared when it grows past 10,000).
   private readonly memo = new Map<string, unknown>();
 
   constructor(
-    @Inject(MESSAGING) messaging: Messaging,
+    @Inject(MESSAGING) private readonly messaging: Messaging,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
   ) {
     this.cache = new KvCache(messaging, KvBuckets.policies, PolicyRecord);
     this.cache.onChange(() => this.memo.clear());
-    this.base = {
-      ...BUILT_IN_POLICY,
-      tap: { ...settings.tapPolicy },
-      esign: {
-        ...BUILT_IN_POLICY.esign,
-        ceremonyTimeoutSeconds: Math.round(settings.esignTimeoutMs / 1000),
-      },
-    };
+    const baseline = gatewayBaseline({ ...settings.tapPolicy, esignTimeoutMs: settings.esignTimeoutMs });
+    this.base = baseline.settings;
+    this.baselineKeys = baseline.keys;
   }
 
   onModuleInit(): void {
     this.cache.start();
+    this.publisher = publishBaseline(this.messaging, {
+      service: 'ws-gateway',
+      instance: this.settings.gatewayId,
+      settings: this.base,
+      keys: this.baselineKeys,
+    });
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     this.cache.stop();
+    await this.publisher?.stop();
   }
 
   private policies(): PolicyRecord[] {
@@ -108,10 +108,8 @@ export class KvTapPolicySource implements TapPolicySource, OnModuleInit, OnModul
   }
 
   esignTimeoutMs(): number {
-    const e = effectivePolicy(this.policies(), {}, this.base);
-    // Unset by every policy: the configured milliseconds exactly, not the rounded seconds.
-    return e.explain['esign.ceremonyTimeoutSeconds']?.kind === 'built-in'
-      ? this.settings.esignTimeoutMs
-      : e.settings.esign.ceremonyTimeoutSeconds * 1000;
+    return Math.round(
+      effectivePolicy(this.policies(), {}, this.base).settings.esign.ceremonyTimeoutSeconds * 1000,
+    );
   }
 }
