@@ -18,6 +18,7 @@ export {
   type ChainBreak,
 } from './chain';
 export { AuditError, type AuditErrorCode } from './errors';
+export { DEFAULT_SPOOL_MAX_RECORDS } from './spool';
 export {
   CSV_COLUMNS,
   csvField,

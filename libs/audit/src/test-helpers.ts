@@ -21,6 +21,7 @@ export async function freshTrails(n = 1, opts: AuditTrailOptions = {}) {
     connections,
     trail: trails[0],
     async dispose() {
+      await Promise.all(trails.map((t) => t.close()));
       await Promise.all(connections.map((c) => c.close()));
       await nats.dispose();
     },
