@@ -26,6 +26,12 @@ export {
   csvRow,
   formatExport,
   jsonEntry,
+  newTally,
+  describeTally,
+  tallyComplete,
+  WHOLE_TRAIL,
+  MAX_LISTED,
   type ExportFormat,
+  type ExportTally,
 } from './export';
 export { createAuditApi, type AuditApi, type AuditApiResponse, type Query } from './api';

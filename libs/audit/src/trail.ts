@@ -15,7 +15,7 @@ import {
 } from 'nats';
 import { AuditInput, GENESIS_HASH, chainRecord, checkLink, type ChainBreak } from './chain';
 import { AuditError } from './errors';
-import { formatExport, type ExportFormat } from './export';
+import { MAX_LISTED, formatExport, newTally, type ExportFormat, type ExportTally } from './export';
 import { readStream } from './reader';
 import { AuditSpool, DEFAULT_SPOOL_MAX_RECORDS, type SpoolEntry } from './spool';
 
@@ -76,6 +76,7 @@ export interface ExportResult {
   count: number;
   /** Sequences in the scanned window that are not valid records (see verifyChain). */
   unreadable: number[];
+  tally: ExportTally;
 }
 
 export type ExportedEntry = { seq: number; record: AuditRecord } | { seq: number; unreadable: string };
@@ -571,47 +572,73 @@ export class AuditTrail {
 
   /**
    * The records whose `at` lies in [from, to), in stream order. Records that cannot be read are yielded
-   * as `unreadable` rather than skipped silently (verifyChain says why).
+   * as `unreadable` rather than skipped silently (verifyChain says why); sequences the stream no longer
+   * returns are counted in `tally.missing`. The scan runs to the end of the stream: a record spooled
+   * while NATS was down is stored long after its `at`.
    */
-  async *records(range: TimeRange): AsyncGenerator<ExportedEntry> {
+  async *records(range: TimeRange, tally: ExportTally = newTally()): AsyncGenerator<ExportedEntry> {
     const margin = range.marginMs ?? 600_000;
-    const { lastSeq } = await this.streamState();
-    const start = new Date(range.from.getTime() - margin);
-    const stopAfter = range.to.getTime() + margin;
-    for await (const entry of readStream(await this.js(), { time: start }, lastSeq)) {
-      if (entry.storedAt.getTime() > stopAfter) return;
+    const state = await this.streamState();
+    Object.assign(tally, {
+      streamMessages: state.messages,
+      streamFirstSeq: state.firstSeq,
+      streamLastSeq: state.lastSeq,
+    });
+    const startTime = range.from.getTime() - margin;
+    // From the beginning by sequence, so that a gap before the first record returned is seen too.
+    const start = startTime <= 0 ? { seq: 1 } : { time: new Date(startTime) };
+    let expected = 'seq' in start ? Math.max(1, state.firstSeq) : undefined;
+    const missing = (from: number, to: number) => {
+      for (let s = from; s <= to && tally.missing.length < MAX_LISTED; s++) tally.missing.push(s);
+      tally.missingCount += to - from + 1;
+    };
+    for await (const entry of readStream(await this.js(), start, state.lastSeq)) {
+      if (expected !== undefined && entry.seq > expected) missing(expected, entry.seq - 1);
+      expected = entry.seq + 1;
+      tally.firstSeq ??= entry.seq;
+      tally.lastSeq = entry.seq;
+      tally.read += 1;
       let raw: unknown;
       try {
         raw = JSON.parse(decoder.decode(entry.data));
       } catch {
+        tally.unreadable.push(entry.seq);
         yield { seq: entry.seq, unreadable: 'not JSON' };
         continue;
       }
       const parsed = AuditRecord.safeParse(raw);
       if (!parsed.success) {
+        tally.unreadable.push(entry.seq);
         yield { seq: entry.seq, unreadable: 'not a valid audit record' };
         continue;
       }
       const at = Date.parse(parsed.data.at);
       if (at >= range.from.getTime() && at < range.to.getTime()) {
+        tally.exported += 1;
         yield { seq: entry.seq, record: parsed.data };
+      } else {
+        tally.outsideRange += 1;
       }
+    }
+    if (expected !== undefined && expected <= state.lastSeq) missing(expected, state.lastSeq);
+    if (tally.firstSeq === undefined && state.lastSeq > 0 && 'seq' in start) {
+      missing(Math.max(1, state.firstSeq), state.lastSeq);
     }
   }
 
   /** A time range as one document (JSON array or CSV), with the sequences that could not be read. */
   async exportRange(range: TimeRange & { format: ExportFormat }): Promise<ExportResult> {
     const entries: Array<{ seq: number; record: AuditRecord }> = [];
-    const unreadable: number[] = [];
-    for await (const e of this.records(range)) {
+    const tally = newTally();
+    for await (const e of this.records(range, tally)) {
       if ('record' in e) entries.push(e);
-      else unreadable.push(e.seq);
     }
     return {
       contentType: range.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json',
       body: formatExport(entries, range.format),
       count: entries.length,
-      unreadable,
+      unreadable: tally.unreadable,
+      tally,
     };
   }
 }
