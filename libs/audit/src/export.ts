@@ -139,7 +139,8 @@ export function describeTally(t: ExportTally): string {
   if (t.unreadable.length > 0) {
     parts.push(`${t.unreadable.length} unreadable (sequences ${t.unreadable.slice(0, 20).join(', ')})`);
   }
-  if (t.missingCount > 0)
+  if (t.missingCount > 0) {
     parts.push(`${t.missingCount} missing (sequences ${t.missing.slice(0, 20).join(', ')})`);
+  }
   return parts.join('; ');
 }
