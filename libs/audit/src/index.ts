@@ -35,3 +35,4 @@ export {
   type ExportTally,
 } from './export';
 export { createAuditApi, type AuditApi, type AuditApiResponse, type Query } from './api';
+export { sampleDecision, appendSampleRecords } from './samples';
