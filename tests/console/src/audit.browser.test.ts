@@ -93,7 +93,7 @@ describe('console Audit page: export (CSV, JSON) and verify of the decision trai
       page.waitForEvent('download', { timeout: 60_000 }),
       page.getByRole('button', { name: 'Export JSON' }).click(),
     ]);
-    const entries = JSON.parse(readFileSync((await download.path()), 'utf8')) as Array<{ seq: number }>;
+    const entries = JSON.parse(readFileSync(await download.path(), 'utf8')) as Array<{ seq: number }>;
     assert.equal(entries.length, RECORDS);
     assert.deepEqual(
       entries.map((e) => e.seq),
