@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -184,6 +184,26 @@ describe('AuditTrail.enqueue with a spool folder: records survive a crash', () =
     } finally {
       await env.dispose();
     }
+  });
+
+  it('the journal stays small while NATS is up: it is rewritten every ~1,000 lines', async () => {
+    const env = await freshTrails(1);
+    const spoolDir = tempDir();
+    const trail = new AuditTrail(env.connections[0], { spoolDir });
+    try {
+      for (let i = 0; i < 1_500; i++) trail.enqueue(decision({ tapId: `steady-${i}` }));
+      assert.ok(await trail.drained(60_000));
+      await trail.persisted();
+      const lines = readFileSync(join(spoolDir, 'audit-spool.jsonl'), 'utf8').split('\n').length;
+      assert.ok(lines < 1_500, `the journal has ${lines} lines after 1,500 records (3 lines each)`);
+      assert.equal((await storedRecords(trail)).length, 1_500);
+    } finally {
+      await trail.close();
+      await env.dispose();
+    }
+    const again = new AuditTrail(env.connections[0], { spoolDir });
+    assert.equal(again.waiting(), 0, 'nothing to resend after a clean run');
+    await again.close();
   });
 
   it('an attempt stored before a crash is found by its sequence, even after the duplicate window', async () => {
