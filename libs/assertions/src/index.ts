@@ -8,7 +8,14 @@ export {
   type AssertionSignerOptions,
   type SignedAssertion,
 } from './signer';
-export { AssertionVerifier, type AssertionVerifierOptions } from './verifier';
+export {
+  AssertionVerifier,
+  MAX_CLOCK_TOLERANCE_SECONDS,
+  type AssertionVerifierOptions,
+  type ExpectedAssertion,
+  type ExpectedCeremony,
+  type VerifiedCeremony,
+} from './verifier';
 export { AssertionError, type AssertionFailure } from './errors';
 export { MemoryReplayStore, type ReplayStore } from './replay-store';
 export { RemoteJwks, type RemoteJwksOptions } from './jwks';

@@ -31,7 +31,7 @@ describe('assertions: sign and verify against a JWKS served over HTTP', () => {
   const signerA = new AssertionSigner({ signingKeys: [keyA], now: clock.now });
   let jwks: Awaited<ReturnType<typeof startJwksServer>>;
   const verifier = (opts: Partial<AssertionVerifierOptions> = {}) =>
-    new AssertionVerifier({ jwksUrl: jwks.url, audience: AUD, now: clock.now, ...opts });
+    new AssertionVerifier({ jwksUrl: jwks.url, audience: AUD, kind: 'login', now: clock.now, ...opts });
 
   before(async () => {
     jwks = await startJwksServer(signerA.jwks());
@@ -204,9 +204,12 @@ describe('assertions: sign and verify against a JWKS served over HTTP', () => {
       jwks.publish({ nope: true });
       await refused(verifier().verify(signed.jws), 'jwks_unavailable');
       await refused(
-        new AssertionVerifier({ jwksUrl: 'http://127.0.0.1:1/jwks', audience: AUD, now: clock.now }).verify(
-          signed.jws,
-        ),
+        new AssertionVerifier({
+          jwksUrl: 'http://127.0.0.1:1/jwks',
+          audience: AUD,
+          kind: 'login',
+          now: clock.now,
+        }).verify(signed.jws),
         'jwks_unavailable',
       );
     } finally {

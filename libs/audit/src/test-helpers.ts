@@ -1,7 +1,5 @@
-import type { AuditRecord } from '@tapgate/contracts';
 import { connectMessaging, type Messaging } from '@tapgate/messaging';
 import { startNats, type TestServer } from '@tapgate/testing';
-import type { AuditInput } from './chain';
 import { AuditTrail, type AuditTrailOptions } from './trail';
 
 /** A private NATS with the audit stream created, and as many trails (own connections) as asked. */
@@ -21,37 +19,11 @@ export async function freshTrails(n = 1, opts: AuditTrailOptions = {}) {
     connections,
     trail: trails[0],
     async dispose() {
+      await Promise.all(trails.map((t) => t.close()));
       await Promise.all(connections.map((c) => c.close()));
       await nats.dispose();
     },
   };
 }
 
-let tapCounter = 0;
-
-/** A plausible login decision record. */
-export function decision(overrides: Partial<AuditInput> = {}): AuditInput {
-  tapCounter += 1;
-  const user: AuditRecord['user'] = { sAMAccountName: 'alice', displayName: 'Alice Able' };
-  return {
-    v: 1,
-    at: new Date().toISOString(),
-    kind: 'login',
-    terminalId: 'LINE1-T04',
-    tapId: `tap-${String(tapCounter).padStart(6, '0')}`,
-    outcome: 'granted',
-    user,
-    status: 'active',
-    decision: {
-      outcome: 'granted',
-      user,
-      status: 'active',
-      identifiedBy: 'proof',
-      message: 'Welcome, Alice Able.',
-    },
-    assertionId: `jti-${tapCounter}`,
-    audience: 'https://mes.example.com/NES',
-    gateway: 'ws-gateway-0',
-    ...overrides,
-  };
-}
+export { sampleDecision as decision, appendSampleRecords as fillTrail } from './samples';

@@ -15,7 +15,7 @@ export {
 } from './tls-server';
 export type { AgentSettings } from './sections/agent';
 export type { AssertionsSettings, SigningKeySource } from './sections/assertions';
-export type { AuditSettings } from './sections/audit';
+export { AUDIT_SPOOL_MAX_RECORDS, type AuditSettings } from './sections/audit';
 export type { GatewaySettings } from './sections/gateway';
 export type { HttpSettings } from './sections/http';
 export type { LdapSettings } from './sections/ldap';

@@ -1037,6 +1037,38 @@ async function applicationsPage() {
 }
 
 // ----- audit -------------------------------------------------------------------------------------
+/** GET whose body is kept as a Blob (a download); same error handling as api(). */
+async function download(path) {
+  const res = await fetch(path, { credentials: 'same-origin' });
+  if (res.status === 401) {
+    me = null;
+    showLogin();
+    throw new Error('not logged in');
+  }
+  if (!res.ok) {
+    let message = `HTTP ${res.status}`;
+    try {
+      message = (await res.json())?.message ?? message;
+    } catch {
+      // not JSON
+    }
+    throw new Error(message);
+  }
+  return { blob: await res.blob(), res };
+}
+
+/** Hands a Blob to the browser as a file download. */
+function saveBlob(blob, name) {
+  const a = el('a', { href: URL.createObjectURL(blob), download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+}
+
+/** Decision rows drawn in the table; the downloads always hold every record of the period. */
+const AUDIT_ROWS_SHOWN = 500;
+
 async function auditPage() {
   const q = el('input', {
     id: 'audit-filter',
@@ -1053,9 +1085,71 @@ async function auditPage() {
     'select',
     { id: 'audit-hours', 'aria-label': 'Period' },
     [1, 24, 168, 720].map((h) => el('option', { value: h, selected: h === 24, text: `last ${h} h` })),
+    el('option', { value: 'all', text: 'everything' }),
   );
   const tbody = el('tbody');
   const status = el('p', { class: 'muted', id: 'audit-status' });
+  const result = el('p', { id: 'audit-result', role: 'status' });
+  const period = () => {
+    if (hours.value === 'all') return '';
+    const to = new Date(Date.now() + 60_000);
+    const from = new Date(Date.now() - Number(hours.value) * 3_600_000);
+    return `from=${from.toISOString()}&to=${to.toISOString()}`;
+  };
+  const showResult = (text, bad) => {
+    result.textContent = text;
+    result.className = bad ? 'err' : 'ok';
+  };
+  const exportFile = async (format) => {
+    showResult(`Exporting ${format.toUpperCase()}…`, false);
+    try {
+      const { blob, res } = await download(`/v1/audit/export?${period()}&format=${format}`);
+      const h = (name) => res.headers.get(`x-tapgate-audit-${name}`) ?? '?';
+      const name =
+        /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ??
+        `tapgate-audit.${format}`;
+      saveBlob(blob, name);
+      const counts = `${h('records')} records exported; the trail holds ${h('stream-records')} records`;
+      if (h('complete') === 'true')
+        showResult(`Saved ${name}: ${counts}; nothing missing or unreadable.`, false);
+      else
+        showResult(
+          `Saved ${name}: ${counts}. INCOMPLETE: ${h('missing')} sequences missing, unreadable: ${h('unreadable') || 'none'}. Run Verify.`,
+          true,
+        );
+    } catch (e) {
+      showResult(`Export failed: ${e.message}`, true);
+    }
+  };
+  const verify = async () => {
+    showResult('Verifying…', false);
+    try {
+      const { data: r } = await api('GET', '/v1/audit/verify');
+      if (r.ok)
+        showResult(
+          `Chain intact: ${r.checked} records verified (sequences ${r.firstSeq}-${r.lastSeq}); head hash ${r.lastHash}`,
+          false,
+        );
+      else
+        showResult(
+          `Chain BROKEN at sequence ${r.brokenAt}: ${r.why} (${r.detail}); ${r.checked} records verified before it`,
+          true,
+        );
+    } catch (e) {
+      showResult(`Verify failed: ${e.message}`, true);
+    }
+  };
+  const decisionTools = el(
+    'div',
+    { class: 'toolbar', id: 'audit-decision-tools' },
+    el('button', { type: 'button', id: 'audit-export-csv', onclick: () => exportFile('csv') }, 'Export CSV'),
+    el(
+      'button',
+      { type: 'button', id: 'audit-export-json', onclick: () => exportFile('json') },
+      'Export JSON',
+    ),
+    el('button', { type: 'button', id: 'audit-verify', onclick: verify }, 'Verify chain'),
+  );
   let rows = [];
   const draw = () => {
     const f = q.value.toLowerCase();
@@ -1074,11 +1168,11 @@ async function auditPage() {
     );
   };
   const load = async () => {
-    const to = new Date(Date.now() + 60_000);
-    const from = new Date(Date.now() - Number(hours.value) * 3_600_000);
+    decisionTools.hidden = kind.value !== 'decisions';
+    result.textContent = '';
     try {
       if (kind.value === 'admin') {
-        const { data } = await api('GET', `/v1/audit/admin?limit=500&from=${from.toISOString()}`);
+        const { data } = await api('GET', `/v1/audit/admin?limit=500&${period()}`);
         rows = data.items.map((r) => ({
           search: JSON.stringify(r).toLowerCase(),
           cells: [
@@ -1090,28 +1184,30 @@ async function auditPage() {
             r.after ?? '',
           ],
         }));
+        status.textContent = `${rows.length} records`;
       } else {
-        const { data } = await api(
-          'GET',
-          `/v1/audit/export?from=${from.toISOString()}&to=${to.toISOString()}&format=json`,
-        );
-        const list = Array.isArray(data) ? data : (data.records ?? data.items ?? []);
-        rows = list.map((e) => {
-          const r = e.record ?? e;
-          return {
+        const { data } = await api('GET', `/v1/audit/export?${period()}&format=json`);
+        const list = Array.isArray(data) ? data : [];
+        // Newest first, and only as many as a page can draw; the exports hold them all.
+        rows = list
+          .slice(-AUDIT_ROWS_SHOWN)
+          .reverse()
+          .map(({ seq, record: r }) => ({
             search: JSON.stringify(r).toLowerCase(),
             cells: [
               new Date(r.at).toLocaleString(),
               r.user?.sAMAccountName ?? '',
-              `${r.kind} ${r.outcome}`,
+              [r.kind, r.outcome, r.signer ? `signer ${r.signer}` : ''].filter(Boolean).join(' '),
               r.terminalId ?? '',
               r.reason ?? '',
-              '',
+              `#${seq}${r.ceremonyId ? ` ceremony ${r.ceremonyId}` : ''}`,
             ],
-          };
-        });
+          }));
+        status.textContent =
+          list.length > rows.length
+            ? `${list.length} records (the newest ${rows.length} shown; export for all)`
+            : `${list.length} records`;
       }
-      status.textContent = `${rows.length} records`;
     } catch (e) {
       rows = [];
       status.textContent = e.message;
@@ -1124,6 +1220,8 @@ async function auditPage() {
   setPage(
     'Audit',
     el('div', { class: 'toolbar' }, kind, hours, el('label', { for: 'audit-filter' }, 'Filter', q)),
+    decisionTools,
+    result,
     status,
     el(
       'table',
@@ -1134,7 +1232,9 @@ async function auditPage() {
         el(
           'tr',
           {},
-          ...['When', 'Who', 'What', 'Target', 'Before', 'After'].map((h) => el('th', { text: h })),
+          ...['When', 'Who', 'What', 'Target', 'Before / reason', 'After / record'].map((h) =>
+            el('th', { text: h }),
+          ),
         ),
       ),
       tbody,

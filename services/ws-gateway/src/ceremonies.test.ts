@@ -68,8 +68,12 @@ describe('login and e-signature ceremonies with signed assertions and the audit 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const verifier = (audience: string) =>
-    new AssertionVerifier({ jwksUrl: `http://127.0.0.1:${gw.ports.http}/.well-known/jwks.json`, audience });
+  const verifier = (audience: string, kind: 'login' | 'esign' = 'login') =>
+    new AssertionVerifier({
+      jwksUrl: `http://127.0.0.1:${gw.ports.http}/.well-known/jwks.json`,
+      audience,
+      kind,
+    });
 
   it('logs alice in with a short-lived, single-use assertion her NEA server verifies against the JWKS', async () => {
     const nea = await neaClient(neaUrl(gw), 'T-SIGN');
@@ -129,7 +133,7 @@ describe('login and e-signature ceremonies with signed assertions and the audit 
     const closed = await nea.next('esign.closed', (m) => m.data.ceremonyId === id);
     assert.equal(closed.data.state, 'completed');
     assert.equal(closed.data.assertions.length, 2);
-    const v = verifier('pomsnet');
+    const v = verifier('pomsnet', 'esign');
     const c1 = await v.verify(first.data.assertion!);
     assert.equal(c1.tapgate.reason, 'Edit equipment');
     assert.equal(c1.tapgate.ceremonyId, id);

@@ -59,44 +59,30 @@ export class PomsnetServer {
     return this.current;
   }
 
-  /** Checks a completed ceremony: every assertion verifies, one ceremony, signers in order, distinct people. */
+  /**
+   * Checks a completed ceremony with verifyCeremony: every assertion verifies, one ceremony, signer 1
+   * then 2 by different people, signer 2 linked to signer 1, one record, as many signatures as required.
+   */
   async verifyEsign(ceremonyId: string, assertions: string[]): Promise<EsignAnswer> {
-    if (assertions.length < 1 || assertions.length > 2) {
-      return { signed: false, reason: 'malformed', detail: 'one or two assertions expected' };
-    }
-    const signers: Array<{ signer: number; user: string; displayName?: string; signedAt?: string }> = [];
-    let reason: string | undefined;
-    for (const [i, jws] of assertions.entries()) {
-      try {
-        const c = await this.esign.verify(jws.trim());
-        if (c.tapgate.ceremonyId !== ceremonyId) {
-          return {
-            signed: false,
-            reason: 'wrong_ceremony',
-            detail: `signature ${i + 1} is for another ceremony`,
-          };
-        }
-        if (c.tapgate.signer !== i + 1) {
-          return {
-            signed: false,
-            reason: 'wrong_signer',
-            detail: `signature ${i + 1} claims signer ${c.tapgate.signer}`,
-          };
-        }
-        reason = c.tapgate.reason;
-        signers.push({
-          signer: i + 1,
+    try {
+      const checked = await this.esign.verifyCeremony(
+        assertions.map((a) => a.trim()),
+        { ceremonyId },
+      );
+      const reason = checked.signatures[0].tapgate.reason;
+      return {
+        signed: true,
+        ceremonyId,
+        ...(reason ? { reason } : {}),
+        signers: checked.signatures.map((c) => ({
+          signer: c.tapgate.signer ?? 0,
           user: c.sub,
           ...(c.tapgate.displayName ? { displayName: c.tapgate.displayName } : {}),
           ...(c.tapgate.signedAt ? { signedAt: c.tapgate.signedAt } : {}),
-        });
-      } catch (e) {
-        return { signed: false, ...refusal(e), detail: `signature ${i + 1}: ${refusal(e).detail}` };
-      }
+        })),
+      };
+    } catch (e) {
+      return { signed: false, ...refusal(e) };
     }
-    if (signers.length === 2 && signers[0].user === signers[1].user) {
-      return { signed: false, reason: 'same_signer', detail: 'both signatures are by the same person' };
-    }
-    return { signed: true, ceremonyId, ...(reason ? { reason } : {}), signers };
   }
 }

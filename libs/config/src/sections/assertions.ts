@@ -1,3 +1,4 @@
+import { ASSERTION_MAX_LIFETIME_SECONDS } from '@tapgate/contracts';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { integer, InvalidValue, text, type Field } from '../fields';
@@ -79,7 +80,7 @@ export const assertionsSection = defineSection({
       default: 'tapgate',
       validate: (v) => (v.length > 256 ? 'must be at most 256 characters' : undefined),
     }),
-    ttl_seconds: integer({ default: 60, min: 5, max: 600 }),
+    ttl_seconds: integer({ default: 60, min: 5, max: ASSERTION_MAX_LIFETIME_SECONDS }),
   },
   build(v, at): AssertionsSettings {
     const seen = new Map<string, string>();

@@ -46,6 +46,12 @@ export const AssertionClaims = z
   .strict();
 export type AssertionClaims = z.infer<typeof AssertionClaims>;
 
+/**
+ * Longest lifetime (`exp - iat`) of an assertion: the most `[assertions].ttl_seconds` allows, and more
+ * than any verifier accepts.
+ */
+export const ASSERTION_MAX_LIFETIME_SECONDS = 600;
+
 /** One audited decision. Records are hash-chained: `hash` = SHA-256 over `prevHash` and the record body. */
 export const AuditRecord = z
   .object({

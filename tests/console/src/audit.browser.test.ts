@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { AuditTrail, appendSampleRecords, sampleDecision } from '@tapgate/audit';
+import { launchChromium, waitForText, type Browser } from '@tapgate/browser-tests';
+import { AUDIT_SUBJECT } from '@tapgate/contracts';
+import { connectMessaging, type Messaging } from '@tapgate/messaging';
+import { startPolicy, type PolicyHarness } from '@tapgate/policy';
+import { startNats, type TestServer } from '@tapgate/testing';
+import type { Page } from 'playwright-core';
+import { join } from 'node:path';
+import { CONSOLE_ARTIFACTS, VIEWPORT, fitsWidth } from './console-page';
+
+const RECORDS = 12_000;
+
+/**
+ * The console's Audit page exports and verifies the decision trail. The console is reached with the
+ * policy service's break-glass token (no directory needed); the console's login is tested in
+ * console.browser.test.ts.
+ */
+describe('console Audit page: export (CSV, JSON) and verify of the decision trail', () => {
+  let nats: TestServer;
+  let messaging: Messaging;
+  let trail: AuditTrail;
+  let policy: PolicyHarness;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    browser = await launchChromium();
+    nats = await startNats();
+    messaging = connectMessaging({ servers: [nats.url], name: 'console-audit-test' });
+    trail = new AuditTrail(messaging);
+    await trail.ensureStream();
+    await appendSampleRecords(messaging, trail, RECORDS, (i) =>
+      sampleDecision({
+        tapId: `console-${i}`,
+        ...(i % 7 === 0 ? { outcome: 'refused', reason: 'user_not_active' } : {}),
+      }),
+    );
+    policy = await startPolicy(nats.url);
+    await browser.context.setExtraHTTPHeaders({ authorization: `Bearer ${policy.token}` });
+    page = await browser.context.newPage();
+    await page.setViewportSize(VIEWPORT);
+    await page.goto(`${policy.url}/console/#/audit`);
+    await waitForText(page, '#main h2', /^Audit$/);
+    await page.getByLabel('Which log').selectOption('decisions');
+    await waitForText(page, '#audit-status', /records/, 60_000);
+  });
+
+  after(async () => {
+    await page?.close().catch(() => undefined);
+    await browser?.close();
+    await policy?.close();
+    await trail?.close();
+    await messaging?.close();
+    await nats?.dispose();
+  });
+
+  it(`shows the decisions and downloads all ${RECORDS} of them as CSV, with both counts`, async (t) => {
+    await waitForText(
+      page,
+      '#audit-status',
+      new RegExp(`^${RECORDS} records \\(the newest 500 shown; export for all\\)$`),
+    );
+    assert.equal(await page.locator('#audit tbody tr').count(), 500);
+    assert.match(await page.locator('#audit tbody tr').first().innerText(), /console-|alice/);
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 60_000 }),
+      page.getByRole('button', { name: 'Export CSV' }).click(),
+    ]);
+    const file = await download.path();
+    assert.ok(file, 'the download was saved');
+    assert.match(download.suggestedFilename(), /^tapgate-audit-.+\.csv$/);
+    const lines = readFileSync(file, 'utf8').split('\r\n');
+    assert.match(lines[0], /^seq,at,kind,outcome,/);
+    assert.equal(lines.length, RECORDS + 2, 'header, every record, and the empty string after the last CRLF');
+    assert.equal(new Set(lines.slice(1, -1).map((l) => l.slice(0, l.indexOf(',')))).size, RECORDS);
+    const said = await waitForText(
+      page,
+      '#audit-result',
+      new RegExp(
+        `${RECORDS} records exported; the trail holds ${RECORDS} records; nothing missing or unreadable\\.$`,
+      ),
+    );
+    t.diagnostic(said);
+    assert.ok(await fitsWidth(page), 'the Audit page scrolls sideways at 1366x768');
+    await page.screenshot({ path: join(CONSOLE_ARTIFACTS, 'audit-export-csv.png') }); // the window, not 500 rows
+  });
+
+  it('downloads JSON: every record exactly as hashed, with its sequence', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 60_000 }),
+      page.getByRole('button', { name: 'Export JSON' }).click(),
+    ]);
+    const entries = JSON.parse(readFileSync(await download.path(), 'utf8')) as Array<{ seq: number }>;
+    assert.equal(entries.length, RECORDS);
+    assert.deepEqual(
+      entries.map((e) => e.seq),
+      Array.from({ length: RECORDS }, (_, i) => i + 1),
+    );
+  });
+
+  it('verifies the chain, and names the sequence once a forged record breaks it', async () => {
+    await page.getByRole('button', { name: 'Verify chain' }).click();
+    await waitForText(
+      page,
+      '#audit-result',
+      new RegExp(
+        `^Chain intact: ${RECORDS} records verified \\(sequences 1-${RECORDS}\\); head hash [0-9a-f]{64}$`,
+      ),
+      60_000,
+    );
+    // Someone with publish rights appends a record that does not link to the chain.
+    const forged = {
+      ...sampleDecision({ user: { sAMAccountName: 'mallory' } }),
+      prevHash: '0'.repeat(64),
+      hash: 'f'.repeat(64),
+    };
+    await (await messaging.connection()).jetstream().publish(AUDIT_SUBJECT, JSON.stringify(forged));
+    await page.getByRole('button', { name: 'Verify chain' }).click();
+    await waitForText(
+      page,
+      '#audit-result',
+      new RegExp(
+        `^Chain BROKEN at sequence ${RECORDS + 1}: hash_mismatch .*; ${RECORDS} records verified before it$`,
+      ),
+      60_000,
+    );
+    assert.equal(await page.locator('#audit-result').getAttribute('class'), 'err');
+    await page.screenshot({ path: join(CONSOLE_ARTIFACTS, 'audit-verify-broken.png') });
+    assert.deepEqual(browser.pageErrors, []);
+  });
+});
