@@ -235,6 +235,7 @@ describe('application (NEA) authorization, attacked from outside', () => {
     const claims = await new AssertionVerifier({
       jwksUrl: `http://127.0.0.1:${gw.ports.http}/.well-known/jwks.json`,
       audience: 'pomsnet',
+      kind: 'login',
     }).verify(result.data.assertion!);
     assert.equal(claims.sub, 'alice');
     assert.equal(claims.tapgate.kind, 'login');
