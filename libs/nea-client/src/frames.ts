@@ -32,6 +32,7 @@ export type RefusalReason =
   | 'status_unavailable'
   | 'status_not_configured'
   | 'same_signer'
+  | 'decision_too_old'
   | 'internal_error';
 
 export interface DecisionUser {
@@ -135,6 +136,8 @@ export interface NeaHello {
 export interface LoginRequest {
   audience?: string;
   timeoutMs?: number;
+  /** Your server's nonce for this login; the assertion's `nonce` claim carries it (check it there). */
+  nonce?: string;
 }
 
 export interface EsignOpen {
@@ -142,6 +145,10 @@ export interface EsignOpen {
   comment?: string;
   secondSignerRequired: boolean;
   audience?: string;
+  /** Your server's nonce for this ceremony; every signature's `nonce` claim carries it. */
+  nonce?: string;
+  /** Your server's hash of the record being signed (e.g. base64url SHA-256); echoed in `tapgate.recordHash`. */
+  recordHash?: string;
 }
 
 /** Frames an NEA client sends, by type. */
