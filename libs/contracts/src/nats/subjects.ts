@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { addressToken } from '../ids';
-import { Advert, DecisionUser, RefusalReasonCode, TapDecision, TapKind, UserStatus } from '../socket/messages';
+import {
+  Advert,
+  DecisionUser,
+  RefusalReasonCode,
+  TapDecision,
+  TapKind,
+  UserStatus,
+} from '../socket/messages';
 import { BandId, IsoTime, SamAccountName, TerminalId } from '../ids';
 
 /**

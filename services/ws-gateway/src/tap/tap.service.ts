@@ -13,10 +13,14 @@ import { createLogger, getTracer } from '@tapgate/telemetry';
 import { GatewayMetrics } from '../metrics';
 import { frame, type Connection, type ServerFrame } from '../socket/connection';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
-import type { GatewaySettings } from '../settings';
+import { decisionAgeBounds, type GatewaySettings } from '../settings';
 import { TapDecider } from './tap-decider';
 
 const log = createLogger('taps');
+const DECISION_TOO_OLD = {
+  reason: RefusalReason.DecisionTooOld,
+  message: 'The tap took too long to process; please tap again.',
+} as const;
 
 /**
  * The tap path on the endpoint's replica: decide, then hand the decision to whichever replica holds the
@@ -57,42 +61,54 @@ export class TapService {
         };
       }
       let deliveredTo = 0;
-      try {
-        const ack = await this.messaging.request(
-          TapDeliver,
-          {
-            v: 1,
-            tapId: tap.tapId,
-            terminalId: conn.terminalId!,
-            kind: tap.kind,
-            bandId: tap.bandId,
-            decision,
-            receivedAt: new Date(now).toISOString(),
-          },
-          {
-            subject: tapDeliverSubject(conn.terminalId!, conn.address),
-            timeoutMs: this.settings.tapTimeoutMs,
-          },
-        );
-        deliveredTo = ack.delivered;
-      } catch (e) {
-        const kind = e instanceof RequestError ? e.kind : 'closed';
-        if (decision.outcome === 'granted' || kind !== 'no_responders') {
-          // A grant nobody received is not a grant: the endpoint learns why.
-          decision =
-            kind === 'no_responders'
-              ? {
-                  ...decision,
-                  outcome: 'refused',
-                  reason: RefusalReason.NoListener,
-                  message: 'no application is listening on this terminal',
-                }
-              : {
-                  ...decision,
-                  outcome: 'refused',
-                  reason: RefusalReason.Internal,
-                  message: `delivery failed (${kind})`,
-                };
+      // A decision is acted on only while it is young (see decisionAgeBounds): if this replica hung
+      // while deciding, nothing is delivered; else it waits for the application's replica no longer
+      // than that replica may still act, plus a grace for the answer to travel.
+      const { maxAgeMs, endpointWaitMs } = decisionAgeBounds(this.settings.tapTimeoutMs);
+      if (Date.now() - now >= maxAgeMs) {
+        decision = { ...decision, outcome: 'refused', ...DECISION_TOO_OLD };
+      } else {
+        try {
+          const ack = await this.messaging.request(
+            TapDeliver,
+            {
+              v: 1,
+              tapId: tap.tapId,
+              terminalId: conn.terminalId!,
+              kind: tap.kind,
+              bandId: tap.bandId,
+              decision,
+              receivedAt: new Date(now).toISOString(),
+            },
+            {
+              subject: tapDeliverSubject(conn.terminalId!, conn.address),
+              timeoutMs: Math.max(1, now + endpointWaitMs - Date.now()),
+            },
+          );
+          deliveredTo = ack.delivered;
+          // The application's replica withheld the grant (too old, or not recordable): say the same.
+          if (ack.refusal) decision = { ...decision, outcome: 'refused', ...ack.refusal };
+        } catch (e) {
+          const kind = e instanceof RequestError ? e.kind : 'closed';
+          if (decision.outcome === 'granted' || kind !== 'no_responders') {
+            // A grant nobody received is not a grant: the endpoint learns why.
+            decision =
+              kind === 'no_responders'
+                ? {
+                    ...decision,
+                    outcome: 'refused',
+                    reason: RefusalReason.NoListener,
+                    message: 'no application is listening on this terminal',
+                  }
+                : kind === 'timeout'
+                  ? { ...decision, outcome: 'refused', ...DECISION_TOO_OLD }
+                  : {
+                      ...decision,
+                      outcome: 'refused',
+                      reason: RefusalReason.Internal,
+                      message: `delivery failed (${kind})`,
+                    };
+          }
         }
       }
       if (deliveredTo === 0 && decision.outcome === 'granted') {
