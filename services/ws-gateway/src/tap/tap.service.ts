@@ -69,21 +69,23 @@ export class TapService {
         decision = { ...decision, outcome: 'refused', ...DECISION_TOO_OLD };
       } else {
         try {
-          const ack = await this.messaging.request(
-            TapDeliver,
-            {
-              v: 1,
-              tapId: tap.tapId,
-              terminalId: conn.terminalId!,
-              kind: tap.kind,
-              bandId: tap.bandId,
-              decision,
-              receivedAt: new Date(now).toISOString(),
-            },
-            {
-              subject: tapDeliverSubject(conn.terminalId!, conn.address),
-              timeoutMs: Math.max(1, now + endpointWaitMs - Date.now()),
-            },
+          const ack = await answeredWithin(now + endpointWaitMs, (backstopMs) =>
+            this.messaging.request(
+              TapDeliver,
+              {
+                v: 1,
+                tapId: tap.tapId,
+                terminalId: conn.terminalId!,
+                kind: tap.kind,
+                bandId: tap.bandId,
+                decision,
+                receivedAt: new Date(now).toISOString(),
+              },
+              {
+                subject: tapDeliverSubject(conn.terminalId!, conn.address),
+                timeoutMs: backstopMs,
+              },
+            ),
           );
           deliveredTo = ack.delivered;
           // The application's replica withheld the grant (too old, or not recordable): say the same.
@@ -176,3 +178,32 @@ export class TapService {
     }
   }
 }
+
+/**
+ * Waits for `ask` until `deadline` (epoch ms), then rejects like a request timeout. The application's
+ * replica never acts on a decision past its age bound (it answers with a refusal instead), so any
+ * answer it sends is the truth. If this process was stopped (the timer fires late), the answer may
+ * already sit in the socket while the timer is due too: it gets STALL_READ_MS to be read first.
+ */
+function answeredWithin<T>(deadline: number, ask: (backstopMs: number) => Promise<T>): Promise<T> {
+  // The request's own timeout is only a backstop: after a stall it would be due as well, and would
+  // fire in the same timers phase as ours, before the answer waiting in the socket is read.
+  const answer = ask(Math.max(1, deadline - Date.now()) + BACKSTOP_MS);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    const fail = () => reject(new RequestError('timeout', TapDeliver.subject, 'delivery timed out'));
+    timer = setTimeout(
+      () => {
+        if (Date.now() - deadline > STALLED_MS) timer = setTimeout(fail, STALL_READ_MS);
+        else fail();
+      },
+      Math.max(1, deadline - Date.now()),
+    );
+  });
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+}
+
+/** A timer this late means the process was not running (SIGSTOP, a VM pause, a long GC). */
+const STALLED_MS = 100;
+const STALL_READ_MS = 250;
+const BACKSTOP_MS = 60_000;

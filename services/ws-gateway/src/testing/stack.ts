@@ -124,7 +124,11 @@ export class GatewayTestStack {
   async gatewayProcess(
     env: Record<string, string>,
     logFile: string,
-  ): Promise<{ proc: ServiceProcess; ports: { agent: number; webapi: number; http: number }; gatewayId: string }> {
+  ): Promise<{
+    proc: ServiceProcess;
+    ports: { agent: number; webapi: number; http: number };
+    gatewayId: string;
+  }> {
     const [agent, webapi, http] = await Promise.all([freePort(), freePort(), freePort()]);
     const gatewayId = `gwp-${agent}`;
     const proc = await startServiceProcess({
