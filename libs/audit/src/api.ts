@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AuditError } from './errors';
+import { MAX_LISTED, WHOLE_TRAIL, tallyComplete } from './export';
 import type { AuditTrail } from './trail';
 
 /** A framework-free HTTP answer; the policy service maps it onto its own routes. */
@@ -16,7 +17,11 @@ const Seq = z.coerce.number().int().positive();
 const VerifyQuery = z.object({ fromSeq: Seq.optional(), toSeq: Seq.optional() }).strict();
 const Iso = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 const ExportQuery = z
-  .object({ from: Iso, to: Iso, format: z.enum(['json', 'csv']).default('json') })
+  .object({
+    from: Iso.default(WHOLE_TRAIL.from),
+    to: Iso.default(WHOLE_TRAIL.to),
+    format: z.enum(['json', 'csv']).default('json'),
+  })
   .strict()
   .refine((q) => q.from < q.to, { message: 'from must be before to', path: ['to'] });
 
@@ -44,7 +49,8 @@ async function guarded(run: () => Promise<AuditApiResponse>): Promise<AuditApiRe
 }
 
 /**
- * Handlers for `GET /v1/audit/verify?fromSeq&toSeq` and `GET /v1/audit/export?from&to&format`, to be
+ * Handlers for `GET /v1/audit/verify?fromSeq&toSeq` and `GET /v1/audit/export?from&to&format` (no
+ * from/to: the whole trail), to be
  * mounted by a service (with its own authentication: the trail names users and decisions).
  * verify answers 200 with the report whether or not the chain is intact (`ok` says which).
  */
@@ -61,15 +67,23 @@ export function createAuditApi(trail: AuditTrail) {
         const q = ExportQuery.safeParse(query);
         if (!q.success) return badRequest(q.error);
         const result = await trail.exportRange(q.data);
+        const t = result.tally;
         const stamp = (d: Date) => d.toISOString().replace(/[:.]/g, '-');
+        const whole = query.from === undefined && query.to === undefined;
+        const name = whole ? 'all' : `${stamp(q.data.from)}-${stamp(q.data.to)}`;
         return {
           status: 200,
           contentType: result.contentType,
           body: result.body,
+          // The counts travel beside the document, so that a download can be checked against the stream.
           headers: {
-            'content-disposition': `attachment; filename="tapgate-audit-${stamp(q.data.from)}-${stamp(q.data.to)}.${q.data.format}"`,
+            'content-disposition': `attachment; filename="tapgate-audit-${name}.${q.data.format}"`,
             'x-tapgate-audit-records': String(result.count),
-            'x-tapgate-audit-unreadable': result.unreadable.join(','),
+            'x-tapgate-audit-stream-records': String(t.streamMessages),
+            'x-tapgate-audit-scanned': String(t.read),
+            'x-tapgate-audit-unreadable': t.unreadable.slice(0, MAX_LISTED).join(','),
+            'x-tapgate-audit-missing': String(t.missingCount),
+            'x-tapgate-audit-complete': String(tallyComplete(t)),
           },
         };
       }),

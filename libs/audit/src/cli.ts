@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The audit trail from a shell: verify the hash chain, export a time range.
 //   node libs/audit/dist/cli.js verify [--from-seq N] [--to-seq N] [--json] [--nats URL] [--timeout-ms MS]
-//   node libs/audit/dist/cli.js export --from ISO --to ISO [--format csv|json] [--out FILE] [--nats URL]
+//   node libs/audit/dist/cli.js export [--from ISO] [--to ISO] [--format csv|json] [--out FILE] [--nats URL]
 // NATS comes from --nats, else TAPGATE_NATS_SERVERS / the [nats] section of TAPGATE_CONFIG.
-// Exit codes: 0 ok; 1 broken chain (verify) or unreadable records in the range (export);
+// export without --from/--to exports the whole stream. It prints (stderr) how many records it exported
+// and how many the stream holds.
+// Exit codes: 0 ok; 1 broken chain (verify) or records unreadable or missing in the range (export);
 // 2 configuration error; 3 NATS or the stream unavailable; 64 usage.
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -12,12 +14,21 @@ import type { Writable } from 'node:stream';
 import { ConfigError, loadAgentConfig } from '@tapgate/config';
 import { connectMessaging, type Messaging } from '@tapgate/messaging';
 import { setLogDestination } from '@tapgate/telemetry';
-import { csvHeader, csvRow, jsonEntry, type ExportFormat } from './export';
+import {
+  csvHeader,
+  csvRow,
+  describeTally,
+  jsonEntry,
+  newTally,
+  tallyComplete,
+  WHOLE_TRAIL,
+  type ExportFormat,
+} from './export';
 import { AuditTrail } from './trail';
 
 const USAGE = `usage:
   cli.js verify [--from-seq N] [--to-seq N] [--json] [--nats URL] [--timeout-ms MS]
-  cli.js export --from ISO --to ISO [--format csv|json] [--out FILE] [--nats URL] [--timeout-ms MS]`;
+  cli.js export [--from ISO] [--to ISO] [--format csv|json] [--out FILE] [--nats URL] [--timeout-ms MS]`;
 
 class UsageError extends Error {}
 
@@ -40,8 +51,8 @@ function positiveInt(name: string, v: string | undefined): number | undefined {
   return Number(v);
 }
 
-function isoTime(name: string, v: string | undefined): Date {
-  if (v === undefined) throw new UsageError(`export needs --${name} ISO-8601-time`);
+function isoTime(name: string, v: string | undefined, fallback: Date): Date {
+  if (v === undefined) return fallback;
   const t = Date.parse(v);
   if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(t)) {
     throw new UsageError(`--${name} is not an ISO 8601 time`);
@@ -87,8 +98,8 @@ async function exportRange(
   trail: AuditTrail,
   values: Record<string, string | boolean | undefined>,
 ): Promise<number> {
-  const from = isoTime('from', values.from as string | undefined);
-  const to = isoTime('to', values.to as string | undefined);
+  const from = isoTime('from', values.from as string | undefined, WHOLE_TRAIL.from);
+  const to = isoTime('to', values.to as string | undefined, WHOLE_TRAIL.to);
   if (from >= to) throw new UsageError('--from must be before --to');
   const format = (values.format ?? 'csv') as ExportFormat;
   if (format !== 'csv' && format !== 'json') throw new UsageError('--format must be csv or json');
@@ -96,14 +107,11 @@ async function exportRange(
   const out: Writable = values.out
     ? createWriteStream(values.out as string, { mode: 0o600 })
     : process.stdout;
-  const unreadable: number[] = [];
+  const tally = newTally();
   let count = 0;
   await write(out, format === 'csv' ? csvHeader() : '[');
-  for await (const e of trail.records({ from, to })) {
-    if (!('record' in e)) {
-      unreadable.push(e.seq);
-      continue;
-    }
+  for await (const e of trail.records({ from, to }, tally)) {
+    if (!('record' in e)) continue;
     await write(
       out,
       format === 'csv' ? csvRow(e.seq, e.record) : `${count ? ',' : ''}\n${jsonEntry(e.seq, e.record)}`,
@@ -115,11 +123,10 @@ async function exportRange(
     out.end();
     await once(out, 'finish');
   }
-  process.stderr.write(`exported ${count} records\n`);
-  if (unreadable.length > 0) {
-    process.stderr.write(
-      `warning: ${unreadable.length} records in the scanned window cannot be read (sequences ${unreadable.slice(0, 20).join(', ')}); run verify\n`,
-    );
+  process.stderr.write(`${describeTally(tally)}\n`);
+  if (count !== tally.exported) throw new Error(`wrote ${count} records but read ${tally.exported}`);
+  if (!tallyComplete(tally)) {
+    process.stderr.write('error: the export is incomplete: records are unreadable or missing; run verify\n');
     return 1;
   }
   return 0;

@@ -18,6 +18,7 @@ export {
   type ChainBreak,
 } from './chain';
 export { AuditError, type AuditErrorCode } from './errors';
+export { DEFAULT_SPOOL_MAX_RECORDS } from './spool';
 export {
   CSV_COLUMNS,
   csvField,
@@ -25,6 +26,12 @@ export {
   csvRow,
   formatExport,
   jsonEntry,
+  newTally,
+  describeTally,
+  tallyComplete,
+  WHOLE_TRAIL,
+  MAX_LISTED,
   type ExportFormat,
+  type ExportTally,
 } from './export';
 export { createAuditApi, type AuditApi, type AuditApiResponse, type Query } from './api';

@@ -13,7 +13,11 @@ const BATCH = 256;
 /**
  * Reads the audit stream in sequence order with an ordered consumer (nothing to ack, nothing left
  * behind on the server), from `start` up to and including `lastSeq`. Missing sequences are simply
- * not yielded: callers that care (the verifier) compare sequence numbers.
+ * not yielded: callers that care (the verifier, the export) compare sequence numbers.
+ *
+ * Each fetched batch is taken in full before any of it is yielded. nats.js ends an ordered consumer's
+ * fetch iterator as soon as the server completes the pull and drops what its reader had not taken
+ * yet, so a caller that waited between records (a file being written) lost the rest of every batch.
  */
 export async function* readStream(
   js: JetStreamClient,
@@ -28,16 +32,27 @@ export async function* readStream(
       : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.time.toISOString() },
   );
   try {
+    // Nothing at or after the start (a range in the future): no pull that would wait for its expiry.
+    if ((await consumer.info()).num_pending === 0) return;
     for (;;) {
       const batch = await consumer.fetch({ max_messages: BATCH, expires: 2_000 });
-      let received = 0;
+      const taken: StoredEntry[] = [];
+      let finished = false;
+      // No await in this loop but the iterator's own: nothing may slow the draining of the batch.
       for await (const m of batch) {
-        received += 1;
-        if (m.seq > lastSeq) return;
-        yield { seq: m.seq, storedAt: new Date(Math.floor(m.info.timestampNanos / 1e6)), data: m.data };
-        if (m.seq === lastSeq || m.info.pending === 0) return;
+        if (m.seq > lastSeq) {
+          finished = true;
+          break;
+        }
+        taken.push({ seq: m.seq, storedAt: new Date(Math.floor(m.info.timestampNanos / 1e6)), data: m.data });
+        if (m.seq === lastSeq || m.info.pending === 0) {
+          // Everything asked for is taken; leaving now spares waiting for the pull to expire.
+          finished = true;
+          break;
+        }
       }
-      if (received === 0) return;
+      yield* taken;
+      if (finished || taken.length === 0) return;
     }
   } finally {
     await consumer.delete().catch(() => undefined);

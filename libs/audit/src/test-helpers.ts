@@ -1,6 +1,8 @@
 import type { AuditRecord } from '@tapgate/contracts';
 import { connectMessaging, type Messaging } from '@tapgate/messaging';
 import { startNats, type TestServer } from '@tapgate/testing';
+import { AUDIT_SUBJECT } from '@tapgate/contracts';
+import { chainRecord } from './chain';
 import type { AuditInput } from './chain';
 import { AuditTrail, type AuditTrailOptions } from './trail';
 
@@ -21,6 +23,7 @@ export async function freshTrails(n = 1, opts: AuditTrailOptions = {}) {
     connections,
     trail: trails[0],
     async dispose() {
+      await Promise.all(trails.map((t) => t.close()));
       await Promise.all(connections.map((c) => c.close()));
       await nats.dispose();
     },
@@ -54,4 +57,33 @@ export function decision(overrides: Partial<AuditInput> = {}): AuditInput {
     gateway: 'ws-gateway-0',
     ...overrides,
   };
+}
+
+/**
+ * Appends `n` valid, chained records quickly (pipelined publishes, each conditional on the sequence
+ * before it), after whatever the stream holds. For tests that need a large trail.
+ */
+export async function fillTrail(
+  messaging: Messaging,
+  trail: AuditTrail,
+  n: number,
+  make: (i: number) => AuditInput = () => decision(),
+): Promise<void> {
+  const report = await trail.verifyChain();
+  if (!report.ok) throw new Error('fillTrail needs an intact chain');
+  const js = (await messaging.connection()).jetstream();
+  let prevHash = report.lastHash;
+  let seq = report.lastSeq;
+  let inFlight: Array<Promise<unknown>> = [];
+  for (let i = 0; i < n; i++) {
+    const record = chainRecord(make(i), prevHash);
+    prevHash = record.hash;
+    inFlight.push(js.publish(AUDIT_SUBJECT, JSON.stringify(record), { expect: { lastSequence: seq } }));
+    seq += 1;
+    if (inFlight.length >= 500) {
+      await Promise.all(inFlight);
+      inFlight = [];
+    }
+  }
+  await Promise.all(inFlight);
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AUDIT_STREAM, AUDIT_SUBJECT, AuditRecord } from '@tapgate/contracts';
 import type { Messaging } from '@tapgate/messaging';
-import { createLogger } from '@tapgate/telemetry';
+import { createLogger, getMeter } from '@tapgate/telemetry';
 import {
   DiscardPolicy,
   NatsError,
@@ -15,8 +15,9 @@ import {
 } from 'nats';
 import { AuditInput, GENESIS_HASH, chainRecord, checkLink, type ChainBreak } from './chain';
 import { AuditError } from './errors';
-import { formatExport, type ExportFormat } from './export';
+import { MAX_LISTED, formatExport, newTally, type ExportFormat, type ExportTally } from './export';
 import { readStream } from './reader';
+import { AuditSpool, DEFAULT_SPOOL_MAX_RECORDS, type SpoolEntry } from './spool';
 
 const log = createLogger('audit');
 const decoder = new TextDecoder();
@@ -36,6 +37,15 @@ export interface AuditTrailOptions {
   appendTimeoutMs?: number;
   /** Timeout of each JetStream API request, and of waiting for the NATS connection. Default 5 s. */
   requestTimeoutMs?: number;
+  /**
+   * Folder of the enqueue() journal, so that records waiting for NATS survive a restart. Undefined =
+   * in memory only. One process per folder (a lock file says which).
+   */
+  spoolDir?: string;
+  /** Most records enqueue() holds waiting; beyond it new records are dropped, logged and counted. */
+  spoolMaxRecords?: number;
+  /** Longest pause between two attempts to append a waiting record (backoff doubles up to it). Default 5 s. */
+  spoolRetryMaxMs?: number;
 }
 
 export interface Appended {
@@ -66,6 +76,7 @@ export interface ExportResult {
   count: number;
   /** Sequences in the scanned window that are not valid records (see verifyChain). */
   unreadable: number[];
+  tally: ExportTally;
 }
 
 export type ExportedEntry = { seq: number; record: AuditRecord } | { seq: number; unreadable: string };
@@ -85,6 +96,21 @@ function parseHash(data: Uint8Array): string | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function trailMetrics() {
+  const meter = getMeter();
+  return {
+    waiting: meter.createObservableGauge('tapgate.audit.spool.waiting', {
+      description: 'Audit records enqueued and not yet stored in JetStream',
+    }),
+    dropped: meter.createCounter('tapgate.audit.spool.dropped', {
+      description: 'Audit records dropped because the spool was full',
+    }),
+    invalid: meter.createCounter('tapgate.audit.enqueue.invalid', {
+      description: 'Invalid audit records refused by enqueue (a bug in the writer)',
+    }),
+  };
+}
+
 /**
  * The hash-chained audit trail of login and e-signature decisions in the JetStream stream AUDIT_STREAM.
  *
@@ -96,12 +122,28 @@ export class AuditTrail {
   private head: { seq: number; hash: string } | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   private readonly appendTimeoutMs: number;
+  private readonly spool: AuditSpool;
+  private draining: Promise<void> | undefined;
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private dropped = 0;
+  private lastDropLog = 0;
+  private readonly metrics = trailMetrics();
+  private readonly observeWaiting = (r: { observe(v: number): void }) => r.observe(this.spool.size);
 
+  /** Throws (at start-up) when the spool folder cannot be used or another process owns it. */
   constructor(
     private readonly messaging: Messaging,
     private readonly opts: AuditTrailOptions = {},
   ) {
     this.appendTimeoutMs = opts.appendTimeoutMs ?? 5_000;
+    this.spool = new AuditSpool({
+      dir: opts.spoolDir,
+      maxRecords: opts.spoolMaxRecords ?? DEFAULT_SPOOL_MAX_RECORDS,
+    });
+    this.metrics.waiting.addCallback(this.observeWaiting);
+    // Records left by an earlier run go out first.
+    if (this.spool.size > 0) this.pump();
   }
 
   private async connection(): Promise<NatsConnection> {
@@ -202,22 +244,173 @@ export class AuditTrail {
         new AuditError('invalid_record', `invalid audit record: ${issue?.path.join('.')}: ${issue?.message}`),
       );
     }
-    // One append at a time per instance: racing itself would only cost retries.
-    const run = this.tail.then(() => this.appendNow(parsed.data));
-    this.tail = run.catch(() => undefined);
-    return run;
+    const landed = new Set<number>();
+    return this.serial(() => this.appendNow(parsed.data, randomUUID(), landed));
   }
 
-  private async appendNow(input: AuditInput): Promise<Appended> {
+  /**
+   * Queues one decision for appending and returns at once; never throws. The record waits in the spool
+   * (memory, and the journal in `spoolDir` when configured, fsync'd) and is appended in enqueue order,
+   * retried with backoff while NATS or the stream is unavailable. Every attempt carries the same
+   * JetStream message id, and an attempt whose outcome was unknown is looked up before the next, so a
+   * record is stored once. A full spool drops the new record (error log, `tapgate.audit.spool.dropped`).
+   */
+  enqueue(input: AuditInput): void {
+    const parsed = AuditInput.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      this.metrics.invalid.add(1);
+      log.error(
+        { tapId: input?.tapId, problem: `${issue?.path.join('.')}: ${issue?.message}` },
+        'invalid audit record not enqueued (a bug in its writer)',
+      );
+      return;
+    }
+    if (this.closed || !this.spool.add(randomUUID(), parsed.data)) {
+      this.dropped += 1;
+      this.metrics.dropped.add(1);
+      // One line per 10 s at most: a full spool under load would otherwise flood the log.
+      if (Date.now() - this.lastDropLog > 10_000) {
+        this.lastDropLog = Date.now();
+        log.error(
+          {
+            dropped: this.dropped,
+            waiting: this.spool.size,
+            limit: this.spool.maxRecords,
+            closed: this.closed,
+          },
+          'audit spool full (or trail closed): record dropped; NATS has been unreachable for too long',
+        );
+      }
+      return;
+    }
+    this.pump();
+  }
+
+  /** Records enqueued and not yet confirmed stored (for /readyz and metrics). */
+  waiting(): number {
+    return this.spool.size;
+  }
+
+  /** Records enqueue() dropped since start because the spool was full. */
+  droppedCount(): number {
+    return this.dropped;
+  }
+
+  /** Resolves once every record enqueued so far is in the journal on disk (at once without spoolDir). */
+  persisted(): Promise<void> {
+    return this.spool.persisted();
+  }
+
+  /** Resolves true once nothing is waiting, false when `timeoutMs` passes first. */
+  async drained(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.spool.size > 0) {
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(50, deadline - Date.now()));
+    }
+    return true;
+  }
+
+  /**
+   * Stops appending waiting records (they stay in the journal for the next start) and releases the
+   * spool. Call on shutdown after a last `drained()` if there is time.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake?.();
+    await this.draining;
+    this.metrics.waiting.removeCallback(this.observeWaiting);
+    await this.spool.close();
+  }
+
+  private serial<T>(run: () => Promise<T>): Promise<T> {
+    // One append at a time per instance: racing itself would only cost retries, and it keeps order.
+    const result = this.tail.then(run);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private pump(): void {
+    if (this.draining || this.closed) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      // Something enqueued while the loop was finishing.
+      if (this.spool.size > 0 && !this.closed) this.pump();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    let failures = 0;
+    for (let entry = this.spool.peek(); entry && !this.closed; entry = this.spool.peek()) {
+      const current: SpoolEntry = entry;
+      try {
+        const stored = await this.serial(() =>
+          this.appendNow(current.input, current.id, current.landed, (seq) =>
+            this.spool.attempt(current, seq),
+          ),
+        );
+        await this.spool.done(current, stored.seq);
+        if (failures > 0) log.info({ waiting: this.spool.size }, 'audit appends resumed');
+        failures = 0;
+      } catch (e) {
+        failures += 1;
+        if (failures === 1) {
+          log.warn(
+            { err: (e as Error).message, waiting: this.spool.size },
+            'audit append failed; records wait in the spool and are retried',
+          );
+        }
+        const cap = this.opts.spoolRetryMaxMs ?? 5_000;
+        const backoff = Math.min(cap, 100 * 2 ** Math.min(failures, 16));
+        await this.pause(backoff / 2 + (Math.random() * backoff) / 2);
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /**
+   * One record, linked to the head, with message id `msgID` on every attempt (JetStream drops a second
+   * copy within its duplicate window). `landed` holds the sequences where an earlier attempt with an
+   * unknown outcome may have stored it; they are looked up first, which also covers a retry after the
+   * duplicate window (a spool that waited out a long outage or a restart).
+   */
+  private async appendNow(
+    input: AuditInput,
+    msgID: string,
+    landed: Set<number>,
+    beforePublish?: (seq: number) => Promise<void>,
+  ): Promise<Appended> {
     const deadline = Date.now() + this.appendTimeoutMs;
-    // One id for every attempt: if a publish was stored but its ack was lost, the retry is a duplicate.
-    const msgID = randomUUID();
     let lastError: unknown;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
+      let fresh: number | undefined;
       try {
         const head = this.head ?? (await this.readHead());
+        const found = await this.findLanded(msgID, landed, head.seq);
+        if (found) {
+          this.head = undefined;
+          return found;
+        }
         const record = chainRecord(input, head.hash);
         const js = await this.js();
+        const seq = head.seq + 1;
+        if (!landed.has(seq)) {
+          fresh = seq;
+          landed.add(seq);
+          await beforePublish?.(seq);
+        }
         const ack = await js.publish(AUDIT_SUBJECT, encoder.encode(JSON.stringify(record)), {
           msgID,
           expect: { lastSequence: head.seq },
@@ -233,6 +426,8 @@ export class AuditTrail {
         this.head = undefined;
         lastError = e;
         if (e instanceof AuditError) throw e;
+        // JetStream answered with an error: this attempt stored nothing.
+        if (fresh !== undefined && apiErrorCode(e) !== undefined) landed.delete(fresh);
         const contended = apiErrorCode(e) === WRONG_LAST_SEQUENCE;
         // Full jitter, so competing replicas do not collide again in lockstep.
         await sleep(Math.random() * Math.min(contended ? 20 : 250, 2 ** attempt));
@@ -269,6 +464,30 @@ export class AuditTrail {
   private async readRecord(seq: number): Promise<AuditRecord> {
     const stored = await (await this.jsm()).streams.getMessage(AUDIT_STREAM, { seq });
     return JSON.parse(decoder.decode(stored.data)) as AuditRecord;
+  }
+
+  /** The record stored by an earlier attempt with `msgID`, if one of the `landed` sequences holds it. */
+  private async findLanded(
+    msgID: string,
+    landed: Set<number>,
+    headSeq: number,
+  ): Promise<Appended | undefined> {
+    for (const seq of [...landed].sort((a, b) => a - b)) {
+      if (seq > headSeq) continue; // nothing stored there yet
+      let stored;
+      try {
+        stored = await (await this.jsm()).streams.getMessage(AUDIT_STREAM, { seq });
+      } catch (e) {
+        if (apiErrorCode(e) !== NO_MESSAGE_FOUND) throw e;
+        landed.delete(seq);
+        continue;
+      }
+      if (stored.header?.get('Nats-Msg-Id') === msgID) {
+        return { seq, record: JSON.parse(decoder.decode(stored.data)) as AuditRecord };
+      }
+      landed.delete(seq); // another record holds it
+    }
+    return undefined;
   }
 
   /** The hash a stored record carries, or why it has none (NATS errors propagate). */
@@ -353,47 +572,73 @@ export class AuditTrail {
 
   /**
    * The records whose `at` lies in [from, to), in stream order. Records that cannot be read are yielded
-   * as `unreadable` rather than skipped silently (verifyChain says why).
+   * as `unreadable` rather than skipped silently (verifyChain says why); sequences the stream no longer
+   * returns are counted in `tally.missing`. The scan runs to the end of the stream: a record spooled
+   * while NATS was down is stored long after its `at`.
    */
-  async *records(range: TimeRange): AsyncGenerator<ExportedEntry> {
+  async *records(range: TimeRange, tally: ExportTally = newTally()): AsyncGenerator<ExportedEntry> {
     const margin = range.marginMs ?? 600_000;
-    const { lastSeq } = await this.streamState();
-    const start = new Date(range.from.getTime() - margin);
-    const stopAfter = range.to.getTime() + margin;
-    for await (const entry of readStream(await this.js(), { time: start }, lastSeq)) {
-      if (entry.storedAt.getTime() > stopAfter) return;
+    const state = await this.streamState();
+    Object.assign(tally, {
+      streamMessages: state.messages,
+      streamFirstSeq: state.firstSeq,
+      streamLastSeq: state.lastSeq,
+    });
+    const startTime = range.from.getTime() - margin;
+    // From the beginning by sequence, so that a gap before the first record returned is seen too.
+    const start = startTime <= 0 ? { seq: 1 } : { time: new Date(startTime) };
+    let expected = 'seq' in start ? Math.max(1, state.firstSeq) : undefined;
+    const missing = (from: number, to: number) => {
+      for (let s = from; s <= to && tally.missing.length < MAX_LISTED; s++) tally.missing.push(s);
+      tally.missingCount += to - from + 1;
+    };
+    for await (const entry of readStream(await this.js(), start, state.lastSeq)) {
+      if (expected !== undefined && entry.seq > expected) missing(expected, entry.seq - 1);
+      expected = entry.seq + 1;
+      tally.firstSeq ??= entry.seq;
+      tally.lastSeq = entry.seq;
+      tally.read += 1;
       let raw: unknown;
       try {
         raw = JSON.parse(decoder.decode(entry.data));
       } catch {
+        tally.unreadable.push(entry.seq);
         yield { seq: entry.seq, unreadable: 'not JSON' };
         continue;
       }
       const parsed = AuditRecord.safeParse(raw);
       if (!parsed.success) {
+        tally.unreadable.push(entry.seq);
         yield { seq: entry.seq, unreadable: 'not a valid audit record' };
         continue;
       }
       const at = Date.parse(parsed.data.at);
       if (at >= range.from.getTime() && at < range.to.getTime()) {
+        tally.exported += 1;
         yield { seq: entry.seq, record: parsed.data };
+      } else {
+        tally.outsideRange += 1;
       }
+    }
+    if (expected !== undefined && expected <= state.lastSeq) missing(expected, state.lastSeq);
+    if (tally.firstSeq === undefined && state.lastSeq > 0 && 'seq' in start) {
+      missing(Math.max(1, state.firstSeq), state.lastSeq);
     }
   }
 
   /** A time range as one document (JSON array or CSV), with the sequences that could not be read. */
   async exportRange(range: TimeRange & { format: ExportFormat }): Promise<ExportResult> {
     const entries: Array<{ seq: number; record: AuditRecord }> = [];
-    const unreadable: number[] = [];
-    for await (const e of this.records(range)) {
+    const tally = newTally();
+    for await (const e of this.records(range, tally)) {
       if ('record' in e) entries.push(e);
-      else unreadable.push(e.seq);
     }
     return {
       contentType: range.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json',
       body: formatExport(entries, range.format),
       count: entries.length,
-      unreadable,
+      unreadable: tally.unreadable,
+      tally,
     };
   }
 }

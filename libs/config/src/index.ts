@@ -7,7 +7,7 @@ export { AGENT_SECTIONS, type AgentConfig, type AgentSectionName } from './regis
 export type { TlsMaterial } from './pem';
 export type { AgentSettings } from './sections/agent';
 export type { AssertionsSettings, SigningKeySource } from './sections/assertions';
-export type { AuditSettings } from './sections/audit';
+export { AUDIT_SPOOL_MAX_RECORDS, type AuditSettings } from './sections/audit';
 export type { GatewaySettings } from './sections/gateway';
 export type { HttpSettings } from './sections/http';
 export type { LdapSettings } from './sections/ldap';

@@ -1,3 +1,4 @@
+import type { AuditSettings } from '@tapgate/config';
 import type { SocketLimits } from './socket/connection';
 import type { ListenerSpec } from './socket/tapgate-ws.adapter';
 
@@ -27,7 +28,7 @@ export interface GatewaySettings {
   esignTimeoutMs: number;
   /** Assertion signing keys ([assertions]); none = login and e-signature are not offered. */
   assertions: { signingKeys: Array<{ file?: string; key: string }>; issuer: string; ttlSeconds: number };
-  audit: { replicas: number; maxBytes: number; appendTimeoutMs: number };
+  audit: AuditSettings;
 }
 
 /**

@@ -20,7 +20,7 @@ describe('[assertions] and [audit] sections', () => {
   it('defaults: no keys, issuer "tapgate", 60 s assertions; a single-replica audit stream without a cap', () => {
     const cfg = loadAgentConfig({ env: {}, sections: ['assertions', 'audit'] });
     assert.deepEqual(cfg.assertions, { signingKeys: [], issuer: 'tapgate', ttlSeconds: 60 });
-    assert.deepEqual(cfg.audit, { replicas: 1, maxBytes: 0, appendTimeoutMs: 5000 });
+    assert.deepEqual(cfg.audit, { replicas: 1, maxBytes: 0, appendTimeoutMs: 5000, spoolMaxRecords: 10_000 });
   });
 
   it('reads PEM and JWK key files relative to the config file, first one first; keys are redacted', () => {
@@ -36,6 +36,8 @@ ttl_seconds = 30
 replicas = 3
 max_bytes = 10737418240
 append_timeout_ms = 2000
+spool_dir = "spool"
+spool_max_records = 500
 `);
     assert.deepEqual(
       cfg.assertions.signingKeys.map((k) => k.file),
@@ -44,7 +46,13 @@ append_timeout_ms = 2000
     assert.match(cfg.assertions.signingKeys[0].key, /BEGIN PRIVATE KEY/);
     assert.equal(cfg.assertions.issuer, 'tapgate-plant-3');
     assert.equal(cfg.assertions.ttlSeconds, 30);
-    assert.deepEqual(cfg.audit, { replicas: 3, maxBytes: 10737418240, appendTimeoutMs: 2000 });
+    assert.deepEqual(cfg.audit, {
+      replicas: 3,
+      maxBytes: 10737418240,
+      appendTimeoutMs: 2000,
+      spoolDir: `${tmp.dir}/spool`,
+      spoolMaxRecords: 500,
+    });
     const shown = JSON.stringify(redactConfig(cfg));
     assert.ok(!shown.includes('PRIVATE KEY') && !shown.includes(String(jwk.d)), shown);
   });
@@ -110,7 +118,7 @@ append_timeout_ms = 2000
     assertConfigError(() => load('[audit]\nmax_age = 30\n'), {
       file: file(),
       key: '[audit].max_age',
-      problem: /unknown key \(known: replicas, max_bytes, append_timeout_ms\)/,
+      problem: /unknown key \(known: replicas, max_bytes, append_timeout_ms, spool_dir, spool_max_records\)/,
     });
   });
 });

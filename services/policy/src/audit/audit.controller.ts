@@ -58,7 +58,10 @@ function send(
   r: { status: number; contentType: string; body: string; headers?: Record<string, string> },
 ): void {
   res.statusCode = r.status;
-  res.setHeader('Content-Type', `${r.contentType}; charset=utf-8`);
+  res.setHeader(
+    'Content-Type',
+    /charset=/.test(r.contentType) ? r.contentType : `${r.contentType}; charset=utf-8`,
+  );
   res.setHeader('Cache-Control', 'no-store');
   for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
   res.end(r.body);

@@ -43,6 +43,8 @@ export class HealthController {
       endpoints: this.endpoints.size,
       nea: this.neas.counts(),
       ceremonies: this.ceremonies.available(),
+      // Audit records enqueued and not yet stored (AuditTrail.enqueue); informative, not a readiness gate.
+      auditWaiting: this.ceremonies.trail.waiting(),
     };
     const ready = detail.nats && detail.enrollments && detail.terminals && !detail.draining;
     res.status(ready ? 200 : 503).json({ ready, ...detail });
