@@ -63,46 +63,6 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /**
- * Records that grant nothing, queued and appended in order; while NATS is away they wait here and are
- * retried. TODO(enqueue): replace with AuditTrail.enqueue (libs/audit's local spool, which also
- * survives a restart) once it lands on wt-audit; this in-memory queue is lost if the process dies.
- */
-class AuditQueue {
-  private readonly queue: AuditEntry[] = [];
-  private running = false;
-  private idle: Array<() => void> = [];
-
-  constructor(private readonly store: (e: AuditEntry) => Promise<void>) {}
-
-  push(entry: AuditEntry): void {
-    this.queue.push(entry);
-    if (!this.running) void this.run();
-  }
-
-  private async run(): Promise<void> {
-    this.running = true;
-    while (this.queue.length > 0) {
-      try {
-        await this.store(this.queue[0]);
-        this.queue.shift();
-      } catch (e) {
-        log.warn({ err: (e as Error).message, queued: this.queue.length }, 'audit append failed; will retry');
-        await sleep(500);
-      }
-    }
-    this.running = false;
-    for (const r of this.idle.splice(0)) r();
-  }
-
-  /** Resolves when everything queued is stored, or after `ms` (what is left is logged). */
-  async drained(ms: number): Promise<void> {
-    if (!this.running && this.queue.length === 0) return;
-    await Promise.race([new Promise<void>((r) => this.idle.push(r)), sleep(ms)]);
-    if (this.queue.length > 0) log.error({ left: this.queue.length }, 'audit records not stored at shutdown');
-  }
-}
-
-/**
  * Builds the login and e-signature machinery from config: the assertion signer ([assertions]), the
  * audit trail ([audit], a JetStream stream), the cross-replica tap claims and the open-ceremony ledger
  * (JetStream KV). Without signing keys, login and e-signature requests are refused with "unavailable"
@@ -114,7 +74,6 @@ export class CeremonyProvider implements OnModuleInit, OnModuleDestroy {
   readonly trail: AuditTrail;
   readonly ceremonies: Ceremonies;
   private streamReady = false;
-  private readonly queue: AuditQueue;
   private readonly claimsKv: () => Promise<KV>;
   private readonly openKv: () => Promise<KV>;
   /** Revisions of this replica's ledger entries (pending while the create is in flight). */
@@ -133,14 +92,13 @@ export class CeremonyProvider implements OnModuleInit, OnModuleDestroy {
         ? new AssertionSigner({ signingKeys: a.signingKeys, issuer: a.issuer, ttlSeconds: a.ttlSeconds })
         : undefined;
     this.trail = new AuditTrail(messaging, settings.audit);
-    this.queue = new AuditQueue((e) => this.store(e));
     this.claimsKv = bucket(messaging, KvBuckets.tapClaims, { ttl: TAP_CLAIM_TTL_MS });
     this.openKv = bucket(messaging, KvBuckets.openCeremonies, { ttl: OPEN_CEREMONY_TTL_MS });
     const signer = this.signer;
     const { maxAgeMs } = decisionAgeBounds(settings.tapTimeoutMs);
     const audit: AuditSink = {
       append: (entry) => this.store(entry),
-      enqueue: (entry) => this.queue.push(entry),
+      enqueue: (entry) => this.trail.enqueue({ v: 1, gateway: this.settings.gatewayId, ...entry }),
     };
     this.ceremonies = new Ceremonies(
       settings.gatewayId,
@@ -264,7 +222,9 @@ export class CeremonyProvider implements OnModuleInit, OnModuleDestroy {
         continue;
       }
       const r = parsed.data;
-      this.queue.push({
+      this.trail.enqueue({
+        v: 1,
+        gateway: this.settings.gatewayId,
         at: new Date().toISOString(),
         kind: 'esign',
         terminalId: r.terminalId,
@@ -307,8 +267,10 @@ export class CeremonyProvider implements OnModuleInit, OnModuleDestroy {
     this.janitor.unref();
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     clearInterval(this.janitor);
+    // Records still waiting stay in the spool journal (with [audit] spool_dir) for the next start.
+    await this.trail.close();
   }
 
   /**
@@ -321,7 +283,9 @@ export class CeremonyProvider implements OnModuleInit, OnModuleDestroy {
     if (n > 0) log.info({ ceremonies: n }, 'open ceremonies abandoned at shutdown');
     const deadline = Date.now() + ms;
     await Promise.race([Promise.allSettled([...this.closings]), sleep(ms)]);
-    await this.queue.drained(Math.max(0, deadline - Date.now()));
+    if (!(await this.trail.drained(Math.max(0, deadline - Date.now())))) {
+      log.error({ waiting: this.trail.waiting() }, 'audit records not stored at shutdown');
+    }
   }
 
   /** Login and e-signature can be offered: keys configured and the audit stream exists. */
