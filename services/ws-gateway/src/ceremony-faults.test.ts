@@ -153,36 +153,61 @@ describe('ceremony outcomes in the audit trail under faults (real NATS, gateway 
     await stack.addTerminal('T-STALL');
     const nea = await neaClient(neaUrl(gw), 'T-STALL');
     const ep = await endpointClient(endpointUrl(gw), 'T-STALL', stack.terminals.get('T-STALL')!.credential);
-    const told = new Map<string, { app: string; endpoint?: string }>();
+    const told = new Map<string, { app: string; kind: string; endpoint?: string }>();
     let endpointMismatch = 0;
     for (let i = 0; i < STALLS; i++) {
+      // Even rounds: a login; odd rounds: a one-signature e-signature ceremony.
+      const kind = i % 2 ? 'esign' : 'login';
       const from = nea.frames.length;
-      nea.send('login.request', { audience: 'poms', nonce: `n${i}` }, `L${i}`);
-      const pending = await nea.next('login.pending', (m) => m.ref === `L${i}`, 5000, from);
+      let requestId = '';
+      if (kind === 'login') {
+        nea.send('login.request', { audience: 'poms', nonce: `n${i}` }, `L${i}`);
+        requestId = (await nea.next('login.pending', (m) => m.ref === `L${i}`, 5000, from)).data.requestId;
+      } else {
+        nea.send(
+          'esign.open',
+          { reason: 'Stall', secondSignerRequired: false, recordHash: `h${i}` },
+          `E${i}`,
+        );
+        requestId = (await nea.next('esign.opened', (m) => m.ref === `E${i}`, 5000, from)).data.ceremonyId;
+      }
       const [challenge] = await takeChallenges(ep, 1);
       const tapId = randomUUID();
-      const proof = (i % 2 ? alice : erin).answerTap({ challenge, terminalId: 'T-STALL' })!;
-      const band = i % 2 ? alice : erin;
+      const band = (i >> 1) % 2 ? alice : erin;
+      const proof = band.answerTap({ challenge, terminalId: 'T-STALL' })!;
       ep.send('tap', { tapId, kind: 'nfc', bandId: band.bandId, proof, at: new Date().toISOString() }, tapId);
-      // NATS stops 0-12 ms after the tap: before, during or after the delivery and the grant's append.
-      await sleep(Math.random() * 12);
+      // NATS stops 0-25 ms after the tap: before, during or after the delivery and the grant's append.
+      await sleep(Math.random() * 25);
       await stack.nats.stop();
       const result = await ep.next('tap.result', (m) => m.ref === tapId, 10_000).catch(() => undefined);
       await stack.nats.start();
       await ready(gw.ports.http);
-      const login = await nea
-        .next('login.result', (m) => m.data.requestId === pending.data.requestId, 500, from)
-        .catch(() => undefined);
-      if (!login) {
-        // The tap never reached the application: its login is still waiting; end it.
-        nea.send('login.cancel', undefined, `C${i}`);
-        await nea.next('login.result', (m) => m.data.requestId === pending.data.requestId, 5000, from);
-        told.set(tapId, { app: 'nothing', endpoint: result?.data.decision.outcome });
-        continue;
+      const outcome =
+        kind === 'login'
+          ? await nea
+              .next('login.result', (m) => m.data.requestId === requestId, 500, from)
+              .then((m) => m.data.outcome)
+              .catch(() => undefined)
+          : await nea
+              .next('esign.signature', (m) => m.data.ceremonyId === requestId, 500, from)
+              .then((m) => m.data.outcome)
+              .catch(() => undefined);
+      if (!outcome) {
+        // The tap never reached the application: its request is still open; end it.
+        if (kind === 'login') {
+          nea.send('login.cancel', undefined, `C${i}`);
+          await nea.next('login.result', (m) => m.data.requestId === requestId, 5000, from);
+        }
       }
-      const app = login.data.outcome === 'granted' ? 'granted' : `refused`;
-      told.set(tapId, { app, endpoint: result?.data.decision.outcome });
-      if (result && result.data.decision.outcome !== app) {
+      if (kind === 'esign') {
+        if (!nea.frames.slice(from).some((f) => f.type === 'esign.closed')) {
+          nea.send('esign.cancel', { ceremonyId: requestId }, `X${i}`);
+        }
+        await nea.next('esign.closed', (m) => m.data.ceremonyId === requestId, 5000, from);
+      }
+      const app = outcome === undefined ? 'nothing' : outcome === 'granted' ? 'granted' : 'refused';
+      told.set(tapId, { app, kind, endpoint: result?.data.decision.outcome });
+      if (result && outcome !== undefined && result.data.decision.outcome !== app) {
         // Only possible when NATS went away after the grant was stored and before the delivery's
         // answer got back to the endpoint's replica (the answer travels through NATS).
         endpointMismatch++;
@@ -193,7 +218,7 @@ describe('ceremony outcomes in the audit trail under faults (real NATS, gateway 
     }
     // Queued records reach the trail once NATS is back.
     const disagreements = async () => {
-      const records = (await stored(trail)).filter((r) => r.kind === 'login' && r.tapId && told.has(r.tapId));
+      const records = (await stored(trail)).filter((r) => r.tapId && told.get(r.tapId)?.kind === r.kind);
       const problems: string[] = [];
       for (const [tapId, t] of told) {
         const mine = records.filter((r) => r.tapId === tapId).map((r) => r.outcome);
