@@ -13,6 +13,8 @@ import type { RunningGateway } from './bootstrap';
 import { endpointClient, neaClient, takeChallenges, type RawClient } from './testing/clients';
 import { GatewayTestStack, endpointUrl, neaUrl, serveUserStatuses } from './testing/stack';
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 type Signature = Extract<ServerMessage, { type: 'esign.signature' }>;
 
 const claimsOf = (jws: string) =>
@@ -214,6 +216,44 @@ describe('e-signatures by two real people under concurrent taps (real NATS, two 
     }
     neaA.close();
     neaB.close();
+  });
+
+  it('one tap logs in one application: two NEA sockets on two replicas with logins pending: 50 races', async () => {
+    const neas = [await neaClient(neaUrl(gwA), 'T-RACE'), await neaClient(neaUrl(gwB), 'T-RACE')];
+    let twice = 0;
+    for (let i = 0; i < 50; i++) {
+      const from = neas.map((x) => x.frames.length);
+      const pending = await Promise.all(
+        neas.map(async (x, k) => {
+          x.send('login.request', { audience: 'poms' }, `LR${i}-${k}`);
+          return (await x.next('login.pending', (m) => m.ref === `LR${i}-${k}`, 5000, from[k])).data
+            .requestId;
+        }),
+      );
+      const [result] = await fire([alice]);
+      assert.equal(result.data.decision.outcome, 'granted');
+      const granted = () =>
+        neas.filter((x, k) =>
+          x.frames.slice(from[k]).some((f) => f.type === 'login.result' && f.data.outcome === 'granted'),
+        ).length;
+      await waitFor(() => granted() >= 1, { timeoutMs: 2000, intervalMs: 5 });
+      await sleep(20); // a second grant, if there were one, would be on its way
+      if (granted() > 1) twice++;
+      tally.races++;
+      // The other login is still waiting: cancel it.
+      for (const [k, x] of neas.entries()) {
+        const done = x.frames
+          .slice(from[k])
+          .some((f) => f.type === 'login.result' && f.data.requestId === pending[k]);
+        if (!done) {
+          x.send('login.cancel', undefined, `LC${i}-${k}`);
+          await x.next('login.result', (m) => m.data.requestId === pending[k], 5000, from[k]);
+        }
+      }
+    }
+    tally.tapsUsedTwice += twice;
+    assert.equal(twice, 0);
+    for (const x of neas) x.close();
   });
 
   it("the endpoint node's own client firing two taps at once: they go one after the other: 30 races", async () => {
