@@ -373,6 +373,7 @@ export class Ceremonies {
       if (s.login !== login) return undefined; // expired or cancelled meanwhile
       if (claimed === 'error') dec = { ...dec, outcome: 'refused', ...UNCLAIMED };
     }
+    let withheld: TapHandled['refusal'] = granted && dec.outcome === 'refused' ? UNCLAIMED : undefined;
     s.login = undefined;
     clearTimeout(login.timer);
     const entry: AuditEntry = {
@@ -388,7 +389,6 @@ export class Ceremonies {
       audience: login.audience,
     };
     let assertion: Grant | undefined;
-    let withheld: TapHandled['refusal'];
     if (dec.outcome === 'granted' && dec.user) {
       assertion = await this.issuer.issue({
         aud: login.audience,
@@ -452,6 +452,8 @@ export class Ceremonies {
       if (claimed === false) return undefined; // another ceremony took this tap
       if (claimed === 'error') dec = { ...dec, outcome: 'refused', ...UNCLAIMED };
     }
+    // A grant this tap earned but could not use is a refusal the endpoint must hear too.
+    let withheld: TapHandled['refusal'] = granted && dec.outcome === 'refused' ? UNCLAIMED : undefined;
     const signedAt = new Date().toISOString();
     const entry: AuditEntry = {
       at: signedAt,
@@ -471,7 +473,6 @@ export class Ceremonies {
       audience: c.audience,
     };
     let assertion: Grant | undefined;
-    let withheld: TapHandled['refusal'];
     if (dec.outcome === 'granted' && dec.user) {
       try {
         assertion = await this.issuer.issue({
