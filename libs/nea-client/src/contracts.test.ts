@@ -185,6 +185,7 @@ describe('SDK frames against @tapgate/contracts', () => {
       status_not_configured: true,
       same_signer: true,
       identity_changed: true,
+      decision_too_old: true,
       internal_error: true,
     };
     assert.deepEqual(Object.keys(sdkReasons).sort(), Object.values(ContractReasons).sort());

@@ -34,6 +34,7 @@ export type RefusalReason =
   | 'status_not_configured'
   | 'same_signer'
   | 'identity_changed'
+  | 'decision_too_old'
   | 'internal_error';
 
 export interface DecisionUser {
@@ -138,6 +139,8 @@ export interface NeaHello {
 export interface LoginRequest {
   audience?: string;
   timeoutMs?: number;
+  /** Your server's nonce for this login; the assertion's `nonce` claim carries it (check it there). */
+  nonce?: string;
 }
 
 export interface EsignOpen {
@@ -145,6 +148,10 @@ export interface EsignOpen {
   comment?: string;
   secondSignerRequired: boolean;
   audience?: string;
+  /** Your server's nonce for this ceremony; every signature's `nonce` claim carries it. */
+  nonce?: string;
+  /** Your server's hash of the record being signed (e.g. base64url SHA-256); echoed in `tapgate.recordHash`. */
+  recordHash?: string;
 }
 
 /** Frames an NEA client sends, by type. */

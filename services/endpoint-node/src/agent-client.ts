@@ -70,6 +70,7 @@ export class AgentClient extends EventEmitter {
   private readonly backoff: Backoff;
   private stopped = false;
   private ready = false;
+  private tapChain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: AgentClientOptions) {
     super();
@@ -238,8 +239,18 @@ export class AgentClient extends EventEmitter {
     return reply.data.challenge;
   }
 
-  /** Sends one tap and resolves with the gateway's decision for it. */
-  async tap(req: TapRequest): Promise<TapResult> {
+  /**
+   * Sends one tap and resolves with the gateway's decision for it. Taps go one at a time, in order:
+   * a second tap waits for the first one's answer (so each takes its own fresh challenge and the
+   * gateway sees them in the order they happened).
+   */
+  tap(req: TapRequest): Promise<TapResult> {
+    const run = this.tapChain.then(() => this.tapNow(req));
+    this.tapChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async tapNow(req: TapRequest): Promise<TapResult> {
     let proof: TapProof | undefined;
     if (req.sign) {
       const challenge = await this.freshChallenge();

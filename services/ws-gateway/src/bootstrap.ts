@@ -6,6 +6,7 @@ import type { Messaging } from '@tapgate/messaging';
 import { NestPinoLogger, createLogger, setLogLevel } from '@tapgate/telemetry';
 import { GatewayModule } from './gateway.module';
 import { HealthController } from './health/health.controller';
+import { CeremonyProvider } from './nea/ceremony-wiring';
 import { GatewayMetrics } from './metrics';
 import type { GatewaySettings } from './settings';
 import { ClientAddressResolver } from './socket/client-address';
@@ -108,6 +109,8 @@ export async function bootstrap(settings: GatewaySettings): Promise<RunningGatew
       if (closed) return;
       closed = true;
       app.get(HealthController).startDraining();
+      // Open ceremonies get their closing record while NATS is still connected.
+      await app.get(CeremonyProvider).drain();
       registry.closeAll('server shutting down');
       await app.close();
       await messaging.close();

@@ -77,7 +77,7 @@ describe('login and e-signature ceremonies with signed assertions and the audit 
 
   it('logs alice in with a short-lived, single-use assertion her NEA server verifies against the JWKS', async () => {
     const nea = await neaClient(neaUrl(gw), 'T-SIGN');
-    nea.send('login.request', { audience: 'pomsnet' }, 'L1');
+    nea.send('login.request', { audience: 'pomsnet', nonce: 'n-login-1' }, 'L1');
     const pending = await nea.next('login.pending', (m) => m.ref === 'L1');
     await tapBy('alice');
     const result = await nea.next('login.result', (m) => m.data.requestId === pending.data.requestId);
@@ -88,6 +88,7 @@ describe('login and e-signature ceremonies with signed assertions and the audit 
     assert.equal(claims.sub, 'alice');
     assert.equal(claims.aud, 'pomsnet');
     assert.equal(claims.tapgate.kind, 'login');
+    assert.equal(claims.nonce, 'n-login-1', "the relying party's nonce is in the assertion");
     assert.ok(claims.exp - claims.iat <= 60);
     await assert.rejects(v.verify(jws), /replay/i, 'single use');
     // One byte changed anywhere fails.
@@ -115,7 +116,14 @@ describe('login and e-signature ceremonies with signed assertions and the audit 
     const nea = await neaClient(neaUrl(gw), 'T-SIGN');
     nea.send(
       'esign.open',
-      { reason: 'Edit equipment', comment: 'PM done', secondSignerRequired: true, audience: 'pomsnet' },
+      {
+        reason: 'Edit equipment',
+        comment: 'PM done',
+        secondSignerRequired: true,
+        audience: 'pomsnet',
+        nonce: 'n-esign-1',
+        recordHash: 'sha256-of-the-record',
+      },
       'E1',
     );
     const opened = await nea.next('esign.opened', (m) => m.ref === 'E1');
@@ -138,9 +146,16 @@ describe('login and e-signature ceremonies with signed assertions and the audit 
     assert.equal(c1.tapgate.reason, 'Edit equipment');
     assert.equal(c1.tapgate.ceremonyId, id);
     assert.equal(c1.tapgate.signer, 1);
+    assert.equal(c1.nonce, 'n-esign-1');
+    assert.equal(c1.tapgate.recordHash, 'sha256-of-the-record');
+    assert.equal(c1.tapgate.secondSignerRequired, true);
+    assert.equal(c1.tapgate.firstSignature, undefined);
     const c2 = await v.verify(closed.data.assertions[1]);
     assert.equal(c2.sub, 'erin');
     assert.equal(c2.tapgate.signer, 2);
+    assert.equal(c2.nonce, 'n-esign-1');
+    assert.equal(c2.tapgate.recordHash, 'sha256-of-the-record');
+    assert.equal(c2.tapgate.firstSignature, c1.jti, "signer 2's assertion links to signer 1's");
     assert.ok(!nea.frames.some((f) => f.type === 'tap' && f.data.terminalId === 'T-ELSE'));
     nea.close();
   });

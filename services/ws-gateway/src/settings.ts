@@ -32,3 +32,15 @@ export interface GatewaySettings {
   assertions: { signingKeys: Array<{ file?: string; key: string }>; issuer: string; ttlSeconds: number };
   audit: AuditSettings;
 }
+
+/**
+ * The bound on a decision's age, derived from `[gateway] tap_timeout_ms` (T): deciding may take up to T
+ * (the services' timeout) and delivering up to T more, so the application's replica acts on a decision
+ * only while it is younger than 2T since the endpoint's replica received the tap (clocks in NTP sync).
+ * The endpoint's replica waits for the delivery until the decision is 2T + grace old, so an answer
+ * given in time by the application's replica reaches it before it gives up.
+ */
+export function decisionAgeBounds(tapTimeoutMs: number): { maxAgeMs: number; endpointWaitMs: number } {
+  const maxAgeMs = 2 * tapTimeoutMs;
+  return { maxAgeMs, endpointWaitMs: maxAgeMs + Math.min(1000, Math.ceil(tapTimeoutMs / 2)) };
+}

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { addressToken } from '../ids';
-import { Advert, DecisionUser, TapDecision, TapKind, UserStatus } from '../socket/messages';
+import {
+  Advert,
+  DecisionUser,
+  RefusalReasonCode,
+  TapDecision,
+  TapKind,
+  UserStatus,
+} from '../socket/messages';
 import { BandId, IsoTime, ObjectGuid, ObjectSid, SamAccountName, TerminalId } from '../ids';
 
 /**
@@ -50,7 +57,23 @@ export const TapDelivery = z
   .strict();
 export type TapDelivery = z.infer<typeof TapDelivery>;
 
-export const DeliveryAck = z.object({ v: z.literal(V), delivered: z.number().int().nonnegative() }).strict();
+export const DeliveryAck = z
+  .object({
+    v: z.literal(V),
+    delivered: z.number().int().nonnegative(),
+    /**
+     * The delivering replica refused the decision as a whole (it was too old, or the grant it consumed
+     * could not be recorded): the endpoint reports this refusal, so it hears what the application heard.
+     */
+    refusal: z
+      .object({
+        reason: RefusalReasonCode,
+        message: z.string().max(512),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
 export type DeliveryAck = z.infer<typeof DeliveryAck>;
 
 /**
@@ -243,6 +266,37 @@ export const KvBuckets = {
   policyBaselines: 'tapgate_policy_baselines',
   /** Administrator sessions of the policy service (key: SHA-256 of the session token; TTL = session). */
   adminSessions: 'tapgate_admin_sessions',
-  /** NEA applications and their hashed credentials (policy service writes, gateways watch; issue 9). */
+  /** NEA applications and their hashed credentials (policy service writes, gateways watch). */
   applications: 'tapgate_applications',
+  /**
+   * Which login / ceremony a granted tap was used for (key: `<login|esign>.<sha256(tapId) hex>`). The
+   * first replica to `create` the key wins, so one tap logs in at most one application and signs at
+   * most one ceremony even when several replicas hold NEA sockets of the terminal. TTL: TAP_CLAIM_TTL_MS.
+   */
+  tapClaims: 'tapgate_tap_claims',
+  /**
+   * E-signature ceremonies open on some replica (key: ceremony id, value: OpenCeremonyRecord). Deleted
+   * (with the expected revision) by whoever writes the closing record, so a ceremony whose gateway died
+   * is closed as `abandoned` exactly once, by any replica's janitor.
+   */
+  openCeremonies: 'tapgate_open_ceremonies',
 } as const;
+
+/** How long a tap claim is kept: far beyond any decision's life (challenges live 30 s by default). */
+export const TAP_CLAIM_TTL_MS = 10 * 60_000;
+
+export const OpenCeremonyRecord = z
+  .object({
+    v: z.literal(V),
+    ceremonyId: z.string().min(1).max(64),
+    terminalId: TerminalId,
+    gateway: z.string().max(256),
+    reason: z.string().max(512),
+    audience: z.string().max(256),
+    secondSignerRequired: z.boolean(),
+    recordHash: z.string().max(128).optional(),
+    /** After this, the ceremony has expired; a janitor closes it as `abandoned` if its gateway did not. */
+    deadline: IsoTime,
+  })
+  .strict();
+export type OpenCeremonyRecord = z.infer<typeof OpenCeremonyRecord>;

@@ -87,6 +87,12 @@ export const RefusalReason = {
   IdentityChanged: 'identity_changed',
   /** E-signature: the same person tapped for both signatures. */
   SameSigner: 'same_signer',
+  /**
+   * The decision was older than the gateway's bound on decision age (2 x `[gateway] tap_timeout_ms`)
+   * when it reached the application's gateway, or that gateway could not finish in time: nothing was
+   * delivered or granted, because the endpoint has stopped waiting for it.
+   */
+  DecisionTooOld: 'decision_too_old',
   /** A service did not answer in time, or answered with something invalid. */
   Internal: 'internal_error',
 } as const;

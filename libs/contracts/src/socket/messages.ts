@@ -34,11 +34,14 @@ export const DecisionUser = z
   })
   .strict();
 
+/** A refusal reason on the wire (the codes of RefusalReason). */
+export const RefusalReasonCode = z.enum(Object.values(RefusalReason) as [RefusalReason, ...RefusalReason[]]);
+
 /** The platform's verdict on one tap. `granted` only when every configured check passed. */
 export const TapDecision = z
   .object({
     outcome: z.enum(['granted', 'refused']),
-    reason: z.enum(Object.values(RefusalReason) as [RefusalReason, ...RefusalReason[]]).optional(),
+    reason: RefusalReasonCode.optional(),
     /** Human-readable explanation suitable for showing to the worker. */
     message: z.string().max(512).optional(),
     user: DecisionUser.optional(),

@@ -6,13 +6,23 @@ import {
   tapDeliverExplicitWildcard,
   tapDeliverImplicitWildcard,
   addressToken,
+  RefusalReason,
+  type DeliveryAck,
   type PresenceChange,
   type TapDelivery,
 } from '@tapgate/contracts';
 import type { Messaging, Unsubscribe } from '@tapgate/messaging';
 import type { Connection } from '../socket/connection';
 import { MESSAGING } from '../tokens';
+import { createLogger } from '@tapgate/telemetry';
+import type { TapHandled } from './ceremonies';
 import { CeremonyProvider } from './ceremony-wiring';
+
+const log = createLogger('nea-registry');
+const DECISION_TOO_OLD = {
+  reason: RefusalReason.DecisionTooOld,
+  message: 'The tap took too long to reach the application; please tap again.',
+};
 
 interface Group {
   conns: Set<Connection>;
@@ -101,8 +111,18 @@ export class NeaRegistry {
     }
   }
 
-  private deliver(conns: Set<Connection>, d: TapDelivery): { v: 1; delivered: number } {
-    let delivered = 0;
+  /**
+   * Hands a decision to the NEA sockets of the group and waits until their logins and ceremonies have
+   * used it (granted only once recorded). A decision older than the age bound is neither delivered nor
+   * granted: the endpoint has stopped waiting for it, and the ack tells its replica why.
+   */
+  private async deliver(conns: Set<Connection>, d: TapDelivery): Promise<DeliveryAck> {
+    const ceremonies = this.ceremonies.ceremonies;
+    if (ceremonies.remainingMs(d) <= 0) {
+      log.warn({ tap: d.tapId, receivedAt: d.receivedAt }, 'decision too old; not delivered');
+      return { v: 1, delivered: 0, refusal: DECISION_TOO_OLD };
+    }
+    const handled: Array<Promise<TapHandled>> = [];
     for (const conn of conns) {
       if (!conn.open) continue;
       conn.send('tap', {
@@ -113,10 +133,10 @@ export class NeaRegistry {
         decision: d.decision,
         at: d.receivedAt,
       });
-      void this.ceremonies.ceremonies.onTap(conn, d);
-      delivered++;
+      handled.push(ceremonies.onTap(conn, d));
     }
-    return { v: 1, delivered };
+    const refusal = (await Promise.all(handled)).find((h) => h.refusal)?.refusal;
+    return { v: 1, delivered: handled.length, refusal };
   }
 
   private forwardPresence(conns: Set<Connection>, c: PresenceChange): void {

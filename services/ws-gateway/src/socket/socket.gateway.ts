@@ -73,11 +73,7 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
   onLoginRequest(conn: Connection, msg: Msg<'login.request'>): ServerFrame {
     const unavailable = this.ceremoniesUnavailable(msg.ref);
     if (unavailable) return unavailable;
-    const pending = this.ceremonies.ceremonies.startLogin(
-      conn,
-      msg.data.audience,
-      msg.data.timeoutMs ?? 60_000,
-    );
+    const pending = this.ceremonies.ceremonies.startLogin(conn, msg.data);
     if (!pending) {
       return frame('error', { code: ErrorCode.Conflict, message: 'a login is already pending' }, msg.ref);
     }

@@ -13,10 +13,14 @@ import { createLogger, getTracer } from '@tapgate/telemetry';
 import { GatewayMetrics } from '../metrics';
 import { frame, type Connection, type ServerFrame } from '../socket/connection';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
-import type { GatewaySettings } from '../settings';
+import { decisionAgeBounds, type GatewaySettings } from '../settings';
 import { TapDecider } from './tap-decider';
 
 const log = createLogger('taps');
+const DECISION_TOO_OLD = {
+  reason: RefusalReason.DecisionTooOld,
+  message: 'The tap took too long to process; please tap again.',
+} as const;
 
 /**
  * The tap path on the endpoint's replica: decide, then hand the decision to whichever replica holds the
@@ -57,42 +61,56 @@ export class TapService {
         };
       }
       let deliveredTo = 0;
-      try {
-        const ack = await this.messaging.request(
-          TapDeliver,
-          {
-            v: 1,
-            tapId: tap.tapId,
-            terminalId: conn.terminalId!,
-            kind: tap.kind,
-            bandId: tap.bandId,
-            decision,
-            receivedAt: new Date(now).toISOString(),
-          },
-          {
-            subject: tapDeliverSubject(conn.terminalId!, conn.address),
-            timeoutMs: this.settings.tapTimeoutMs,
-          },
-        );
-        deliveredTo = ack.delivered;
-      } catch (e) {
-        const kind = e instanceof RequestError ? e.kind : 'closed';
-        if (decision.outcome === 'granted' || kind !== 'no_responders') {
-          // A grant nobody received is not a grant: the endpoint learns why.
-          decision =
-            kind === 'no_responders'
-              ? {
-                  ...decision,
-                  outcome: 'refused',
-                  reason: RefusalReason.NoListener,
-                  message: 'no application is listening on this terminal',
-                }
-              : {
-                  ...decision,
-                  outcome: 'refused',
-                  reason: RefusalReason.Internal,
-                  message: `delivery failed (${kind})`,
-                };
+      // A decision is acted on only while it is young (see decisionAgeBounds): if this replica hung
+      // while deciding, nothing is delivered; else it waits for the application's replica no longer
+      // than that replica may still act, plus a grace for the answer to travel.
+      const { maxAgeMs, endpointWaitMs } = decisionAgeBounds(this.settings.tapTimeoutMs);
+      if (Date.now() - now >= maxAgeMs) {
+        decision = { ...decision, outcome: 'refused', ...DECISION_TOO_OLD };
+      } else {
+        try {
+          const ack = await answeredWithin(now + endpointWaitMs, (backstopMs) =>
+            this.messaging.request(
+              TapDeliver,
+              {
+                v: 1,
+                tapId: tap.tapId,
+                terminalId: conn.terminalId!,
+                kind: tap.kind,
+                bandId: tap.bandId,
+                decision,
+                receivedAt: new Date(now).toISOString(),
+              },
+              {
+                subject: tapDeliverSubject(conn.terminalId!, conn.address),
+                timeoutMs: backstopMs,
+              },
+            ),
+          );
+          deliveredTo = ack.delivered;
+          // The application's replica withheld the grant (too old, or not recordable): say the same.
+          if (ack.refusal) decision = { ...decision, outcome: 'refused', ...ack.refusal };
+        } catch (e) {
+          const kind = e instanceof RequestError ? e.kind : 'closed';
+          if (decision.outcome === 'granted' || kind !== 'no_responders') {
+            // A grant nobody received is not a grant: the endpoint learns why.
+            decision =
+              kind === 'no_responders'
+                ? {
+                    ...decision,
+                    outcome: 'refused',
+                    reason: RefusalReason.NoListener,
+                    message: 'no application is listening on this terminal',
+                  }
+                : kind === 'timeout'
+                  ? { ...decision, outcome: 'refused', ...DECISION_TOO_OLD }
+                  : {
+                      ...decision,
+                      outcome: 'refused',
+                      reason: RefusalReason.Internal,
+                      message: `delivery failed (${kind})`,
+                    };
+          }
         }
       }
       if (deliveredTo === 0 && decision.outcome === 'granted') {
@@ -160,3 +178,32 @@ export class TapService {
     }
   }
 }
+
+/**
+ * Waits for `ask` until `deadline` (epoch ms), then rejects like a request timeout. The application's
+ * replica never acts on a decision past its age bound (it answers with a refusal instead), so any
+ * answer it sends is the truth. If this process was stopped (the timer fires late), the answer may
+ * already sit in the socket while the timer is due too: it gets STALL_READ_MS to be read first.
+ */
+function answeredWithin<T>(deadline: number, ask: (backstopMs: number) => Promise<T>): Promise<T> {
+  // The request's own timeout is only a backstop: after a stall it would be due as well, and would
+  // fire in the same timers phase as ours, before the answer waiting in the socket is read.
+  const answer = ask(Math.max(1, deadline - Date.now()) + BACKSTOP_MS);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    const fail = () => reject(new RequestError('timeout', TapDeliver.subject, 'delivery timed out'));
+    timer = setTimeout(
+      () => {
+        if (Date.now() - deadline > STALLED_MS) timer = setTimeout(fail, STALL_READ_MS);
+        else fail();
+      },
+      Math.max(1, deadline - Date.now()),
+    );
+  });
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+}
+
+/** A timer this late means the process was not running (SIGSTOP, a VM pause, a long GC). */
+const STALLED_MS = 100;
+const STALL_READ_MS = 250;
+const BACKSTOP_MS = 60_000;

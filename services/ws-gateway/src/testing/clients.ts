@@ -125,3 +125,26 @@ export async function neaClient(
   await c.next('welcome');
   return c;
 }
+
+/** Connects an endpoint socket with its terminal credential and completes its handshake. */
+export async function endpointClient(
+  url: string,
+  terminalId: string,
+  credential: string,
+): Promise<RawClient> {
+  const c = await RawClient.open(url);
+  c.send('hello', { role: 'endpoint', terminalId, credential }, 'h');
+  await c.next('welcome');
+  return c;
+}
+
+let refs = 0;
+
+/** Takes `n` fresh challenges on a raw endpoint socket (one `challenge.request` each). */
+export async function takeChallenges(ep: RawClient, n: number): Promise<string[]> {
+  const asked = Array.from({ length: n }, () => `c${++refs}`);
+  for (const ref of asked) ep.send('challenge.request', undefined, ref);
+  return Promise.all(
+    asked.map(async (ref) => (await ep.next('challenge', (m) => m.ref === ref)).data.challenge),
+  );
+}

@@ -9,7 +9,13 @@ import {
   type TerminalRecord,
 } from '@tapgate/contracts';
 import { Messaging, openBucket } from '@tapgate/messaging';
-import { freePort, startNats, type TestServer } from '@tapgate/testing';
+import {
+  freePort,
+  startNats,
+  startServiceProcess,
+  type ServiceProcess,
+  type TestServer,
+} from '@tapgate/testing';
 import { createHash, randomBytes } from 'node:crypto';
 import { bootstrap, gatewaySettings, type RunningGateway } from '../bootstrap';
 
@@ -34,6 +40,7 @@ export class GatewayTestStack {
   readonly bands = new Map<string, SoftwareBand>();
   readonly terminals = new Map<string, TestTerminal>();
   private readonly gateways: RunningGateway[] = [];
+  private readonly processes: ServiceProcess[] = [];
 
   private constructor(
     readonly nats: TestServer,
@@ -175,7 +182,42 @@ export class GatewayTestStack {
     return gw;
   }
 
+  /**
+   * Starts a gateway as its own process (services/ws-gateway/dist/main.js), for tests that stop it
+   * with signals (SIGSTOP, SIGTERM, SIGKILL). Same env overrides as `gateway`.
+   */
+  async gatewayProcess(
+    env: Record<string, string>,
+    logFile: string,
+  ): Promise<{
+    proc: ServiceProcess;
+    ports: { agent: number; webapi: number; http: number };
+    gatewayId: string;
+  }> {
+    const [agent, webapi, http] = await Promise.all([freePort(), freePort(), freePort()]);
+    const gatewayId = `gwp-${agent}`;
+    const proc = await startServiceProcess({
+      name: gatewayId,
+      script: 'services/ws-gateway/dist/main.js',
+      env: {
+        TAPGATE_AGENT_PORT: String(agent),
+        TAPGATE_WEBAPI_PORT: String(webapi),
+        TAPGATE_HTTP_PORT: String(http),
+        TAPGATE_HTTP_HOST: '127.0.0.1',
+        TAPGATE_NATS_SERVERS: this.nats.url,
+        TAPGATE_GATEWAY_GATEWAY_ID: gatewayId,
+        TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false',
+        ...env,
+      },
+      logFile,
+      readyUrl: `http://127.0.0.1:${http}/readyz`,
+    });
+    this.processes.push(proc);
+    return { proc, ports: { agent, webapi, http }, gatewayId };
+  }
+
   async stop(): Promise<void> {
+    for (const p of this.processes) await p.stop().catch(() => undefined);
     for (const gw of this.gateways) await gw.close().catch(() => undefined);
     await this.admin.close();
     await this.nats.dispose();
