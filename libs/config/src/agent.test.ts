@@ -290,7 +290,8 @@ describe('loadAgentConfig: errors name the file, the key and the problem', () =>
     assertConfigError(() => loadAgentConfig({ path: file, env: {} }), {
       file,
       key: '[agent].prot',
-      problem: 'unknown key (known: log_level, protocol, port, cacertfile, certfile, keyfile, server_name, crlfile)',
+      problem:
+        'unknown key (known: log_level, protocol, port, cacertfile, certfile, keyfile, server_name, crlfile)',
     });
     const nested = fileWith('nested.toml', '[agent.tls]\ncert = "x"\n');
     assertConfigError(() => loadAgentConfig({ path: nested, env: {} }), {
