@@ -198,6 +198,45 @@ describe('the demo NEA page in Chromium against the real services and a real Sam
     assert.equal(claims.sub, 'alice');
   });
 
+  it("an assertion obtained for another of the server's requests is refused (nonce)", async () => {
+    await openPage();
+    let captured = '';
+    // The page's assertion never reaches the server: it is taken on the way, as an attacker would.
+    await page.route('**/pomsnet/login', async (route) => {
+      captured = route.request().postData() ?? '';
+      await route.fulfill({
+        status: 401,
+        json: { signedIn: false, reason: 'intercepted', detail: 'taken on its way to the server' },
+      });
+    });
+    await waitForLoginRequest();
+    await tap('alice');
+    await waitFor(() => captured !== '', { what: "alice's assertion on its way to the server" });
+    const post = async (nonce: string) => {
+      const r = await fetch(`${demo.page.url}pomsnet/login`, {
+        method: 'POST',
+        body: captured,
+        headers: { cookie: `pomsnet_login_nonce=${nonce}` },
+      });
+      return { status: r.status, body: (await r.json()) as { signedIn: boolean; reason?: string } };
+    };
+    // Presented in another session of the server (its own, fresh nonce): refused.
+    const other = await fetch(`${demo.page.url}pomsnet/login/begin`, { method: 'POST' });
+    const { nonce: otherNonce } = (await other.json()) as { nonce: string };
+    const refused = await post(otherNonce);
+    assert.deepEqual([refused.status, refused.body.reason], [401, 'wrong_nonce']);
+    // A nonce the server never issued: refused before the assertion is looked at.
+    assert.equal((await post('made-up')).body.reason, 'no_request');
+    // In the session that opened the request it verifies (and only once).
+    const pageNonce = (await page.context().cookies()).find((c) => c.name === 'pomsnet_login_nonce');
+    assert.ok(pageNonce?.httpOnly, 'the page session keeps its nonce in an HttpOnly cookie');
+    const accepted = await post(pageNonce.value);
+    assert.deepEqual([accepted.status, accepted.body.signedIn], [200, true]);
+    assert.equal((await post(pageNonce.value)).body.reason, 'no_request');
+    await page.unroute('**/pomsnet/login');
+    await fetch(`${demo.page.url}pomsnet/logout`, { method: 'POST' });
+  });
+
   it('the audit chain verifies, then fails after a stored record is altered', async () => {
     const before = await auditVerify(platform);
     assert.equal(before.code, 0, JSON.stringify(before.report));

@@ -34,9 +34,30 @@ const PAGE_FILE = join(REPO_ROOT, 'tools/demo/public/index.html');
 const BAND_ACTION = /^\/api\/bands\/([A-Za-z0-9_-]{1,64})\/(tap|authenticate|clasp|remove|approach)$/;
 const SDK_FILE = /^\/tapgate\/([a-z-]+\.js(?:\.map)?)$/;
 
-function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  type = 'application/json',
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
   res.end(typeof body === 'string' ? body : JSON.stringify(body));
+}
+
+/** The page session's pending nonce lives in an HttpOnly cookie: script on the page cannot swap it. */
+const NONCE_COOKIE = { login: 'pomsnet_login_nonce', esign: 'pomsnet_esign_nonce' } as const;
+
+function nonceCookie(name: string, nonce: string): Record<string, string> {
+  return { 'set-cookie': `${name}=${nonce}; HttpOnly; SameSite=Strict; Path=/pomsnet` };
+}
+
+function cookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, v] = part.trim().split('=', 2);
+    if (k === name && v) return v;
+  }
+  return undefined;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -81,9 +102,29 @@ export async function startPageServer(opts: PageServerOptions): Promise<RunningP
     }
     if (req.method === 'GET' && path === '/pomsnet/session') return send(res, 200, pomsnet.session());
     if (req.method !== 'POST') return send(res, 404, { error: 'not found' });
+    if (path === '/pomsnet/login/begin') {
+      const nonce = pomsnet.beginLogin();
+      return send(res, 200, { nonce }, undefined, nonceCookie(NONCE_COOKIE.login, nonce));
+    }
     if (path === '/pomsnet/login') {
-      const answer = await pomsnet.verifyLogin(await readBody(req));
+      const answer = await pomsnet.verifyLogin(await readBody(req), cookie(req, NONCE_COOKIE.login));
       return send(res, answer.signedIn ? 200 : 401, answer);
+    }
+    if (path === '/pomsnet/esign/begin') {
+      const body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+      if (
+        typeof body.reason !== 'string' ||
+        (body.comment !== undefined && typeof body.comment !== 'string') ||
+        typeof body.secondSignerRequired !== 'boolean'
+      ) {
+        return send(res, 400, { error: 'reason, comment and secondSignerRequired expected' });
+      }
+      const opened = pomsnet.beginEsign({
+        reason: body.reason,
+        comment: body.comment as string | undefined,
+        secondSignerRequired: body.secondSignerRequired,
+      });
+      return send(res, 200, opened, undefined, nonceCookie(NONCE_COOKIE.esign, opened.nonce));
     }
     if (path === '/pomsnet/logout') return send(res, 200, pomsnet.signOut());
     if (path === '/pomsnet/esign') {
@@ -95,7 +136,11 @@ export async function startPageServer(opts: PageServerOptions): Promise<RunningP
           detail: 'ceremonyId and assertions expected',
         });
       }
-      const answer = await pomsnet.verifyEsign(body.ceremonyId, body.assertions.map(String));
+      const answer = await pomsnet.verifyEsign(
+        body.ceremonyId,
+        body.assertions.map(String),
+        cookie(req, NONCE_COOKIE.esign),
+      );
       return send(res, answer.signed ? 200 : 401, answer);
     }
     // The page drives the simulated reader through this proxy (the control port is loopback-only).

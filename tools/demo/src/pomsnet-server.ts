@@ -1,4 +1,5 @@
 import { AssertionError, AssertionVerifier } from '@tapgate/assertions';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** What the demo's "POMSnet server" answers the page after checking an assertion. */
 export type PomsnetAnswer =
@@ -19,13 +20,41 @@ function refusal(e: unknown): { reason: string; detail: string } {
   return { reason: 'malformed', detail: e instanceof Error ? e.message : String(e) };
 }
 
+/** What the page is about to have signed: the meaning of the signature, as the POMSnet server records it. */
+export interface EsignRecord {
+  reason: string;
+  comment?: string;
+  secondSignerRequired: boolean;
+}
+
+/** A request this server opened: its nonce, and for an e-signature the hash of the record to be signed. */
+interface PendingRequest {
+  kind: 'login' | 'esign';
+  expiresAt: number;
+  recordHash?: string;
+}
+
+/** How long a nonce waits for its assertion: the longest login wait (10 min) the page may ask for. */
+const NONCE_TTL_MS = 10 * 60_000;
+/** Outstanding nonces kept at most (oldest dropped first), so a page reloading in a loop cannot grow it. */
+const MAX_PENDING = 1_000;
+
+function refusalOf(reason: string, detail: string): { signedIn: false; reason: string; detail: string } {
+  return { signedIn: false, reason, detail };
+}
+
 /**
  * The server side of the demo NEA, as POMSnet's own server would do it: it trusts nothing the page says,
- * only assertions that verify against the platform's JWKS (signature, audience, expiry, kind, single use).
+ * only assertions that verify against the platform's JWKS (signature, audience, expiry, kind, single use)
+ * and that were issued for a request this server opened. As in OpenID Connect, the server issues a nonce
+ * for each login request and ceremony (kept in an HttpOnly cookie of the page's session); the page passes
+ * it to the gateway, the assertion carries it, and the server accepts only its own, once. For an
+ * e-signature the server also fixes what is signed: the assertion must carry the hash of that record.
  */
 export class PomsnetServer {
   private readonly login: AssertionVerifier;
   private readonly esign: AssertionVerifier;
+  private readonly pending = new Map<string, PendingRequest>();
   private current: PomsnetAnswer = { signedIn: false, reason: 'no_login', detail: 'nobody has signed in' };
 
   constructor(jwksUrl: string, audience: string) {
@@ -43,9 +72,40 @@ export class PomsnetServer {
     return this.current;
   }
 
-  async verifyLogin(assertion: string): Promise<PomsnetAnswer> {
+  /** Opens a login request: the nonce the page must pass to `tapgate.login({ nonce })`. */
+  beginLogin(now = Date.now()): string {
+    return this.open({ kind: 'login', expiresAt: now + NONCE_TTL_MS });
+  }
+
+  /** Opens an e-signature: its nonce and the hash of the record, for `tapgate.esign({ nonce, recordHash })`. */
+  beginEsign(record: EsignRecord, now = Date.now()): { nonce: string; recordHash: string } {
+    const recordHash = hashRecord(record);
+    return { nonce: this.open({ kind: 'esign', expiresAt: now + NONCE_TTL_MS, recordHash }), recordHash };
+  }
+
+  private open(request: PendingRequest): string {
+    while (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value!);
+    const nonce = randomBytes(18).toString('base64url');
+    this.pending.set(nonce, request);
+    return nonce;
+  }
+
+  /** Takes a nonce this server issued for `kind` (single use); undefined when it is unknown or stale. */
+  private take(nonce: string | undefined, kind: PendingRequest['kind']): PendingRequest | undefined {
+    if (nonce === undefined) return undefined;
+    const request = this.pending.get(nonce);
+    if (!request || request.kind !== kind) return undefined;
+    this.pending.delete(nonce);
+    return request.expiresAt > Date.now() ? request : undefined;
+  }
+
+  async verifyLogin(assertion: string, nonce: string | undefined): Promise<PomsnetAnswer> {
+    if (!this.take(nonce, 'login')) {
+      this.current = refusalOf('no_request', 'this server opened no login request for this page');
+      return this.current;
+    }
     try {
-      const c = await this.login.verify(assertion.trim());
+      const c = await this.login.verify(assertion.trim(), { nonce });
       this.current = {
         signedIn: true,
         user: c.sub,
@@ -63,11 +123,23 @@ export class PomsnetServer {
    * Checks a completed ceremony with verifyCeremony: every assertion verifies, one ceremony, signer 1
    * then 2 by different people, signer 2 linked to signer 1, one record, as many signatures as required.
    */
-  async verifyEsign(ceremonyId: string, assertions: string[]): Promise<EsignAnswer> {
+  async verifyEsign(
+    ceremonyId: string,
+    assertions: string[],
+    nonce: string | undefined,
+  ): Promise<EsignAnswer> {
+    const request = this.take(nonce, 'esign');
+    if (!request) {
+      return {
+        signed: false,
+        reason: 'no_request',
+        detail: 'this server opened no e-signature for this page',
+      };
+    }
     try {
       const checked = await this.esign.verifyCeremony(
         assertions.map((a) => a.trim()),
-        { ceremonyId },
+        { ceremonyId, nonce, recordHash: request.recordHash },
       );
       const reason = checked.signatures[0].tapgate.reason;
       return {
@@ -85,4 +157,10 @@ export class PomsnetServer {
       return { signed: false, ...refusal(e) };
     }
   }
+}
+
+/** base64url SHA-256 of the record's canonical JSON (fixed key order): what the signatures must carry. */
+export function hashRecord(record: EsignRecord): string {
+  const canonical = JSON.stringify([record.reason, record.comment ?? '', record.secondSignerRequired]);
+  return createHash('sha256').update(canonical, 'utf8').digest('base64url');
 }
