@@ -40,7 +40,7 @@ describe('policy service', () => {
     await nats?.dispose();
   });
 
-  describe('administrator check (stopgap token)', () => {
+  describe('administrator check (break-glass token)', () => {
     const routes: Array<[string, string, unknown?]> = [
       ['GET', '/v1/enrollments'],
       ['GET', '/v1/enrollments/b1'],

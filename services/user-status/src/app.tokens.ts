@@ -13,6 +13,6 @@ export interface AppDeps {
   redis: Redis;
   messaging: Messaging;
   policy: PolicySource;
-  /** Stopgap admin API credential (issue 5 replaces it); undefined disables the admin API. */
+  /** Bearer credential of the cache-invalidation API; undefined disables that API. */
   adminToken?: string;
 }

@@ -24,7 +24,7 @@ const MIN_TOKEN_LENGTH = 24;
 /** [policy]: the policy service's REST API (enrollments, terminals). */
 export const policySection = defineSection({
   name: 'policy',
-  summary: 'policy service: the stopgap admin token and enrollment checks',
+  summary: 'policy service: break-glass admin token, administrator login and enrollment checks',
   fields: {
     admin_token_file: optionalPath(),
     admin_name: text({

@@ -13,7 +13,7 @@ export interface UserStatusSettings {
   negativeCacheSeconds: number;
   /** Redis command timeout for cache reads and writes. */
   cacheTimeoutMs: number;
-  /** Stopgap admin API credential (until issue 5), read from admin_token_file. Secret: never log it. */
+  /** Bearer credential of the cache-invalidation API, read from admin_token_file. Secret: never log it. */
   admin?: { token: string };
 }
 

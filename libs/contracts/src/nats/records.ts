@@ -76,7 +76,7 @@ export const TerminalRecord = z
   .strict();
 export type TerminalRecord = z.infer<typeof TerminalRecord>;
 
-// ----- applications (NEA clients authorized to bind to terminals; issue 9) ---------------------------
+// ----- applications (NEA clients authorized to bind to terminals) -------------------------------------
 
 /** Application ids name a KV key and appear in audit records: the same characters as terminal ids. */
 export const APPLICATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

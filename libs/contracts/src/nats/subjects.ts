@@ -269,7 +269,7 @@ export const KvBuckets = {
   /** NEA applications and their hashed credentials (policy service writes, gateways watch). */
   applications: 'tapgate_applications',
   /**
-   * Which login / ceremony a granted tap was used for (key: `<login|esign>.<sha256(tapId) hex>`). The
+   * Which login / ceremony a granted tap was used for (key: `<login|esign>.<hex sha256(terminalId \n tapId)>`). The
    * first replica to `create` the key wins, so one tap logs in at most one application and signs at
    * most one ceremony even when several replicas hold NEA sockets of the terminal. TTL: TAP_CLAIM_TTL_MS.
    */

@@ -24,7 +24,7 @@ interface LoginReply {
 }
 
 /**
- * Administrator login attacked as issue 9 found it, against the real policy service and a real Samba AD,
+ * Administrator login attacked as the security review did it, against the real policy service and a real Samba AD,
  * over plain HTTP from chosen loopback source addresses (127.0.0.x), as separate clients would come.
  */
 describe('administrator login: control characters, throttling by name and by address (Samba AD)', () => {

@@ -24,8 +24,8 @@ function sameSecret(given: string, expected: string): boolean {
 
 /**
  * POST /v1/cache/invalidate {"user": "alice" | {"sAMAccountName": ...} | {"userPrincipalName": ...}}
- * with `Authorization: Bearer <[user_status].admin_token_file>`. A stopgap until the policy service's
- * administrators and roles (issue 5) protect it; without admin_token_file the endpoint is off.
+ * with `Authorization: Bearer <[user_status].admin_token_file>`, a token of its own, separate from the
+ * policy service's administrators; without admin_token_file the endpoint is off.
  */
 @Controller('v1/cache')
 export class CacheController {
