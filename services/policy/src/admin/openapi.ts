@@ -377,3 +377,11 @@ export const OPENAPI_DOCUMENT = {
     },
   },
 };
+
+/**
+ * The policy service's OpenAPI document: what `/v1/openapi.json` serves and what the console's typed API
+ * client is generated from (`node services/policy/dist/openapi-dump.js`).
+ */
+export async function openApiDocument(): Promise<typeof OPENAPI_DOCUMENT> {
+  return OPENAPI_DOCUMENT;
+}
