@@ -3,3 +3,9 @@ export { bootstrap, type PolicyServer } from './bootstrap';
 export { POLICY_CONFIG_SECTIONS, type PolicyConfig } from './policy-settings';
 export { PolicyClient, PolicyApiError, type ApiErrorBody } from './cli/policy-client';
 export { startPolicy, startUserStatusDouble, type PolicyHarness } from './testing/policy-harness';
+// Response shapes for the console's typed client (tools/console), type-only.
+export type { InheritedValues } from './policies/policies.service';
+export type { TerminalActivityView } from './terminals/terminal-activity';
+export type { TerminalView } from './terminals/terminals.service';
+export type { BindingState } from './enrollments/user-directory';
+export type { ApplicationView } from './applications/applications.service';

@@ -57,9 +57,17 @@ describe('console files: only the console files are served', () => {
       '%2fetc%2fpasswd',
       'app.js%00.html',
       'index.html%2f',
+      'app.js',
       'app.js.map',
-      'APP.JS',
+      'INDEX.HTML',
       'nope',
+      'assets',
+      'assets%2f..%2f..%2fpackage.json',
+      'assets/__proto__',
+      'assets/constructor',
+      'assets/..%2findex.html',
+      'assets/nope.js',
+      'assets/%2e%2e%2f%2e%2e%2fpackage.json',
     ];
     for (const name of names) {
       const r = await rawGet(policy.url, `/console/${name}`);
@@ -70,7 +78,11 @@ describe('console files: only the console files are served', () => {
       const r = await rawGet(policy.url, path);
       assert.equal(r.status, 404, `${path} answered ${r.status}: ${r.body}`);
     }
-    for (const file of ['', 'index.html', 'app.js', 'app.css']) {
+    // The built console: index.html and the hashed assets it names (tools/console, built by npm run build).
+    const index = await rawGet(policy.url, '/console/');
+    const assets = [...index.body.matchAll(/\/console\/(assets\/[\w.-]+)/g)].map((m) => m[1]);
+    assert.ok(assets.some((a) => a.endsWith('.js')) && assets.some((a) => a.endsWith('.css')), index.body);
+    for (const file of ['', 'index.html', ...assets]) {
       assert.equal((await rawGet(policy.url, `/console/${file}`)).status, 200, file);
     }
     assert.doesNotMatch(log, /"level":50|ENOENT|\bat \w|\/console\/|__dirname|dist\//);

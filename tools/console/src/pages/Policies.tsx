@@ -1,0 +1,458 @@
+import {
+  ActionGroup,
+  Button,
+  Checkbox,
+  Form,
+  FormGroup,
+  FormHelperText,
+  FormSelect,
+  FormSelectOption,
+  HelperText,
+  HelperTextItem,
+  TextInput,
+  Toolbar,
+  ToolbarContent,
+  ToolbarItem,
+} from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { useState } from 'react';
+import { ApiProblem, api, ifMatch, message, ok, type Schemas } from '../api';
+import { PageBody, Toast, type Notice, useConfirm, useLoad, when } from '../ui';
+import type { EffectivePolicy, InheritedValues, PolicyView } from '../views';
+
+type Section = keyof EffectivePolicy['settings'];
+type Kind = PolicyView['kind'];
+type FieldType = 'bool' | 'expiry' | 'int';
+/** The form's layout: labels only. Values, defaults and limits come from the API. */
+const FIELDS: ReadonlyArray<readonly [Section, string, ReadonlyArray<readonly [string, string, FieldType]>]> = [
+  [
+    'activeDirectory',
+    'Active Directory',
+    [
+      ['checkUserStatus', 'Check User Status', 'bool'],
+      ['cacheUserStatus', 'Cache User Status', 'bool'],
+      ['cacheExpirySeconds', 'Cache Expiry', 'expiry'],
+    ],
+  ],
+  [
+    'tap',
+    'Taps',
+    [
+      ['allowBleTaps', 'Allow BLE taps', 'bool'],
+      ['allowUidTaps', 'Allow UID badge taps', 'bool'],
+      ['requirePresence', 'Require presence', 'bool'],
+    ],
+  ],
+  [
+    'esign',
+    'Electronic signatures',
+    [
+      ['secondSignerMustDiffer', 'Second signer must differ', 'bool'],
+      ['ceremonyTimeoutSeconds', 'Ceremony timeout (seconds)', 'int'],
+    ],
+  ],
+];
+
+type Value = boolean | number;
+type Values = Record<string, Value>;
+
+function plural(n: number, unit: string): string {
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+function expiryLabel(s: number): string {
+  return s < 60 || s % 60 ? plural(s, 'second') : s < 3600 ? plural(s / 60, 'minute') : plural(s / 3600, 'hour');
+}
+
+type Source = EffectivePolicy['explain'][string];
+function sourceText(src: Source | undefined): string {
+  if (!src) return 'unknown';
+  if (src.kind !== 'baseline') return `${src.kind} policy ${src.name}`;
+  const what = `${src.service} configuration${src.key ? ` ${src.key}` : ''}`;
+  return src.reported === false ? `${what} (default: no ${src.service} has reported)` : what;
+}
+
+function appliesTo(p: PolicyView): string {
+  return p.kind === 'group' ? (p.group ?? '') : p.kind === 'user' ? (p.user ?? '') : 'everyone';
+}
+
+export function Policies() {
+  const { data, error } = useLoad(() => ok<{ items: PolicyView[] }>(api.GET('/v1/policies')));
+  const [user, setUser] = useState('');
+  const [effective, setEffective] = useState<EffectivePolicy & { groups: string[] }>();
+  const [effError, setEffError] = useState<string>();
+  const items = data?.items ?? [];
+  return (
+    <PageBody title="Policies">
+      <Toast notice={error ? { variant: 'danger', text: error } : undefined} />
+      <Toolbar>
+        <ToolbarContent>
+          {data && !items.some((p) => p.kind === 'default') ? (
+            <ToolbarItem>
+              <Button component="a" href="#/policies/new/default" id="create-default">
+                Create the default policy
+              </Button>
+            </ToolbarItem>
+          ) : null}
+          <ToolbarItem>
+            <Button component="a" variant="secondary" href="#/policies/new/group">
+              New group policy
+            </Button>
+          </ToolbarItem>
+          <ToolbarItem>
+            <Button component="a" variant="secondary" href="#/policies/new/user">
+              New user policy
+            </Button>
+          </ToolbarItem>
+        </ToolbarContent>
+      </Toolbar>
+      <Table id="policies" aria-label="Policies" variant="compact">
+        <Thead>
+          <Tr>
+            <Th>Name</Th>
+            <Th>Kind</Th>
+            <Th>Applies to</Th>
+            <Th>State</Th>
+            <Th>Revision</Th>
+            <Th>Updated</Th>
+          </Tr>
+        </Thead>
+        <Tbody>
+          {items.map((p) => (
+            <Tr key={p.policyId}>
+              <Td dataLabel="Name">
+                <a href={`#/policies/${encodeURIComponent(p.policyId)}`}>{p.name}</a>
+              </Td>
+              <Td dataLabel="Kind">{p.kind}</Td>
+              <Td dataLabel="Applies to">{appliesTo(p)}</Td>
+              <Td dataLabel="State">{p.active ? 'active' : 'inactive'}</Td>
+              <Td dataLabel="Revision">{p.revision}</Td>
+              <Td dataLabel="Updated">{`${p.updated.by}, ${when(p.updated.at)}`}</Td>
+            </Tr>
+          ))}
+          {data && items.length === 0 ? (
+            <Tr>
+              <Td colSpan={6}>
+                No policies yet: every terminal runs with the services&apos; configuration. Create the default
+                policy to change it for everyone, then group or user policies for exceptions.
+              </Td>
+            </Tr>
+          ) : null}
+        </Tbody>
+      </Table>
+      <Form
+        isHorizontal
+        onSubmit={(ev) => {
+          ev.preventDefault();
+          setEffError(undefined);
+          ok<EffectivePolicy & { groups: string[] }>(api.GET('/v1/policies/effective', { params: { query: { user } } })).then(
+            setEffective,
+            (e: unknown) => setEffError(message(e)),
+          );
+        }}
+      >
+        <FormGroup label="Effective policy of a user" fieldId="eff-user">
+          <TextInput id="eff-user" value={user} onChange={(_e, v) => setUser(v)} />
+        </FormGroup>
+        <ActionGroup>
+          <Button type="submit" variant="secondary">
+            Explain
+          </Button>
+        </ActionGroup>
+      </Form>
+      <div id="eff-out">
+        {effError ? <Toast notice={{ variant: 'danger', text: effError }} /> : null}
+        {effective ? (
+          <Table aria-label="Effective policy" variant="compact">
+            <Thead>
+              <Tr>
+                <Th>Setting</Th>
+                <Th>Value</Th>
+                <Th>Set by</Th>
+              </Tr>
+            </Thead>
+            <Tbody>
+              {Object.entries(effective.explain).map(([f, src]) => {
+                const [s, k] = f.split('.') as [Section, string];
+                return (
+                  <Tr key={f}>
+                    <Td>{f}</Td>
+                    <Td>{String((effective.settings[s] as Values)[k])}</Td>
+                    <Td>{sourceText(src)}</Td>
+                  </Tr>
+                );
+              })}
+            </Tbody>
+          </Table>
+        ) : null}
+      </div>
+    </PageBody>
+  );
+}
+
+interface Loaded {
+  policy: PolicyView | undefined;
+  inherited: InheritedValues;
+}
+
+/** The "Saved" notice of a new policy, carried to the form that opens on its id. */
+let carried: Notice | undefined;
+
+export function PolicyForm(props: { policyId?: string; newKind?: Kind }) {
+  const [notice, setNotice] = useState<Notice | undefined>(() => {
+    const n = carried;
+    carried = undefined;
+    return n;
+  });
+  const { data, error, reload } = useLoad<Loaded>(async () => {
+    const [policy, inherited] = await Promise.all([
+      props.policyId
+        ? ok<PolicyView>(api.GET('/v1/policies/{policyId}', { params: { path: { policyId: props.policyId } } }))
+        : Promise.resolve(undefined),
+      ok<InheritedValues>(api.GET('/v1/policies/inherited')),
+    ]);
+    return { policy, inherited };
+  });
+  if (error) return <PageBody title="Policy"><Toast notice={{ variant: 'danger', text: error }} /></PageBody>;
+  if (!data) return null;
+  return (
+    <PolicyEditor
+      key={data.policy?.revision ?? 'new'}
+      {...data}
+      newKind={props.newKind}
+      notice={notice}
+      saved={(n) => {
+        if (data.policy) {
+          setNotice(n);
+          reload();
+        } else carried = n;
+      }}
+    />
+  );
+}
+
+function PolicyEditor(props: Loaded & { newKind: Kind | undefined; notice: Notice | undefined; saved: (n: Notice) => void }) {
+  const kind: Kind = props.policy?.kind ?? props.newKind ?? 'group';
+  const below = kind === 'default' ? props.inherited.baseline : props.inherited.inherited;
+  const stored = (props.policy?.settings ?? {}) as Record<Section, Values | undefined>;
+  const [policyId, setPolicyId] = useState(props.policy?.policyId ?? (kind === 'default' ? 'default' : ''));
+  const [name, setName] = useState(props.policy?.name ?? (kind === 'default' ? 'Default group policy' : ''));
+  const [group, setGroup] = useState(props.policy?.group ?? '');
+  const [priority, setPriority] = useState(String(props.policy?.priority ?? 0));
+  const [user, setUser] = useState(props.policy?.user ?? '');
+  const [active, setActive] = useState(props.policy?.active ?? true);
+  const [override, setOverride] = useState<Record<string, boolean>>(() => {
+    const o: Record<string, boolean> = {};
+    for (const [s, , fields] of FIELDS) for (const [f] of fields) o[f] = stored[s]?.[f] !== undefined;
+    return o;
+  });
+  const [values, setValues] = useState<Values>(() => {
+    const v: Values = {};
+    for (const [s, , fields] of FIELDS) {
+      for (const [f] of fields) v[f] = stored[s]?.[f] ?? (below.settings[s] as Values)[f];
+    }
+    return v;
+  });
+  const [fieldError, setFieldError] = useState<{ field?: string; text: string }>();
+  const [notice, setNotice] = useState<Notice>();
+  const [confirm, confirmDialog] = useConfirm();
+
+  const inheritedOf = (s: Section, f: string) => (below.settings[s] as Values)[f];
+  /** What applies: the value typed when overridden, else the inherited one. */
+  const applied = (s: Section, f: string) => (override[f] ? values[f] : inheritedOf(s, f));
+  const hidden = (f: string) => f === 'cacheExpirySeconds' && applied('activeDirectory', 'cacheUserStatus') === false;
+  const errorFor = (f: string) =>
+    fieldError && (fieldError.field === f || fieldError.field?.endsWith(`.${f}`)) ? fieldError.text : undefined;
+
+  const save = async () => {
+    setFieldError(undefined);
+    setNotice(undefined);
+    const settings: Record<string, Values> = {};
+    for (const [s, , fields] of FIELDS) {
+      for (const [f] of fields) if (override[f] && !hidden(f)) (settings[s] ??= {})[f] = values[f] as Value;
+    }
+    const common = {
+      name,
+      active,
+      settings,
+      ...(kind === 'group' ? { group, priority: Number(priority) } : {}),
+      ...(kind === 'user' ? { user } : {}),
+    };
+    try {
+      const r = props.policy
+        ? await ok<PolicyView>(
+            api.PUT('/v1/policies/{policyId}', {
+              params: { path: { policyId: props.policy.policyId }, header: ifMatch(props.policy.revision) },
+              body: common as Schemas['PolicyUpdate'],
+            }),
+          )
+        : await ok<PolicyView>(api.POST('/v1/policies', { body: { policyId, kind, ...common } as Schemas['PolicyCreate'] }));
+      props.saved({ variant: 'success', text: `Saved ${r.name} (revision ${r.revision})` });
+      if (!props.policy) location.hash = `#/policies/${encodeURIComponent(r.policyId)}`;
+    } catch (e) {
+      const field = e instanceof ApiProblem ? e.field : undefined;
+      setFieldError({ field, text: message(e) });
+    }
+  };
+
+  const title = props.policy ? `Policy: ${props.policy.name}` : `New ${kind} policy`;
+  const shown = notice ?? props.notice;
+  return (
+    <PageBody title={title}>
+      <Toast notice={shown} />
+      {confirmDialog}
+      {fieldError && !fieldError.field ? <Toast notice={{ variant: 'danger', text: fieldError.text }} /> : null}
+      <Form
+        id="policy-form"
+        onSubmit={(ev) => {
+          ev.preventDefault();
+          void save();
+        }}
+      >
+        {props.policy ? null : (
+          <TextField id="policyId" label="Id" value={policyId} onChange={setPolicyId} error={errorFor('policyId')} readOnly={kind === 'default'} />
+        )}
+        <TextField id="name" label="Name" value={name} onChange={setName} error={errorFor('name')} />
+        {kind === 'group' ? (
+          <>
+            <TextField id="group" label="AD group (CN or DN)" value={group} onChange={setGroup} error={errorFor('group')} />
+            <TextField id="priority" label="Priority" value={priority} onChange={setPriority} error={errorFor('priority')} />
+          </>
+        ) : null}
+        {kind === 'user' ? (
+          <TextField id="user" label="User (sAMAccountName)" value={user} onChange={setUser} error={errorFor('user')} />
+        ) : null}
+        <Checkbox id="active" label="Active" isChecked={active} onChange={(_e, v) => setActive(v)} />
+        {FIELDS.map(([s, legend, fields]) => (
+          <fieldset key={s} id={`section-${s}`} className="tg-fieldset">
+            <legend>{legend}</legend>
+            {fields.map(([f, label, type]) =>
+              hidden(f) ? null : (
+                <div key={f} id={`row-${f}`} className="tg-row">
+                  <Checkbox
+                    id={`ovr-${f}`}
+                    label="Override"
+                    aria-label={`Override ${label}`}
+                    isChecked={override[f]}
+                    onChange={(_e, v) => setOverride({ ...override, [f]: v })}
+                  />
+                  <FormGroup label={type === 'bool' ? undefined : label} fieldId={f}>
+                    <FieldInput
+                      id={f}
+                      label={label}
+                      type={type}
+                      value={applied(s, f)}
+                      disabled={!override[f]}
+                      choices={props.inherited.cacheExpiryChoices}
+                      onChange={(v) => setValues({ ...values, [f]: v })}
+                    />
+                    <FormHelperText>
+                      <HelperText>
+                        <HelperTextItem variant={errorFor(f) ? 'error' : 'default'} id={`help-${f}`}>
+                          {errorFor(f) ??
+                            `inherits ${String(inheritedOf(s, f))} from ${sourceText(below.explain[`${s}.${f}`])}`}
+                        </HelperTextItem>
+                      </HelperText>
+                    </FormHelperText>
+                  </FormGroup>
+                </div>
+              ),
+            )}
+          </fieldset>
+        ))}
+        <ActionGroup>
+          <Button id="save" type="submit" variant="primary">
+            Save
+          </Button>
+          {props.policy ? (
+            <Button
+              id="delete-policy"
+              variant="danger"
+              onClick={() =>
+                confirm({
+                  title: `Delete ${props.policy?.name ?? ''}?`,
+                  body: 'Terminals fall back to the policy below it at once.',
+                  action: 'Delete',
+                  run: async () => {
+                    try {
+                      const p = props.policy as PolicyView;
+                      await ok(api.DELETE('/v1/policies/{policyId}', { params: { path: { policyId: p.policyId }, header: ifMatch(p.revision) } }));
+                      location.hash = '#/policies';
+                    } catch (e) {
+                      setNotice({ variant: 'danger', text: message(e) });
+                    }
+                  },
+                })
+              }
+            >
+              Delete
+            </Button>
+          ) : null}
+          <Button component="a" variant="link" href="#/policies">
+            Back
+          </Button>
+        </ActionGroup>
+      </Form>
+    </PageBody>
+  );
+}
+
+function TextField(props: { id: string; label: string; value: string; onChange: (v: string) => void; error: string | undefined; readOnly?: boolean }) {
+  return (
+    <FormGroup label={props.label} fieldId={props.id}>
+      <TextInput
+        id={props.id}
+        value={props.value}
+        readOnlyVariant={props.readOnly ? 'default' : undefined}
+        validated={props.error ? 'error' : 'default'}
+        onChange={(_e, v) => props.onChange(v)}
+      />
+      {props.error ? (
+        <FormHelperText>
+          <HelperText>
+            <HelperTextItem variant="error" id={`err-${props.id}`}>
+              {props.error}
+            </HelperTextItem>
+          </HelperText>
+        </FormHelperText>
+      ) : null}
+    </FormGroup>
+  );
+}
+
+function FieldInput(props: {
+  id: string;
+  label: string;
+  type: FieldType;
+  value: Value;
+  disabled: boolean;
+  choices: readonly number[];
+  onChange: (v: Value) => void;
+}) {
+  if (props.type === 'bool') {
+    return (
+      <Checkbox id={props.id} label={props.label} isChecked={props.value === true} isDisabled={props.disabled} onChange={(_e, v) => props.onChange(v)} />
+    );
+  }
+  if (props.type === 'expiry') {
+    const v = props.value as number;
+    // A configured expiry need not be one of the policy choices; show it, as it is what applies.
+    const choices = props.choices.includes(v) ? props.choices : [v, ...props.choices];
+    return (
+      <FormSelect id={props.id} value={String(v)} isDisabled={props.disabled} onChange={(_e, x) => props.onChange(Number(x))} aria-describedby={`help-${props.id}`}>
+        {choices.map((c) => (
+          <FormSelectOption key={c} value={String(c)} label={expiryLabel(c)} />
+        ))}
+      </FormSelect>
+    );
+  }
+  return (
+    <TextInput
+      id={props.id}
+      type="number"
+      value={String(props.value)}
+      isDisabled={props.disabled}
+      onChange={(_e, x) => props.onChange(Number(x))}
+      aria-describedby={`help-${props.id}`}
+    />
+  );
+}

@@ -1,0 +1,94 @@
+import { Alert, Button, Modal, ModalBody, ModalFooter, ModalHeader, PageSection, Title } from '@patternfly/react-core';
+import { useCallback, useEffect, useState, type ReactNode } from 'react';
+import { message } from './api';
+
+/** A page: its title as the one h2 and its content. */
+export function PageBody(props: { title: string; children: ReactNode }) {
+  useEffect(() => {
+    document.title = `${props.title} · Tapgate console`;
+  }, [props.title]);
+  return (
+    <PageSection id="main" aria-label={props.title}>
+      <Title headingLevel="h2">{props.title}</Title>
+      {props.children}
+    </PageSection>
+  );
+}
+
+export interface Notice {
+  variant: 'success' | 'danger' | 'info';
+  text: string;
+}
+
+/** The outcome of the last action, announced to screen readers (role=status inside Alert). */
+export function Toast(props: { notice: Notice | undefined }) {
+  if (!props.notice) return null;
+  return (
+    <Alert id="toast" isInline isPlain variant={props.notice.variant} title={props.notice.text} aria-live="polite" />
+  );
+}
+
+/** Loads with `load` on mount and on `reload()`; errors become a notice. */
+export function useLoad<T>(load: () => Promise<T>): {
+  data: T | undefined;
+  error: string | undefined;
+  reload: () => void;
+} {
+  const [data, setData] = useState<T>();
+  const [error, setError] = useState<string>();
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    load().then(
+      (d) => live && (setData(d), setError(undefined)),
+      (e: unknown) => live && setError(message(e)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [tick]);
+  return { data, error, reload: useCallback(() => setTick((t) => t + 1), []) };
+}
+
+export interface ConfirmRequest {
+  title: string;
+  body: string;
+  action: string;
+  run: () => Promise<void>;
+}
+
+/** A confirmation dialog for actions that take effect at once (suspend, disable, delete, rotate). */
+export function useConfirm(): [(r: ConfirmRequest) => void, ReactNode] {
+  const [req, setReq] = useState<ConfirmRequest>();
+  const [busy, setBusy] = useState(false);
+  const close = () => setReq(undefined);
+  const dialog = (
+    <Modal variant="small" isOpen={req !== undefined} onClose={close} aria-labelledby="confirm-title" id="confirm">
+      <ModalHeader title={req?.title ?? ''} labelId="confirm-title" />
+      <ModalBody>{req?.body}</ModalBody>
+      <ModalFooter>
+        <Button
+          id="confirm-ok"
+          variant="danger"
+          isDisabled={busy}
+          onClick={() => {
+            if (!req) return;
+            setBusy(true);
+            void req.run().finally(() => {
+              setBusy(false);
+              close();
+            });
+          }}
+        >
+          {req?.action}
+        </Button>
+        <Button variant="link" onClick={close}>
+          Cancel
+        </Button>
+      </ModalFooter>
+    </Modal>
+  );
+  return [setReq, dialog];
+}
+
+export const when = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString() : '');
