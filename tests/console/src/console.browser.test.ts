@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { VIEWPORT, consoleScreenshot, fitsWidth, focused, tabTo } from './console-page';
+import { VIEWPORT, axeViolations, consoleScreenshot, fitsWidth, focused, tabTo } from './console-page';
 import { createConsoleAdmin, type ConsoleAdmin } from './directory-admins';
 
 const ADMIN_GROUP = 'Tapgate Console Admins';
@@ -59,6 +59,13 @@ describe('the administrator console in Chromium against the real services and a 
     await waitForText(page, '#main h2', new RegExp(`^${section}$`));
   };
   const waitForSaved = () => waitForText(page, '#toast', /^Saved Default group policy \(revision \d+\)$/);
+  /** Confirms the dialog an action opened (Suspend, Disable, Delete act only after it). */
+  const confirmDialog = async (title: RegExp) => {
+    await waitForText(page, '#confirm-title', title);
+    await page.click('#confirm-ok');
+  };
+  const noSeriousA11yViolations = async (what: string) =>
+    assert.deepEqual(await axeViolations(page), [], `axe on ${what}`);
 
   before(async () => {
     // Fails fast (before Samba) when Chromium is missing.
@@ -124,6 +131,9 @@ describe('the administrator console in Chromium against the real services and a 
 
   it('1. logs the admin group member in; the session cookie is HttpOnly and SameSite=Strict', async () => {
     await page.goto(consoleUrl());
+    await waitFor(async () => (await focused(page)) === '#username', { what: 'the login page' });
+    await noSeriousA11yViolations('Login');
+    await consoleScreenshot(page, '00-login');
     await page.fill('#username', admin.sAMAccountName);
     await page.fill('#password', admin.password);
     await page.click('#login-submit');
@@ -134,6 +144,7 @@ describe('the administrator console in Chromium against the real services and a 
     assert.ok(session, 'no session cookie');
     assert.deepEqual([session.httpOnly, session.sameSite], [true, 'Strict']);
     assert.ok(await fitsWidth(page), 'the Policies page scrolls sideways at 1366x768');
+    await noSeriousA11yViolations('Policies');
     await consoleScreenshot(page, '01-policies');
   });
 
@@ -147,7 +158,8 @@ describe('the administrator console in Chromium against the real services and a 
     const cached = await askAlice();
     assert.deepEqual([cached.source, Date.parse(cached.checkedAt)], ['cache', aliceFilledAt]);
 
-    await page.getByLabel('Cache Expiry').selectOption({ label: '30 seconds' });
+    await noSeriousA11yViolations('the policy form');
+    await page.getByLabel('Cache Expiry', { exact: true }).selectOption({ label: '30 seconds' });
     await page.click('#save');
     await waitForSaved();
     const savedAt = Date.now();
@@ -193,9 +205,9 @@ describe('the administrator console in Chromium against the real services and a 
   });
 
   it('4. clearing Cache User Status hides Cache Expiry; user-status stops caching', async () => {
-    assert.equal(await page.getByLabel('Cache Expiry').isVisible(), true);
-    await page.getByLabel('Cache User Status').uncheck();
-    assert.equal(await page.getByLabel('Cache Expiry').isVisible(), false);
+    assert.equal(await page.getByLabel('Cache Expiry', { exact: true }).isVisible(), true);
+    await page.getByLabel('Cache User Status', { exact: true }).uncheck();
+    assert.equal(await page.getByLabel('Cache Expiry', { exact: true }).isVisible(), false);
     assert.equal(await page.locator('#row-cacheExpirySeconds').isHidden(), true);
     await page.click('#save');
     await waitForSaved();
@@ -209,8 +221,8 @@ describe('the administrator console in Chromium against the real services and a 
     const stored = await storedDefault();
     assert.equal(stored.settings.activeDirectory.cacheUserStatus, false);
     // After the reload from the server the field is still hidden.
-    await waitFor(async () => !(await page.getByLabel('Cache User Status').isChecked()));
-    assert.equal(await page.getByLabel('Cache Expiry').isVisible(), false);
+    await waitFor(async () => !(await page.getByLabel('Cache User Status', { exact: true }).isChecked()));
+    assert.equal(await page.getByLabel('Cache Expiry', { exact: true }).isVisible(), false);
     const answers = [await askAlice(), await askAlice()];
     assert.deepEqual(
       answers.map((a) => a.source),
@@ -224,11 +236,17 @@ describe('the administrator console in Chromium against the real services and a 
     await waitForText(page, enrollmentState(), /^active$/);
     assert.equal((await tapAlice())?.reason, 'no_listener');
     await page.click(`[id="suspend-${demo.bandIds.alice}"]`);
+    // Nothing happens before the confirmation.
+    await waitForText(page, '#confirm-title', /^Suspend band /);
+    assert.equal((await tapAlice())?.reason, 'no_listener');
+    await noSeriousA11yViolations('the suspend confirmation');
+    await confirmDialog(/^Suspend band /);
     await waitForText(page, enrollmentState(), /^suspended$/);
     const refused = await tapAlice();
     assert.equal(refused?.outcome, 'refused');
     assert.equal(refused?.reason, 'band_suspended');
     assert.ok(await fitsWidth(page), 'the Enrollments page scrolls sideways at 1366x768');
+    await noSeriousA11yViolations('Enrollments');
     await consoleScreenshot(page, '04-enrollments-suspended');
 
     await page.click(`[id="reactivate-${demo.bandIds.alice}"]`);
@@ -268,7 +286,11 @@ describe('the administrator console in Chromium against the real services and a 
     await waitForText(page, '#main h2', /^Policy: Default group policy$/);
     await tabTo(page, '#cacheUserStatus');
     await page.keyboard.press('Space'); // a checkbox toggles with Space; Enter submits the form
-    assert.equal(await page.getByLabel('Cache Expiry').isVisible(), true);
+    assert.equal(await page.getByLabel('Cache Expiry', { exact: true }).isVisible(), true);
+    // Cache Expiry was not set by this policy: its value is the inherited one, editable once overridden.
+    assert.equal(await page.isDisabled('#cacheExpirySeconds'), true);
+    await tabTo(page, '#ovr-cacheExpirySeconds', 1);
+    await page.keyboard.press('Space');
     await tabTo(page, '#cacheExpirySeconds', 1);
     // Arrow keys change a closed select; the first choice is 30 seconds.
     for (let i = 0; i < 15 && (await page.inputValue('#cacheExpirySeconds')) !== '30'; i++) {
@@ -293,13 +315,21 @@ describe('the administrator console in Chromium against the real services and a 
     // The reactivated band's tap, as the gateway announced it (no NEA listens, so nobody is logged in).
     await waitForText(page, `${row} .last-tap`, /nfc (alice|[\w-]+): refused \(no_listener\)$/);
     assert.ok(await fitsWidth(page), 'the Terminals page scrolls sideways at 1366x768');
+    await noSeriousA11yViolations('Terminals');
     await consoleScreenshot(page, '07-terminals');
 
     await goTo('Audit');
+    await page.getByRole('tab', { name: 'Administrator changes' }).click();
     await waitForText(page, '#audit-status', /^\d+ records$/);
     const all = await page.locator('#audit tbody').innerText();
     assert.match(all, /tgadmin \(session\)\s+policy\.update\s+policy default/);
-    await page.fill('#audit-filter', 'alice');
+    // A change reads as the fields it changed, newest first: the last save set cacheExpirySeconds to 30.
+    assert.match(
+      await page.locator('#audit tbody tr').first().innerText(),
+      /policy\.update[\s\S]*activeDirectory\.cacheExpirySeconds: .* → 30/,
+    );
+    await noSeriousA11yViolations('Audit, administrator changes');
+    await page.getByRole('textbox', { name: /^Filter/ }).fill('alice');
     const alice = await page.locator('#audit tbody').innerText();
     assert.match(alice, /alice \(session\)\s+admin\.login_failed/);
     assert.doesNotMatch(alice, /policy\.update/);
@@ -331,6 +361,7 @@ describe('the administrator console in Chromium against the real services and a 
     await waitFor(() => frames.some((f) => f.type === 'welcome'), { what: 'welcome with the credential' });
 
     await page.locator(row).getByRole('button', { name: 'Disable' }).click();
+    await confirmDialog(/^Disable line-mes\?$/);
     const disabledAt = Date.now();
     await waitForText(page, `${row} .state`, /^disabled$/);
     await waitFor(() => closedWith !== undefined, { what: 'socket closed by the disable', timeoutMs: 2000 });
@@ -350,8 +381,9 @@ describe('the administrator console in Chromium against the real services and a 
     const stored = await platform.api<{ credentials: unknown[] }>('GET', '/v1/applications/line-mes');
     assert.equal(stored.credentials.length, 1);
 
-    page.once('dialog', (d) => void d.accept());
+    await noSeriousA11yViolations('Applications');
     await page.locator(row).getByRole('button', { name: 'Delete' }).click();
+    await confirmDialog(/^Delete line-mes\?$/);
     await waitFor(async () => (await page.locator(row).count()) === 0, { what: 'application deleted' });
     assert.ok(await fitsWidth(page), 'the Applications page scrolls sideways at 1366x768');
     assert.deepEqual(browser.pageErrors, []);
@@ -386,6 +418,7 @@ describe('the administrator console in Chromium against the real services and a 
       new RegExp(`^renamed: now con-ren \\(${movedDn}\\) Update$`),
     );
     await waitForText(page, '[id="binding-CON-DEL"]', /^name now belongs to another account; taps refused/);
+    await noSeriousA11yViolations('Enrollments with binding fixes');
     await consoleScreenshot(page, '09-enrollments-binding');
     await page.click('[id="update-binding-CON-REN"]');
     await waitForText(page, '[id="binding-CON-REN"]', /^bound$/);
@@ -433,6 +466,87 @@ describe('the administrator console in Chromium against the real services and a 
       '/v1/policies/effective?user=alice',
     );
     assert.deepEqual(after.settings, before.settings);
+    assert.deepEqual(browser.pageErrors, []);
+  });
+  it('enrolls a band from the JWK that `band new` prints, and shows a bad key under its field', async () => {
+    const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+    await goTo('Enrollments');
+    await page.getByLabel('Band id').fill('CON-JWK');
+    await page.getByLabel('User (sAMAccountName)').fill('con-ren');
+    await page.getByLabel(/^Public key/).fill('not a key');
+    await page.getByRole('button', { name: 'Enroll', exact: true }).click();
+    await waitForText(page, '#err-publicKey', /\S/);
+    await page.getByLabel(/^Public key/).fill(JSON.stringify(jwk, null, 2));
+    await page.getByRole('button', { name: 'Enroll', exact: true }).click();
+    await waitForText(page, '[id="enr-CON-JWK"] .state', /^active$/);
+    await waitForText(page, '#toast', /^Enrolled CON-JWK$/);
+    assert.equal(
+      (await platform.api<{ user: { sAMAccountName: string } }>('GET', '/v1/enrollments/CON-JWK')).user
+        .sAMAccountName,
+      'con-ren',
+    );
+    assert.deepEqual(browser.pageErrors, []);
+  });
+
+  it('a group policy sends only the overridden fields, shows API errors by field, and is deleted after confirmation', async () => {
+    await goTo('Policies');
+    await page.getByRole('link', { name: 'New group policy' }).click();
+    await waitForText(page, '#main h2', /^New group policy$/);
+    const inherited = await platform.api<{ inherited: { settings: PolicySettings } }>(
+      'GET',
+      '/v1/policies/inherited',
+    );
+    // Not overridden: the inherited value, read-only, with where it comes from.
+    assert.equal(await page.isDisabled('#allowUidTaps'), true);
+    assert.equal(await page.isChecked('#allowUidTaps'), inherited.inherited.settings.tap.allowUidTaps);
+    assert.match(await page.locator('#row-allowUidTaps').innerText(), /inherits (true|false) from/);
+    await noSeriousA11yViolations('a new group policy');
+    await page.fill('#policyId', 'line1');
+    await page.fill('#name', 'Line 1 operators');
+    await page.fill('#group', ADMIN_GROUP);
+    await page.fill('#priority', 'high');
+    await page.click('#ovr-allowUidTaps');
+    await page
+      .getByLabel('Allow UID badge taps', { exact: true })
+      .setChecked(!inherited.inherited.settings.tap.allowUidTaps);
+    await page.click('#save');
+    // The API's validation, shown under the field it names.
+    await waitForText(page, '#err-priority', /priority/);
+    await consoleScreenshot(page, '10-group-policy-field-error');
+    await page.fill('#priority', '5');
+    await page.click('#save');
+    await waitForText(page, '#toast', /^Saved Line 1 operators \(revision \d+\)$/);
+    await waitForText(page, '#main h2', /^Policy: Line 1 operators$/);
+    const stored = await platform.api<{ settings: unknown; priority: number }>('GET', '/v1/policies/line1');
+    assert.deepEqual(stored.settings, {
+      tap: { allowUidTaps: !inherited.inherited.settings.tap.allowUidTaps },
+    });
+    assert.equal(stored.priority, 5);
+
+    await page.click('#delete-policy');
+    await waitForText(page, '#confirm-title', /^Delete Line 1 operators\?$/);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await platform.api('GET', '/v1/policies/line1'); // still there after Cancel
+    await page.click('#delete-policy');
+    await confirmDialog(/^Delete Line 1 operators\?$/);
+    await waitForText(page, '#main h2', /^Policies$/);
+    await waitFor(async () => !(await page.locator('#policies').innerText()).includes('Line 1 operators'), {
+      what: 'the deleted policy gone from the list',
+    });
+    assert.deepEqual(browser.pageErrors, []);
+  });
+
+  it('disabling a terminal after confirmation closes its endpoint connection', async () => {
+    await goTo('Terminals');
+    const row = `[id="term-${TERMINAL}"]`;
+    await waitForText(page, `${row} .connection`, /^online since /);
+    await page.locator(row).getByRole('button', { name: 'Disable' }).click();
+    await confirmDialog(new RegExp(`^Disable ${TERMINAL}\\?$`));
+    await waitForText(page, `${row} .state`, /^disabled/);
+    await waitForText(page, `${row} .connection`, /^offline since /, 10_000);
+    await consoleScreenshot(page, '11-terminal-disabled');
+    await page.locator(row).getByRole('button', { name: 'Enable' }).click();
+    await waitForText(page, `${row} .state`, /^enabled/);
     assert.deepEqual(browser.pageErrors, []);
   });
 });

@@ -47,7 +47,9 @@ interface ErrorBody {
 }
 
 /** The body of a successful answer, or an ApiProblem with the server's message and field. */
-export async function ok<T>(call: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<T> {
+export async function ok<T>(
+  call: Promise<{ data?: unknown; error?: unknown; response: Response }>,
+): Promise<T> {
   const { data, error, response } = await call;
   if (response.ok) return data as T;
   const e = (error ?? {}) as ErrorBody;

@@ -1,4 +1,13 @@
-import { Alert, Button, Modal, ModalBody, ModalFooter, ModalHeader, PageSection, Title } from '@patternfly/react-core';
+import {
+  Alert,
+  Button,
+  Modal,
+  ModalBody,
+  ModalFooter,
+  ModalHeader,
+  PageSection,
+  Title,
+} from '@patternfly/react-core';
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { message } from './api';
 
@@ -20,11 +29,23 @@ export interface Notice {
   text: string;
 }
 
-/** The outcome of the last action, announced to screen readers (role=status inside Alert). */
-export function Toast(props: { notice: Notice | undefined }) {
+/**
+ * The outcome of the last action. `id` names the message text itself (without the alert's screen-reader
+ * prefix such as "Success alert:"), for links and tests.
+ */
+export function Toast(props: { notice: Notice | undefined; id?: string }) {
   if (!props.notice) return null;
   return (
-    <Alert id="toast" isInline isPlain variant={props.notice.variant} title={props.notice.text} aria-live="polite" />
+    <Alert
+      isInline
+      isPlain
+      variant={props.notice.variant}
+      title={
+        <span id={props.id ?? 'toast'} className={props.notice.variant === 'danger' ? 'err' : 'ok'}>
+          {props.notice.text}
+        </span>
+      }
+    />
   );
 }
 
@@ -63,7 +84,13 @@ export function useConfirm(): [(r: ConfirmRequest) => void, ReactNode] {
   const [busy, setBusy] = useState(false);
   const close = () => setReq(undefined);
   const dialog = (
-    <Modal variant="small" isOpen={req !== undefined} onClose={close} aria-labelledby="confirm-title" id="confirm">
+    <Modal
+      variant="small"
+      isOpen={req !== undefined}
+      onClose={close}
+      aria-labelledby="confirm-title"
+      id="confirm"
+    >
       <ModalHeader title={req?.title ?? ''} labelId="confirm-title" />
       <ModalBody>{req?.body}</ModalBody>
       <ModalFooter>

@@ -1,6 +1,10 @@
 // Response shapes, imported (type-only) from the contracts and the policy service that produce them.
 import type { AdminAuditRecord, EffectivePolicy, EnrollmentRecord, PolicyRecord } from '@tapgate/contracts';
-import type { ApplicationView as AppRecord, TerminalActivityView, TerminalView as TermRecord } from '@tapgate/policy';
+import type {
+  ApplicationView as AppRecord,
+  TerminalActivityView,
+  TerminalView as TermRecord,
+} from '@tapgate/policy';
 
 export type { BindingState, InheritedValues } from '@tapgate/policy';
 export type { EffectivePolicy, PolicyRecord };

@@ -17,7 +17,9 @@ const scopeList = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 
 // NEA applications that may bind explicitly to terminals (docs/security.md).
 export function Applications() {
-  const { data, error, reload } = useLoad(() => ok<{ items: ApplicationView[] }>(api.GET('/v1/applications')));
+  const { data, error, reload } = useLoad(() =>
+    ok<{ items: ApplicationView[] }>(api.GET('/v1/applications')),
+  );
   const [notice, setNotice] = useState<Notice>();
   const [issued, setIssued] = useState<IssuedCredential>();
   const [confirm, dialog] = useConfirm();
@@ -33,7 +35,10 @@ export function Applications() {
   return (
     <PageBody title="Applications">
       {dialog}
-      <p>Applications (NEA clients) that may bind to a terminal by id. Pages on the terminal itself bind by address and need no entry here.</p>
+      <p>
+        Applications (NEA clients) that may bind to a terminal by id. Pages on the terminal itself bind by
+        address and need no entry here.
+      </p>
       <Toast notice={notice ?? (error ? { variant: 'danger', text: error } : undefined)} />
       <Table id="applications" aria-label="Applications" variant="compact">
         <Thead>
@@ -48,11 +53,19 @@ export function Applications() {
         </Thead>
         <Tbody>
           {(data?.items ?? []).map((a) => (
-            <AppRow key={`${a.applicationId}-${a.revision}`} app={a} act={act} confirm={confirm} issued={setIssued} />
+            <AppRow
+              key={`${a.applicationId}-${a.revision}`}
+              app={a}
+              act={act}
+              confirm={confirm}
+              issued={setIssued}
+            />
           ))}
           {data?.items.length === 0 ? (
             <Tr>
-              <Td colSpan={6}>No applications registered: only pages on the terminals themselves can bind.</Td>
+              <Td colSpan={6}>
+                No applications registered: only pages on the terminals themselves can bind.
+              </Td>
             </Tr>
           ) : null}
         </Tbody>
@@ -87,13 +100,23 @@ function AppRow(props: {
       <Td dataLabel="Application">{a.applicationId}</Td>
       <Td dataLabel="Name">{a.displayName}</Td>
       <Td dataLabel="Terminals">
-        <TextInput aria-label={`Terminals of ${a.applicationId}`} value={scope} onChange={(_e, v) => setScope(v)} />
+        <TextInput
+          aria-label={`Terminals of ${a.applicationId}`}
+          value={scope}
+          onChange={(_e, v) => setScope(v)}
+        />
         <Button
           variant="link"
           size="sm"
           onClick={() =>
             void props.act(
-              () => ok(api.PUT('/v1/applications/{applicationId}', { ...path, body: { displayName: a.displayName, terminals: scopeList(scope) } })),
+              () =>
+                ok(
+                  api.PUT('/v1/applications/{applicationId}', {
+                    ...path,
+                    body: { displayName: a.displayName, terminals: scopeList(scope) },
+                  }),
+                ),
               `Scope of ${a.applicationId} saved`,
             )
           }
@@ -115,7 +138,15 @@ function AppRow(props: {
               aria-label={`Revoke credential ${c.credentialId} of ${a.applicationId}`}
               onClick={() =>
                 void props.act(
-                  () => ok(api.DELETE('/v1/applications/{applicationId}/credentials/{credentialId}', { params: { path: { applicationId: a.applicationId, credentialId: c.credentialId }, header: ifMatch(a.revision) } })),
+                  () =>
+                    ok(
+                      api.DELETE('/v1/applications/{applicationId}/credentials/{credentialId}', {
+                        params: {
+                          path: { applicationId: a.applicationId, credentialId: c.credentialId },
+                          header: ifMatch(a.revision),
+                        },
+                      }),
+                    ),
                   `Credential ${c.credentialId} revoked`,
                 )
               }
@@ -129,7 +160,15 @@ function AppRow(props: {
         <Button
           variant="secondary"
           size="sm"
-          onClick={() => void props.act(async () => props.issued(await ok<IssuedCredential>(api.POST('/v1/applications/{applicationId}/credentials', path))), `New credential for ${a.applicationId}`)}
+          onClick={() =>
+            void props.act(
+              async () =>
+                props.issued(
+                  await ok<IssuedCredential>(api.POST('/v1/applications/{applicationId}/credentials', path)),
+                ),
+              `New credential for ${a.applicationId}`,
+            )
+          }
         >
           New credential
         </Button>{' '}
@@ -143,14 +182,27 @@ function AppRow(props: {
                 title: `Disable ${a.applicationId}?`,
                 body: 'Its sockets are closed at once and it cannot bind until enabled.',
                 action: 'Disable',
-                run: () => props.act(() => ok(api.POST('/v1/applications/{applicationId}/disable', path)), `${a.applicationId} disabled`),
+                run: () =>
+                  props.act(
+                    () => ok(api.POST('/v1/applications/{applicationId}/disable', path)),
+                    `${a.applicationId} disabled`,
+                  ),
               })
             }
           >
             Disable
           </Button>
         ) : (
-          <Button variant="secondary" size="sm" onClick={() => void props.act(() => ok(api.POST('/v1/applications/{applicationId}/enable', path)), `${a.applicationId} enabled`)}>
+          <Button
+            variant="secondary"
+            size="sm"
+            onClick={() =>
+              void props.act(
+                () => ok(api.POST('/v1/applications/{applicationId}/enable', path)),
+                `${a.applicationId} enabled`,
+              )
+            }
+          >
             Enable
           </Button>
         )}{' '}
@@ -162,7 +214,11 @@ function AppRow(props: {
               title: `Delete ${a.applicationId}?`,
               body: 'Its sockets are closed and its credentials stop working.',
               action: 'Delete',
-              run: () => props.act(() => ok(api.DELETE('/v1/applications/{applicationId}', path)), `${a.applicationId} deleted`),
+              run: () =>
+                props.act(
+                  () => ok(api.DELETE('/v1/applications/{applicationId}', path)),
+                  `${a.applicationId} deleted`,
+                ),
             })
           }
         >
@@ -184,7 +240,11 @@ function RegisterApplication(props: { registered: (r: IssuedCredential) => void 
       onSubmit={(ev) => {
         ev.preventDefault();
         setErr(undefined);
-        ok<IssuedCredential>(api.POST('/v1/applications', { body: { applicationId, displayName, terminals: scopeList(terminals) } })).then(props.registered, (e: unknown) => setErr(message(e)));
+        ok<IssuedCredential>(
+          api.POST('/v1/applications', {
+            body: { applicationId, displayName, terminals: scopeList(terminals) },
+          }),
+        ).then(props.registered, (e: unknown) => setErr(message(e)));
       }}
     >
       <Title headingLevel="h3" id="register-app">
@@ -199,7 +259,7 @@ function RegisterApplication(props: { registered: (r: IssuedCredential) => void 
       <FormGroup label="Terminals (ids or patterns such as LINE1-*)" fieldId="new-app-terminals">
         <TextInput id="new-app-terminals" value={terminals} onChange={(_e, v) => setTerminals(v)} />
       </FormGroup>
-      {err ? <Toast notice={{ variant: 'danger', text: err }} /> : null}
+      {err ? <Toast id="err-application" notice={{ variant: 'danger', text: err }} /> : null}
       <ActionGroup>
         <Button type="submit" variant="primary">
           Register application

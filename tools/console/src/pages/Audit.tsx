@@ -1,9 +1,21 @@
-import { Alert, Button, FormSelect, FormSelectOption, Pagination, SearchInput, Tab, TabTitleText, Tabs, Toolbar, ToolbarContent, ToolbarItem } from '@patternfly/react-core';
+import {
+  Button,
+  FormSelect,
+  FormSelectOption,
+  Pagination,
+  SearchInput,
+  Tab,
+  TabTitleText,
+  Tabs,
+  Toolbar,
+  ToolbarContent,
+  ToolbarItem,
+} from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { AuditRecord } from '@tapgate/contracts';
 import { useEffect, useMemo, useState } from 'react';
 import { api, message, ok } from '../api';
-import { PageBody, when } from '../ui';
+import { PageBody, Toast, when } from '../ui';
 import type { AdminChange } from '../views';
 
 const PERIODS = [
@@ -56,11 +68,22 @@ export function Audit() {
             </FormSelect>
           </ToolbarItem>
           <ToolbarItem>
-            <SearchInput id="audit-filter" aria-label="Filter (user, terminal, action, outcome, reason)" placeholder="Filter" value={filter} onChange={(_e, v) => setFilter(v)} onClear={() => setFilter('')} />
+            <SearchInput
+              id="audit-filter"
+              aria-label="Filter (user, terminal, action, outcome, reason)"
+              placeholder="Filter"
+              value={filter}
+              onChange={(_e, v) => setFilter(v)}
+              onClear={() => setFilter('')}
+            />
           </ToolbarItem>
         </ToolbarContent>
       </Toolbar>
-      <Tabs activeKey={tab} onSelect={(_e, k) => setTab(k === 'admin' ? 'admin' : 'decisions')} aria-label="Audit logs">
+      <Tabs
+        activeKey={tab}
+        onSelect={(_e, k) => setTab(k === 'admin' ? 'admin' : 'decisions')}
+        aria-label="Audit logs"
+      >
         <Tab eventKey="decisions" id="tab-decisions" title={<TabTitleText>Decisions</TabTitleText>}>
           {tab === 'decisions' ? <Decisions hours={hours} filter={filter} /> : null}
         </Tab>
@@ -91,7 +114,8 @@ function usePaging<T>(rows: T[]) {
   return { shown, pager };
 }
 
-const matches = (value: unknown, f: string) => !f || JSON.stringify(value).toLowerCase().includes(f.toLowerCase());
+const matches = (value: unknown, f: string) =>
+  !f || JSON.stringify(value).toLowerCase().includes(f.toLowerCase());
 
 function Decisions(props: { hours: string; filter: string }) {
   const [all, setAll] = useState<Array<{ seq: number; record: AuditRecord }>>();
@@ -100,7 +124,12 @@ function Decisions(props: { hours: string; filter: string }) {
   useEffect(() => {
     setAll(undefined);
     setStatus('Loading…');
-    ok<Array<{ seq: number; record: AuditRecord }>>(api.GET('/v1/audit/export', { params: { query: { ...period(props.hours), format: 'json' } as never }, parseAs: 'json' })).then(
+    ok<Array<{ seq: number; record: AuditRecord }>>(
+      api.GET('/v1/audit/export', {
+        params: { query: { ...period(props.hours), format: 'json' } as never },
+        parseAs: 'json',
+      }),
+    ).then(
       (list) => {
         // Newest first.
         setAll([...list].reverse());
@@ -115,16 +144,24 @@ function Decisions(props: { hours: string; filter: string }) {
   const exportFile = async (format: 'csv' | 'json') => {
     setResult({ text: `Exporting ${format.toUpperCase()}…`, bad: false });
     try {
-      const r = await api.GET('/v1/audit/export', { params: { query: { ...period(props.hours), format } as never }, parseAs: 'blob' });
+      const r = await api.GET('/v1/audit/export', {
+        params: { query: { ...period(props.hours), format } as never },
+        parseAs: 'blob',
+      });
       if (!r.response.ok) throw new Error(`HTTP ${r.response.status}`);
       const h = (n: string) => r.response.headers.get(`x-tapgate-audit-${n}`) ?? '?';
-      const name = /filename="([^"]+)"/.exec(r.response.headers.get('content-disposition') ?? '')?.[1] ?? `tapgate-audit.${format}`;
+      const name =
+        /filename="([^"]+)"/.exec(r.response.headers.get('content-disposition') ?? '')?.[1] ??
+        `tapgate-audit.${format}`;
       saveBlob(r.data as Blob, name);
       const counts = `${h('records')} records exported; the trail holds ${h('stream-records')} records`;
       setResult(
         h('complete') === 'true'
           ? { text: `Saved ${name}: ${counts}; nothing missing or unreadable.`, bad: false }
-          : { text: `Saved ${name}: ${counts}. INCOMPLETE: ${h('missing')} sequences missing, unreadable: ${h('unreadable') || 'none'}. Run Verify.`, bad: true },
+          : {
+              text: `Saved ${name}: ${counts}. INCOMPLETE: ${h('missing')} sequences missing, unreadable: ${h('unreadable') || 'none'}. Run Verify.`,
+              bad: true,
+            },
       );
     } catch (e) {
       setResult({ text: `Export failed: ${message(e)}`, bad: true });
@@ -139,8 +176,14 @@ function Decisions(props: { hours: string; filter: string }) {
       >(api.GET('/v1/audit/verify'));
       setResult(
         r.ok
-          ? { text: `Chain intact: ${r.checked} records verified (sequences ${r.firstSeq}-${r.lastSeq}); head hash ${r.lastHash}`, bad: false }
-          : { text: `Chain BROKEN at sequence ${r.brokenAt}: ${r.why} (${r.detail}); ${r.checked} records verified before it`, bad: true },
+          ? {
+              text: `Chain intact: ${r.checked} records verified (sequences ${r.firstSeq}-${r.lastSeq}); head hash ${r.lastHash}`,
+              bad: false,
+            }
+          : {
+              text: `Chain BROKEN at sequence ${r.brokenAt}: ${r.why} (${r.detail}); ${r.checked} records verified before it`,
+              bad: true,
+            },
       );
     } catch (e) {
       setResult({ text: `Verify failed: ${message(e)}`, bad: true });
@@ -169,7 +212,12 @@ function Decisions(props: { hours: string; filter: string }) {
         </ToolbarContent>
       </Toolbar>
       <div aria-live="polite">
-        {result ? <Alert id="audit-result" className={result.bad ? 'err' : 'ok'} isInline isPlain variant={result.bad ? 'danger' : 'success'} title={result.text} /> : null}
+        {result ? (
+          <Toast
+            id="audit-result"
+            notice={{ variant: result.bad ? 'danger' : 'success', text: result.text }}
+          />
+        ) : null}
       </div>
       <p id="audit-status">{status}</p>
       <Table id="audit" aria-label="Decisions" variant="compact">
@@ -192,11 +240,17 @@ function Decisions(props: { hours: string; filter: string }) {
               <Td dataLabel="Time">{when(r.at)}</Td>
               <Td dataLabel="Kind">{r.kind}</Td>
               <Td dataLabel="Terminal">{r.terminalId}</Td>
-              <Td dataLabel="User">{r.user ? `${r.user.sAMAccountName}${r.user.displayName ? ` (${r.user.displayName})` : ''}` : ''}</Td>
+              <Td dataLabel="User">
+                {r.user
+                  ? `${r.user.sAMAccountName}${r.user.displayName ? ` (${r.user.displayName})` : ''}`
+                  : ''}
+              </Td>
               <Td dataLabel="Outcome">{r.outcome}</Td>
               <Td dataLabel="Reason">{r.reason ?? ''}</Td>
               <Td dataLabel="E-signature meaning">{r.esignReason ?? ''}</Td>
-              <Td dataLabel="Signer">{r.signer ? `signer ${r.signer}${r.secondSignerRequired ? ' of 2' : ''}` : ''}</Td>
+              <Td dataLabel="Signer">
+                {r.signer ? `signer ${r.signer}${r.secondSignerRequired ? ' of 2' : ''}` : ''}
+              </Td>
               <Td dataLabel="Sequence">{`#${seq}`}</Td>
             </Tr>
           ))}
@@ -208,7 +262,8 @@ function Decisions(props: { hours: string; filter: string }) {
 
 /** An administrator change as "field: before → after" lines, not raw JSON. */
 function changes(before: unknown, after: unknown, prefix = ''): string[] {
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isObj = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   if (isObj(before) || isObj(after)) {
     const b = isObj(before) ? before : {};
     const a = isObj(after) ? after : {};
@@ -225,7 +280,9 @@ function AdminChanges(props: { hours: string; filter: string }) {
   const [items, setItems] = useState<AdminChange[]>();
   const [status, setStatus] = useState('Loading…');
   useEffect(() => {
-    ok<{ items: AdminChange[] }>(api.GET('/v1/audit/admin', { params: { query: { limit: 1000, ...period(props.hours) } as never } })).then(
+    ok<{ items: AdminChange[] }>(
+      api.GET('/v1/audit/admin', { params: { query: { limit: 1000, ...period(props.hours) } as never } }),
+    ).then(
       (d) => {
         setItems([...d.items].sort((a, b) => b.seq - a.seq));
         setStatus(`${d.items.length} records`);

@@ -55,7 +55,14 @@ export function Enrollments() {
     <PageBody title="Enrollments">
       {dialog}
       <Toast notice={notice ?? (error ? { variant: 'danger', text: error } : undefined)} />
-      <SearchInput id="enr-filter" aria-label="Filter enrollments" placeholder="user or band" value={filter} onChange={(_e, v) => setFilter(v)} onClear={() => setFilter('')} />
+      <SearchInput
+        id="enr-filter"
+        aria-label="Filter enrollments"
+        placeholder="user or band"
+        value={filter}
+        onChange={(_e, v) => setFilter(v)}
+        onClear={() => setFilter('')}
+      />
       <Table id="enrollments" aria-label="Enrollments" variant="compact">
         <Thead>
           <Tr>
@@ -79,7 +86,12 @@ export function Enrollments() {
                   {e.active ? 'active' : 'suspended'}
                 </Td>
                 <Td dataLabel="Directory" className="binding" id={`binding-${e.bandId}`}>
-                  <Binding enrollment={e} fix={(body, done) => act(() => ok(api.POST('/v1/enrollments/{bandId}/binding', { ...path, body })), done)} />
+                  <Binding
+                    enrollment={e}
+                    fix={(body, done) =>
+                      act(() => ok(api.POST('/v1/enrollments/{bandId}/binding', { ...path, body })), done)
+                    }
+                  />
                 </Td>
                 <Td dataLabel="Actions">
                   {e.active ? (
@@ -92,7 +104,11 @@ export function Enrollments() {
                           title: `Suspend band ${e.bandId}?`,
                           body: `${e.user.sAMAccountName}'s taps with this band are refused at once, until it is reactivated.`,
                           action: 'Suspend',
-                          run: () => act(() => ok(api.POST('/v1/enrollments/{bandId}/suspend', path)), `${e.bandId} suspended`),
+                          run: () =>
+                            act(
+                              () => ok(api.POST('/v1/enrollments/{bandId}/suspend', path)),
+                              `${e.bandId} suspended`,
+                            ),
                         })
                       }
                     >
@@ -102,7 +118,12 @@ export function Enrollments() {
                     <Button
                       id={`reactivate-${e.bandId}`}
                       variant="secondary"
-                      onClick={() => void act(() => ok(api.POST('/v1/enrollments/{bandId}/reactivate', path)), `${e.bandId} reactivated`)}
+                      onClick={() =>
+                        void act(
+                          () => ok(api.POST('/v1/enrollments/{bandId}/reactivate', path)),
+                          `${e.bandId} reactivated`,
+                        )
+                      }
                     >
                       Reactivate
                     </Button>
@@ -113,12 +134,16 @@ export function Enrollments() {
           })}
           {data && items.length === 0 ? (
             <Tr>
-              <Td colSpan={6}>{filter ? 'No enrollment matches the filter.' : 'No bands enrolled yet: enroll one below.'}</Td>
+              <Td colSpan={6}>
+                {filter ? 'No enrollment matches the filter.' : 'No bands enrolled yet: enroll one below.'}
+              </Td>
             </Tr>
           ) : null}
         </Tbody>
       </Table>
-      <EnrollForm enrolled={(bandId) => (setNotice({ variant: 'success', text: `Enrolled ${bandId}` }), reload())} />
+      <EnrollForm
+        enrolled={(bandId) => (setNotice({ variant: 'success', text: `Enrolled ${bandId}` }), reload())}
+      />
     </PageBody>
   );
 }
@@ -128,19 +153,35 @@ export function Enrollments() {
  * Update for a renamed account, Re-enroll when it is gone or its name now belongs to someone else, Bind for
  * enrollments made before objectGUIDs were recorded.
  */
-function Binding(props: { enrollment: EnrollmentView; fix: (body: Schemas['RebindRequest'], done: string) => Promise<void> }) {
+function Binding(props: {
+  enrollment: EnrollmentView;
+  fix: (body: Schemas['RebindRequest'], done: string) => Promise<void>;
+}) {
   const e = props.enrollment;
-  const [state, setState] = useState<BindingState | { state: 'checking' } | { state: 'failed'; why: string }>({ state: 'checking' });
+  const [state, setState] = useState<BindingState | { state: 'checking' } | { state: 'failed'; why: string }>(
+    { state: 'checking' },
+  );
   const [user, setUser] = useState(e.user.sAMAccountName);
   useEffect(() => {
-    ok<BindingState>(api.GET('/v1/enrollments/{bandId}/binding', { params: { path: { bandId: e.bandId } } })).then(setState, (err: unknown) =>
-      setState({ state: 'failed', why: message(err) }),
-    );
+    ok<BindingState>(
+      api.GET('/v1/enrollments/{bandId}/binding', { params: { path: { bandId: e.bandId } } }),
+    ).then(setState, (err: unknown) => setState({ state: 'failed', why: message(err) }));
   }, [e.bandId, e.revision]);
   const reenroll = (
     <>
-      <TextInput id={`reenroll-user-${e.bandId}`} aria-label={`Re-enroll band ${e.bandId} to user`} value={user} onChange={(_ev, v) => setUser(v)} />
-      <Button id={`reenroll-${e.bandId}`} variant="secondary" onClick={() => void props.fix({ user: { sAMAccountName: user } } as Schemas['RebindRequest'], `${e.bandId} re-enrolled to ${user}`)}>
+      <TextInput
+        id={`reenroll-user-${e.bandId}`}
+        aria-label={`Re-enroll band ${e.bandId} to user`}
+        value={user}
+        onChange={(_ev, v) => setUser(v)}
+      />
+      <Button
+        id={`reenroll-${e.bandId}`}
+        variant="secondary"
+        onClick={() =>
+          void props.fix({ user: { sAMAccountName: user } }, `${e.bandId} re-enrolled to ${user}`)
+        }
+      >
         Re-enroll
       </Button>
     </>
@@ -154,7 +195,11 @@ function Binding(props: { enrollment: EnrollmentView; fix: (body: Schemas['Rebin
       return (
         <>
           {`renamed: now ${state.current.sAMAccountName} (${state.current.dn}) `}
-          <Button id={`update-binding-${e.bandId}`} variant="secondary" onClick={() => void props.fix({}, `${e.bandId} updated to ${state.current.sAMAccountName}`)}>
+          <Button
+            id={`update-binding-${e.bandId}`}
+            variant="secondary"
+            onClick={() => void props.fix({}, `${e.bandId} updated to ${state.current.sAMAccountName}`)}
+          >
             Update
           </Button>
         </>
@@ -167,7 +212,11 @@ function Binding(props: { enrollment: EnrollmentView; fix: (body: Schemas['Rebin
       return (
         <>
           not bound to a directory object{' '}
-          <Button id={`bind-binding-${e.bandId}`} variant="secondary" onClick={() => void props.fix({}, `${e.bandId} bound`)}>
+          <Button
+            id={`bind-binding-${e.bandId}`}
+            variant="secondary"
+            onClick={() => void props.fix({}, `${e.bandId} bound`)}
+          >
             Bind
           </Button>
         </>
@@ -186,14 +235,25 @@ function EnrollForm(props: { enrolled: (bandId: string) => void }) {
   const submit = async () => {
     setErr(undefined);
     try {
-      await ok(api.POST('/v1/enrollments', { body: { bandId, user: { sAMAccountName: user }, publicKey: keyFromPaste(key) } as Schemas['EnrollRequest'] }));
+      await ok(
+        api.POST('/v1/enrollments', {
+          body: {
+            bandId,
+            user: { sAMAccountName: user },
+            publicKey: keyFromPaste(key),
+          },
+        }),
+      );
       props.enrolled(bandId);
       setBandId('');
       setUser('');
       setKey('');
     } catch (e) {
       const f = e instanceof ApiProblem ? (e.field ?? '') : '';
-      setErr({ field: f.startsWith('user') ? 'user' : f.startsWith('publicKey') ? 'publicKey' : 'bandId', text: message(e) });
+      setErr({
+        field: f.startsWith('user') ? 'user' : f.startsWith('publicKey') ? 'publicKey' : 'bandId',
+        text: message(e),
+      });
     }
   };
   const help = (field: string) =>
@@ -219,15 +279,32 @@ function EnrollForm(props: { enrolled: (bandId: string) => void }) {
         Enroll a band
       </Title>
       <FormGroup label="Band id" fieldId="new-band">
-        <TextInput id="new-band" value={bandId} onChange={(_e, v) => setBandId(v)} validated={err?.field === 'bandId' ? 'error' : 'default'} />
+        <TextInput
+          id="new-band"
+          value={bandId}
+          onChange={(_e, v) => setBandId(v)}
+          validated={err?.field === 'bandId' ? 'error' : 'default'}
+        />
         {help('bandId')}
       </FormGroup>
       <FormGroup label="User (sAMAccountName)" fieldId="new-user">
-        <TextInput id="new-user" value={user} onChange={(_e, v) => setUser(v)} validated={err?.field === 'user' ? 'error' : 'default'} />
+        <TextInput
+          id="new-user"
+          value={user}
+          onChange={(_e, v) => setUser(v)}
+          validated={err?.field === 'user' ? 'error' : 'default'}
+        />
         {help('user')}
       </FormGroup>
       <FormGroup label="Public key (PEM, base64url or JWK, as the tools print it)" fieldId="new-key">
-        <TextArea id="new-key" value={key} onChange={(_e, v) => setKey(v)} rows={4} resizeOrientation="vertical" validated={err?.field === 'publicKey' ? 'error' : 'default'} />
+        <TextArea
+          id="new-key"
+          value={key}
+          onChange={(_e, v) => setKey(v)}
+          rows={4}
+          resizeOrientation="vertical"
+          validated={err?.field === 'publicKey' ? 'error' : 'default'}
+        />
         {help('publicKey')}
       </FormGroup>
       <ActionGroup>

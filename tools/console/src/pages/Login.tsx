@@ -1,14 +1,7 @@
-import {
-  ActionGroup,
-  Alert,
-  Button,
-  Form,
-  FormGroup,
-  LoginPage,
-  TextInput,
-} from '@patternfly/react-core';
+import { ActionGroup, Button, Form, FormGroup, LoginPage, TextInput } from '@patternfly/react-core';
 import { useMemo, useState } from 'react';
 import { api, message, ok } from '../api';
+import { Toast } from '../ui';
 
 export interface Me {
   user: string;
@@ -73,9 +66,16 @@ export function Login(props: { loggedOut: boolean; breakGlass: BreakGlass; onLog
   };
 
   return (
-    <LoginPage loginTitle="Log in to the Tapgate console" loginSubtitle="Active Directory account of the admin group">
-      {error ? <Alert id="login-error" variant="danger" isInline title={error} /> : null}
-      {!error && props.loggedOut ? <Alert id="login-error" variant="info" isInline title="Logged out." /> : null}
+    <LoginPage
+      loginTitle="Log in to the Tapgate console"
+      loginSubtitle="Active Directory account of the admin group"
+    >
+      <div aria-live="polite">
+        {error ? <Toast id="login-error" notice={{ variant: 'danger', text: error }} /> : null}
+        {!error && props.loggedOut ? (
+          <Toast id="login-error" notice={{ variant: 'info', text: 'Logged out.' }} />
+        ) : null}
+      </div>
       <Form
         onSubmit={(ev) => {
           ev.preventDefault();
@@ -83,10 +83,24 @@ export function Login(props: { loggedOut: boolean; breakGlass: BreakGlass; onLog
         }}
       >
         <FormGroup label="User name" isRequired fieldId="username">
-          <TextInput id="username" autoFocus autoComplete="username" value={username} onChange={(_e, v) => setUsername(v)} isRequired />
+          <TextInput
+            id="username"
+            autoFocus
+            autoComplete="username"
+            value={username}
+            onChange={(_e, v) => setUsername(v)}
+            isRequired
+          />
         </FormGroup>
         <FormGroup label="Password" isRequired fieldId="password">
-          <TextInput id="password" type="password" autoComplete="current-password" value={password} onChange={(_e, v) => setPassword(v)} isRequired />
+          <TextInput
+            id="password"
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(_e, v) => setPassword(v)}
+            isRequired
+          />
         </FormGroup>
         <ActionGroup>
           <Button id="login-submit" type="submit" variant="primary" isBlock isDisabled={busy}>
@@ -102,7 +116,13 @@ export function Login(props: { loggedOut: boolean; breakGlass: BreakGlass; onLog
         }}
       >
         <FormGroup label="Break-glass token" fieldId="break-glass-token">
-          <TextInput id="break-glass-token" type="password" autoComplete="off" value={token} onChange={(_e, v) => setToken(v)} />
+          <TextInput
+            id="break-glass-token"
+            type="password"
+            autoComplete="off"
+            value={token}
+            onChange={(_e, v) => setToken(v)}
+          />
         </FormGroup>
         <ActionGroup>
           <Button id="token-submit" type="submit" variant="secondary" isDisabled={!token}>

@@ -16,7 +16,7 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useState } from 'react';
-import { ApiProblem, api, ifMatch, message, ok, type Schemas } from '../api';
+import { ApiProblem, api, ifMatch, message, ok } from '../api';
 import { PageBody, Toast, type Notice, useConfirm, useLoad, when } from '../ui';
 import type { EffectivePolicy, InheritedValues, PolicyView } from '../views';
 
@@ -24,34 +24,35 @@ type Section = keyof EffectivePolicy['settings'];
 type Kind = PolicyView['kind'];
 type FieldType = 'bool' | 'expiry' | 'int';
 /** The form's layout: labels only. Values, defaults and limits come from the API. */
-const FIELDS: ReadonlyArray<readonly [Section, string, ReadonlyArray<readonly [string, string, FieldType]>]> = [
+const FIELDS: ReadonlyArray<readonly [Section, string, ReadonlyArray<readonly [string, string, FieldType]>]> =
   [
-    'activeDirectory',
-    'Active Directory',
     [
-      ['checkUserStatus', 'Check User Status', 'bool'],
-      ['cacheUserStatus', 'Cache User Status', 'bool'],
-      ['cacheExpirySeconds', 'Cache Expiry', 'expiry'],
+      'activeDirectory',
+      'Active Directory',
+      [
+        ['checkUserStatus', 'Check User Status', 'bool'],
+        ['cacheUserStatus', 'Cache User Status', 'bool'],
+        ['cacheExpirySeconds', 'Cache Expiry', 'expiry'],
+      ],
     ],
-  ],
-  [
-    'tap',
-    'Taps',
     [
-      ['allowBleTaps', 'Allow BLE taps', 'bool'],
-      ['allowUidTaps', 'Allow UID badge taps', 'bool'],
-      ['requirePresence', 'Require presence', 'bool'],
+      'tap',
+      'Taps',
+      [
+        ['allowBleTaps', 'Allow BLE taps', 'bool'],
+        ['allowUidTaps', 'Allow UID badge taps', 'bool'],
+        ['requirePresence', 'Require presence', 'bool'],
+      ],
     ],
-  ],
-  [
-    'esign',
-    'Electronic signatures',
     [
-      ['secondSignerMustDiffer', 'Second signer must differ', 'bool'],
-      ['ceremonyTimeoutSeconds', 'Ceremony timeout (seconds)', 'int'],
+      'esign',
+      'Electronic signatures',
+      [
+        ['secondSignerMustDiffer', 'Second signer must differ', 'bool'],
+        ['ceremonyTimeoutSeconds', 'Ceremony timeout (seconds)', 'int'],
+      ],
     ],
-  ],
-];
+  ];
 
 type Value = boolean | number;
 type Values = Record<string, Value>;
@@ -60,7 +61,11 @@ function plural(n: number, unit: string): string {
   return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }
 function expiryLabel(s: number): string {
-  return s < 60 || s % 60 ? plural(s, 'second') : s < 3600 ? plural(s / 60, 'minute') : plural(s / 3600, 'hour');
+  return s < 60 || s % 60
+    ? plural(s, 'second')
+    : s < 3600
+      ? plural(s / 60, 'minute')
+      : plural(s / 3600, 'hour');
 }
 
 type Source = EffectivePolicy['explain'][string];
@@ -144,10 +149,9 @@ export function Policies() {
         onSubmit={(ev) => {
           ev.preventDefault();
           setEffError(undefined);
-          ok<EffectivePolicy & { groups: string[] }>(api.GET('/v1/policies/effective', { params: { query: { user } } })).then(
-            setEffective,
-            (e: unknown) => setEffError(message(e)),
-          );
+          ok<EffectivePolicy & { groups: string[] }>(
+            api.GET('/v1/policies/effective', { params: { query: { user } } }),
+          ).then(setEffective, (e: unknown) => setEffError(message(e)));
         }}
       >
         <FormGroup label="Effective policy of a user" fieldId="eff-user">
@@ -160,7 +164,7 @@ export function Policies() {
         </ActionGroup>
       </Form>
       <div id="eff-out">
-        {effError ? <Toast notice={{ variant: 'danger', text: effError }} /> : null}
+        {effError ? <Toast id="eff-error" notice={{ variant: 'danger', text: effError }} /> : null}
         {effective ? (
           <Table aria-label="Effective policy" variant="compact">
             <Thead>
@@ -206,13 +210,21 @@ export function PolicyForm(props: { policyId?: string; newKind?: Kind }) {
   const { data, error, reload } = useLoad<Loaded>(async () => {
     const [policy, inherited] = await Promise.all([
       props.policyId
-        ? ok<PolicyView>(api.GET('/v1/policies/{policyId}', { params: { path: { policyId: props.policyId } } }))
+        ? ok<PolicyView>(
+            api.GET('/v1/policies/{policyId}', { params: { path: { policyId: props.policyId } } }),
+          )
         : Promise.resolve(undefined),
       ok<InheritedValues>(api.GET('/v1/policies/inherited')),
     ]);
     return { policy, inherited };
   });
-  if (error) return <PageBody title="Policy"><Toast notice={{ variant: 'danger', text: error }} /></PageBody>;
+  if (error) {
+    return (
+      <PageBody title="Policy">
+        <Toast notice={{ variant: 'danger', text: error }} />
+      </PageBody>
+    );
+  }
   if (!data) return null;
   return (
     <PolicyEditor
@@ -230,7 +242,9 @@ export function PolicyForm(props: { policyId?: string; newKind?: Kind }) {
   );
 }
 
-function PolicyEditor(props: Loaded & { newKind: Kind | undefined; notice: Notice | undefined; saved: (n: Notice) => void }) {
+function PolicyEditor(
+  props: Loaded & { newKind: Kind | undefined; notice: Notice | undefined; saved: (n: Notice) => void },
+) {
   const kind: Kind = props.policy?.kind ?? props.newKind ?? 'group';
   const below = kind === 'default' ? props.inherited.baseline : props.inherited.inherited;
   const stored = (props.policy?.settings ?? {}) as Record<Section, Values | undefined>;
@@ -259,16 +273,19 @@ function PolicyEditor(props: Loaded & { newKind: Kind | undefined; notice: Notic
   const inheritedOf = (s: Section, f: string) => (below.settings[s] as Values)[f];
   /** What applies: the value typed when overridden, else the inherited one. */
   const applied = (s: Section, f: string) => (override[f] ? values[f] : inheritedOf(s, f));
-  const hidden = (f: string) => f === 'cacheExpirySeconds' && applied('activeDirectory', 'cacheUserStatus') === false;
+  const hidden = (f: string) =>
+    f === 'cacheExpirySeconds' && applied('activeDirectory', 'cacheUserStatus') === false;
   const errorFor = (f: string) =>
-    fieldError && (fieldError.field === f || fieldError.field?.endsWith(`.${f}`)) ? fieldError.text : undefined;
+    fieldError && (fieldError.field === f || fieldError.field?.endsWith(`.${f}`))
+      ? fieldError.text
+      : undefined;
 
   const save = async () => {
     setFieldError(undefined);
     setNotice(undefined);
     const settings: Record<string, Values> = {};
     for (const [s, , fields] of FIELDS) {
-      for (const [f] of fields) if (override[f] && !hidden(f)) (settings[s] ??= {})[f] = values[f] as Value;
+      for (const [f] of fields) if (override[f] && !hidden(f)) (settings[s] ??= {})[f] = values[f];
     }
     const common = {
       name,
@@ -282,10 +299,10 @@ function PolicyEditor(props: Loaded & { newKind: Kind | undefined; notice: Notic
         ? await ok<PolicyView>(
             api.PUT('/v1/policies/{policyId}', {
               params: { path: { policyId: props.policy.policyId }, header: ifMatch(props.policy.revision) },
-              body: common as Schemas['PolicyUpdate'],
+              body: common,
             }),
           )
-        : await ok<PolicyView>(api.POST('/v1/policies', { body: { policyId, kind, ...common } as Schemas['PolicyCreate'] }));
+        : await ok<PolicyView>(api.POST('/v1/policies', { body: { policyId, kind, ...common } }));
       props.saved({ variant: 'success', text: `Saved ${r.name} (revision ${r.revision})` });
       if (!props.policy) location.hash = `#/policies/${encodeURIComponent(r.policyId)}`;
     } catch (e) {
@@ -300,7 +317,9 @@ function PolicyEditor(props: Loaded & { newKind: Kind | undefined; notice: Notic
     <PageBody title={title}>
       <Toast notice={shown} />
       {confirmDialog}
-      {fieldError && !fieldError.field ? <Toast notice={{ variant: 'danger', text: fieldError.text }} /> : null}
+      {fieldError && !fieldError.field ? (
+        <Toast id="form-error" notice={{ variant: 'danger', text: fieldError.text }} />
+      ) : null}
       <Form
         id="policy-form"
         onSubmit={(ev) => {
@@ -309,17 +328,42 @@ function PolicyEditor(props: Loaded & { newKind: Kind | undefined; notice: Notic
         }}
       >
         {props.policy ? null : (
-          <TextField id="policyId" label="Id" value={policyId} onChange={setPolicyId} error={errorFor('policyId')} readOnly={kind === 'default'} />
+          <TextField
+            id="policyId"
+            label="Id"
+            value={policyId}
+            onChange={setPolicyId}
+            error={errorFor('policyId')}
+            readOnly={kind === 'default'}
+          />
         )}
         <TextField id="name" label="Name" value={name} onChange={setName} error={errorFor('name')} />
         {kind === 'group' ? (
           <>
-            <TextField id="group" label="AD group (CN or DN)" value={group} onChange={setGroup} error={errorFor('group')} />
-            <TextField id="priority" label="Priority" value={priority} onChange={setPriority} error={errorFor('priority')} />
+            <TextField
+              id="group"
+              label="AD group (CN or DN)"
+              value={group}
+              onChange={setGroup}
+              error={errorFor('group')}
+            />
+            <TextField
+              id="priority"
+              label="Priority"
+              value={priority}
+              onChange={setPriority}
+              error={errorFor('priority')}
+            />
           </>
         ) : null}
         {kind === 'user' ? (
-          <TextField id="user" label="User (sAMAccountName)" value={user} onChange={setUser} error={errorFor('user')} />
+          <TextField
+            id="user"
+            label="User (sAMAccountName)"
+            value={user}
+            onChange={setUser}
+            error={errorFor('user')}
+          />
         ) : null}
         <Checkbox id="active" label="Active" isChecked={active} onChange={(_e, v) => setActive(v)} />
         {FIELDS.map(([s, legend, fields]) => (
@@ -375,7 +419,11 @@ function PolicyEditor(props: Loaded & { newKind: Kind | undefined; notice: Notic
                   run: async () => {
                     try {
                       const p = props.policy as PolicyView;
-                      await ok(api.DELETE('/v1/policies/{policyId}', { params: { path: { policyId: p.policyId }, header: ifMatch(p.revision) } }));
+                      await ok(
+                        api.DELETE('/v1/policies/{policyId}', {
+                          params: { path: { policyId: p.policyId }, header: ifMatch(p.revision) },
+                        }),
+                      );
                       location.hash = '#/policies';
                     } catch (e) {
                       setNotice({ variant: 'danger', text: message(e) });
@@ -396,7 +444,14 @@ function PolicyEditor(props: Loaded & { newKind: Kind | undefined; notice: Notic
   );
 }
 
-function TextField(props: { id: string; label: string; value: string; onChange: (v: string) => void; error: string | undefined; readOnly?: boolean }) {
+function TextField(props: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  error: string | undefined;
+  readOnly?: boolean;
+}) {
   return (
     <FormGroup label={props.label} fieldId={props.id}>
       <TextInput
@@ -430,7 +485,13 @@ function FieldInput(props: {
 }) {
   if (props.type === 'bool') {
     return (
-      <Checkbox id={props.id} label={props.label} isChecked={props.value === true} isDisabled={props.disabled} onChange={(_e, v) => props.onChange(v)} />
+      <Checkbox
+        id={props.id}
+        label={props.label}
+        isChecked={props.value === true}
+        isDisabled={props.disabled}
+        onChange={(_e, v) => props.onChange(v)}
+      />
     );
   }
   if (props.type === 'expiry') {
@@ -438,7 +499,13 @@ function FieldInput(props: {
     // A configured expiry need not be one of the policy choices; show it, as it is what applies.
     const choices = props.choices.includes(v) ? props.choices : [v, ...props.choices];
     return (
-      <FormSelect id={props.id} value={String(v)} isDisabled={props.disabled} onChange={(_e, x) => props.onChange(Number(x))} aria-describedby={`help-${props.id}`}>
+      <FormSelect
+        id={props.id}
+        value={String(v)}
+        isDisabled={props.disabled}
+        onChange={(_e, x) => props.onChange(Number(x))}
+        aria-describedby={`help-${props.id}`}
+      >
         {choices.map((c) => (
           <FormSelectOption key={c} value={String(c)} label={expiryLabel(c)} />
         ))}

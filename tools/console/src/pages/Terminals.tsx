@@ -13,7 +13,9 @@ import {
   Title,
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+
+const TERMINALS_REFRESH_MS = 3000;
 import { api, ifMatch, message, ok } from '../api';
 import { PageBody, Toast, type Notice, useConfirm, useLoad, when } from '../ui';
 import type { TerminalView } from '../views';
@@ -49,6 +51,11 @@ export function Terminals() {
   const [credential, setCredential] = useState<{ terminalId: string; credential: string }>();
   const [pins, setPins] = useState<TerminalView>();
   const [confirm, dialog] = useConfirm();
+  // Connection state changes without anyone acting here: re-read it every few seconds.
+  useEffect(() => {
+    const timer = setInterval(reload, TERMINALS_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [reload]);
   const act = async (f: () => Promise<unknown>, done: string) => {
     try {
       await f();
@@ -101,7 +108,9 @@ export function Terminals() {
                         action: 'Rotate',
                         run: () =>
                           act(async () => {
-                            const r = await ok<{ credential: string }>(api.POST('/v1/terminals/{terminalId}/credential', path));
+                            const r = await ok<{ credential: string }>(
+                              api.POST('/v1/terminals/{terminalId}/credential', path),
+                            );
                             setCredential({ terminalId: t.terminalId, credential: r.credential });
                           }, `New credential for ${t.terminalId}`),
                       })
@@ -122,14 +131,27 @@ export function Terminals() {
                           title: `Disable ${t.terminalId}?`,
                           body: 'Its endpoint is disconnected at once and cannot connect until the terminal is enabled.',
                           action: 'Disable',
-                          run: () => act(() => ok(api.POST('/v1/terminals/{terminalId}/disable', path)), `${t.terminalId} disabled`),
+                          run: () =>
+                            act(
+                              () => ok(api.POST('/v1/terminals/{terminalId}/disable', path)),
+                              `${t.terminalId} disabled`,
+                            ),
                         })
                       }
                     >
                       Disable
                     </Button>
                   ) : (
-                    <Button variant="secondary" size="sm" onClick={() => void act(() => ok(api.POST('/v1/terminals/{terminalId}/enable', path)), `${t.terminalId} enabled`)}>
+                    <Button
+                      variant="secondary"
+                      size="sm"
+                      onClick={() =>
+                        void act(
+                          () => ok(api.POST('/v1/terminals/{terminalId}/enable', path)),
+                          `${t.terminalId} enabled`,
+                        )
+                      }
+                    >
                       Enable
                     </Button>
                   )}
@@ -139,13 +161,23 @@ export function Terminals() {
           })}
           {data?.items.length === 0 ? (
             <Tr>
-              <Td colSpan={6}>No terminals registered yet: register one below and give its endpoint the credential.</Td>
+              <Td colSpan={6}>
+                No terminals registered yet: register one below and give its endpoint the credential.
+              </Td>
             </Tr>
           ) : null}
         </Tbody>
       </Table>
-      {pins ? <PinsDialog terminal={pins} close={() => setPins(undefined)} saved={(done) => act(async () => undefined, done)} /> : null}
-      <RegisterTerminal registered={(terminalId, c) => (setCredential({ terminalId, credential: c }), reload())} />
+      {pins ? (
+        <PinsDialog
+          terminal={pins}
+          close={() => setPins(undefined)}
+          saved={(done) => act(async () => undefined, done)}
+        />
+      ) : null}
+      <RegisterTerminal
+        registered={(terminalId, c) => (setCredential({ terminalId, credential: c }), reload())}
+      />
       <CredentialOnce
         id="credential-out"
         intro={`Credential of ${credential?.terminalId ?? ''} (shown once; put it in the terminal's credential_file):`}
@@ -155,7 +187,11 @@ export function Terminals() {
   );
 }
 
-function PinsDialog(props: { terminal: TerminalView; close: () => void; saved: (done: string) => Promise<void> }) {
+function PinsDialog(props: {
+  terminal: TerminalView;
+  close: () => void;
+  saved: (done: string) => Promise<void>;
+}) {
   const t = props.terminal;
   const [text, setText] = useState((t.certificateSha256 ?? []).join('\n'));
   const [err, setErr] = useState<string>();
@@ -178,10 +214,20 @@ function PinsDialog(props: { terminal: TerminalView; close: () => void; saved: (
       <ModalHeader title={`Pinned certificates of ${t.terminalId}`} labelId="pins-title" />
       <ModalBody>
         <Form onSubmit={(ev) => (ev.preventDefault(), void save())}>
-          <FormGroup label="SHA-256 fingerprints (openssl x509 -noout -fingerprint -sha256), one a line; empty: any certificate of the CA" fieldId="pins">
-            <TextArea id="pins" value={text} onChange={(_e, v) => setText(v)} rows={4} validated={err ? 'error' : 'default'} aria-describedby="pins-error" />
+          <FormGroup
+            label="SHA-256 fingerprints (openssl x509 -noout -fingerprint -sha256), one a line; empty: any certificate of the CA"
+            fieldId="pins"
+          >
+            <TextArea
+              id="pins"
+              value={text}
+              onChange={(_e, v) => setText(v)}
+              rows={4}
+              validated={err ? 'error' : 'default'}
+              aria-describedby="pins-error"
+            />
           </FormGroup>
-          {err ? <Toast notice={{ variant: 'danger', text: err }} /> : null}
+          {err ? <Toast id="pins-error" notice={{ variant: 'danger', text: err }} /> : null}
         </Form>
       </ModalBody>
       <ModalFooter>
@@ -206,7 +252,9 @@ function RegisterTerminal(props: { registered: (terminalId: string, credential: 
       onSubmit={(ev) => {
         ev.preventDefault();
         setErr(undefined);
-        ok<{ credential: string }>(api.POST('/v1/terminals', { body: { terminalId, ...(description ? { description } : {}) } })).then(
+        ok<{ credential: string }>(
+          api.POST('/v1/terminals', { body: { terminalId, ...(description ? { description } : {}) } }),
+        ).then(
           (r) => props.registered(terminalId, r.credential),
           (e: unknown) => setErr(message(e)),
         );
@@ -216,12 +264,17 @@ function RegisterTerminal(props: { registered: (terminalId: string, credential: 
         Register a terminal
       </Title>
       <FormGroup label="Terminal id" fieldId="new-terminal">
-        <TextInput id="new-terminal" value={terminalId} onChange={(_e, v) => setTerminalId(v)} validated={err ? 'error' : 'default'} />
+        <TextInput
+          id="new-terminal"
+          value={terminalId}
+          onChange={(_e, v) => setTerminalId(v)}
+          validated={err ? 'error' : 'default'}
+        />
       </FormGroup>
       <FormGroup label="Description" fieldId="new-desc">
         <TextInput id="new-desc" value={description} onChange={(_e, v) => setDescription(v)} />
       </FormGroup>
-      {err ? <Toast notice={{ variant: 'danger', text: err }} /> : null}
+      {err ? <Toast id="err-terminalId" notice={{ variant: 'danger', text: err }} /> : null}
       <ActionGroup>
         <Button type="submit" variant="primary">
           Register terminal
