@@ -81,6 +81,10 @@ describe('console Audit page: export (CSV, JSON) and verify of the decision trai
       .click();
     assert.match(await page.locator('#audit tbody tr').first().innerText(), new RegExp(`#${RECORDS - 50}$`));
     assert.deepEqual(await axeViolations(page), []);
+    // The check can fail: an image without a text alternative is a critical violation.
+    await page.evaluate("document.body.appendChild(document.createElement('img')).id = 'no-alt'");
+    assert.match((await axeViolations(page)).join('\n'), /critical image-alt/);
+    await page.evaluate("document.getElementById('no-alt').remove()");
     const [download] = await Promise.all([
       page.waitForEvent('download', { timeout: 60_000 }),
       page.getByRole('button', { name: 'Export CSV' }).click(),
@@ -115,6 +119,29 @@ describe('console Audit page: export (CSV, JSON) and verify of the decision trai
       entries.map((e) => e.seq),
       Array.from({ length: RECORDS }, (_, i) => i + 1),
     );
+  });
+
+  it('the Dashboard counts the last hour: decisions per minute, refusals by reason, service health', async () => {
+    const dash = await browser.context.newPage();
+    await dash.setViewportSize(VIEWPORT);
+    await dash.goto(`${policy.url}/console/#/dashboard`);
+    await waitForText(dash, '#main h2', /^Dashboard$/);
+    await waitForText(
+      dash,
+      '#per-minute',
+      new RegExp(`${RECORDS} decisions \\(logins and e-signatures\\)`),
+      60_000,
+    );
+    // Every 7th sample was refused as user_not_active: 1715 of 12000.
+    const refused = Math.ceil(RECORDS / 7);
+    assert.match(
+      await dash.locator('#refusals tbody').innerText(),
+      new RegExp(`^user_not_active\\s+${refused}$`),
+    );
+    await waitForText(dash, '#health', /policy: ready \(NATS connected\)/);
+    assert.deepEqual(await axeViolations(dash), []);
+    await dash.screenshot({ path: join(CONSOLE_ARTIFACTS, 'dashboard.png') });
+    await dash.close();
   });
 
   it('verifies the chain, and names the sequence once a forged record breaks it', async () => {

@@ -16,11 +16,13 @@ import { api, ok, onLoggedOut, setCsrf } from './api';
 import { Login, type Me, useBreakGlass } from './pages/Login';
 import { Applications } from './pages/Applications';
 import { Audit } from './pages/Audit';
+import { Dashboard } from './pages/Dashboard';
 import { Enrollments } from './pages/Enrollments';
 import { PolicyForm, Policies } from './pages/Policies';
 import { Terminals } from './pages/Terminals';
 
 const SECTIONS = [
+  ['dashboard', 'Dashboard'],
   ['policies', 'Policies'],
   ['enrollments', 'Enrollments'],
   ['terminals', 'Terminals'],
@@ -124,6 +126,8 @@ export function App() {
 function Section(props: { parts: string[]; admin: boolean }) {
   const [section, id, kind] = props.parts;
   switch (section) {
+    case 'dashboard':
+      return <Dashboard />;
     case 'enrollments':
       return <Enrollments />;
     case 'terminals':
