@@ -49,8 +49,9 @@ export function Dashboard() {
   for (const d of data?.decisions ?? []) {
     const minute = Math.floor(Date.parse(d.at) / 60_000);
     perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
-    if (d.outcome === 'refused')
-      {refusals.set(d.reason ?? 'unknown', (refusals.get(d.reason ?? 'unknown') ?? 0) + 1);}
+    if (d.outcome === 'refused') {
+      refusals.set(d.reason ?? 'unknown', (refusals.get(d.reason ?? 'unknown') ?? 0) + 1);
+    }
   }
   const minutes = Array.from({ length: WINDOW_MINUTES }, (_, i) => now - WINDOW_MINUTES + 1 + i);
   const peak = Math.max(1, ...minutes.map((m) => perMinute.get(m) ?? 0));
