@@ -15,8 +15,8 @@ const RECORDS = 12_000;
 
 /**
  * The console's Audit page exports and verifies the decision trail. The console is reached with the
- * policy service's break-glass token (no directory needed); the console's login is tested in
- * console.browser.test.ts.
+ * policy service's break-glass token typed on the login page (no directory needed); the AD login is tested
+ * in console.browser.test.ts.
  */
 describe('console Audit page: export (CSV, JSON) and verify of the decision trail', () => {
   let nats: TestServer;
@@ -39,10 +39,16 @@ describe('console Audit page: export (CSV, JSON) and verify of the decision trai
       }),
     );
     policy = await startPolicy(nats.url);
-    await browser.context.setExtraHTTPHeaders({ authorization: `Bearer ${policy.token}` });
     page = await browser.context.newPage();
     await page.setViewportSize(VIEWPORT);
+    // The break-glass token, typed on the login page (the page keeps it in memory, sends it as Bearer).
     await page.goto(`${policy.url}/console/#/audit`);
+    await page.fill('#break-glass-token', 'not-the-token');
+    await page.click('#token-submit');
+    await waitForText(page, '#login-error', /^that token is not accepted$/);
+    await page.fill('#break-glass-token', policy.token);
+    await page.click('#token-submit');
+    await waitForText(page, '#whoami', /\(admin\)$/);
     await waitForText(page, '#main h2', /^Audit$/);
     await waitForText(page, '#audit-status', /records/, 60_000);
   });
@@ -122,9 +128,8 @@ describe('console Audit page: export (CSV, JSON) and verify of the decision trai
   });
 
   it('the Dashboard counts the last hour: decisions per minute, refusals by reason, service health', async () => {
-    const dash = await browser.context.newPage();
-    await dash.setViewportSize(VIEWPORT);
-    await dash.goto(`${policy.url}/console/#/dashboard`);
+    const dash = page; // same document: the break-glass token lives in its memory
+    await dash.evaluate("location.hash = '#/dashboard'");
     await waitForText(dash, '#main h2', /^Dashboard$/);
     await waitForText(
       dash,
@@ -141,7 +146,8 @@ describe('console Audit page: export (CSV, JSON) and verify of the decision trai
     await waitForText(dash, '#health', /policy: ready \(NATS connected\)/);
     assert.deepEqual(await axeViolations(dash), []);
     await dash.screenshot({ path: join(CONSOLE_ARTIFACTS, 'dashboard.png') });
-    await dash.close();
+    await dash.evaluate("location.hash = '#/audit'");
+    await waitForText(page, '#audit-status', new RegExp(`^${RECORDS} records$`), 60_000);
   });
 
   it('verifies the chain, and names the sequence once a forged record breaks it', async () => {

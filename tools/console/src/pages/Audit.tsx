@@ -139,6 +139,7 @@ function Decisions(props: { hours: string; filter: string }) {
     );
   }, [props.hours]);
   const rows = useMemo(() => (all ?? []).filter((r) => matches(r.record, props.filter)), [all, props.filter]);
+  const loaded = all?.length;
   const { shown, pager } = usePaging(rows);
 
   const exportFile = async (format: 'csv' | 'json') => {
@@ -219,7 +220,9 @@ function Decisions(props: { hours: string; filter: string }) {
           />
         ) : null}
       </div>
-      <p id="audit-status">{status}</p>
+      <p id="audit-status">
+        {props.filter && rows.length !== loaded ? `${rows.length} of ${status}` : status}
+      </p>
       <Table id="audit" aria-label="Decisions" variant="compact">
         <Thead>
           <Tr>
@@ -291,6 +294,7 @@ function AdminChanges(props: { hours: string; filter: string }) {
     );
   }, [props.hours]);
   const rows = useMemo(() => (items ?? []).filter((r) => matches(r, props.filter)), [items, props.filter]);
+  const loaded = items?.length;
   const { shown, pager } = usePaging(rows);
   return (
     <>
@@ -299,7 +303,9 @@ function AdminChanges(props: { hours: string; filter: string }) {
           <ToolbarItem variant="pagination">{pager}</ToolbarItem>
         </ToolbarContent>
       </Toolbar>
-      <p id="audit-status">{status}</p>
+      <p id="audit-status">
+        {props.filter && rows.length !== loaded ? `${rows.length} of ${status}` : status}
+      </p>
       <Table id="audit" aria-label="Administrator changes" variant="compact">
         <Thead>
           <Tr>
