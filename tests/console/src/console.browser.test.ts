@@ -371,9 +371,16 @@ describe('the administrator console in Chromium against the real services and a 
     await waitForText(page, `${row} .state`, /^enabled$/);
 
     // Rotation: a second credential, then the first one revoked.
+    const firstIntro = await page.locator('#app-credential-out p').innerText();
     await page.locator(row).getByRole('button', { name: 'New credential' }).click();
-    await waitForText(page, '#app-credential-out p', /^Credential \S+ of line-mes/);
-    assert.equal(await page.locator(`${row} .credentials button`).count(), 2);
+    // The page names the new credential (not the first one) and lists both.
+    await waitFor(async () => (await page.locator('#app-credential-out p').innerText()) !== firstIntro, {
+      what: 'the second credential shown',
+    });
+    assert.match(await page.locator('#app-credential-out p').innerText(), /^Credential \S+ of line-mes/);
+    await waitFor(async () => (await page.locator(`${row} .credentials button`).count()) === 2, {
+      what: 'both credentials listed',
+    });
     await page.locator(`${row} .credentials button`).first().click();
     await waitFor(async () => (await page.locator(`${row} .credentials button`).count()) === 1, {
       what: 'first credential revoked',
