@@ -268,6 +268,7 @@ function PolicyEditor(
   });
   const [fieldError, setFieldError] = useState<{ field?: string; text: string }>();
   const [notice, setNotice] = useState<Notice>();
+  const [saving, setSaving] = useState(false);
   const [confirm, confirmDialog] = useConfirm();
 
   const inheritedOf = (s: Section, f: string) => (below.settings[s] as Values)[f];
@@ -283,6 +284,7 @@ function PolicyEditor(
   const save = async () => {
     setFieldError(undefined);
     setNotice(undefined);
+    setSaving(true);
     const settings: Record<string, Values> = {};
     for (const [s, , fields] of FIELDS) {
       for (const [f] of fields) if (override[f] && !hidden(f)) (settings[s] ??= {})[f] = values[f];
@@ -312,7 +314,8 @@ function PolicyEditor(
   };
 
   const title = props.policy ? `Policy: ${props.policy.name}` : `New ${kind} policy`;
-  const shown = notice ?? props.notice;
+  // The last save's notice goes away when the next save starts (so it is never mistaken for the new one).
+  const shown = notice ?? (saving ? undefined : props.notice);
   return (
     <PageBody title={title}>
       <Toast notice={shown} />
