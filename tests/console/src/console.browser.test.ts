@@ -529,6 +529,12 @@ describe('the administrator console in Chromium against the real services and a 
       tap: { allowUidTaps: !inherited.inherited.settings.tap.allowUidTaps },
     });
     assert.equal(stored.priority, 5);
+    // The policy's own history: change 1 is its creation, with what it set.
+    await waitForText(page, '#policy-history tbody', /policy\.create/);
+    assert.match(
+      await page.locator('#policy-history tbody tr').first().innerText(),
+      /^1\s[\s\S]*policy\.create[\s\S]*tap\.allowUidTaps: — → (true|false)/,
+    );
 
     await page.click('#delete-policy');
     await waitForText(page, '#confirm-title', /^Delete Line 1 operators\?$/);

@@ -119,3 +119,19 @@ export function useConfirm(): [(r: ConfirmRequest) => void, ReactNode] {
 }
 
 export const when = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString() : '');
+
+/** An administrator change as "field: before → after" lines, not raw JSON. */
+export function changes(before: unknown, after: unknown, prefix = ''): string[] {
+  const isObj = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObj(before) || isObj(after)) {
+    const b = isObj(before) ? before : {};
+    const a = isObj(after) ? after : {};
+    return [...new Set([...Object.keys(b), ...Object.keys(a)])]
+      .filter((k) => !['created', 'updated', 'v'].includes(k))
+      .flatMap((k) => changes(b[k], a[k], prefix ? `${prefix}.${k}` : k));
+  }
+  if (JSON.stringify(before) === JSON.stringify(after)) return [];
+  const show = (v: unknown) => (v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+  return [`${prefix || 'value'}: ${show(before)} → ${show(after)}`];
+}

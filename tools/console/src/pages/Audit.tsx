@@ -15,7 +15,7 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { AuditRecord } from '@tapgate/contracts';
 import { useEffect, useMemo, useState } from 'react';
 import { api, message, ok } from '../api';
-import { PageBody, Toast, when } from '../ui';
+import { PageBody, Toast, changes, when } from '../ui';
 import type { AdminChange } from '../views';
 
 const PERIODS = [
@@ -261,22 +261,6 @@ function Decisions(props: { hours: string; filter: string }) {
       </Table>
     </>
   );
-}
-
-/** An administrator change as "field: before → after" lines, not raw JSON. */
-function changes(before: unknown, after: unknown, prefix = ''): string[] {
-  const isObj = (v: unknown): v is Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (isObj(before) || isObj(after)) {
-    const b = isObj(before) ? before : {};
-    const a = isObj(after) ? after : {};
-    return [...new Set([...Object.keys(b), ...Object.keys(a)])]
-      .filter((k) => !['created', 'updated', 'v'].includes(k))
-      .flatMap((k) => changes(b[k], a[k], prefix ? `${prefix}.${k}` : k));
-  }
-  if (JSON.stringify(before) === JSON.stringify(after)) return [];
-  const show = (v: unknown) => (v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
-  return [`${prefix || 'value'}: ${show(before)} → ${show(after)}`];
 }
 
 function AdminChanges(props: { hours: string; filter: string }) {

@@ -10,6 +10,7 @@ import {
   HelperText,
   HelperTextItem,
   TextInput,
+  Title,
   Toolbar,
   ToolbarContent,
   ToolbarItem,
@@ -17,8 +18,8 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useState } from 'react';
 import { ApiProblem, api, ifMatch, message, ok } from '../api';
-import { PageBody, Toast, type Notice, useConfirm, useLoad, when } from '../ui';
-import type { EffectivePolicy, InheritedValues, PolicyView } from '../views';
+import { PageBody, Toast, changes, type Notice, useConfirm, useLoad, when } from '../ui';
+import type { AdminChange, EffectivePolicy, InheritedValues, PolicyView } from '../views';
 
 type Section = keyof EffectivePolicy['settings'];
 type Kind = PolicyView['kind'];
@@ -443,6 +444,7 @@ function PolicyEditor(
           </Button>
         </ActionGroup>
       </Form>
+      {props.policy ? <PolicyHistory policyId={props.policy.policyId} /> : null}
     </PageBody>
   );
 }
@@ -524,5 +526,60 @@ function FieldInput(props: {
       onChange={(_e, x) => props.onChange(Number(x))}
       aria-describedby={`help-${props.id}`}
     />
+  );
+}
+
+/**
+ * This policy's own changes, numbered from its creation, with what each changed: read from the
+ * administrator-change log (the KV revision in the list counts writes to every policy).
+ */
+function PolicyHistory(props: { policyId: string }) {
+  const { data, error } = useLoad(() =>
+    ok<{ items: AdminChange[] }>(
+      api.GET('/v1/audit/admin', {
+        params: { query: { target: `policy:${props.policyId}`, limit: 1000 } as never },
+      }),
+    ),
+  );
+  const mine = (data?.items ?? [])
+    .filter(
+      (r) => r.target?.type === 'policy' && r.target.id === props.policyId && r.action.startsWith('policy.'),
+    )
+    .sort((a, b) => a.seq - b.seq);
+  return (
+    <section aria-labelledby="history-title">
+      <Title headingLevel="h3" id="history-title">
+        Changes to this policy
+      </Title>
+      <Toast id="history-error" notice={error ? { variant: 'danger', text: error } : undefined} />
+      <Table id="policy-history" aria-label="Changes to this policy" variant="compact">
+        <Thead>
+          <Tr>
+            <Th>Change</Th>
+            <Th>Time</Th>
+            <Th>Administrator</Th>
+            <Th>Action</Th>
+            <Th>What changed</Th>
+          </Tr>
+        </Thead>
+        <Tbody>
+          {mine
+            .map((r, i) => (
+              <Tr key={r.seq}>
+                <Td dataLabel="Change">{i + 1}</Td>
+                <Td dataLabel="Time">{when(r.at)}</Td>
+                <Td dataLabel="Administrator">{r.actor}</Td>
+                <Td dataLabel="Action">{r.action}</Td>
+                <Td dataLabel="What changed">
+                  {changes(r.before, r.after).map((line) => (
+                    <div key={line}>{line}</div>
+                  ))}
+                </Td>
+              </Tr>
+            ))
+            .reverse()}
+        </Tbody>
+      </Table>
+    </section>
   );
 }
