@@ -5,6 +5,7 @@ import {
   TapDecided,
   TapDeliver,
   tapDeliverSubject,
+  type DeliveryAck,
   type Tap,
   type TapDecision,
 } from '@tapgate/contracts';
@@ -69,8 +70,9 @@ export class TapService {
         decision = { ...decision, outcome: 'refused', ...DECISION_TOO_OLD };
       } else {
         try {
-          const ack = await answeredWithin(now + endpointWaitMs, (backstopMs) =>
-            this.messaging.request(
+          const deadline = now + endpointWaitMs;
+          const acks = await answeredWithin(deadline, (backstopMs) =>
+            this.messaging.requestAll(
               TapDeliver,
               {
                 v: 1,
@@ -84,12 +86,17 @@ export class TapService {
               {
                 subject: tapDeliverSubject(conn.terminalId!, conn.address),
                 timeoutMs: backstopMs,
+                // Every binding group (explicit, implicit; on any replica) answers: collect them all.
+                quietMs: DELIVERY_QUIET_MS,
+                settleBy: deadline - 1,
+                outstanding: unsettled,
               },
             ),
           );
-          deliveredTo = ack.delivered;
-          // The application's replica withheld the grant (too old, or not recordable): say the same.
-          if (ack.refusal) decision = { ...decision, outcome: 'refused', ...ack.refusal };
+          deliveredTo = acks.reduce((n, a) => n + a.delivered, 0);
+          // An application's replica withheld the grant (too old, or not recordable): say the same.
+          const refusal = acks.find((a) => a.refusal)?.refusal;
+          if (refusal) decision = { ...decision, outcome: 'refused', ...refusal };
         } catch (e) {
           const kind = e instanceof RequestError ? e.kind : 'closed';
           if (decision.outcome === 'granted' || kind !== 'no_responders') {
@@ -201,6 +208,20 @@ function answeredWithin<T>(deadline: number, ask: (backstopMs: number) => Promis
     );
   });
   return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * How long the endpoint's replica waits, after an ack, for the next binding group's. Groups send their
+ * `handed` ack as soon as their sockets have the tap, so their acks arrive within a NATS hop of each
+ * other; a group still settling (a login or ceremony using the tap) is waited for regardless.
+ */
+export const DELIVERY_QUIET_MS = 15;
+
+/** True while a group that handed the tap to its sockets has not yet said how they used it. */
+function unsettled(acks: DeliveryAck[]): boolean {
+  let open = 0;
+  for (const a of acks) open += a.stage === 'handed' ? 1 : a.stage === 'settled' ? -1 : 0;
+  return open > 0;
 }
 
 /** A timer this late means the process was not running (SIGSTOP, a VM pause, a long GC). */
