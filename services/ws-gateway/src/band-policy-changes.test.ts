@@ -54,8 +54,9 @@ describe('band suspend/delete and policy changes apply on every replica within 1
           const at = performance.now() - started;
           if (expected(r.decision)) return at;
           stale[i]++;
-          if (at > 5000)
+          if (at > 5000) {
             assert.fail(`${what}: still ${JSON.stringify(r.decision)} after ${at.toFixed(0)} ms`);
+          }
         }
       }),
     );
