@@ -32,8 +32,11 @@ describe('deliveredTo counts every NEA socket that got the tap (explicit + impli
   /** Taps `times` times; every client must get each tap, and deliveredTo must be their number. */
   async function tapAndCount(clients: RawClient[], times: number): Promise<number[]> {
     const counted: number[] = [];
+    const took: number[] = [];
     for (let i = 0; i < times; i++) {
+      const started = performance.now();
       const result = await tap();
+      took.push(performance.now() - started);
       assert.equal(result.decision.outcome, 'granted', result.decision.message);
       for (const c of clients) {
         const got = await c.next('tap', (m) => m.data.tapId === result.tapId, 2000);
@@ -41,6 +44,8 @@ describe('deliveredTo counts every NEA socket that got the tap (explicit + impli
       }
       counted.push(result.deliveredTo);
     }
+    took.sort((x, y) => x - y);
+    console.log(`  tap -> tap.result at the endpoint: median ${took[took.length >> 1].toFixed(1)} ms`);
     return counted;
   }
 
