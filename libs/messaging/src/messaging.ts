@@ -50,6 +50,8 @@ export interface CollectOptions<Res> {
   settleBy?: number;
   /** True while the replies so far announce more to come (then quietMs alone does not end it). */
   outstanding?: (replies: Res[]) => boolean;
+  /** True when the replies so far are all that are expected: resolve at once, without the quiet wait. */
+  complete?: (replies: Res[]) => boolean;
 }
 
 export type Unsubscribe = () => void;
@@ -190,7 +192,8 @@ export class Messaging {
   /**
    * A request that several responders may answer (each more than once): resolves with every reply
    * that arrived until `quietMs` passed without another one (or `settleBy` came) while none is
-   * outstanding. Rejects like `request` when nobody answers, and on any error or invalid reply.
+   * outstanding, or at once when `complete` says so. Rejects like `request` when nobody answers, and on
+   * any error or invalid reply.
    */
   async requestAll<Req, Res>(
     c: RequestContract<Req, Res>,
@@ -226,6 +229,7 @@ export class Messaging {
           } catch (e) {
             return end({ err: e as RequestError });
           }
+          if (opts.complete?.(replies)) return end({ ok: replies });
           if (opts.outstanding?.(replies)) return;
           clearTimeout(quiet);
           const wait = Math.min(opts.quietMs, (opts.settleBy ?? Infinity) - Date.now());

@@ -97,9 +97,15 @@ describe('deliveredTo counts every NEA socket that got the tap (explicit + impli
     // Only the implicit client on B left (the endpoint is on A): still counted, once.
     for (const c of clients.slice(0, 4)) c.close();
     await new Promise((r) => setTimeout(r, 100));
-    const [only] = await tapAndCount([clients[4]], 1);
+    const [only] = await tapAndCount([clients[4]], 3);
     assert.equal(only, 1);
+    // A new group (explicit, on A) after the endpoint's replica learned "one group answers": it is told
+    // to forget that number, so the very next tap counts both.
+    const [late] = await connect(gwA, 1, 0);
+    const [both] = await tapAndCount([clients[4], late], 1);
+    assert.equal(both, 2);
     clients[4].close();
+    late.close();
   });
 
   it('nobody bound: refused no_listener at once (the no-responders fast path)', async () => {

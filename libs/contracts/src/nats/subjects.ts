@@ -97,6 +97,21 @@ export const tapDeliverExplicitWildcard = (terminalId: string): string =>
 export const tapDeliverImplicitWildcard = (address: string): string =>
   `tapgate.v${V}.tap.deliver.*.${addressToken(address)}`;
 
+/**
+ * A gateway started answering deliveries for a terminal (explicit binding group) or a source address
+ * token (implicit group). Endpoints' gateways remember how many groups answered a terminal's last tap so
+ * that they stop collecting acks once that many have settled; this tells them to forget that number.
+ */
+export const NeaGroupAdded = z
+  .object({
+    v: z.literal(V),
+    terminalId: TerminalId.optional(),
+    addressToken: z.string().min(1).max(100).optional(),
+  })
+  .strict();
+export type NeaGroupAdded = z.infer<typeof NeaGroupAdded>;
+export const NeaGroupsChanged = contract(`tapgate.v${V}.nea.group.added`, NeaGroupAdded);
+
 // ----- presence ------------------------------------------------------------------------------------
 
 export const AdvertBatch = z

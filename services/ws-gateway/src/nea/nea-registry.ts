@@ -7,7 +7,9 @@ import {
   tapDeliverImplicitWildcard,
   addressToken,
   RefusalReason,
+  NeaGroupsChanged,
   type DeliveryAck,
+  type NeaGroupAdded,
   type PresenceChange,
   type TapDelivery,
 } from '@tapgate/contracts';
@@ -49,20 +51,31 @@ export class NeaRegistry {
   async bind(conn: Connection): Promise<void> {
     const b = conn.binding;
     if (!b) return;
+    // A new group first tells the endpoints' gateways to forget how many groups answered before.
     if (b.mode === 'explicit' && b.terminalId) {
-      this.join(this.byTerminal, b.terminalId, conn, (set) =>
-        this.messaging.respond(TapDeliver, async (d, ctx) => this.deliver(set, d, ctx), {
+      this.join(this.byTerminal, b.terminalId, conn, (set) => {
+        this.announceGroup({ v: 1, terminalId: b.terminalId });
+        return this.messaging.respond(TapDeliver, async (d, ctx) => this.deliver(set, d, ctx), {
           subject: tapDeliverExplicitWildcard(b.terminalId!),
-        }),
-      );
+        });
+      });
     } else if (b.address) {
-      this.join(this.byAddress, addressToken(b.address), conn, (set) =>
-        this.messaging.respond(TapDeliver, async (d, ctx) => this.deliver(set, d, ctx), {
+      this.join(this.byAddress, addressToken(b.address), conn, (set) => {
+        this.announceGroup({ v: 1, addressToken: addressToken(b.address!) });
+        return this.messaging.respond(TapDeliver, async (d, ctx) => this.deliver(set, d, ctx), {
           subject: tapDeliverImplicitWildcard(b.address!),
-        }),
-      );
+        });
+      });
     }
     await this.messaging.flush();
+  }
+
+  private announceGroup(added: NeaGroupAdded): void {
+    try {
+      this.messaging.publish(NeaGroupsChanged, added);
+    } catch {
+      // Not connected: the endpoints' gateways trust a remembered count only briefly (GROUPS_TRUSTED_MS).
+    }
   }
 
   /** Streams presence changes of the bound terminal to this socket. */

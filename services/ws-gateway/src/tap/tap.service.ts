@@ -1,7 +1,9 @@
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
+  NeaGroupsChanged,
   RefusalReason,
+  addressToken,
   TapDecided,
   TapDeliver,
   tapDeliverSubject,
@@ -29,13 +31,35 @@ const DECISION_TOO_OLD = {
  * outcome. One tap is one trace: the span context travels to the delivering replica in NATS headers.
  */
 @Injectable()
-export class TapService {
+export class TapService implements OnModuleInit, OnModuleDestroy {
+  /**
+   * How many binding groups answered the last delivery to a terminal and address, and when: a delivery
+   * whose acks reach that number is complete without the quiet wait. Forgotten when a gateway announces
+   * a new group for the terminal or address; a group that went away costs one quiet wait, then is
+   * remembered lower.
+   */
+  private readonly groupsAnswered = new Map<string, { groups: number; at: number }>();
+  private stopWatching: (() => void) | undefined;
+
   constructor(
     @Inject(MESSAGING) private readonly messaging: Messaging,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
     private readonly decider: TapDecider,
     private readonly metrics: GatewayMetrics,
   ) {}
+
+  onModuleInit(): void {
+    this.stopWatching = this.messaging.subscribe(NeaGroupsChanged, (added) => {
+      for (const key of this.groupsAnswered.keys()) {
+        const [terminal, address] = key.split(' ');
+        if (terminal === added.terminalId || address === added.addressToken) this.groupsAnswered.delete(key);
+      }
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.stopWatching?.();
+  }
 
   async handle(conn: Connection, tap: Tap, ref: string | undefined): Promise<ServerFrame<'tap.result'>> {
     const started = performance.now();
@@ -71,6 +95,9 @@ export class TapService {
       } else {
         try {
           const deadline = now + endpointWaitMs;
+          const groupsKey = `${conn.terminalId!} ${addressToken(conn.address)}`;
+          const known = this.groupsAnswered.get(groupsKey);
+          const expected = known && Date.now() - known.at < GROUPS_TRUSTED_MS ? known.groups : Infinity;
           const acks = await answeredWithin(deadline, (backstopMs) =>
             this.messaging.requestAll(
               TapDeliver,
@@ -90,9 +117,12 @@ export class TapService {
                 quietMs: DELIVERY_QUIET_MS,
                 settleBy: deadline - 1,
                 outstanding: unsettled,
+                complete: (acks) => groupsIn(acks) >= expected && !unsettled(acks),
               },
             ),
           );
+          if (this.groupsAnswered.size >= MAX_REMEMBERED) this.groupsAnswered.clear();
+          this.groupsAnswered.set(groupsKey, { groups: groupsIn(acks), at: Date.now() });
           deliveredTo = acks.reduce((n, a) => n + a.delivered, 0);
           // An application's replica withheld the grant (too old, or not recordable): say the same.
           const refusal = acks.find((a) => a.refusal)?.refusal;
@@ -211,11 +241,22 @@ function answeredWithin<T>(deadline: number, ask: (backstopMs: number) => Promis
 }
 
 /**
- * How long the endpoint's replica waits, after an ack, for the next binding group's. Groups send their
- * `handed` ack as soon as their sockets have the tap, so their acks arrive within a NATS hop of each
- * other; a group still settling (a login or ceremony using the tap) is waited for regardless.
+ * How long the endpoint's replica waits, after an ack, for the next binding group's, unless as many
+ * groups answered as last time. Groups send their `handed` ack as soon as their sockets have the tap,
+ * so their acks arrive within a NATS hop of each other; a group still settling (a login or ceremony
+ * using the tap) is waited for regardless.
  */
 export const DELIVERY_QUIET_MS = 15;
+
+/** A remembered group count is trusted this long (a missed NeaGroupsChanged heals by then). */
+const GROUPS_TRUSTED_MS = 30_000;
+/** Bound on remembered (terminal, address) pairs; about one per endpoint on this replica. */
+const MAX_REMEMBERED = 100_000;
+
+/** Binding groups that answered: each sends one ack that is not a `settled` follow-up. */
+function groupsIn(acks: DeliveryAck[]): number {
+  return acks.filter((a) => a.stage !== 'settled').length;
+}
 
 /** True while a group that handed the tap to its sockets has not yet said how they used it. */
 function unsettled(acks: DeliveryAck[]): boolean {
