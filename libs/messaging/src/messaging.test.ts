@@ -90,6 +90,16 @@ describe('Messaging against a real nats-server', () => {
       all.reduce((n, x) => n + x.delivered, 0),
       7,
     );
+    // `complete` ends it as soon as the expected acks are in, without the (here long) quiet time.
+    const t1 = Date.now();
+    const quick = await a.requestAll(TapDeliver, delivery, {
+      subject,
+      quietMs: 2000,
+      outstanding: unsettled,
+      complete: (acks) => acks.length === 4 && !unsettled(acks),
+    });
+    assert.equal(quick.length, 4);
+    assert.ok(Date.now() - t1 < 1000, `complete took ${Date.now() - t1} ms`);
     // Without the follow-up rule the quiet time ends it before the late settled ack.
     const early = await a.requestAll(TapDeliver, delivery, { subject, quietMs: 20 });
     assert.equal(early.length, 3);
