@@ -58,7 +58,10 @@ export class TapDecider {
 
   async decide(conn: Connection, tap: Tap, now: number): Promise<TapDecision> {
     if (tap.kind === 'ble' && !this.policies.anyAllows('allowBleTaps')) {
-      return refuse(RefusalReason.BleNotAllowed, 'Bluetooth taps are not allowed here. Tap your band on the NFC reader.');
+      return refuse(
+        RefusalReason.BleNotAllowed,
+        'Bluetooth taps are not allowed here. Tap your band on the NFC reader.',
+      );
     }
     const identified = this.identify(conn, tap, now);
     if ('outcome' in identified) return identified;
@@ -91,7 +94,13 @@ export class TapDecider {
     const groups = status.status === 'fulfilled' ? status.value.groups : undefined;
     const policy = this.policies.forUser(user.sAMAccountName, groups);
     if (tap.kind === 'ble' && !policy.allowBleTaps) {
-      return { ...refuse(RefusalReason.BleNotAllowed, 'Bluetooth taps are not allowed here. Tap your band on the NFC reader.'), ...base };
+      return {
+        ...refuse(
+          RefusalReason.BleNotAllowed,
+          'Bluetooth taps are not allowed here. Tap your band on the NFC reader.',
+        ),
+        ...base,
+      };
     }
     if (identifiedBy === 'uid' && !policy.allowUidTaps) {
       return {
@@ -150,27 +159,43 @@ export class TapDecider {
       return refuse(RefusalReason.Internal, 'The authentication service is starting. Tap again in a moment.');
     }
     if (tap.proof === undefined) {
-      if (tap.uid === undefined) return refuse(RefusalReason.BadSignature, 'The tap could not be read. Tap again.');
+      if (tap.uid === undefined)
+        return refuse(RefusalReason.BadSignature, 'The tap could not be read. Tap again.');
       if (!this.policies.anyAllows('allowUidTaps')) {
-        return refuse(RefusalReason.UidNotAllowed, 'Badges without a band are not allowed here. Tap your band.');
+        return refuse(
+          RefusalReason.UidNotAllowed,
+          'Badges without a band are not allowed here. Tap your band.',
+        );
       }
       // UID badges are enrolled under the band id "uid-<hex>"; the decision says it rests on a UID.
       const enrollment = this.enrollments.get(`uid-${tap.uid.toLowerCase()}`);
-      if (!enrollment) return refuse(RefusalReason.UnknownBand, 'This badge is not enrolled. Ask an administrator to enroll it.');
-      if (!enrollment.record.active) return refuse(RefusalReason.BandSuspended, 'This badge is suspended. Ask an administrator.');
+      if (!enrollment)
+        return refuse(
+          RefusalReason.UnknownBand,
+          'This badge is not enrolled. Ask an administrator to enroll it.',
+        );
+      if (!enrollment.record.active)
+        return refuse(RefusalReason.BandSuspended, 'This badge is suspended. Ask an administrator.');
       return { enrollment, identifiedBy: 'uid' };
     }
     const bandId = tap.bandId;
     const enrollment = bandId === undefined ? undefined : this.enrollments.get(bandId);
     if (bandId === undefined || !enrollment) {
-      return refuse(RefusalReason.UnknownBand, 'This band is not enrolled. Ask an administrator to enroll it.');
+      return refuse(
+        RefusalReason.UnknownBand,
+        'This band is not enrolled. Ask an administrator to enroll it.',
+      );
     }
-    if (!enrollment.record.active) return refuse(RefusalReason.BandSuspended, 'This band is suspended. Ask an administrator.');
+    if (!enrollment.record.active)
+      return refuse(RefusalReason.BandSuspended, 'This band is suspended. Ask an administrator.');
     if (tap.proof.terminalId !== conn.terminalId) {
       return refuse(RefusalReason.WrongTerminal, 'The tap was made at another terminal. Tap again here.');
     }
     if (!verifyProof(enrollment.publicKey, bandId, tap.proof)) {
-      return refuse(RefusalReason.BadSignature, 'The band could not be verified. Tap again; if it happens again, ask an administrator.');
+      return refuse(
+        RefusalReason.BadSignature,
+        'The band could not be verified. Tap again; if it happens again, ask an administrator.',
+      );
     }
     switch (conn.challenges?.consume(tap.proof.challenge, now) ?? 'unknown') {
       case 'ok':
@@ -180,7 +205,10 @@ export class TapDecider {
       case 'expired':
         return refuse(RefusalReason.ChallengeExpired, 'The tap took too long. Tap again.');
       case 'unknown':
-        return refuse(RefusalReason.ChallengeUnknown, 'The tap could not be matched to this reader. Tap again.');
+        return refuse(
+          RefusalReason.ChallengeUnknown,
+          'The tap could not be matched to this reader. Tap again.',
+        );
     }
   }
 }
