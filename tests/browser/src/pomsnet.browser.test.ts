@@ -367,6 +367,25 @@ describe('the demo NEA page in Chromium against the real services and a real Sam
     await page.click('#logout');
   });
 
+  it('a band that is not enrolled is refused in a sentence like the directory ones, without codes', async () => {
+    await openPage();
+    // A new band, never enrolled, worn and authenticated on the demo reader.
+    const created = (await (await demo.control('/bands')).json()) as { bandId: string };
+    for (const step of ['clasp', 'authenticate']) await demo.control(`/bands/${created.bandId}/${step}`);
+    const res = await demo.control(`/bands/${created.bandId}/tap`);
+    const body = (await res.json()) as { decision?: { reason?: string; message?: string } };
+    assert.deepEqual(
+      [body.decision?.reason, body.decision?.message],
+      ['unknown_band', 'This band is not enrolled. Ask an administrator to enroll it.'],
+    );
+    const line = await waitForText(page, '#log', /refused: This band is not enrolled/);
+    assert.match(
+      line,
+      /SDK: Someone tapped; refused: This band is not enrolled\. Ask an administrator to enroll it\./,
+    );
+    assert.doesNotMatch(line, /unknown_band/);
+  });
+
   it('shows the disconnected message when configured for wss against the ws-only port', async () => {
     await openPage(`?protocol=wss&port=${platform.ports.agent}`, false);
     // The status starts with this text; the SDK's event (in the log) proves it was decided, not left over.
