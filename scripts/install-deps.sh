@@ -17,7 +17,14 @@ fi
 echo "setup: ${reason#node_modules is not up to date: }: installing with npm ci"
 timeout_s=${TAPGATE_REGISTRY_TIMEOUT_S:-10}
 registry=$(npm config get registry)
-if ! timeout "$timeout_s" npm ping --fetch-timeout=$((timeout_s * 1000)) --fetch-retries=0 >/dev/null 2>&1; then
+# Any HTTP answer means the registry is there (some registries answer /-/ping with 401 or 404); only no
+# answer at all (refused, unresolvable, silent past the timeout) stops the install.
+reachable() {
+  local out
+  out=$(timeout "$timeout_s" npm ping --fetch-timeout=$((timeout_s * 1000)) --fetch-retries=0 2>&1) && return 0
+  grep -Eq 'npm error code E[1-5][0-9][0-9]$' <<<"$out"
+}
+if ! reachable; then
   echo "setup: the npm registry ($registry) cannot be reached within ${timeout_s}s, and node_modules" >&2
   echo "setup: does not match package-lock.json ($reason)." >&2
   echo "setup: node_modules was left as it is. Connect to the network (or set npm's registry/proxy) and" >&2

@@ -4,6 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -133,6 +134,22 @@ describe('scripts/install-deps.sh without a reachable registry', () => {
     assert.match(r.out, /cannot be reached within 3s/);
     assert.ok(r.ms < 10_000, `${r.ms} ms`);
     assert.ok(existsSync(join(dir, 'node_modules/left-pad/package.json')), 'node_modules kept');
+  });
+
+  it('takes any HTTP answer as a reachable registry (npm ci is then run, not refused)', async () => {
+    const http = createHttpServer((_req, res) => res.writeHead(404).end('{}'));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const dir = fixture('1.3.0');
+    const r = await run('bash', [SCRIPT], {
+      TAPGATE_ROOT: dir,
+      npm_config_registry: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
+      npm_config_fetch_retries: '0',
+    });
+    await new Promise<void>((r2) => http.close(() => r2()));
+    // Past the check: npm ci ran (whatever it made of this fixture), not the "cannot be reached" stop.
+    assert.match(r.out, /installing with npm ci/);
+    assert.doesNotMatch(r.out, /cannot be reached/);
+    assert.notEqual(r.code, 3, r.out);
   });
 
   it('sees an install cut short or a package removed by hand', async () => {
