@@ -159,8 +159,9 @@ export class TapDecider {
       return refuse(RefusalReason.Internal, 'The authentication service is starting. Tap again in a moment.');
     }
     if (tap.proof === undefined) {
-      if (tap.uid === undefined)
+      if (tap.uid === undefined) {
         return refuse(RefusalReason.BadSignature, 'The tap could not be read. Tap again.');
+      }
       if (!this.policies.anyAllows('allowUidTaps')) {
         return refuse(
           RefusalReason.UidNotAllowed,
@@ -169,13 +170,15 @@ export class TapDecider {
       }
       // UID badges are enrolled under the band id "uid-<hex>"; the decision says it rests on a UID.
       const enrollment = this.enrollments.get(`uid-${tap.uid.toLowerCase()}`);
-      if (!enrollment)
+      if (!enrollment) {
         return refuse(
           RefusalReason.UnknownBand,
           'This badge is not enrolled. Ask an administrator to enroll it.',
         );
-      if (!enrollment.record.active)
+      }
+      if (!enrollment.record.active) {
         return refuse(RefusalReason.BandSuspended, 'This badge is suspended. Ask an administrator.');
+      }
       return { enrollment, identifiedBy: 'uid' };
     }
     const bandId = tap.bandId;
@@ -186,8 +189,9 @@ export class TapDecider {
         'This band is not enrolled. Ask an administrator to enroll it.',
       );
     }
-    if (!enrollment.record.active)
+    if (!enrollment.record.active) {
       return refuse(RefusalReason.BandSuspended, 'This band is suspended. Ask an administrator.');
+    }
     if (tap.proof.terminalId !== conn.terminalId) {
       return refuse(RefusalReason.WrongTerminal, 'The tap was made at another terminal. Tap again here.');
     }
