@@ -9,6 +9,7 @@ import { AuditController, DECISION_AUDIT_API } from './audit/audit.controller';
 import { AdminGuard } from './auth/admin.guard';
 import { AdminTokenAuthenticator } from './auth/admin-token.authenticator';
 import { AuthController } from './auth/auth.controller';
+import { BOOTSTRAP_ADMIN, type BootstrapAdminCode } from './auth/bootstrap-code';
 import { ADMIN_AUTHENTICATORS, type AdminAuthenticator } from './auth/principal';
 import { SessionAuthenticator } from './auth/session.authenticator';
 import { SessionStore } from './auth/session-store';
@@ -28,6 +29,8 @@ export interface PolicyDeps {
   settings: PolicySettings;
   messaging: Messaging;
   buckets: Buckets;
+  /** The bootstrap administrator's one-time code, when [policy].bootstrap_admin_file is set. */
+  bootstrapCode?: BootstrapAdminCode;
 }
 
 /**
@@ -55,6 +58,7 @@ export class PolicyAppModule {
         { provide: Messaging, useValue: deps.messaging },
         { provide: Buckets, useValue: deps.buckets },
         { provide: SessionStore, useValue: sessions },
+        { provide: BOOTSTRAP_ADMIN, useValue: { code: deps.bootstrapCode } },
         { provide: UserDirectory, useFactory: () => new UserDirectory(deps.messaging) },
         { provide: AdminAuditLog, useFactory: () => new AdminAuditLog(deps.messaging) },
         { provide: TerminalActivity, useFactory: () => new TerminalActivity(deps.messaging) },
