@@ -64,14 +64,14 @@ describe('first sign-in: bootstrap administrator code and break-glass token on t
     const ok = results.filter((r) => r.status === 200);
     assert.equal(ok.length, 1, JSON.stringify(results.map((r) => r.status)));
     assert.ok(results.every((r) => r.status === 200 || r.status === 401 || r.status === 429));
-    const session = ok[0]!;
+    const session = ok[0];
     assert.equal(session.body.user, 'bootstrap-admin');
     assert.equal(session.body.role, 'admin');
     assert.match(session.cookie ?? '', /^tapgate_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict/);
     assert.equal(existsSync(codeFile), false, 'a spent code leaves no file behind');
 
     // The cookie session administers (CSRF token echoed), and the code cannot be used again.
-    const cookie = (session.cookie ?? '').split(';')[0]!;
+    const cookie = (session.cookie ?? '').split(';')[0];
     const created = await fetch(`${policy.url}/v1/terminals`, {
       method: 'POST',
       headers: {
@@ -88,11 +88,12 @@ describe('first sign-in: bootstrap administrator code and break-glass token on t
     assert.equal(methods.bootstrap, false);
 
     const audit = await policy.api('GET', '/v1/audit/admin?limit=100');
-    const actions = (audit.body as unknown as Body).items.map((r: Body) => `${r.action}:${r.actor}`);
+    const records = (audit.body as unknown as { items: Array<{ action: string; actor: string }> }).items;
+    const actions = records.map((r) => `${r.action}:${r.actor}`);
     assert.ok(actions.includes('admin.bootstrap_login:bootstrap-admin'), actions.join(' '));
     assert.ok(actions.includes('admin.login_failed:bootstrap-admin'), actions.join(' '));
     assert.ok(
-      actions.some((a: string) => a.startsWith('terminal.') && a.endsWith(':bootstrap-admin')),
+      actions.some((a) => a.startsWith('terminal.') && a.endsWith(':bootstrap-admin')),
       `the change is recorded under the bootstrap administrator: ${actions.join(' ')}`,
     );
   });
@@ -102,7 +103,7 @@ describe('first sign-in: bootstrap administrator code and break-glass token on t
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(ok.body.role, 'admin');
     const me = await fetch(`${policy.url}/v1/auth/me`, {
-      headers: { cookie: (ok.cookie ?? '').split(';')[0]! },
+      headers: { cookie: (ok.cookie ?? '').split(';')[0] },
     });
     assert.equal(me.status, 200);
     assert.equal(((await me.json()) as Body).via, 'session');

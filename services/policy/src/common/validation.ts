@@ -12,10 +12,11 @@ function plainMessage(issue: z.core.$ZodIssue): string {
         ? 'required'
         : `must be ${article(issue.expected)}`;
     case 'too_small':
-      if (issue.origin === 'string')
+      if (issue.origin === 'string') {
         return issue.minimum === 1
           ? 'must not be empty'
           : `must be at least ${String(issue.minimum)} characters`;
+      }
       if (issue.origin === 'array') return `must have at least ${String(issue.minimum)} items`;
       return `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}`;
     case 'too_big':
@@ -32,7 +33,11 @@ function plainMessage(issue: z.core.$ZodIssue): string {
       return `must be a multiple of ${String(issue.divisor)}`;
     case 'invalid_union':
       return 'is not in any accepted form';
-    default:
+    case 'invalid_key':
+    case 'invalid_element':
+      return 'contains an entry that is not allowed';
+    case 'unrecognized_keys':
+    case 'custom':
       return issue.message;
   }
 }
@@ -55,8 +60,9 @@ export function fieldProblems(error: z.ZodError): FieldProblem[] {
   for (const issue of error.issues) {
     const path = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys)
+      for (const key of issue.keys) {
         problems.push({ path: path ? `${path}.${key}` : key, message: `unknown field "${key}"` });
+      }
     } else {
       problems.push({ path, message: plainMessage(issue) });
     }
