@@ -21,6 +21,26 @@ const ROUTES: Record<string, Record<string, Op>> = {
       ok: 200,
     },
   },
+  '/v1/auth/bootstrap': {
+    post: {
+      summary:
+        "The bootstrap administrator's one-time code ([policy].bootstrap_admin_file) for an admin session",
+      role: 'none',
+      body: 'BootstrapRequest',
+      ok: 200,
+    },
+  },
+  '/v1/auth/token-login': {
+    post: {
+      summary: 'The break-glass token ([policy].admin_token_file) for an admin session',
+      role: 'none',
+      body: 'TokenLoginRequest',
+      ok: 200,
+    },
+  },
+  '/v1/auth/methods': {
+    get: { summary: 'Which sign-in methods the login page offers', role: 'none', ok: 200 },
+  },
   '/v1/auth/logout': { post: { summary: 'End the session', role: 'viewer', ok: 204 } },
   '/v1/auth/me': {
     get: { summary: 'The logged-in administrator and the CSRF token', role: 'viewer', ok: 200 },
@@ -277,6 +297,15 @@ export const OPENAPI_DOCUMENT = {
                     code: { type: 'string' },
                     message: { type: 'string' },
                     field: { type: 'string' },
+                    errors: {
+                      type: 'array',
+                      description: 'every problem of an invalid request (400 invalid_request)',
+                      items: {
+                        type: 'object',
+                        required: ['path', 'message'],
+                        properties: { path: { type: 'string' }, message: { type: 'string' } },
+                      },
+                    },
                   },
                 },
               },
@@ -286,6 +315,18 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     schemas: {
+      BootstrapRequest: {
+        type: 'object',
+        required: ['code'],
+        additionalProperties: false,
+        properties: { code: { type: 'string' } },
+      },
+      TokenLoginRequest: {
+        type: 'object',
+        required: ['token'],
+        additionalProperties: false,
+        properties: { token: { type: 'string' } },
+      },
       LoginRequest: {
         type: 'object',
         required: ['username', 'password'],
