@@ -4,6 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { AdminAuditLog } from '../audit/admin-audit';
 import { ApiError } from '../common/api-error';
+import { ZodBody } from '../common/zod-openapi';
 import { parseInput } from '../common/validation';
 import { POLICY_SETTINGS, type PolicySettings } from '../policy-settings';
 import { Actor, AdminGuard, RequireRole } from './admin.guard';
@@ -64,6 +65,7 @@ export class AuthController {
   }
 
   /** LDAP bind against AD plus membership of [policy].admin_group (or viewer_group). */
+  @ZodBody(LoginRequest)
   @Post('login')
   @HttpCode(200)
   async login(
@@ -109,6 +111,7 @@ export class AuthController {
    * The bootstrap administrator's first sign-in: the one-time code ([policy].bootstrap_admin_file) for an
    * admin session. Throttled like logins (one key for every guess at the code); each failure is audited.
    */
+  @ZodBody(BootstrapRequest)
   @Post('bootstrap')
   @HttpCode(200)
   async bootstrap(
@@ -131,6 +134,7 @@ export class AuthController {
   }
 
   /** The break-glass token typed on the login page, for a console session (throttled and audited). */
+  @ZodBody(TokenLoginRequest)
   @Post('token-login')
   @HttpCode(200)
   async tokenLogin(

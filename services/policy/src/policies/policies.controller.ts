@@ -19,6 +19,7 @@ import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import type { FieldProblem } from '../common/api-error';
 import { parseIfMatch, parseInput } from '../common/validation';
+import { ZodBody } from '../common/zod-openapi';
 import type { Versioned } from '../store/revisioned-store';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import {
@@ -73,6 +74,7 @@ export class PoliciesController {
     return viewWithEtag(res, await this.policies.get(idParam(id)));
   }
 
+  @ZodBody(CreatePolicyRequest)
   @Post()
   async create(
     @Body() body: unknown,
@@ -84,6 +86,7 @@ export class PoliciesController {
     return this.saved(res, created);
   }
 
+  @ZodBody(UpdatePolicyRequest)
   @Put(':policyId')
   async update(
     @Param('policyId') id: string,
