@@ -1,7 +1,9 @@
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject, type SchemaObject } from '@nestjs/swagger';
 import type { Messaging } from '@tapgate/messaging';
+import { API_CONTROLLERS } from '../api-controllers';
 import { PolicyApiModule } from '../api.module';
+import { routeRole } from '../auth/admin.guard';
 import type { PolicySettings } from '../policy-settings';
 import type { Buckets } from '../store/buckets';
 
@@ -41,6 +43,30 @@ const OPENAPI_MODULE = PolicyApiModule.forRoot({
   buckets: {} as Buckets,
 });
 
+/**
+ * Each operation's role from the guard's own metadata (operationId is `<Controller>_<method>`): public
+ * routes get `security: []`, the others "Role: viewer|admin." as their description.
+ */
+function describeRoles(doc: OpenAPIObject): void {
+  const controllers = new Map(API_CONTROLLERS.map((c) => [c.name, c]));
+  for (const item of Object.values(doc.paths)) {
+    for (const op of [item.get, item.put, item.post, item.delete, item.patch]) {
+      if (!op?.operationId) continue;
+      const [name = '', method = ''] = op.operationId.split('_');
+      const controller = controllers.get(name);
+      const handler = (controller?.prototype as Record<string, unknown> | undefined)?.[method];
+      if (!controller || typeof handler !== 'function') continue;
+      const role = routeRole(controller, handler);
+      if (role === 'none') {
+        op.security = [];
+        op.description = 'No authentication.';
+      } else {
+        op.description = `Role: ${role}.`;
+      }
+    }
+  }
+}
+
 let cached: Promise<OpenAPIObject> | undefined;
 
 async function generate(): Promise<OpenAPIObject> {
@@ -66,6 +92,7 @@ async function generate(): Promise<OpenAPIObject> {
       .addSecurityRequirements('session')
       .build();
     const doc = SwaggerModule.createDocument(app, config);
+    describeRoles(doc);
     doc.components ??= {};
     doc.components.schemas = { ...doc.components.schemas, Error: ERROR_SCHEMA as SchemaObject };
     return doc;

@@ -327,6 +327,15 @@ describe('policies API', () => {
     const body = (await doc.json()) as Body;
     assert.equal(body.openapi, '3.1.0');
     assert.ok(body.paths['/v1/policies/{policyId}'].put);
+    // Generated from the controllers: the guard's roles, and the zod schemas the routes parse bodies with.
+    assert.equal(body.paths['/v1/policies'].post.description, 'Role: admin.');
+    assert.equal(body.paths['/v1/policies'].get.description, 'Role: viewer.');
+    assert.deepEqual(body.paths['/v1/auth/bootstrap'].post.security, []);
+    const create = body.paths['/v1/policies'].post.requestBody.content['application/json'].schema;
+    assert.deepEqual(create.properties.kind.enum, ['default', 'group', 'user']);
+    assert.equal(create.properties.priority.maximum, 1000);
+    assert.equal(create.additionalProperties, false);
+    assert.equal(body.components.schemas.Error.properties.error.properties.errors.type, 'array');
     const page = await fetch(`${policy.url}/console/`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
