@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { resetLogDestination, setLogDestination } from '@tapgate/telemetry';
 import { startNats, type TestServer } from '@tapgate/testing';
 import { startPolicy, type PolicyHarness } from '../testing/policy-harness';
 import { BootstrapAdminCode } from './bootstrap-code';
@@ -32,20 +33,28 @@ describe('first sign-in: bootstrap administrator code and break-glass token on t
   let nats: TestServer;
   let policy: PolicyHarness;
   let codeFile: string;
+  let log = '';
 
   before(async () => {
     nats = await startNats();
+    setLogDestination({ write: (chunk: string) => void (log += chunk) }, 'info');
     policy = await startPolicy(nats.url, { bootstrapAdmin: {} });
     codeFile = join(policy.dir, 'bootstrap-admin.code');
   });
 
   after(async () => {
+    resetLogDestination();
     await policy?.close();
     await nats?.dispose();
   });
 
-  it('writes the code to a 0600 file and offers the methods, without the code', async () => {
+  it('writes the code to a 0600 file, logs the file but never the code, and offers the methods', async () => {
     assert.equal(statSync(codeFile).mode & 0o777, 0o600);
+    const code = readFileSync(codeFile, 'utf8').trim();
+    assert.match(code, /^[A-Za-z0-9_-]{27}$/);
+    assert.match(log, /bootstrap administrator ENABLED/);
+    assert.ok(log.includes(codeFile), 'the log names the file');
+    assert.ok(!log.includes(code), 'the code never reaches the log');
     const methods = await fetch(`${policy.url}/v1/auth/methods`);
     assert.equal(methods.status, 200);
     assert.deepEqual(await methods.json(), { ldap: false, breakGlassToken: true, bootstrap: true });
@@ -86,6 +95,7 @@ describe('first sign-in: bootstrap administrator code and break-glass token on t
     assert.ok(again.status === 401 || again.status === 429, String(again.status));
     const methods = (await (await fetch(`${policy.url}/v1/auth/methods`)).json()) as Body;
     assert.equal(methods.bootstrap, false);
+    assert.ok(!log.includes(code), 'no exchange, right or wrong, logs the code');
 
     const audit = await policy.api('GET', '/v1/audit/admin?limit=100');
     const records = (audit.body as unknown as { items: Array<{ action: string; actor: string }> }).items;
