@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { ApiError } from '../common/api-error';
-import { OPENAPI_DOCUMENT } from './openapi';
+import { openApiDocument } from './openapi';
 
 /** The console's files ship in the package (services/policy/console), read once. No CDN, no build step. */
 const CONSOLE_DIR = join(__dirname, '..', '..', 'console');
@@ -40,8 +40,8 @@ export class ConsoleController {
 
   /** The OpenAPI 3.1 description of this API (public: it describes, it reveals no data). */
   @Get('v1/openapi.json')
-  openapi(): unknown {
-    return OPENAPI_DOCUMENT;
+  openapi(): Promise<unknown> {
+    return openApiDocument();
   }
 
   private file(name: string, res: ServerResponse): void {
