@@ -31,13 +31,6 @@ if ((${#missing[@]})); then
 fi
 
 command -v npm >/dev/null || { echo "setup: npm (any Node.js >= 18) is required to bootstrap Node 24" >&2; exit 1; }
-# npm ci only when the lock changed since the last install: a warm re-run takes a second.
-stamp=node_modules/.tapgate-lock.sha
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$want" >"$stamp"
-fi
+bash scripts/install-deps.sh
 echo "setup: building with Node $(node_modules/.bin/node --version)"
 npm run --silent build

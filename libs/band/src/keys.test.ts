@@ -65,7 +65,12 @@ describe('importBandPublicKey', () => {
     assert.throws(() => importBandPublicKey(compressed), /65-byte uncompressed/);
     assert.throws(() => importBandPublicKey(raw.subarray(0, 64).toString('base64url')), /got 64 bytes/);
     assert.throws(() => importBandPublicKey(offCurve), /not on P-256/);
-    assert.throws(() => importBandPublicKey('not a key!'), /not PEM and not base64url/);
+    assert.throws(
+      () => importBandPublicKey('not a key!'),
+      /not a JWK, not PEM and not base64url; accepted: a JWK/,
+    );
+    assert.throws(() => importBandPublicKey('{"kty":"EC",'), /not valid JSON; accepted: a JWK/);
+    assert.throws(() => importBandPublicKey('{"kty":"RSA","n":"x","e":"AQAB"}'), /kty "EC", crv "P-256"/);
     assert.throws(
       () => importBandPublicKey('-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----'),
       /SPKI/,
@@ -74,6 +79,18 @@ describe('importBandPublicKey', () => {
       () => importBandPublicKey({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.x }),
       /not a point on P-256/,
     );
-    assert.throws(() => importBandPublicKey(null as never), /expected a PEM string/);
+    assert.throws(() => importBandPublicKey(null as never), /not a key; accepted: a JWK/);
+  });
+
+  it('reads a JWK pasted as text: alone, pretty-printed, or the line `endpoint-node band new` prints', () => {
+    const expected = exportBandPublicKeyRaw(publicKey);
+    const jwkText = JSON.stringify(exportBandPublicKeyJwk(publicKey));
+    const pretty = JSON.stringify(exportBandPublicKeyJwk(publicKey), null, 2);
+    const bandNewLine = JSON.stringify({ bandId: 'band-x', publicKey: exportBandPublicKeyJwk(publicKey) });
+    for (const text of [jwkText, `  ${pretty}\n`, bandNewLine]) {
+      assert.equal(exportBandPublicKeyRaw(importBandPublicKey(text)), expected);
+    }
+    const privateText = JSON.stringify(privateKey.export({ format: 'jwk' }));
+    assert.throws(() => importBandPublicKey(privateText), /private key/);
   });
 });

@@ -26,14 +26,44 @@ export function generateBandKeyPair(): { privateKey: KeyObject; publicKey: KeyOb
   return generateKeyPairSync('ec', { namedCurve: 'P-256' });
 }
 
+/** What every refusal of a key's form ends with: the forms that are accepted. */
+export const BAND_PUBLIC_KEY_FORMS =
+  'accepted: a JWK (object or JSON text, or the line `endpoint-node band new` prints), a PEM "PUBLIC KEY" block, or the base64url 65-byte uncompressed point';
+
+/**
+ * A JWK pasted as text: the JWK itself, or the `{ bandId, publicKey }` line `endpoint-node band new` prints.
+ */
+function jwkFromText(text: string): JsonWebKey {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new BandKeyError(
+      `band public key: starts with "{" but is not valid JSON; ${BAND_PUBLIC_KEY_FORMS}`,
+    );
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new BandKeyError(`band public key: JSON must be an object; ${BAND_PUBLIC_KEY_FORMS}`);
+  }
+  const inner = (parsed as { publicKey?: unknown }).publicKey;
+  if (!('kty' in parsed) && inner !== null && typeof inner === 'object' && !Array.isArray(inner)) {
+    return inner as JsonWebKey;
+  }
+  return parsed as JsonWebKey;
+}
+
 /**
  * Reads an enrolled band public key. Accepts a PEM SPKI public key, the base64url of the 65-byte
- * uncompressed point (0x04 || X || Y), or a public JWK. Anything else, private keys included (a
+ * uncompressed point (0x04 || X || Y), or a public JWK (as an object or as JSON text, alone or as the
+ * `publicKey` of what `endpoint-node band new` prints). Anything else, private keys included (a
  * private key where a public one belongs means a secret leaked into the enrollment), and every curve
  * but P-256 is rejected with a BandKeyError saying why.
  */
 export function importBandPublicKey(input: string | JsonWebKey): KeyObject {
   let key: KeyObject;
+  if (typeof input === 'string' && input.trim().startsWith('{')) {
+    return importBandPublicKey(jwkFromText(input.trim()));
+  }
   if (typeof input === 'string') {
     const text = input.trim();
     if (text.startsWith('-----BEGIN')) {
@@ -65,7 +95,7 @@ export function importBandPublicKey(input: string | JsonWebKey): KeyObject {
       'JWK x/y are not a point on P-256',
     );
   } else {
-    throw new BandKeyError('band public key: expected a PEM string, a base64url point or a JWK object');
+    throw new BandKeyError(`band public key: not a key; ${BAND_PUBLIC_KEY_FORMS}`);
   }
   if (!isP256(key)) {
     const curve = key.asymmetricKeyDetails?.namedCurve;
@@ -78,9 +108,7 @@ export function importBandPublicKey(input: string | JsonWebKey): KeyObject {
 
 function fromRawPoint(text: string): KeyObject {
   if (!/^[A-Za-z0-9_-]+$/.test(text)) {
-    throw new BandKeyError(
-      'band public key: not PEM and not base64url (expected the 65-byte uncompressed point)',
-    );
+    throw new BandKeyError(`band public key: not a JWK, not PEM and not base64url; ${BAND_PUBLIC_KEY_FORMS}`);
   }
   const point = Buffer.from(text, 'base64url');
   if (point.length !== POINT_BYTES || point[0] !== 0x04) {

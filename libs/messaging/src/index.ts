@@ -1,5 +1,11 @@
 export { Messaging, connectMessaging } from './messaging';
-export type { MessagingOptions, MessageContext, Unsubscribe } from './messaging';
+export type {
+  CollectOptions,
+  MessagingOptions,
+  MessageContext,
+  ResponderContext,
+  Unsubscribe,
+} from './messaging';
 export { RequestError, RemoteError, ERROR_HEADER, ERROR_MESSAGE_HEADER } from './errors';
 export type { RequestErrorKind } from './errors';
 export { KvCache, openBucket, KV_BUCKET_OPTIONS } from './kv-cache';

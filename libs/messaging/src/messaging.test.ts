@@ -1,5 +1,12 @@
 import { context, trace } from '@opentelemetry/api';
-import { PresenceGet, UserStatusGet, type StatusAnswer } from '@tapgate/contracts';
+import {
+  PresenceGet,
+  TapDeliver,
+  UserStatusGet,
+  type DeliveryAck,
+  type StatusAnswer,
+  type TapDelivery,
+} from '@tapgate/contracts';
 import { getTracer, startTelemetry } from '@tapgate/telemetry';
 import { startNats, waitFor, type TestServer } from '@tapgate/testing';
 import assert from 'node:assert/strict';
@@ -47,6 +54,79 @@ describe('Messaging against a real nats-server', () => {
     assert.equal(res.status, 'active');
     assert.equal(seenTrace, span.spanContext().traceId);
     stop();
+  });
+
+  it('requestAll collects every responder, waits for announced follow-ups, and fails fast or closed', async () => {
+    // TapDeliver has no queue group: every subscriber answers. Three responders (two on b, one on a);
+    // the one on a sends an early `handed` ack and its `settled` one 80 ms later.
+    const subject = 'tapgate.v1.tap.deliver.T-1.x';
+    const delivery: TapDelivery = {
+      v: 1,
+      tapId: 't1',
+      terminalId: 'T-1',
+      kind: 'nfc',
+      decision: { outcome: 'refused', identifiedBy: 'none' },
+      receivedAt: new Date().toISOString(),
+    };
+    const stops = [
+      b.respond(TapDeliver, async () => ({ v: 1, delivered: 1 }), { subject }),
+      b.respond(TapDeliver, async () => ({ v: 1, delivered: 2 }), { subject }),
+      a.respond(
+        TapDeliver,
+        async (_req, ctx): Promise<DeliveryAck> => {
+          ctx.interim({ v: 1, delivered: 4, stage: 'handed' });
+          await new Promise((r) => setTimeout(r, 80));
+          return { v: 1, delivered: 0, stage: 'settled' };
+        },
+        { subject },
+      ),
+    ];
+    await Promise.all([a.flush(), b.flush()]);
+    const unsettled = (acks: Array<{ stage?: string }>) =>
+      acks.filter((x) => x.stage === 'handed').length > acks.filter((x) => x.stage === 'settled').length;
+    const all = await a.requestAll(TapDeliver, delivery, { subject, quietMs: 20, outstanding: unsettled });
+    assert.equal(all.length, 4);
+    assert.equal(
+      all.reduce((n, x) => n + x.delivered, 0),
+      7,
+    );
+    // `complete` ends it as soon as the expected acks are in, without the (here long) quiet time.
+    const t1 = Date.now();
+    const quick = await a.requestAll(TapDeliver, delivery, {
+      subject,
+      quietMs: 2000,
+      outstanding: unsettled,
+      complete: (acks) => acks.length === 4 && !unsettled(acks),
+    });
+    assert.equal(quick.length, 4);
+    assert.ok(Date.now() - t1 < 1000, `complete took ${Date.now() - t1} ms`);
+    // Without the follow-up rule the quiet time ends it before the late settled ack.
+    const early = await a.requestAll(TapDeliver, delivery, { subject, quietMs: 20 });
+    assert.equal(early.length, 3);
+    for (const stop of stops) stop();
+    await b.flush();
+    const t0 = Date.now();
+    await assert.rejects(
+      a.requestAll(TapDeliver, delivery, { subject, quietMs: 20 }),
+      (e: RequestError) => e.kind === 'no_responders',
+    );
+    assert.ok(Date.now() - t0 < 400);
+    // An error reply from any responder fails the whole request (a caller never sums a partial "yes").
+    const stopBad = b.respond(
+      TapDeliver,
+      async () => {
+        throw new RemoteError('bad', 'no');
+      },
+      { subject },
+    );
+    const stopGood = a.respond(TapDeliver, async () => ({ v: 1, delivered: 1 }), { subject });
+    await Promise.all([a.flush(), b.flush()]);
+    await assert.rejects(
+      a.requestAll(TapDeliver, delivery, { subject, quietMs: 50 }),
+      (e: RequestError) => e.kind === 'remote_error',
+    );
+    stopBad();
+    stopGood();
   });
 
   it('reports no responders at once instead of waiting for the timeout', async () => {

@@ -10,6 +10,7 @@ import {
 import {
   ErrorCode,
   connect,
+  createInbox,
   headers as natsHeaders,
   type ConnectionOptions,
   type Msg,
@@ -32,6 +33,25 @@ export interface MessagingOptions {
 export interface MessageContext {
   subject: string;
   headers?: MsgHdrs;
+}
+
+/** A responder's context: `interim` sends an early reply; the handler's result is the last one. */
+export interface ResponderContext<Res> extends MessageContext {
+  interim(res: Res): void;
+}
+
+export interface CollectOptions<Res> {
+  subject?: string;
+  /** No reply within this: rejects with `timeout`. */
+  timeoutMs?: number;
+  /** After a reply, how long to wait for another one before resolving. */
+  quietMs: number;
+  /** Epoch ms after which no further reply is waited for (once nothing is outstanding). */
+  settleBy?: number;
+  /** True while the replies so far announce more to come (then quietMs alone does not end it). */
+  outstanding?: (replies: Res[]) => boolean;
+  /** True when the replies so far are all that are expected: resolve at once, without the quiet wait. */
+  complete?: (replies: Res[]) => boolean;
 }
 
 export type Unsubscribe = () => void;
@@ -166,6 +186,65 @@ export class Messaging {
       if (code === ErrorCode.Timeout) throw new RequestError('timeout', subject, 'request timed out');
       throw new RequestError('closed', subject, (e as Error).message);
     }
+    return this.parseReply(c, subject, reply);
+  }
+
+  /**
+   * A request that several responders may answer (each more than once): resolves with every reply
+   * that arrived until `quietMs` passed without another one (or `settleBy` came) while none is
+   * outstanding, or at once when `complete` says so. Rejects like `request` when nobody answers, and on
+   * any error or invalid reply.
+   */
+  async requestAll<Req, Res>(
+    c: RequestContract<Req, Res>,
+    msg: Req,
+    opts: CollectOptions<Res>,
+  ): Promise<Res[]> {
+    const subject = opts.subject ?? c.subject;
+    const nc = this.nc;
+    if (!nc || this.closed) throw new RequestError('closed', subject, 'not connected to NATS');
+    const inbox = createInbox();
+    const replies: Res[] = [];
+    return new Promise<Res[]>((resolve, reject) => {
+      let quiet: NodeJS.Timeout | undefined;
+      const end = (result: { ok: Res[] } | { err: RequestError }) => {
+        clearTimeout(overall);
+        clearTimeout(quiet);
+        sub.unsubscribe();
+        if ('ok' in result) resolve(result.ok);
+        else reject(result.err);
+      };
+      const overall = setTimeout(
+        () => end({ err: new RequestError('timeout', subject, 'request timed out') }),
+        opts.timeoutMs ?? this.requestTimeoutMs,
+      );
+      const sub = nc.subscribe(inbox, {
+        callback: (err, m) => {
+          if (err) return end({ err: new RequestError('closed', subject, err.message) });
+          if (m.data.length === 0 && m.headers?.status === ErrorCode.NoResponders) {
+            return end({ err: new RequestError('no_responders', subject, 'no responders') });
+          }
+          try {
+            replies.push(this.parseReply(c, subject, m));
+          } catch (e) {
+            return end({ err: e as RequestError });
+          }
+          if (opts.complete?.(replies)) return end({ ok: replies });
+          if (opts.outstanding?.(replies)) return;
+          clearTimeout(quiet);
+          const wait = Math.min(opts.quietMs, (opts.settleBy ?? Infinity) - Date.now());
+          quiet = setTimeout(() => end({ ok: replies }), Math.max(0, wait));
+        },
+      });
+      try {
+        nc.publish(subject, encode(msg), { reply: inbox, headers: outgoingHeaders() });
+      } catch (e) {
+        end({ err: new RequestError('closed', subject, (e as Error).message) });
+      }
+    });
+  }
+
+  private parseReply<Req, Res>(c: RequestContract<Req, Res>, subject: string, reply: Msg): Res {
     if (reply.headers?.has(ERROR_HEADER)) {
       const code = reply.headers.get(ERROR_HEADER);
       const message = reply.headers.get(ERROR_MESSAGE_HEADER);
@@ -241,7 +320,7 @@ export class Messaging {
 
   respond<Req, Res>(
     c: RequestContract<Req, Res>,
-    handler: (req: Req, ctx: MessageContext) => Promise<Res>,
+    handler: (req: Req, ctx: ResponderContext<Res>) => Promise<Res>,
     opts: { subject?: string; queue?: string } = {},
   ): Unsubscribe {
     const subject = opts.subject ?? c.subject;
@@ -269,7 +348,11 @@ export class Messaging {
           const span = getTracer().startSpan(`${c.subject} process`, { kind: SpanKind.SERVER }, parent);
           context
             .with(trace.setSpan(parent, span), () =>
-              handler(v.value, { subject: m.subject, headers: m.headers }),
+              handler(v.value, {
+                subject: m.subject,
+                headers: m.headers,
+                interim: (res) => m.respond(encode(res)),
+              }),
             )
             .then(
               (res) => m.respond(encode(res)),

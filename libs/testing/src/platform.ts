@@ -1,9 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports';
 import { startNats, startRedis, type TestServer } from './servers';
 import { startServiceProcess, type ServiceProcess } from './service-process';
+
+const BOOTSTRAP_ADMIN_FILE = 'bootstrap-admin.code';
 
 export interface DemoUser {
   sAMAccountName: string;
@@ -20,6 +22,11 @@ export interface PlatformOptions {
   webapiPort?: number;
   gatewayHttpPort?: number;
   policyHttpPort?: number;
+  /**
+   * [policy].bootstrap_admin_file = "<dir>/bootstrap-admin.code": the policy service writes a one-time
+   * sign-in code for the console's bootstrap administrator there (read it with `bootstrapAdminCode()`).
+   */
+  bootstrapAdmin?: boolean;
   /** Users of the file-backed directory. */
   users: DemoUser[];
   /** Use this Active Directory instead of the file directory (users are then ignored). */
@@ -60,6 +67,8 @@ export class Platform {
   ) {}
 
   static async start(opts: PlatformOptions): Promise<Platform> {
+    // Each run starts with empty logs, so the first "listening" line of a log is this run's port.
+    rmSync(join(opts.dir, 'logs'), { recursive: true, force: true });
     mkdirSync(join(opts.dir, 'logs'), { recursive: true });
     const [nats, redis] = await Promise.all([startNats(), startRedis()]);
     const ports = {
@@ -136,7 +145,7 @@ signing_key_files = ["assertion-signing.pem"]
 
 [policy]
 admin_token_file = "admin.token"
-${this.opts.adminGroup ? `admin_group = ${JSON.stringify(this.opts.adminGroup)}\n` : ''}${this.opts.extraToml ?? ''}
+${this.opts.bootstrapAdmin ? `bootstrap_admin_file = "${BOOTSTRAP_ADMIN_FILE}"\n` : ''}${this.opts.adminGroup ? `admin_group = ${JSON.stringify(this.opts.adminGroup)}\n` : ''}${this.opts.extraToml ?? ''}
 
 [user_status]
 cache_expiry_seconds = ${this.opts.userStatusCacheExpirySeconds ?? 30}
@@ -181,6 +190,16 @@ ${directory}`,
     const starter = this.starters.get(name);
     if (!starter) throw new Error(`no service ${name}`);
     return starter();
+  }
+
+  /** The policy service's address (REST API and console). */
+  get policyUrl(): string {
+    return `http://127.0.0.1:${this.ports.policyHttp}`;
+  }
+
+  /** The bootstrap administrator's one-time code (with `bootstrapAdmin`), as the policy service wrote it. */
+  bootstrapAdminCode(): string {
+    return readFileSync(join(this.opts.dir, BOOTSTRAP_ADMIN_FILE), 'utf8').trim();
   }
 
   /** The gateway's JWKS: the public keys NEA servers verify login and e-signature assertions with. */

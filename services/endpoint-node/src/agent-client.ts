@@ -160,12 +160,6 @@ export class AgentClient extends EventEmitter {
         p.resolve(msg);
       }
     }
-    if (msg.type === 'challenge' && this.pending.has('challenge')) {
-      const p = this.pending.get('challenge')!;
-      this.pending.delete('challenge');
-      clearTimeout(p.timer);
-      p.resolve(msg);
-    }
   }
 
   private setChallenge(c: Challenge): void {
@@ -231,9 +225,9 @@ export class AgentClient extends EventEmitter {
       this.challenge = undefined; // single use
       return c;
     }
-    const reply = await this.request('challenge', 5000, () =>
-      this.send('challenge.request', undefined, 'challenge'),
-    );
+    // Each request has its own ref (the gateway echoes it), so no two callers ever share an answer.
+    const ref = `challenge-${randomUUID()}`;
+    const reply = await this.request(ref, 5000, () => this.send('challenge.request', undefined, ref));
     if (reply.type !== 'challenge') throw new TapError('expected a challenge');
     this.challenge = undefined;
     return reply.data.challenge;

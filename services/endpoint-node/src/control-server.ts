@@ -62,12 +62,13 @@ export function startControlServer(
     const band = driver.band(bandId);
     switch (action) {
       case 'tap': {
-        const result = await node.send({
+        // This tap's own record: with taps running concurrently, recent[0] may be another one.
+        const { result, error } = await node.sendRecorded({
           kind: 'nfc',
           bandId,
           sign: (challenge, terminal) => band.answerTap({ challenge, terminalId: terminal }),
         });
-        return reply(res, result ? 200 : 502, result ?? { error: node.recent[0]?.error ?? 'tap failed' });
+        return reply(res, result ? 200 : 502, result ?? { error: error ?? 'tap failed' });
       }
       case 'clasp':
         band.clasp();

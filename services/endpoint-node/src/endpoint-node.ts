@@ -73,6 +73,11 @@ export class EndpointNode {
 
   /** Sends a tap and records its outcome; resolves undefined when it could not be sent. */
   async send(req: TapRequest): Promise<TapResult | undefined> {
+    return (await this.sendRecorded(req)).result;
+  }
+
+  /** Sends a tap; resolves with its own record (result or error), whatever other taps run meanwhile. */
+  async sendRecorded(req: TapRequest): Promise<(typeof this.recent)[number]> {
     const entry: (typeof this.recent)[number] = {
       at: new Date().toISOString(),
       kind: req.kind,
@@ -87,11 +92,10 @@ export class EndpointNode {
         { band: req.bandId, outcome: d.outcome, reason: d.reason, deliveredTo: entry.result.deliveredTo },
         'tap answered',
       );
-      return entry.result;
     } catch (e) {
       entry.error = (e as Error).message;
       log.warn({ band: req.bandId, err: entry.error }, 'tap failed');
-      return undefined;
     }
+    return entry;
   }
 }

@@ -4,3 +4,4 @@ export { Backoff } from './backoff';
 export { EndpointNode } from './endpoint-node';
 export { SimulatedDriver } from './drivers/simulated';
 export type { ReaderDriver, DriverSink, NfcRead, BleSample } from './drivers/driver';
+export { startControlServer } from './control-server';

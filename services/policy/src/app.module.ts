@@ -1,83 +1,17 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { AuditTrail, createAuditApi } from '@tapgate/audit';
-import { Messaging } from '@tapgate/messaging';
 import { ConsoleController } from './admin/console.controller';
-import { ApplicationsController } from './applications/applications.controller';
-import { ApplicationsService } from './applications/applications.service';
-import { AdminAuditLog } from './audit/admin-audit';
-import { AuditController, DECISION_AUDIT_API } from './audit/audit.controller';
-import { AdminGuard } from './auth/admin.guard';
-import { AdminTokenAuthenticator } from './auth/admin-token.authenticator';
-import { AuthController } from './auth/auth.controller';
-import { ADMIN_AUTHENTICATORS, type AdminAuthenticator } from './auth/principal';
-import { SessionAuthenticator } from './auth/session.authenticator';
-import { SessionStore } from './auth/session-store';
-import { EnrollmentsController } from './enrollments/enrollments.controller';
-import { EnrollmentsService } from './enrollments/enrollments.service';
-import { UserDirectory } from './enrollments/user-directory';
-import { HealthController } from './health/health.controller';
-import { PoliciesController } from './policies/policies.controller';
-import { PoliciesService } from './policies/policies.service';
-import { POLICY_SETTINGS, type PolicySettings } from './policy-settings';
-import { Buckets } from './store/buckets';
-import { TerminalActivity } from './terminals/terminal-activity';
-import { TerminalsController } from './terminals/terminals.controller';
-import { TerminalsService } from './terminals/terminals.service';
+import { PolicyApiModule, type PolicyDeps } from './api.module';
 
-export interface PolicyDeps {
-  settings: PolicySettings;
-  messaging: Messaging;
-  buckets: Buckets;
-}
+export type { PolicyDeps } from './api.module';
 
-/**
- * The policy service. Connections (NATS, buckets) are made by bootstrap() and handed in, so it owns their
- * lifecycle and tests can boot the real module in-process.
- */
+/** The policy service: the REST API and the administrator console that is served beside it. */
 @Module({})
 export class PolicyAppModule {
   static forRoot(deps: PolicyDeps): DynamicModule {
-    const sessions = new SessionStore(deps.messaging, deps.settings.sessionTtlMs);
     return {
       module: PolicyAppModule,
-      controllers: [
-        HealthController,
-        ConsoleController,
-        AuthController,
-        PoliciesController,
-        EnrollmentsController,
-        TerminalsController,
-        ApplicationsController,
-        AuditController,
-      ],
-      providers: [
-        { provide: POLICY_SETTINGS, useValue: deps.settings },
-        { provide: Messaging, useValue: deps.messaging },
-        { provide: Buckets, useValue: deps.buckets },
-        { provide: SessionStore, useValue: sessions },
-        { provide: UserDirectory, useFactory: () => new UserDirectory(deps.messaging) },
-        { provide: AdminAuditLog, useFactory: () => new AdminAuditLog(deps.messaging) },
-        { provide: TerminalActivity, useFactory: () => new TerminalActivity(deps.messaging) },
-        {
-          provide: DECISION_AUDIT_API,
-          useFactory: () => createAuditApi(new AuditTrail(deps.messaging)),
-        },
-        {
-          provide: ADMIN_AUTHENTICATORS,
-          useFactory: (): AdminAuthenticator[] => [
-            new SessionAuthenticator(sessions),
-            // Break-glass: only when [policy].admin_token_file is configured.
-            ...(deps.settings.adminToken
-              ? [new AdminTokenAuthenticator(deps.settings.adminToken, deps.settings.adminName)]
-              : []),
-          ],
-        },
-        AdminGuard,
-        EnrollmentsService,
-        TerminalsService,
-        ApplicationsService,
-        PoliciesService,
-      ],
+      imports: [PolicyApiModule.forRoot(deps)],
+      controllers: [ConsoleController],
     };
   }
 }

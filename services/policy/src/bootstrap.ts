@@ -7,6 +7,7 @@ import { connectMessaging } from '@tapgate/messaging';
 import { checkLdapBind, checkLdapTrust, LdapTrustError } from '@tapgate/ldap';
 import { NestPinoLogger, createLogger, type Logger } from '@tapgate/telemetry';
 import { PolicyAppModule } from './app.module';
+import { BootstrapAdminCode } from './auth/bootstrap-code';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { policySettings, type PolicyConfig, type PolicySettings } from './policy-settings';
 import { Buckets } from './store/buckets';
@@ -60,15 +61,24 @@ export async function bootstrap(config: PolicyConfig): Promise<PolicyServer> {
   });
   const buckets = new Buckets(messaging);
   let app: NestExpressApplication;
+  let bootstrapCode: BootstrapAdminCode | undefined;
   try {
+    if (settings.bootstrapAdmin) {
+      bootstrapCode = BootstrapAdminCode.issue(settings.bootstrapAdmin.file, settings.bootstrapAdmin.ttlMs);
+    }
     app = await NestFactory.create<NestExpressApplication>(
-      PolicyAppModule.forRoot({ settings, messaging, buckets }),
+      PolicyAppModule.forRoot({ settings, messaging, buckets, bootstrapCode }),
       { logger: new NestPinoLogger(), abortOnError: false },
     );
     app.disable('x-powered-by');
     app.useBodyParser('json', { limit: '64kb' });
     app.useGlobalFilters(new ApiExceptionFilter());
-    await app.listen(config.http.port, config.http.host);
+    await app.listen(config.http.port, config.http.host).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      throw new Error(
+        `port ${config.http.port} on ${config.http.host} is already in use ([http].port, TAPGATE_HTTP_PORT): stop what holds it or choose another port`,
+      );
+    });
   } catch (e) {
     buckets.stop();
     await messaging.close();
@@ -78,6 +88,13 @@ export async function bootstrap(config: PolicyConfig): Promise<PolicyServer> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   log.info({ url, adminLogin: settings.directory !== undefined }, 'policy service listening');
+  if (bootstrapCode) {
+    // The path, never the code: secrets stay out of logs.
+    log.warn(
+      { file: settings.bootstrapAdmin?.file, expiresAt: bootstrapCode.expiry.toISOString() },
+      'bootstrap administrator ENABLED: a one-time sign-in code is in this file (POST /v1/auth/bootstrap); unset [policy].bootstrap_admin_file once administrators can log in',
+    );
+  }
   if (settings.adminToken !== undefined) {
     log.warn(
       { actor: settings.adminName },

@@ -25,6 +25,8 @@ export interface PolicySettings {
   viewerGroup?: string;
   sessionTtlMs: number;
   loginMaxFailures: number;
+  /** The one-time bootstrap administrator code: where it is written and how long it lives; undefined = off. */
+  bootstrapAdmin?: { file: string; ttlMs: number };
 }
 
 export const POLICY_SETTINGS = Symbol('POLICY_SETTINGS');
@@ -47,9 +49,9 @@ export function policySettings(config: AgentConfig<'policy' | 'ldap'>): PolicySe
           timeoutMs: l.timeoutMs,
         }
       : undefined;
-  if (p.adminToken === undefined && directory === undefined) {
+  if (p.adminToken === undefined && directory === undefined && p.bootstrapAdminFile === undefined) {
     const problem =
-      'required unless [ldap] is configured for administrator login: otherwise nobody could administer the policy service';
+      'required unless [ldap] is configured for administrator login or bootstrap_admin_file is set: otherwise nobody could administer the policy service';
     throw config.file
       ? new ConfigError({ file: config.file, key: '[policy].admin_token_file', problem })
       : new ConfigError({ key: 'TAPGATE_POLICY_ADMIN_TOKEN_FILE', problem });
@@ -63,5 +65,8 @@ export function policySettings(config: AgentConfig<'policy' | 'ldap'>): PolicySe
     viewerGroup: p.viewerGroup,
     sessionTtlMs: p.sessionTtlMinutes * 60_000,
     loginMaxFailures: p.loginMaxFailures,
+    ...(p.bootstrapAdminFile
+      ? { bootstrapAdmin: { file: p.bootstrapAdminFile, ttlMs: p.bootstrapAdminMinutes * 60_000 } }
+      : {}),
   };
 }

@@ -1,5 +1,7 @@
 import { SoftwareBand } from '@tapgate/band';
-import { AgentClient, EndpointNode, SimulatedDriver } from '@tapgate/endpoint-node';
+import { AgentClient, EndpointNode, SimulatedDriver, startControlServer } from '@tapgate/endpoint-node';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { waitFor } from '@tapgate/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -14,16 +16,21 @@ describe('endpoint node with the simulated driver against a real gateway', () =>
   let driver: SimulatedDriver;
   let band: SoftwareBand;
   let nea: RawClient;
+  let client: AgentClient;
+  let control: Server;
+  let carol: SoftwareBand;
+  let mallory: SoftwareBand;
   before(async () => {
     stack = await GatewayTestStack.start();
-    serveUserStatuses(stack.admin, { alice: 'active' });
+    // mallory is enrolled but the directory does not know her: refused, unlike carol.
+    serveUserStatuses(stack.admin, { alice: 'active', carol: 'active' });
     band = await stack.enroll('alice');
     await stack.addTerminal('T-NODE');
     gw = await stack.gateway();
     await waitFor(async () => (await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).ok);
     driver = new SimulatedDriver();
     driver.addBand(band);
-    const client = new AgentClient({
+    client = new AgentClient({
       url: endpointUrl(gw),
       terminalId: 'T-NODE',
       credential: stack.terminals.get('T-NODE')!.credential,
@@ -32,8 +39,17 @@ describe('endpoint node with the simulated driver against a real gateway', () =>
     await node.start();
     await waitFor(() => client.connected);
     nea = await neaClient(neaUrl(gw), 'T-NODE');
+    carol = await stack.enroll('carol');
+    mallory = await stack.enroll('mallory');
+    for (const b of [carol, mallory]) {
+      driver.addBand(b);
+      b.clasp();
+      b.authenticate();
+    }
+    control = await startControlServer(0, 'T-NODE', driver, node, client);
   });
   after(async () => {
+    control?.close();
     nea.close();
     await node.stop();
     await stack.stop();
@@ -61,6 +77,52 @@ describe('endpoint node with the simulated driver against a real gateway', () =>
     await new Promise((r) => setTimeout(r, 300));
     const bleTaps = nea.frames.slice(before).filter((f) => f.type === 'tap' && f.data.kind === 'ble');
     assert.equal(bleTaps.length, 1);
+  });
+
+  it('answers two taps fired at once, each with its own decision (no 5 s wait, no lost tap)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const started = performance.now();
+      const [c, m] = await Promise.all(
+        [carol, mallory].map((b) =>
+          client.tap({
+            kind: 'nfc',
+            bandId: b.bandId,
+            sign: (challenge, terminalId) => b.answerTap({ challenge, terminalId }),
+          }),
+        ),
+      );
+      const ms = performance.now() - started;
+      assert.equal(c.decision.outcome, 'granted');
+      assert.equal(c.decision.user?.sAMAccountName, 'carol');
+      assert.equal(m.decision.outcome, 'refused');
+      assert.notEqual(c.tapId, m.tapId);
+      assert.ok(ms < 2000, `two taps took ${ms.toFixed(0)} ms`);
+      if (round === 0) console.log(`two simultaneous AgentClient taps answered in ${ms.toFixed(0)} ms`);
+    }
+  });
+
+  it("answers two concurrent control-port taps (POST /bands/:id/tap) with each one's own result", async () => {
+    const port = (control.address() as AddressInfo).port;
+    for (let round = 0; round < 5; round++) {
+      const started = performance.now();
+      const [c, m] = await Promise.all(
+        [carol, mallory].map(async (b) => {
+          const res = await fetch(`http://127.0.0.1:${port}/bands/${b.bandId}/tap`, { method: 'POST' });
+          return {
+            status: res.status,
+            body: (await res.json()) as { decision: { outcome: string; user?: { sAMAccountName: string } } },
+          };
+        }),
+      );
+      const ms = performance.now() - started;
+      assert.equal(c.status, 200);
+      assert.equal(m.status, 200);
+      assert.equal(c.body.decision.outcome, 'granted');
+      assert.equal(c.body.decision.user?.sAMAccountName, 'carol');
+      assert.equal(m.body.decision.outcome, 'refused');
+      assert.ok(ms < 2000, `two control-port taps took ${ms.toFixed(0)} ms`);
+      if (round === 0) console.log(`two simultaneous control-port taps answered in ${ms.toFixed(0)} ms`);
+    }
   });
 
   it('does not tap for a band that is not authenticated (the band stays silent)', async () => {

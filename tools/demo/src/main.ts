@@ -1,5 +1,6 @@
 import { decodeServerFrame, encodeClientFrame } from '@tapgate/contracts';
 import { Platform, REPO_ROOT, type DemoUser } from '@tapgate/testing';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 import { startDemo, type DemoBand, type RunningDemo } from './demo';
@@ -7,6 +8,10 @@ import { startDemo, type DemoBand, type RunningDemo } from './demo';
 const TERMINAL = 'DEMO-T1';
 const PAGE_PORT = Number(process.env.TAPGATE_DEMO_PORT ?? 8090);
 const CONTROL_PORT = Number(process.env.TAPGATE_DEMO_CONTROL_PORT ?? 9130);
+/** The policy service: REST API and administrator console (docs/operations.md, "The demo"). */
+const CONSOLE_PORT = Number(process.env.TAPGATE_DEMO_CONSOLE_PORT ?? 8091);
+const AGENT_PORT = 9120;
+const WEBAPI_PORT = 4443;
 const AUDIENCE = 'pomsnet-demo';
 const DIR = resolve(REPO_ROOT, '.demo');
 
@@ -25,9 +30,36 @@ const BANDS: DemoBand[] = [
 
 const say = (line: string) => console.log(`[demo] ${line}`);
 
+/** Fails with the port's name and the variable that moves it, before anything starts. */
+async function assertPortFree(port: number, what: string, variable?: string): Promise<void> {
+  await new Promise<void>((ok, fail) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) =>
+      fail(
+        new Error(
+          `port ${port} (${what}) is ${e.code === 'EADDRINUSE' ? 'already in use' : `not usable (${e.code})`}; stop what holds it${variable ? ` or set ${variable}` : ''}`,
+        ),
+      ),
+    );
+    probe.listen(port, () => probe.close(() => ok()));
+  });
+}
+
 async function main(): Promise<void> {
+  await assertPortFree(CONSOLE_PORT, 'console and policy API', 'TAPGATE_DEMO_CONSOLE_PORT');
+  await assertPortFree(PAGE_PORT, 'demo page', 'TAPGATE_DEMO_PORT');
+  await assertPortFree(CONTROL_PORT, 'endpoint node control', 'TAPGATE_DEMO_CONTROL_PORT');
+  await assertPortFree(AGENT_PORT, 'standard interface [agent]');
+  await assertPortFree(WEBAPI_PORT, 'web API [webapi]');
   say(`starting NATS, Redis and the services (logs in ${join(DIR, 'logs')}) ...`);
-  const platform = await Platform.start({ dir: DIR, agentPort: 9120, webapiPort: 4443, users: USERS });
+  const platform = await Platform.start({
+    dir: DIR,
+    agentPort: AGENT_PORT,
+    webapiPort: WEBAPI_PORT,
+    policyHttpPort: CONSOLE_PORT,
+    bootstrapAdmin: true,
+    users: USERS,
+  });
   const running: { demo?: RunningDemo } = {};
   const stop = async () => {
     say('stopping ...');
@@ -63,6 +95,9 @@ async function main(): Promise<void> {
   say(
     `open ${demo.page.url} (POMSnet parameters in the URL: ?host=&port=&protocol=ws|wss&authUrl=&debug=1&terminal=)`,
   );
+  say(`administrator console: ${platform.policyUrl}/console/`);
+  say(`  sign in with the one-time code ${platform.bootstrapAdminCode()} (single use, expires;`);
+  say(`  a new one at each start), or with the break-glass token in .demo/admin.token`);
   say(`or tap from a shell:`);
   say(`  node services/endpoint-node/dist/main.js tap ${demo.bandIds.alice} --control-port ${CONTROL_PORT}`);
   say('press Ctrl-C to stop');

@@ -121,7 +121,7 @@ export async function startPageServer(opts: PageServerOptions): Promise<RunningP
       }
       const opened = pomsnet.beginEsign({
         reason: body.reason,
-        comment: body.comment as string | undefined,
+        comment: body.comment,
         secondSignerRequired: body.secondSignerRequired,
       });
       return send(res, 200, opened, undefined, nonceCookie(NONCE_COOKIE.esign, opened.nonce));

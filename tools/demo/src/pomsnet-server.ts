@@ -11,7 +11,18 @@ export type EsignAnswer =
       signed: true;
       ceremonyId: string;
       reason?: string;
-      signers: Array<{ signer: number; user: string; displayName?: string; signedAt?: string }>;
+      comment?: string;
+      /**
+       * What 21 CFR 11.50 asks a signed record to show, from each verified assertion: the printed name
+       * (displayName, else the account), when it was signed, and its meaning (the reason signed for).
+       */
+      signers: Array<{
+        signer: number;
+        user: string;
+        displayName?: string;
+        signedAt: string;
+        meaning?: string;
+      }>;
     }
   | { signed: false; reason: string; detail: string };
 
@@ -141,16 +152,18 @@ export class PomsnetServer {
         assertions.map((a) => a.trim()),
         { ceremonyId, nonce, recordHash: request.recordHash },
       );
-      const reason = checked.signatures[0].tapgate.reason;
+      const { reason, comment } = checked.signatures[0].tapgate;
       return {
         signed: true,
         ceremonyId,
         ...(reason ? { reason } : {}),
+        ...(comment ? { comment } : {}),
         signers: checked.signatures.map((c) => ({
           signer: c.tapgate.signer ?? 0,
           user: c.sub,
           ...(c.tapgate.displayName ? { displayName: c.tapgate.displayName } : {}),
-          ...(c.tapgate.signedAt ? { signedAt: c.tapgate.signedAt } : {}),
+          signedAt: c.tapgate.signedAt ?? new Date(c.iat * 1000).toISOString(),
+          ...(c.tapgate.reason ? { meaning: c.tapgate.reason } : {}),
         })),
       };
     } catch (e) {

@@ -16,6 +16,13 @@ export interface PolicySectionSettings {
   sessionTtlMinutes: number;
   /** Failed logins allowed per user name and per client address within 5 minutes. */
   loginMaxFailures: number;
+  /**
+   * Where the service writes a one-time bootstrap administrator sign-in code at start-up; unset = no
+   * bootstrap administrator (the default).
+   */
+  bootstrapAdminFile?: string;
+  /** How long that code is valid after start-up. */
+  bootstrapAdminMinutes: number;
 }
 
 const ADMIN_NAME_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
@@ -24,7 +31,8 @@ const MIN_TOKEN_LENGTH = 24;
 /** [policy]: the policy service's REST API (enrollments, terminals). */
 export const policySection = defineSection({
   name: 'policy',
-  summary: 'policy service: break-glass admin token, administrator login and enrollment checks',
+  summary:
+    'policy service: break-glass admin token, bootstrap administrator, administrator login and enrollment checks',
   fields: {
     admin_token_file: optionalPath(),
     admin_name: text({
@@ -37,6 +45,8 @@ export const policySection = defineSection({
     viewer_group: optionalText({ expects: 'an AD group CN or DN' }),
     session_ttl_minutes: integer({ default: 60, min: 5, max: 1440 }),
     login_max_failures: integer({ default: 5, min: 1, max: 100 }),
+    bootstrap_admin_file: optionalPath(),
+    bootstrap_admin_minutes: integer({ default: 15, min: 1, max: 1440 }),
   },
   build(v, at): PolicySectionSettings {
     // Optional here so a service that builds every section is not held to it; the policy service refuses
@@ -60,6 +70,8 @@ export const policySection = defineSection({
       viewerGroup: v.viewer_group,
       sessionTtlMinutes: v.session_ttl_minutes,
       loginMaxFailures: v.login_max_failures,
+      bootstrapAdminFile: v.bootstrap_admin_file,
+      bootstrapAdminMinutes: v.bootstrap_admin_minutes,
     });
   },
 });

@@ -62,6 +62,13 @@ export const DeliveryAck = z
     v: z.literal(V),
     delivered: z.number().int().nonnegative(),
     /**
+     * Each binding group on each replica answers one delivery request, so the requester collects every
+     * ack and sums `delivered`. `handed`: the group's sockets got the tap (`delivered` counts them) and a
+     * `settled` ack (`delivered: 0`) follows once their logins and ceremonies have used it, with the
+     * refusal if any. Absent: this one ack says everything (nothing was handed, or it was too old).
+     */
+    stage: z.enum(['handed', 'settled']).optional(),
+    /**
      * The delivering replica refused the decision as a whole (it was too old, or the grant it consumed
      * could not be recorded): the endpoint reports this refusal, so it hears what the application heard.
      */
@@ -79,7 +86,8 @@ export type DeliveryAck = z.infer<typeof DeliveryAck>;
 /**
  * A gateway holding NEA clients subscribes to `...deliver.<terminal>.*` for explicit bindings and to
  * `...deliver.*.<address>` for implicit ones; the endpoint's gateway sends one request to
- * `...deliver.<terminal>.<address>`. "No responders" therefore means no NEA client is bound.
+ * `...deliver.<terminal>.<address>`. "No responders" therefore means no NEA client is bound. Every
+ * group that holds sockets answers (see DeliveryAck.stage), so one request gets several acks.
  */
 export const TapDeliver = request(`tapgate.v${V}.tap.deliver.>`, TapDelivery, DeliveryAck);
 export const tapDeliverSubject = (terminalId: string, address: string): string =>
@@ -88,6 +96,21 @@ export const tapDeliverExplicitWildcard = (terminalId: string): string =>
   `tapgate.v${V}.tap.deliver.${terminalId}.*`;
 export const tapDeliverImplicitWildcard = (address: string): string =>
   `tapgate.v${V}.tap.deliver.*.${addressToken(address)}`;
+
+/**
+ * A gateway started answering deliveries for a terminal (explicit binding group) or a source address
+ * token (implicit group). Endpoints' gateways remember how many groups answered a terminal's last tap so
+ * that they stop collecting acks once that many have settled; this tells them to forget that number.
+ */
+export const NeaGroupAdded = z
+  .object({
+    v: z.literal(V),
+    terminalId: TerminalId.optional(),
+    addressToken: z.string().min(1).max(100).optional(),
+  })
+  .strict();
+export type NeaGroupAdded = z.infer<typeof NeaGroupAdded>;
+export const NeaGroupsChanged = contract(`tapgate.v${V}.nea.group.added`, NeaGroupAdded);
 
 // ----- presence ------------------------------------------------------------------------------------
 

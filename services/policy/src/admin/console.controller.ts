@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { ApiError } from '../common/api-error';
-import { OPENAPI_DOCUMENT } from './openapi';
+import { openApiDocument } from './openapi';
 
 /**
  * The console (tools/console, React + PatternFly, built by Vite in `npm run build`) lands in this package's
@@ -67,8 +67,8 @@ export class ConsoleController {
 
   /** The OpenAPI 3.1 description of this API (public: it describes, it reveals no data). */
   @Get('v1/openapi.json')
-  openapi(): unknown {
-    return OPENAPI_DOCUMENT;
+  openapi(): Promise<unknown> {
+    return openApiDocument();
   }
 
   private file(name: string, res: ServerResponse): void {

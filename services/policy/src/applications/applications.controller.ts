@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { parseIfMatch, parseInput } from '../common/validation';
+import { ZodBody } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import { CreateApplicationRequest, UpdateApplicationRequest } from './application.requests';
 import {
@@ -49,6 +50,7 @@ function withCredential(res: ServerResponse, issued: IssuedApplicationCredential
 export class ApplicationsController {
   constructor(private readonly applications: ApplicationsService) {}
 
+  @ZodBody(CreateApplicationRequest)
   @Post()
   async create(
     @Body() body: unknown,
@@ -75,6 +77,7 @@ export class ApplicationsController {
     return viewWithEtag(res, await this.applications.get(idParam(id)));
   }
 
+  @ZodBody(UpdateApplicationRequest)
   @Put(':applicationId')
   async update(
     @Param('applicationId') id: string,

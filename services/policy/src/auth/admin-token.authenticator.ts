@@ -6,6 +6,11 @@ const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
+/** Whether `presented` is `expected`, in a time that depends on neither (both are hashed first). */
+export function tokenMatches(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
 export function bearerToken(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   if (typeof header !== 'string') return undefined;

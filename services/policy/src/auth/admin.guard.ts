@@ -6,6 +6,7 @@ import {
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
+import { GUARDS_METADATA } from '@nestjs/common/constants';
 import { Reflector } from '@nestjs/core';
 import { ApiError } from '../common/api-error';
 import {
@@ -19,6 +20,23 @@ import {
 const ROLE_KEY = 'tapgate:role';
 /** The least role a route needs; routes without it need `admin`. */
 export const RequireRole = (role: Role) => SetMetadata(ROLE_KEY, role);
+
+/**
+ * What a controller method needs, read from the same metadata the guard reads: `none` when AdminGuard
+ * does not guard it (login, probes), else the role. For the OpenAPI document.
+ */
+export function routeRole(controller: object, handler: object): Role | 'none' {
+  const guards = [
+    ...((Reflect.getMetadata(GUARDS_METADATA, controller) as unknown[] | undefined) ?? []),
+    ...((Reflect.getMetadata(GUARDS_METADATA, handler) as unknown[] | undefined) ?? []),
+  ];
+  if (!guards.includes(AdminGuard)) return 'none';
+  return (
+    (Reflect.getMetadata(ROLE_KEY, handler) as Role | undefined) ??
+    (Reflect.getMetadata(ROLE_KEY, controller) as Role | undefined) ??
+    'admin'
+  );
+}
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 

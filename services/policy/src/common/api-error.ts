@@ -26,7 +26,17 @@ const STATUS: Record<ApiErrorCode, number> = {
   too_many_requests: 429,
 };
 
-/** A refusal the API reports as `{ "error": { code, message, field? } }` with the code's HTTP status. */
+/** One problem with one field of a request (a validation error lists them all). */
+export interface FieldProblem {
+  /** Dotted path of the field, e.g. `settings.activeDirectory.cacheExpirySeconds`; "" for the whole body. */
+  path: string;
+  message: string;
+}
+
+/**
+ * A refusal the API reports as `{ "error": { code, message, field?, errors? } }` with the code's HTTP status.
+ * `errors` lists every problem of an invalid request at once; `message` and `field` repeat the first.
+ */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   readonly status: number;
@@ -37,14 +47,22 @@ export class ApiError extends Error {
     readonly field?: string,
     /** Overrides the code's usual status (e.g. 413 for an oversized body, still `invalid_request`). */
     status?: number,
+    readonly errors?: FieldProblem[],
   ) {
     super(message);
     this.status = status ?? STATUS[code];
   }
 
-  toBody(): { error: { code: ApiErrorCode; message: string; field?: string } } {
+  toBody(): {
+    error: { code: ApiErrorCode; message: string; field?: string; errors?: FieldProblem[] };
+  } {
     return {
-      error: { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) },
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.field ? { field: this.field } : {}),
+        ...(this.errors ? { errors: this.errors } : {}),
+      },
     };
   }
 }

@@ -1,9 +1,88 @@
 import type { z } from 'zod';
-import { ApiError } from './api-error';
+import { ApiError, type FieldProblem } from './api-error';
+
+/** zod's own wording ("Too small: expected number to be >=5") as a sentence an administrator reads. */
+function plainMessage(issue: z.core.$ZodIssue): string {
+  // A message the schema chose itself (e.g. "required", "reserved: ...") is kept as written.
+  if (!/^(Too small|Too big|Invalid|Unrecognized)/.test(issue.message)) return issue.message;
+  switch (issue.code) {
+    case 'invalid_type':
+      // zod reports the input only when asked to; its message says "received undefined" for a missing field.
+      return issue.input === undefined && /received undefined$/.test(issue.message)
+        ? 'required'
+        : `must be ${article(issue.expected)}`;
+    case 'too_small':
+      if (issue.origin === 'string') {
+        return issue.minimum === 1
+          ? 'must not be empty'
+          : `must be at least ${String(issue.minimum)} characters`;
+      }
+      if (issue.origin === 'array') return `must have at least ${String(issue.minimum)} items`;
+      return `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}`;
+    case 'too_big':
+      if (issue.origin === 'string') return `must be at most ${String(issue.maximum)} characters`;
+      if (issue.origin === 'array') return `must have at most ${String(issue.maximum)} items`;
+      return `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_format':
+      return issue.format === 'regex'
+        ? 'contains characters that are not allowed here'
+        : `must be a valid ${issue.format}`;
+    case 'not_multiple_of':
+      return `must be a multiple of ${String(issue.divisor)}`;
+    case 'invalid_union':
+      return 'is not in any accepted form';
+    case 'invalid_key':
+    case 'invalid_element':
+      return 'contains an entry that is not allowed';
+    case 'unrecognized_keys':
+    case 'custom':
+      return issue.message;
+  }
+}
+
+function article(type: string): string {
+  const words: Record<string, string> = {
+    string: 'text',
+    number: 'a number',
+    int: 'a whole number',
+    boolean: 'true or false',
+    object: 'an object',
+    array: 'a list',
+  };
+  return words[type] ?? `a ${type}`;
+}
+
+/** Every problem zod found, one per field, in plain language (unknown fields each named). */
+export function fieldProblems(error: z.ZodError): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        problems.push({ path: path ? `${path}.${key}` : key, message: `unknown field "${key}"` });
+      }
+    } else {
+      problems.push({ path, message: plainMessage(issue) });
+    }
+  }
+  return problems;
+}
+
+/** A 400 listing every problem; `message` and `field` are the first one's. */
+export function invalidRequest(problems: FieldProblem[]): ApiError {
+  const first = problems[0];
+  if (!first) return new ApiError('invalid_request', 'invalid request');
+  const message = first.path ? `${first.path}: ${first.message}` : first.message;
+  const more =
+    problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+  return new ApiError('invalid_request', `${message}${more}`, first.path || undefined, undefined, problems);
+}
 
 /**
- * Validates a request body, query or path parameter; the first problem becomes a 400 naming its field.
- * `refine` may turn that error into a more specific one.
+ * Validates a request body, query or path parameter; every problem is listed in a 400 (`error.errors`),
+ * the first also as `error.field`. `refine` may turn that error into a more specific one.
  */
 export function parseInput<T>(
   schema: z.ZodType<T>,
@@ -12,18 +91,7 @@ export function parseInput<T>(
 ): T {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  if (!issue) throw refine(new ApiError('invalid_request', 'invalid request'));
-  let field = issue.path.map(String).join('.');
-  let message = issue.message;
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0] ?? '';
-    field = field ? `${field}.${key}` : key;
-    message = `unknown field "${key}"`;
-  } else if (issue.code === 'invalid_type' && issue.input === undefined) {
-    message = 'required';
-  }
-  throw refine(new ApiError('invalid_request', field ? `${field}: ${message}` : message, field || undefined));
+  throw refine(invalidRequest(fieldProblems(parsed.error)));
 }
 
 /**

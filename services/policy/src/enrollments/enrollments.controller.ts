@@ -17,6 +17,7 @@ import type { ServerResponse } from 'node:http';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { parseIfMatch, parseInput } from '../common/validation';
+import { ZodBody } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import { EnrollRequest, EnrollmentQuery, RebindRequest, RekeyRequest } from './enrollment.requests';
 import { EnrollmentsService } from './enrollments.service';
@@ -31,6 +32,7 @@ const bandIdParam = (v: string): string => parseInput(z.object({ bandId: BandId 
 export class EnrollmentsController {
   constructor(private readonly enrollments: EnrollmentsService) {}
 
+  @ZodBody(EnrollRequest)
   @Post()
   async enroll(
     @Body() body: unknown,
@@ -66,6 +68,7 @@ export class EnrollmentsController {
     return this.enrollments.binding(bandIdParam(bandId));
   }
 
+  @ZodBody(RebindRequest)
   @Post(':bandId/binding')
   @HttpCode(200)
   async rebind(
@@ -111,6 +114,7 @@ export class EnrollmentsController {
     );
   }
 
+  @ZodBody(RekeyRequest)
   @Put(':bandId/key')
   async rekey(
     @Param('bandId') bandId: string,

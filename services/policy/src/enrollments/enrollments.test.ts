@@ -175,6 +175,22 @@ describe('enrollments API', () => {
     }
   });
 
+  it('accepts a JWK pasted as text, and the whole line `endpoint-node band new` prints', async () => {
+    const k1 = newKey();
+    const text = await enroll('band-jwk-text', 'bob', JSON.stringify(exportBandPublicKeyJwk(k1)));
+    assert.equal(text.status, 201, JSON.stringify(text.body));
+    assert.deepEqual((await storedRecord('band-jwk-text'))?.publicKey, exportBandPublicKeyJwk(k1));
+    const k2 = newKey();
+    const line = JSON.stringify({ bandId: 'band-new-line', publicKey: exportBandPublicKeyJwk(k2) });
+    const printed = await enroll('band-new-line', 'bob', line);
+    assert.equal(printed.status, 201, JSON.stringify(printed.body));
+    assert.deepEqual((await storedRecord('band-new-line'))?.publicKey, exportBandPublicKeyJwk(k2));
+    // A refusal names every accepted form, so whoever pasted the wrong thing knows what to paste.
+    const bad = await enroll('band-bad-text', 'bob', 'garbage!');
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /accepted: a JWK \(object or JSON text.*PEM.*base64url/);
+  });
+
   it('rejects malformed keys with 400 on field publicKey', async () => {
     const privatePem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
       .privateKey.export({ format: 'pem', type: 'pkcs8' })

@@ -17,7 +17,10 @@ import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
+import type { FieldProblem } from '../common/api-error';
 import { parseIfMatch, parseInput } from '../common/validation';
+import { ZodBody } from '../common/zod-openapi';
+import type { Versioned } from '../store/revisioned-store';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import {
   CreatePolicyRequest,
@@ -25,6 +28,9 @@ import {
   UpdatePolicyRequest,
   type InheritedValues,
 } from './policies.service';
+
+/** A created or updated policy: the record, its revision and any warnings about it. */
+type SavedPolicy = View<PolicyRecord> & { warnings?: FieldProblem[] };
 
 const idParam = (v: string): string => parseInput(z.object({ policyId: PolicyId }), { policyId: v }).policyId;
 const EffectiveQuery = z.object({ user: SamAccountName, groups: z.string().max(8192).optional() }).strict();
@@ -68,17 +74,19 @@ export class PoliciesController {
     return viewWithEtag(res, await this.policies.get(idParam(id)));
   }
 
+  @ZodBody(CreatePolicyRequest)
   @Post()
   async create(
     @Body() body: unknown,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
-  ): Promise<View<PolicyRecord>> {
+  ): Promise<SavedPolicy> {
     const created = await this.policies.create(parseInput(CreatePolicyRequest, body), actor);
     res.setHeader('Location', `/v1/policies/${created.value.policyId}`);
-    return viewWithEtag(res, created);
+    return this.saved(res, created);
   }
 
+  @ZodBody(UpdatePolicyRequest)
   @Put(':policyId')
   async update(
     @Param('policyId') id: string,
@@ -86,10 +94,16 @@ export class PoliciesController {
     @Headers('if-match') ifMatch: string | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
-  ): Promise<View<PolicyRecord>> {
+  ): Promise<SavedPolicy> {
     const policyId = idParam(id);
     const req = parseInput(UpdatePolicyRequest, body);
-    return viewWithEtag(res, await this.policies.update(policyId, req, parseIfMatch(ifMatch), actor));
+    return this.saved(res, await this.policies.update(policyId, req, parseIfMatch(ifMatch), actor));
+  }
+
+  /** The saved record, with `warnings` when it may not do what was meant (see PoliciesService.warnings). */
+  private async saved(res: ServerResponse, v: Versioned<PolicyRecord>): Promise<SavedPolicy> {
+    const warnings = await this.policies.warnings(v.value);
+    return { ...viewWithEtag(res, v), ...(warnings.length ? { warnings } : {}) };
   }
 
   @Post(':policyId/activate')

@@ -20,7 +20,8 @@ import { Messaging, openBucket } from '@tapgate/messaging';
 import { z } from 'zod';
 import { AdminAuditLog } from '../audit/admin-audit';
 import type { Principal } from '../auth/principal';
-import { ApiError, notFound } from '../common/api-error';
+import { ApiError, notFound, type FieldProblem } from '../common/api-error';
+import { fieldProblems, invalidRequest } from '../common/validation';
 import { UserDirectory } from '../enrollments/user-directory';
 import { Buckets } from '../store/buckets';
 import { RevisionedStore, type Versioned } from '../store/revisioned-store';
@@ -249,13 +250,31 @@ export class PoliciesService {
     return { value: record, revision };
   }
 
-  /** Checks the record against its schema; the first problem becomes a 400 naming the field. */
+  /**
+   * What is saved but may not do what the administrator meant: a user policy for a name the directory
+   * does not know (or could not be asked about). Warnings, not errors: the account may be created later.
+   * Groups are not checked (user-status answers for users only).
+   */
+  async warnings(r: PolicyRecord): Promise<FieldProblem[]> {
+    if (r.kind !== 'user' || !r.user) return [];
+    const found = await this.directory.lookup(r.user);
+    if (found.found) return [];
+    return [
+      {
+        path: 'user',
+        message:
+          found.reason === 'not_found'
+            ? `the directory has no user "${r.user}"; this policy applies only once such an account exists`
+            : `the directory could not be asked whether user "${r.user}" exists (${found.why}); check the name`,
+      },
+    ];
+  }
+
+  /** Checks the record against its schema; every problem is listed in one 400. */
   private validated(r: PolicyRecord): PolicyRecord {
     const parsed = PolicyRecord.safeParse(r);
     if (parsed.success) return parsed.data;
-    const issue = parsed.error.issues[0];
-    const field = issue?.path.map(String).join('.') ?? '';
-    throw new ApiError('invalid_request', `${field}: ${issue?.message ?? 'invalid'}`, field || undefined);
+    throw invalidRequest(fieldProblems(parsed.error));
   }
 
   /** One user policy per user. */

@@ -26,6 +26,15 @@ describe('policies API', () => {
     peer = connectMessaging({ servers: [nats.url], name: 'user-status-peer' });
     peer.respond(UserStatusGet, async (q): Promise<StatusAnswer> => {
       const sam = 'sAMAccountName' in q.user ? q.user.sAMAccountName : 'x';
+      if (sam === 'ghost') {
+        return {
+          v: 1,
+          status: 'not_found',
+          evidence: {},
+          source: 'directory',
+          checkedAt: new Date().toISOString(),
+        };
+      }
       return {
         v: 1,
         status: 'active',
@@ -248,12 +257,85 @@ describe('policies API', () => {
     assert.equal(login.status, 503);
   });
 
+  it('lists every validation problem at once, per field, in plain language', async () => {
+    const res = await call('POST', '/v1/policies', {
+      body: {
+        policyId: 'bad one',
+        kind: 'group',
+        name: '',
+        priority: 5000,
+        colour: 'red',
+        settings: { activeDirectory: { cacheExpirySeconds: 'soon' } },
+      },
+    });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    const errors = res.body.error.errors as Array<{ path: string; message: string }>;
+    const byPath = new Map(errors.map((e) => [e.path, e.message]));
+    for (const path of [
+      'policyId',
+      'name',
+      'priority',
+      'colour',
+      'settings.activeDirectory.cacheExpirySeconds',
+    ]) {
+      assert.ok(byPath.has(path), `${path} missing from ${JSON.stringify(errors)}`);
+    }
+    assert.equal(byPath.get('name'), 'must not be empty');
+    assert.equal(byPath.get('priority'), 'must be at most 1000');
+    assert.equal(byPath.get('colour'), 'unknown field "colour"');
+    assert.equal(byPath.get('settings.activeDirectory.cacheExpirySeconds'), 'must be a number');
+    for (const e of errors) {
+      assert.doesNotMatch(e.message, /Too (small|big)|Invalid input|expected/, e.message);
+    }
+    assert.equal(res.body.error.field, errors[0].path, 'the first problem is also error.field');
+    assert.equal((await call('GET', '/v1/policies/bad one')).status, 400);
+  });
+
+  it('saves a user policy for a name the directory does not know, with a warning', async () => {
+    const ghost = await call('POST', '/v1/policies', {
+      body: { policyId: 'ghost-user', kind: 'user', name: 'Ghost', user: 'ghost', settings: {} },
+    });
+    assert.equal(ghost.status, 201, JSON.stringify(ghost.body));
+    assert.equal(ghost.body.warnings.length, 1);
+    assert.equal(ghost.body.warnings[0].path, 'user');
+    assert.match(String(ghost.body.warnings[0].message), /directory has no user "ghost"/);
+    const known = await call('POST', '/v1/policies', {
+      body: { policyId: 'paula-user', kind: 'user', name: 'Paula', user: 'paula', settings: {} },
+    });
+    assert.equal(known.status, 201);
+    assert.equal(known.body.warnings, undefined);
+    const updated = await call('PUT', '/v1/policies/ghost-user', {
+      body: { name: 'Ghost 2', user: 'ghost', settings: {} },
+    });
+    assert.equal(updated.status, 200);
+    assert.equal(updated.body.warnings[0].path, 'user');
+    // Delete with If-Match: a stale revision is 409 and keeps the policy; the current one deletes it.
+    const stale = await call('DELETE', '/v1/policies/ghost-user', {
+      headers: { 'if-match': `"${ghost.body.revision}"` },
+    });
+    assert.equal(stale.status, 409);
+    const gone = await call('DELETE', '/v1/policies/ghost-user', {
+      headers: { 'if-match': `"${updated.body.revision}"` },
+    });
+    assert.equal(gone.status, 204);
+    assert.equal((await call('DELETE', '/v1/policies/paula-user')).status, 204);
+  });
+
   it('serves the OpenAPI document and the console', async () => {
     const doc = await fetch(`${policy.url}/v1/openapi.json`);
     assert.equal(doc.status, 200);
     const body = (await doc.json()) as Body;
     assert.equal(body.openapi, '3.1.0');
     assert.ok(body.paths['/v1/policies/{policyId}'].put);
+    // Generated from the controllers: the guard's roles, and the zod schemas the routes parse bodies with.
+    assert.equal(body.paths['/v1/policies'].post.description, 'Role: admin.');
+    assert.equal(body.paths['/v1/policies'].get.description, 'Role: viewer.');
+    assert.deepEqual(body.paths['/v1/auth/bootstrap'].post.security, []);
+    const create = body.paths['/v1/policies'].post.requestBody.content['application/json'].schema;
+    assert.deepEqual(create.properties.kind.enum, ['default', 'group', 'user']);
+    assert.equal(create.properties.priority.maximum, 1000);
+    assert.equal(create.additionalProperties, false);
+    assert.equal(body.components.schemas.Error.properties.error.properties.errors.type, 'array');
     const page = await fetch(`${policy.url}/console/`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);

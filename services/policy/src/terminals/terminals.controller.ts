@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { parseIfMatch, parseInput } from '../common/validation';
+import { ZodBody } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import { TerminalActivity, type TerminalActivityView } from './terminal-activity';
 import { CertificatePinsRequest, CreateTerminalRequest } from './terminal.requests';
@@ -41,6 +42,7 @@ export class TerminalsController {
     private readonly activity: TerminalActivity,
   ) {}
 
+  @ZodBody(CreateTerminalRequest)
   @Post()
   async create(
     @Body() body: unknown,
@@ -116,6 +118,7 @@ export class TerminalsController {
     );
   }
 
+  @ZodBody(CertificatePinsRequest)
   @Put(':terminalId/certificates')
   @HttpCode(200)
   async pins(

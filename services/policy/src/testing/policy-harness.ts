@@ -53,6 +53,8 @@ export interface PolicyHarnessOptions {
   allowUnverified?: boolean;
   adminName?: string;
   token?: string | null;
+  /** [policy].bootstrap_admin_file = "<dir>/bootstrap-admin.code" (and its lifetime in minutes). */
+  bootstrapAdmin?: { minutes?: number };
   /** [ldap] for administrator login (e.g. a Samba AD from @tapgate/testing) and [policy].admin_group. */
   ldap?: {
     url: string;
@@ -85,6 +87,10 @@ export function writePolicyConfig(
   if (opts.token !== null) {
     writeFileSync(join(dir, 'admin.token'), `${token}\n`, { mode: 0o600 });
     lines.push('admin_token_file = "admin.token"');
+  }
+  if (opts.bootstrapAdmin) {
+    lines.push('bootstrap_admin_file = "bootstrap-admin.code"');
+    if (opts.bootstrapAdmin.minutes) lines.push(`bootstrap_admin_minutes = ${opts.bootstrapAdmin.minutes}`);
   }
   if (opts.ldap) {
     lines.push(`admin_group = ${JSON.stringify(opts.ldap.adminGroup)}`);

@@ -7,11 +7,13 @@ import {
   tapDeliverImplicitWildcard,
   addressToken,
   RefusalReason,
+  NeaGroupsChanged,
   type DeliveryAck,
+  type NeaGroupAdded,
   type PresenceChange,
   type TapDelivery,
 } from '@tapgate/contracts';
-import type { Messaging, Unsubscribe } from '@tapgate/messaging';
+import type { Messaging, ResponderContext, Unsubscribe } from '@tapgate/messaging';
 import type { Connection } from '../socket/connection';
 import { MESSAGING } from '../tokens';
 import { createLogger } from '@tapgate/telemetry';
@@ -49,20 +51,31 @@ export class NeaRegistry {
   async bind(conn: Connection): Promise<void> {
     const b = conn.binding;
     if (!b) return;
+    // A new group first tells the endpoints' gateways to forget how many groups answered before.
     if (b.mode === 'explicit' && b.terminalId) {
-      this.join(this.byTerminal, b.terminalId, conn, (set) =>
-        this.messaging.respond(TapDeliver, async (d) => this.deliver(set, d), {
+      this.join(this.byTerminal, b.terminalId, conn, (set) => {
+        this.announceGroup({ v: 1, terminalId: b.terminalId });
+        return this.messaging.respond(TapDeliver, async (d, ctx) => this.deliver(set, d, ctx), {
           subject: tapDeliverExplicitWildcard(b.terminalId!),
-        }),
-      );
+        });
+      });
     } else if (b.address) {
-      this.join(this.byAddress, addressToken(b.address), conn, (set) =>
-        this.messaging.respond(TapDeliver, async (d) => this.deliver(set, d), {
+      this.join(this.byAddress, addressToken(b.address), conn, (set) => {
+        this.announceGroup({ v: 1, addressToken: addressToken(b.address!) });
+        return this.messaging.respond(TapDeliver, async (d, ctx) => this.deliver(set, d, ctx), {
           subject: tapDeliverImplicitWildcard(b.address!),
-        }),
-      );
+        });
+      });
     }
     await this.messaging.flush();
+  }
+
+  private announceGroup(added: NeaGroupAdded): void {
+    try {
+      this.messaging.publish(NeaGroupsChanged, added);
+    } catch {
+      // Not connected: the endpoints' gateways trust a remembered count only briefly (GROUPS_TRUSTED_MS).
+    }
   }
 
   /** Streams presence changes of the bound terminal to this socket. */
@@ -115,8 +128,17 @@ export class NeaRegistry {
    * Hands a decision to the NEA sockets of the group and waits until their logins and ceremonies have
    * used it (granted only once recorded). A decision older than the age bound is neither delivered nor
    * granted: the endpoint has stopped waiting for it, and the ack tells its replica why.
+   *
+   * Every group holding sockets answers the request (the explicit and implicit groups of this and other
+   * replicas alike), so the endpoint's replica sums the acks. The `handed` ack goes out as soon as the
+   * sockets have the tap, so that the requester hears of every group within a short, even spread; the
+   * `settled` ack follows with the refusal, if any, and the requester waits for it.
    */
-  private async deliver(conns: Set<Connection>, d: TapDelivery): Promise<DeliveryAck> {
+  private async deliver(
+    conns: Set<Connection>,
+    d: TapDelivery,
+    ctx: ResponderContext<DeliveryAck>,
+  ): Promise<DeliveryAck> {
     const ceremonies = this.ceremonies.ceremonies;
     if (ceremonies.remainingMs(d) <= 0) {
       log.warn({ tap: d.tapId, receivedAt: d.receivedAt }, 'decision too old; not delivered');
@@ -135,8 +157,10 @@ export class NeaRegistry {
       });
       handled.push(ceremonies.onTap(conn, d));
     }
+    if (handled.length === 0) return { v: 1, delivered: 0 };
+    ctx.interim({ v: 1, delivered: handled.length, stage: 'handed' });
     const refusal = (await Promise.all(handled)).find((h) => h.refusal)?.refusal;
-    return { v: 1, delivered: handled.length, refusal };
+    return { v: 1, delivered: 0, stage: 'settled', refusal };
   }
 
   private forwardPresence(conns: Set<Connection>, c: PresenceChange): void {

@@ -58,7 +58,10 @@ export class TapDecider {
 
   async decide(conn: Connection, tap: Tap, now: number): Promise<TapDecision> {
     if (tap.kind === 'ble' && !this.policies.anyAllows('allowBleTaps')) {
-      return refuse(RefusalReason.BleNotAllowed, 'BLE taps are not allowed by policy');
+      return refuse(
+        RefusalReason.BleNotAllowed,
+        'Bluetooth taps are not allowed here. Tap your band on the NFC reader.',
+      );
     }
     const identified = this.identify(conn, tap, now);
     if ('outcome' in identified) return identified;
@@ -91,11 +94,17 @@ export class TapDecider {
     const groups = status.status === 'fulfilled' ? status.value.groups : undefined;
     const policy = this.policies.forUser(user.sAMAccountName, groups);
     if (tap.kind === 'ble' && !policy.allowBleTaps) {
-      return { ...refuse(RefusalReason.BleNotAllowed, 'BLE taps are not allowed by policy'), ...base };
+      return {
+        ...refuse(
+          RefusalReason.BleNotAllowed,
+          'Bluetooth taps are not allowed here. Tap your band on the NFC reader.',
+        ),
+        ...base,
+      };
     }
     if (identifiedBy === 'uid' && !policy.allowUidTaps) {
       return {
-        ...refuse(RefusalReason.UidNotAllowed, 'plain NFC UID taps are not allowed by policy'),
+        ...refuse(RefusalReason.UidNotAllowed, 'Badges without a band are not allowed here. Tap your band.'),
         ...base,
       };
     }
@@ -147,53 +156,76 @@ export class TapDecider {
     now: number,
   ): TapDecision | { enrollment: Enrollment; identifiedBy: 'proof' | 'uid' } {
     if (!this.enrollments.ready()) {
-      return refuse(RefusalReason.Internal, 'enrollments are not loaded yet; try again');
+      return refuse(RefusalReason.Internal, 'The authentication service is starting. Tap again in a moment.');
     }
     if (tap.proof === undefined) {
-      if (tap.uid === undefined) return refuse(RefusalReason.BadSignature, 'the tap carries no proof');
+      if (tap.uid === undefined) {
+        return refuse(RefusalReason.BadSignature, 'The tap could not be read. Tap again.');
+      }
       if (!this.policies.anyAllows('allowUidTaps')) {
-        return refuse(RefusalReason.UidNotAllowed, 'plain NFC UID taps are not allowed by policy');
+        return refuse(
+          RefusalReason.UidNotAllowed,
+          'Badges without a band are not allowed here. Tap your band.',
+        );
       }
       // UID badges are enrolled under the band id "uid-<hex>"; the decision says it rests on a UID.
       const enrollment = this.enrollments.get(`uid-${tap.uid.toLowerCase()}`);
-      if (!enrollment) return refuse(RefusalReason.UnknownBand, 'this badge is not enrolled');
-      if (!enrollment.record.active) return refuse(RefusalReason.BandSuspended, 'this badge is suspended');
+      if (!enrollment) {
+        return refuse(
+          RefusalReason.UnknownBand,
+          'This badge is not enrolled. Ask an administrator to enroll it.',
+        );
+      }
+      if (!enrollment.record.active) {
+        return refuse(RefusalReason.BandSuspended, 'This badge is suspended. Ask an administrator.');
+      }
       return { enrollment, identifiedBy: 'uid' };
     }
     const bandId = tap.bandId;
     const enrollment = bandId === undefined ? undefined : this.enrollments.get(bandId);
     if (bandId === undefined || !enrollment) {
-      return refuse(RefusalReason.UnknownBand, 'this band is not enrolled');
+      return refuse(
+        RefusalReason.UnknownBand,
+        'This band is not enrolled. Ask an administrator to enroll it.',
+      );
     }
-    if (!enrollment.record.active) return refuse(RefusalReason.BandSuspended, 'this band is suspended');
+    if (!enrollment.record.active) {
+      return refuse(RefusalReason.BandSuspended, 'This band is suspended. Ask an administrator.');
+    }
     if (tap.proof.terminalId !== conn.terminalId) {
-      return refuse(RefusalReason.WrongTerminal, 'the proof was made for another terminal');
+      return refuse(RefusalReason.WrongTerminal, 'The tap was made at another terminal. Tap again here.');
     }
     if (!verifyProof(enrollment.publicKey, bandId, tap.proof)) {
-      return refuse(RefusalReason.BadSignature, 'the band signature does not verify');
+      return refuse(
+        RefusalReason.BadSignature,
+        'The band could not be verified. Tap again; if it happens again, ask an administrator.',
+      );
     }
     switch (conn.challenges?.consume(tap.proof.challenge, now) ?? 'unknown') {
       case 'ok':
         return { enrollment, identifiedBy: 'proof' };
       case 'replayed':
-        return refuse(RefusalReason.ChallengeReplayed, 'this tap was already used (replay)');
+        return refuse(RefusalReason.ChallengeReplayed, 'This tap was already used. Tap again.');
       case 'expired':
-        return refuse(RefusalReason.ChallengeExpired, 'the challenge expired; tap again');
+        return refuse(RefusalReason.ChallengeExpired, 'The tap took too long. Tap again.');
       case 'unknown':
-        return refuse(RefusalReason.ChallengeUnknown, 'the challenge was not issued to this endpoint');
+        return refuse(
+          RefusalReason.ChallengeUnknown,
+          'The tap could not be matched to this reader. Tap again.',
+        );
     }
   }
 }
 
 function presenceRefusal(result: PromiseSettledResult<PresenceAnswer | undefined>): TapDecision | undefined {
   if (result.status === 'rejected' || result.value === undefined) {
-    return refuse(RefusalReason.PresenceUnknown, 'band presence is unknown; tap refused');
+    return refuse(RefusalReason.PresenceUnknown, 'Your band could not be found nearby. Tap again.');
   }
   const answer = result.value;
   if (!answer.known || !answer.band?.authenticated) {
     return refuse(
       RefusalReason.BandNotAuthenticated,
-      'the band is not authenticated; authenticate it and tap again',
+      'Your band is not authenticated. Put it on, verify your fingerprint, then tap again.',
     );
   }
   return undefined;

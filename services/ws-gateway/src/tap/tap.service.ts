@@ -1,10 +1,13 @@
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
+  NeaGroupsChanged,
   RefusalReason,
+  addressToken,
   TapDecided,
   TapDeliver,
   tapDeliverSubject,
+  type DeliveryAck,
   type Tap,
   type TapDecision,
 } from '@tapgate/contracts';
@@ -28,13 +31,35 @@ const DECISION_TOO_OLD = {
  * outcome. One tap is one trace: the span context travels to the delivering replica in NATS headers.
  */
 @Injectable()
-export class TapService {
+export class TapService implements OnModuleInit, OnModuleDestroy {
+  /**
+   * How many binding groups answered the last delivery to a terminal and address, and when: a delivery
+   * whose acks reach that number is complete without the quiet wait. Forgotten when a gateway announces
+   * a new group for the terminal or address; a group that went away costs one quiet wait, then is
+   * remembered lower.
+   */
+  private readonly groupsAnswered = new Map<string, { groups: number; at: number }>();
+  private stopWatching: (() => void) | undefined;
+
   constructor(
     @Inject(MESSAGING) private readonly messaging: Messaging,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
     private readonly decider: TapDecider,
     private readonly metrics: GatewayMetrics,
   ) {}
+
+  onModuleInit(): void {
+    this.stopWatching = this.messaging.subscribe(NeaGroupsChanged, (added) => {
+      for (const key of this.groupsAnswered.keys()) {
+        const [terminal, address] = key.split(' ');
+        if (terminal === added.terminalId || address === added.addressToken) this.groupsAnswered.delete(key);
+      }
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.stopWatching?.();
+  }
 
   async handle(conn: Connection, tap: Tap, ref: string | undefined): Promise<ServerFrame<'tap.result'>> {
     const started = performance.now();
@@ -69,8 +94,12 @@ export class TapService {
         decision = { ...decision, outcome: 'refused', ...DECISION_TOO_OLD };
       } else {
         try {
-          const ack = await answeredWithin(now + endpointWaitMs, (backstopMs) =>
-            this.messaging.request(
+          const deadline = now + endpointWaitMs;
+          const groupsKey = `${conn.terminalId!} ${addressToken(conn.address)}`;
+          const known = this.groupsAnswered.get(groupsKey);
+          const expected = known && Date.now() - known.at < GROUPS_TRUSTED_MS ? known.groups : Infinity;
+          const acks = await answeredWithin(deadline, (backstopMs) =>
+            this.messaging.requestAll(
               TapDeliver,
               {
                 v: 1,
@@ -84,12 +113,20 @@ export class TapService {
               {
                 subject: tapDeliverSubject(conn.terminalId!, conn.address),
                 timeoutMs: backstopMs,
+                // Every binding group (explicit, implicit; on any replica) answers: collect them all.
+                quietMs: DELIVERY_QUIET_MS,
+                settleBy: deadline - 1,
+                outstanding: unsettled,
+                complete: (acks) => groupsIn(acks) >= expected && !unsettled(acks),
               },
             ),
           );
-          deliveredTo = ack.delivered;
-          // The application's replica withheld the grant (too old, or not recordable): say the same.
-          if (ack.refusal) decision = { ...decision, outcome: 'refused', ...ack.refusal };
+          if (this.groupsAnswered.size >= MAX_REMEMBERED) this.groupsAnswered.clear();
+          this.groupsAnswered.set(groupsKey, { groups: groupsIn(acks), at: Date.now() });
+          deliveredTo = acks.reduce((n, a) => n + a.delivered, 0);
+          // An application's replica withheld the grant (too old, or not recordable): say the same.
+          const refusal = acks.find((a) => a.refusal)?.refusal;
+          if (refusal) decision = { ...decision, outcome: 'refused', ...refusal };
         } catch (e) {
           const kind = e instanceof RequestError ? e.kind : 'closed';
           if (decision.outcome === 'granted' || kind !== 'no_responders') {
@@ -201,6 +238,31 @@ function answeredWithin<T>(deadline: number, ask: (backstopMs: number) => Promis
     );
   });
   return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * How long the endpoint's replica waits, after an ack, for the next binding group's, unless as many
+ * groups answered as last time. Groups send their `handed` ack as soon as their sockets have the tap,
+ * so their acks arrive within a NATS hop of each other; a group still settling (a login or ceremony
+ * using the tap) is waited for regardless.
+ */
+export const DELIVERY_QUIET_MS = 15;
+
+/** A remembered group count is trusted this long (a missed NeaGroupsChanged heals by then). */
+const GROUPS_TRUSTED_MS = 30_000;
+/** Bound on remembered (terminal, address) pairs; about one per endpoint on this replica. */
+const MAX_REMEMBERED = 100_000;
+
+/** Binding groups that answered: each sends one ack that is not a `settled` follow-up. */
+function groupsIn(acks: DeliveryAck[]): number {
+  return acks.filter((a) => a.stage !== 'settled').length;
+}
+
+/** True while a group that handed the tap to its sockets has not yet said how they used it. */
+function unsettled(acks: DeliveryAck[]): boolean {
+  let open = 0;
+  for (const a of acks) open += a.stage === 'handed' ? 1 : a.stage === 'settled' ? -1 : 0;
+  return open > 0;
 }
 
 /** A timer this late means the process was not running (SIGSTOP, a VM pause, a long GC). */

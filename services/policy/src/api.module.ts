@@ -1,0 +1,73 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { AuditTrail, createAuditApi } from '@tapgate/audit';
+import { Messaging } from '@tapgate/messaging';
+import { API_CONTROLLERS } from './api-controllers';
+import { ApplicationsService } from './applications/applications.service';
+import { AdminAuditLog } from './audit/admin-audit';
+import { DECISION_AUDIT_API } from './audit/audit.controller';
+import { AdminGuard } from './auth/admin.guard';
+import { AdminTokenAuthenticator } from './auth/admin-token.authenticator';
+import { BOOTSTRAP_ADMIN, type BootstrapAdminCode } from './auth/bootstrap-code';
+import { ADMIN_AUTHENTICATORS, type AdminAuthenticator } from './auth/principal';
+import { SessionAuthenticator } from './auth/session.authenticator';
+import { SessionStore } from './auth/session-store';
+import { EnrollmentsService } from './enrollments/enrollments.service';
+import { UserDirectory } from './enrollments/user-directory';
+import { PoliciesService } from './policies/policies.service';
+import { POLICY_SETTINGS, type PolicySettings } from './policy-settings';
+import { Buckets } from './store/buckets';
+import { TerminalActivity } from './terminals/terminal-activity';
+import { TerminalsService } from './terminals/terminals.service';
+
+export interface PolicyDeps {
+  settings: PolicySettings;
+  messaging: Messaging;
+  buckets: Buckets;
+  /** The bootstrap administrator's one-time code, when [policy].bootstrap_admin_file is set. */
+  bootstrapCode?: BootstrapAdminCode;
+}
+
+/**
+ * The policy service's REST API: its controllers and what they need. Connections (NATS, buckets) are made
+ * by bootstrap() and handed in, so it owns their lifecycle and tests can boot the real module in-process.
+ * The OpenAPI document is generated from this module (admin/openapi.ts).
+ */
+@Module({})
+export class PolicyApiModule {
+  static forRoot(deps: PolicyDeps): DynamicModule {
+    const sessions = new SessionStore(deps.messaging, deps.settings.sessionTtlMs);
+    return {
+      module: PolicyApiModule,
+      controllers: API_CONTROLLERS,
+      providers: [
+        { provide: POLICY_SETTINGS, useValue: deps.settings },
+        { provide: Messaging, useValue: deps.messaging },
+        { provide: Buckets, useValue: deps.buckets },
+        { provide: SessionStore, useValue: sessions },
+        { provide: BOOTSTRAP_ADMIN, useValue: { code: deps.bootstrapCode } },
+        { provide: UserDirectory, useFactory: () => new UserDirectory(deps.messaging) },
+        { provide: AdminAuditLog, useFactory: () => new AdminAuditLog(deps.messaging) },
+        { provide: TerminalActivity, useFactory: () => new TerminalActivity(deps.messaging) },
+        {
+          provide: DECISION_AUDIT_API,
+          useFactory: () => createAuditApi(new AuditTrail(deps.messaging)),
+        },
+        {
+          provide: ADMIN_AUTHENTICATORS,
+          useFactory: (): AdminAuthenticator[] => [
+            new SessionAuthenticator(sessions),
+            // Break-glass: only when [policy].admin_token_file is configured.
+            ...(deps.settings.adminToken
+              ? [new AdminTokenAuthenticator(deps.settings.adminToken, deps.settings.adminName)]
+              : []),
+          ],
+        },
+        AdminGuard,
+        EnrollmentsService,
+        TerminalsService,
+        ApplicationsService,
+        PoliciesService,
+      ],
+    };
+  }
+}
