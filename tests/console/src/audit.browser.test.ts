@@ -41,11 +41,12 @@ describe('console Audit page: export (CSV, JSON) and verify of the decision trai
     policy = await startPolicy(nats.url);
     page = await browser.context.newPage();
     await page.setViewportSize(VIEWPORT);
-    // The break-glass token, typed on the login page (the page keeps it in memory, sends it as Bearer).
+    // The break-glass token, typed on the login page, is exchanged for a session (POST /v1/auth/token-login).
     await page.goto(`${policy.url}/console/#/audit`);
+    await page.check('#secret-token');
     await page.fill('#break-glass-token', 'not-the-token');
     await page.click('#token-submit');
-    await waitForText(page, '#login-error', /^that token is not accepted$/);
+    await waitForText(page, '#login-error', /^wrong break-glass token$/);
     await page.fill('#break-glass-token', policy.token);
     await page.click('#token-submit');
     await waitForText(page, '#whoami', /\(admin\)$/);
@@ -128,7 +129,7 @@ describe('console Audit page: export (CSV, JSON) and verify of the decision trai
   });
 
   it('the Dashboard counts the last hour: decisions per minute, refusals by reason, service health', async () => {
-    const dash = page; // same document: the break-glass token lives in its memory
+    const dash = page;
     await dash.evaluate("location.hash = '#/dashboard'");
     await waitForText(dash, '#main h2', /^Dashboard$/);
     await waitForText(

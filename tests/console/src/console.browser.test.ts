@@ -516,10 +516,13 @@ describe('the administrator console in Chromium against the real services and a 
     await page
       .getByLabel('Allow UID badge taps', { exact: true })
       .setChecked(!inherited.inherited.settings.tap.allowUidTaps);
+    await page.fill('#name', '');
     await page.click('#save');
-    // The API's validation, shown under the field it names.
-    await waitForText(page, '#err-priority', /priority/);
+    // The API's validation: every problem at once, each under the field it names.
+    await waitForText(page, '#err-priority', /^must be a number$/);
+    await waitForText(page, '#err-name', /^must not be empty$/);
     await consoleScreenshot(page, '10-group-policy-field-error');
+    await page.fill('#name', 'Line 1 operators');
     await page.fill('#priority', '5');
     await page.click('#save');
     await waitForText(page, '#toast', /^Saved Line 1 operators \(revision \d+\)$/);

@@ -13,7 +13,7 @@ import {
 } from '@patternfly/react-core';
 import { useEffect, useState } from 'react';
 import { api, ok, onLoggedOut, setCsrf } from './api';
-import { Login, type Me, useBreakGlass } from './pages/Login';
+import { Login, type Me } from './pages/Login';
 import { Applications } from './pages/Applications';
 import { Audit } from './pages/Audit';
 import { Dashboard } from './pages/Dashboard';
@@ -49,7 +49,6 @@ export function App() {
   const [me, setMe] = useState<Me | null>();
   const [loggedOutNote, setLoggedOutNote] = useState(false);
   const parts = useRoute();
-  const breakGlass = useBreakGlass();
 
   useEffect(() => {
     onLoggedOut(() => setMe(null));
@@ -67,7 +66,6 @@ export function App() {
     return (
       <Login
         loggedOut={loggedOutNote}
-        breakGlass={breakGlass}
         onLogin={(m) => {
           setCsrf(m.csrfToken ?? '');
           setLoggedOutNote(false);
@@ -80,7 +78,6 @@ export function App() {
 
   const logout = async () => {
     await api.POST('/v1/auth/logout').catch(() => undefined);
-    breakGlass.forget();
     setCsrf('');
     setLoggedOutNote(true);
     setMe(null);

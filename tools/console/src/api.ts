@@ -3,16 +3,35 @@ import type { components, paths } from './generated/api';
 
 /** Request bodies as the policy service's OpenAPI document declares them (generated, never copied). */
 export type Schemas = components['schemas'];
+type JsonBody<O> = O extends { requestBody?: { content: { 'application/json': infer B } } } ? B : never;
+/** The JSON body of `method` on `path`, as the document declares it. */
+export type RequestBody<P extends keyof paths, M extends keyof paths[P]> = JsonBody<paths[P][M]>;
 
-/** A refusal from the API: its message and, for a validation error, the field it names. */
+export type FieldProblem = NonNullable<Schemas['Error']['error']['errors']>[number];
+
+/** A refusal from the API: its message and, for a validation error, every problem by field. */
 export class ApiProblem extends Error {
   constructor(
     message: string,
     readonly status: number,
     readonly field?: string,
+    readonly errors: FieldProblem[] = [],
   ) {
     super(message);
   }
+}
+
+/**
+ * The API's messages for one form field (`name`), matched on the last segment of each problem's path
+ * (`settings.tap.allowUidTaps` belongs to the `allowUidTaps` field).
+ */
+export function problemsFor(e: unknown, name: string): string | undefined {
+  if (!(e instanceof ApiProblem)) return undefined;
+  const list = e.errors.length > 0 ? e.errors : e.field ? [{ path: e.field, message: e.message }] : [];
+  const mine = list.filter(
+    (p) => p.path === name || p.path.endsWith(`.${name}`) || p.path.startsWith(`${name}.`),
+  );
+  return mine.length > 0 ? mine.map((p) => p.message).join('; ') : undefined;
 }
 
 let csrf = '';
@@ -42,9 +61,7 @@ const session: Middleware = {
 export const api = createClient<paths>({ baseUrl: location.origin, credentials: 'same-origin' });
 api.use(session);
 
-interface ErrorBody {
-  error?: { message?: string; field?: string };
-}
+type ErrorBody = Partial<Schemas['Error']>;
 
 /** The body of a successful answer, or an ApiProblem with the server's message and field. */
 export async function ok<T>(
@@ -53,10 +70,15 @@ export async function ok<T>(
   const { data, error, response } = await call;
   if (response.ok) return data as T;
   const e = (error ?? {}) as ErrorBody;
-  throw new ApiProblem(e.error?.message ?? `HTTP ${response.status}`, response.status, e.error?.field);
+  throw new ApiProblem(
+    e.error?.message ?? `HTTP ${response.status}`,
+    response.status,
+    e.error?.field,
+    e.error?.errors ?? [],
+  );
 }
 
-/** `"12"`: the If-Match value that makes a write apply only to the revision shown. */
+/** `"12"`: the If-Match header that makes a write apply only to the revision shown. */
 export const ifMatch = (revision: number) => ({ 'If-Match': `"${revision}"` });
 
 export const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));

@@ -94,7 +94,7 @@ function AppRow(props: {
 }) {
   const a = props.app;
   const [scope, setScope] = useState(a.terminals.join(', '));
-  const path = { params: { path: { applicationId: a.applicationId }, header: ifMatch(a.revision) } };
+  const path = { params: { path: { applicationId: a.applicationId } }, headers: ifMatch(a.revision) };
   return (
     <Tr id={`app-${a.applicationId}`}>
       <Td dataLabel="Application">{a.applicationId}</Td>
@@ -141,10 +141,8 @@ function AppRow(props: {
                   () =>
                     ok(
                       api.DELETE('/v1/applications/{applicationId}/credentials/{credentialId}', {
-                        params: {
-                          path: { applicationId: a.applicationId, credentialId: c.credentialId },
-                          header: ifMatch(a.revision),
-                        },
+                        params: { path: { applicationId: a.applicationId, credentialId: c.credentialId } },
+                        headers: ifMatch(a.revision),
                       }),
                     ),
                   `Credential ${c.credentialId} revoked`,

@@ -13,7 +13,7 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useEffect, useState } from 'react';
-import { ApiProblem, api, ifMatch, message, ok, type Schemas } from '../api';
+import { api, ifMatch, message, ok, problemsFor, type RequestBody } from '../api';
 import { PageBody, Toast, type Notice, useConfirm, useLoad } from '../ui';
 import type { BindingState, EnrollmentView } from '../views';
 
@@ -21,11 +21,11 @@ import type { BindingState, EnrollmentView } from '../views';
  * What the tools print for a band's key: PEM, base64url, or a JWK (JSON). A JWK is sent as the object the
  * API takes; the other forms as text. The API decides what is valid.
  */
-function keyFromPaste(text: string): Schemas['EnrollRequest']['publicKey'] {
+function keyFromPaste(text: string): RequestBody<'/v1/enrollments', 'post'>['publicKey'] {
   const t = text.trim();
   if (t.startsWith('{')) {
     try {
-      return JSON.parse(t) as Schemas['EnrollRequest']['publicKey'];
+      return JSON.parse(t) as RequestBody<'/v1/enrollments', 'post'>['publicKey'];
     } catch {
       return t;
     }
@@ -76,7 +76,7 @@ export function Enrollments() {
         </Thead>
         <Tbody>
           {items.map((e) => {
-            const path = { params: { path: { bandId: e.bandId }, header: ifMatch(e.revision) } };
+            const path = { params: { path: { bandId: e.bandId } }, headers: ifMatch(e.revision) };
             return (
               <Tr key={`${e.bandId}-${e.revision}`} id={`enr-${e.bandId}`}>
                 <Td dataLabel="User">{e.user.sAMAccountName}</Td>
@@ -155,7 +155,7 @@ export function Enrollments() {
  */
 function Binding(props: {
   enrollment: EnrollmentView;
-  fix: (body: Schemas['RebindRequest'], done: string) => Promise<void>;
+  fix: (body: RequestBody<'/v1/enrollments/{bandId}/binding', 'post'>, done: string) => Promise<void>;
 }) {
   const e = props.enrollment;
   const [state, setState] = useState<BindingState | { state: 'checking' } | { state: 'failed'; why: string }>(
@@ -231,7 +231,7 @@ function EnrollForm(props: { enrolled: (bandId: string) => void }) {
   const [bandId, setBandId] = useState('');
   const [user, setUser] = useState('');
   const [key, setKey] = useState('');
-  const [err, setErr] = useState<{ field: string; text: string }>();
+  const [err, setErr] = useState<unknown>();
   const submit = async () => {
     setErr(undefined);
     try {
@@ -249,23 +249,24 @@ function EnrollForm(props: { enrolled: (bandId: string) => void }) {
       setUser('');
       setKey('');
     } catch (e) {
-      const f = e instanceof ApiProblem ? (e.field ?? '') : '';
-      setErr({
-        field: f.startsWith('user') ? 'user' : f.startsWith('publicKey') ? 'publicKey' : 'bandId',
-        text: message(e),
-      });
+      setErr(e);
     }
   };
-  const help = (field: string) =>
-    err?.field === field ? (
+  const fields = ['bandId', 'user', 'publicKey'];
+  const help = (field: string) => {
+    const text = problemsFor(err, field);
+    return text ? (
       <FormHelperText>
         <HelperText>
           <HelperTextItem variant="error" id={`err-${field}`}>
-            {err.text}
+            {text}
           </HelperTextItem>
         </HelperText>
       </FormHelperText>
     ) : null;
+  };
+  // A refusal that names no field of this form (e.g. a user the directory does not know).
+  const general = err !== undefined && !fields.some((f) => problemsFor(err, f)) ? message(err) : undefined;
   return (
     <Form
       id="enroll-form"
@@ -283,7 +284,7 @@ function EnrollForm(props: { enrolled: (bandId: string) => void }) {
           id="new-band"
           value={bandId}
           onChange={(_e, v) => setBandId(v)}
-          validated={err?.field === 'bandId' ? 'error' : 'default'}
+          validated={problemsFor(err, 'bandId') ? 'error' : 'default'}
         />
         {help('bandId')}
       </FormGroup>
@@ -292,7 +293,7 @@ function EnrollForm(props: { enrolled: (bandId: string) => void }) {
           id="new-user"
           value={user}
           onChange={(_e, v) => setUser(v)}
-          validated={err?.field === 'user' ? 'error' : 'default'}
+          validated={problemsFor(err, 'user') ? 'error' : 'default'}
         />
         {help('user')}
       </FormGroup>
@@ -303,10 +304,11 @@ function EnrollForm(props: { enrolled: (bandId: string) => void }) {
           onChange={(_e, v) => setKey(v)}
           rows={4}
           resizeOrientation="vertical"
-          validated={err?.field === 'publicKey' ? 'error' : 'default'}
+          validated={problemsFor(err, 'publicKey') ? 'error' : 'default'}
         />
         {help('publicKey')}
       </FormGroup>
+      <Toast id="enroll-error" notice={general ? { variant: 'danger', text: general } : undefined} />
       <ActionGroup>
         <Button type="submit" variant="primary">
           Enroll

@@ -1,5 +1,5 @@
-import { ActionGroup, Button, Form, FormGroup, LoginPage, TextInput } from '@patternfly/react-core';
-import { useMemo, useState } from 'react';
+import { ActionGroup, Button, Form, FormGroup, LoginPage, Radio, TextInput } from '@patternfly/react-core';
+import { useState } from 'react';
 import { api, message, ok } from '../api';
 import { Toast } from '../ui';
 
@@ -10,35 +10,11 @@ export interface Me {
   csrfToken?: string;
 }
 
-export interface BreakGlass {
-  use(token: string): void;
-  forget(): void;
-}
-
-/**
- * The break-glass token, typed on the login page, is kept in this page's memory only (never in storage) and
- * sent as `Authorization: Bearer` with every request; a reload forgets it.
- */
-export function useBreakGlass(): BreakGlass {
-  return useMemo(() => {
-    let token = '';
-    api.use({
-      onRequest({ request }) {
-        if (token) request.headers.set('authorization', `Bearer ${token}`);
-        return request;
-      },
-    });
-    return {
-      use: (t: string) => (token = t),
-      forget: () => (token = ''),
-    };
-  }, []);
-}
-
-export function Login(props: { loggedOut: boolean; breakGlass: BreakGlass; onLogin: (me: Me) => void }) {
+export function Login(props: { loggedOut: boolean; onLogin: (me: Me) => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [token, setToken] = useState('');
+  const [secretKind, setSecretKind] = useState<'code' | 'token'>('code');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
 
@@ -54,14 +30,22 @@ export function Login(props: { loggedOut: boolean; breakGlass: BreakGlass; onLog
       setBusy(false);
     }
   };
-  const tokenLogin = async () => {
+  /**
+   * Without AD: the bootstrap administrator's one-time code, or the break-glass token. Both are exchanged
+   * for a session cookie like an AD login (the page never keeps them).
+   */
+  const secretLogin = async () => {
     setError(undefined);
-    props.breakGlass.use(token);
     try {
-      props.onLogin(await ok<Me>(api.GET('/v1/auth/me')));
-    } catch {
-      props.breakGlass.forget();
-      setError('that token is not accepted');
+      const r = await ok<Me>(
+        secretKind === 'code'
+          ? api.POST('/v1/auth/bootstrap', { body: { code: token } })
+          : api.POST('/v1/auth/token-login', { body: { token } }),
+      );
+      setToken('');
+      props.onLogin({ ...r, via: 'session' });
+    } catch (e) {
+      setError(message(e));
     }
   };
 
@@ -109,13 +93,32 @@ export function Login(props: { loggedOut: boolean; breakGlass: BreakGlass; onLog
         </ActionGroup>
       </Form>
       <Form
-        aria-label="Break-glass token"
+        aria-label="Sign in without Active Directory"
         onSubmit={(ev) => {
           ev.preventDefault();
-          void tokenLogin();
+          void secretLogin();
         }}
       >
-        <FormGroup label="Break-glass token" fieldId="break-glass-token">
+        <FormGroup role="radiogroup" isInline fieldId="secret-kind" label="Without Active Directory">
+          <Radio
+            id="secret-code"
+            name="secret-kind"
+            label="One-time sign-in code (first run)"
+            isChecked={secretKind === 'code'}
+            onChange={() => setSecretKind('code')}
+          />
+          <Radio
+            id="secret-token"
+            name="secret-kind"
+            label="Break-glass token"
+            isChecked={secretKind === 'token'}
+            onChange={() => setSecretKind('token')}
+          />
+        </FormGroup>
+        <FormGroup
+          label={secretKind === 'code' ? 'Sign-in code' : 'Break-glass token'}
+          fieldId="break-glass-token"
+        >
           <TextInput
             id="break-glass-token"
             type="password"
@@ -126,7 +129,7 @@ export function Login(props: { loggedOut: boolean; breakGlass: BreakGlass; onLog
         </FormGroup>
         <ActionGroup>
           <Button id="token-submit" type="submit" variant="secondary" isDisabled={!token}>
-            Use token
+            Sign in
           </Button>
         </ActionGroup>
       </Form>

@@ -151,7 +151,7 @@ export function Policies() {
           ev.preventDefault();
           setEffError(undefined);
           ok<EffectivePolicy & { groups: string[] }>(
-            api.GET('/v1/policies/effective', { params: { query: { user } } }),
+            api.GET('/v1/policies/effective', { params: { query: { user } as never } }),
           ).then(setEffective, (e: unknown) => setEffError(message(e)));
         }}
       >
@@ -301,7 +301,8 @@ function PolicyEditor(
       const r = props.policy
         ? await ok<PolicyView>(
             api.PUT('/v1/policies/{policyId}', {
-              params: { path: { policyId: props.policy.policyId }, header: ifMatch(props.policy.revision) },
+              params: { path: { policyId: props.policy.policyId } },
+              headers: ifMatch(props.policy.revision),
               body: common,
             }),
           )
@@ -425,7 +426,8 @@ function PolicyEditor(
                       const p = props.policy as PolicyView;
                       await ok(
                         api.DELETE('/v1/policies/{policyId}', {
-                          params: { path: { policyId: p.policyId }, header: ifMatch(p.revision) },
+                          params: { path: { policyId: p.policyId } },
+                          headers: ifMatch(p.revision),
                         }),
                       );
                       location.hash = '#/policies';

@@ -82,7 +82,7 @@ export function Terminals() {
         </Thead>
         <Tbody>
           {(data?.items ?? []).map((t) => {
-            const path = { params: { path: { terminalId: t.terminalId }, header: ifMatch(t.revision) } };
+            const path = { params: { path: { terminalId: t.terminalId } }, headers: ifMatch(t.revision) };
             const pinned = t.certificateSha256?.length ?? 0;
             return (
               <Tr key={`${t.terminalId}-${t.revision}`} id={`term-${t.terminalId}`}>
@@ -199,7 +199,8 @@ function PinsDialog(props: {
     try {
       await ok(
         api.PUT('/v1/terminals/{terminalId}/certificates', {
-          params: { path: { terminalId: t.terminalId }, header: ifMatch(t.revision) },
+          params: { path: { terminalId: t.terminalId } },
+          headers: ifMatch(t.revision),
           body: { certificateSha256: text.split(/[\s,]+/).filter(Boolean) },
         }),
       );
