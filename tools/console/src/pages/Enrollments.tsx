@@ -258,8 +258,8 @@ function EnrollForm(props: { enrolled: (bandId: string) => void }) {
     return text ? (
       <FormHelperText>
         <HelperText>
-          <HelperTextItem variant="error" id={`err-${field}`}>
-            {text}
+          <HelperTextItem variant="error">
+            <span id={`err-${field}`}>{text}</span>
           </HelperTextItem>
         </HelperText>
       </FormHelperText>

@@ -17,7 +17,7 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useState } from 'react';
-import { ApiProblem, api, ifMatch, message, ok } from '../api';
+import { api, ifMatch, message, ok, problemsFor } from '../api';
 import { PageBody, Toast, changes, type Notice, useConfirm, useLoad, when } from '../ui';
 import type { AdminChange, EffectivePolicy, InheritedValues, PolicyView } from '../views';
 
@@ -54,6 +54,16 @@ const FIELDS: ReadonlyArray<readonly [Section, string, ReadonlyArray<readonly [s
       ],
     ],
   ];
+
+/** Every field of the form, for matching the API's problems to it. */
+const FORM_FIELDS = [
+  'policyId',
+  'name',
+  'group',
+  'priority',
+  'user',
+  ...FIELDS.flatMap(([, , fields]) => fields.map(([f]) => f)),
+];
 
 type Value = boolean | number;
 type Values = Record<string, Value>;
@@ -267,7 +277,7 @@ function PolicyEditor(
     }
     return v;
   });
-  const [fieldError, setFieldError] = useState<{ field?: string; text: string }>();
+  const [fieldError, setFieldError] = useState<unknown>();
   const [notice, setNotice] = useState<Notice>();
   const [saving, setSaving] = useState(false);
   const [confirm, confirmDialog] = useConfirm();
@@ -277,10 +287,7 @@ function PolicyEditor(
   const applied = (s: Section, f: string) => (override[f] ? values[f] : inheritedOf(s, f));
   const hidden = (f: string) =>
     f === 'cacheExpirySeconds' && applied('activeDirectory', 'cacheUserStatus') === false;
-  const errorFor = (f: string) =>
-    fieldError && (fieldError.field === f || fieldError.field?.endsWith(`.${f}`))
-      ? fieldError.text
-      : undefined;
+  const errorFor = (f: string) => problemsFor(fieldError, f);
 
   const save = async () => {
     setFieldError(undefined);
@@ -310,8 +317,7 @@ function PolicyEditor(
       props.saved({ variant: 'success', text: `Saved ${r.name} (revision ${r.revision})` });
       if (!props.policy) location.hash = `#/policies/${encodeURIComponent(r.policyId)}`;
     } catch (e) {
-      const field = e instanceof ApiProblem ? e.field : undefined;
-      setFieldError({ field, text: message(e) });
+      setFieldError(e);
     }
   };
 
@@ -322,8 +328,9 @@ function PolicyEditor(
     <PageBody title={title}>
       <Toast notice={shown} />
       {confirmDialog}
-      {fieldError && !fieldError.field ? (
-        <Toast id="form-error" notice={{ variant: 'danger', text: fieldError.text }} />
+      {/* A refusal that names no field of the form (e.g. a conflict) reads above it. */}
+      {fieldError !== undefined && !FORM_FIELDS.some((f) => problemsFor(fieldError, f)) ? (
+        <Toast id="form-error" notice={{ variant: 'danger', text: message(fieldError) }} />
       ) : null}
       <Form
         id="policy-form"
@@ -471,8 +478,8 @@ function TextField(props: {
       {props.error ? (
         <FormHelperText>
           <HelperText>
-            <HelperTextItem variant="error" id={`err-${props.id}`}>
-              {props.error}
+            <HelperTextItem variant="error">
+              <span id={`err-${props.id}`}>{props.error}</span>
             </HelperTextItem>
           </HelperText>
         </FormHelperText>
