@@ -21,7 +21,9 @@ registry=$(npm config get registry)
 # answer at all (refused, unresolvable, silent past the timeout) stops the install.
 reachable() {
   local out
-  out=$(timeout "$timeout_s" npm ping --fetch-timeout=$((timeout_s * 1000)) --fetch-retries=0 2>&1) && return 0
+  # --loglevel=error: under `npm run --silent` (npm_config_loglevel=silent) npm would not print the code.
+  out=$(timeout "$timeout_s" npm ping --loglevel=error --fetch-timeout=$((timeout_s * 1000)) \
+    --fetch-retries=0 2>&1) && return 0
   grep -Eq 'npm error code E[1-5][0-9][0-9]$' <<<"$out"
 }
 if ! reachable; then

@@ -58,7 +58,8 @@ describe('Messaging against a real nats-server', () => {
 
   it('requestAll collects every responder, waits for announced follow-ups, and fails fast or closed', async () => {
     // TapDeliver has no queue group: every subscriber answers. Three responders (two on b, one on a);
-    // the one on a sends an early `handed` ack and its `settled` one 80 ms later.
+    // the one on a sends an early `handed` ack and its `settled` one 1 s later. The quiet times below are
+    // long enough for every first answer to arrive on a loaded CI machine, and shorter than that second.
     const subject = 'tapgate.v1.tap.deliver.T-1.x';
     const delivery: TapDelivery = {
       v: 1,
@@ -75,7 +76,7 @@ describe('Messaging against a real nats-server', () => {
         TapDeliver,
         async (_req, ctx): Promise<DeliveryAck> => {
           ctx.interim({ v: 1, delivered: 4, stage: 'handed' });
-          await new Promise((r) => setTimeout(r, 80));
+          await new Promise((r) => setTimeout(r, 1000));
           return { v: 1, delivered: 0, stage: 'settled' };
         },
         { subject },
@@ -84,7 +85,12 @@ describe('Messaging against a real nats-server', () => {
     await Promise.all([a.flush(), b.flush()]);
     const unsettled = (acks: Array<{ stage?: string }>) =>
       acks.filter((x) => x.stage === 'handed').length > acks.filter((x) => x.stage === 'settled').length;
-    const all = await a.requestAll(TapDeliver, delivery, { subject, quietMs: 20, outstanding: unsettled });
+    const all = await a.requestAll(TapDeliver, delivery, {
+      subject,
+      quietMs: 300,
+      timeoutMs: 5000,
+      outstanding: unsettled,
+    });
     assert.equal(all.length, 4);
     assert.equal(
       all.reduce((n, x) => n + x.delivered, 0),
@@ -94,14 +100,15 @@ describe('Messaging against a real nats-server', () => {
     const t1 = Date.now();
     const quick = await a.requestAll(TapDeliver, delivery, {
       subject,
-      quietMs: 2000,
+      quietMs: 5000,
+      timeoutMs: 8000,
       outstanding: unsettled,
       complete: (acks) => acks.length === 4 && !unsettled(acks),
     });
     assert.equal(quick.length, 4);
-    assert.ok(Date.now() - t1 < 1000, `complete took ${Date.now() - t1} ms`);
+    assert.ok(Date.now() - t1 < 4000, `complete took ${Date.now() - t1} ms`);
     // Without the follow-up rule the quiet time ends it before the late settled ack.
-    const early = await a.requestAll(TapDeliver, delivery, { subject, quietMs: 20 });
+    const early = await a.requestAll(TapDeliver, delivery, { subject, quietMs: 300, timeoutMs: 5000 });
     assert.equal(early.length, 3);
     for (const stop of stops) stop();
     await b.flush();

@@ -230,8 +230,10 @@ export class Messaging {
             return end({ err: e as RequestError });
           }
           if (opts.complete?.(replies)) return end({ ok: replies });
-          if (opts.outstanding?.(replies)) return;
           clearTimeout(quiet);
+          // An announced follow-up is still to come: no quiet time may end the wait before it (a timer
+          // started by an earlier reply would otherwise cut it short).
+          if (opts.outstanding?.(replies)) return;
           const wait = Math.min(opts.quietMs, (opts.settleBy ?? Infinity) - Date.now());
           quiet = setTimeout(() => end({ ok: replies }), Math.max(0, wait));
         },

@@ -339,6 +339,11 @@ describe('policies API', () => {
     const page = await fetch(`${policy.url}/console/`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
-    assert.match(await page.text(), /app\.js/);
+    // The built single-page app: its entry script is one of the files the policy service serves.
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(await page.text());
+    assert.ok(script, 'the console page loads its bundled script');
+    const bundle = await fetch(`${policy.url}${script[1]}`);
+    assert.equal(bundle.status, 200);
+    assert.match(bundle.headers.get('content-type') ?? '', /javascript/);
   });
 });
