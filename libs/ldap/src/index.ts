@@ -9,3 +9,4 @@ export {
   checkLdapTrust,
   type LdapTrustOptions,
 } from './trust';
+export { TOKEN_GROUPS, allGroupsOf, groupDnsBySid, tokenGroupSids } from './groups';

@@ -1,6 +1,6 @@
 import { groupMatches } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
-import { userFilter } from '@tapgate/ldap';
+import { allGroupsOf, userFilter } from '@tapgate/ldap';
 import { Client, InvalidCredentialsError } from 'ldapts';
 import type { AdminDirectorySettings } from '../policy-settings';
 import type { Role } from './principal';
@@ -55,11 +55,18 @@ export class LdapLogin {
       if (found.searchEntries.length === 1) {
         const e = found.searchEntries[0];
         const m = e.memberOf;
+        const memberOf = typeof m === 'string' ? [m] : Array.isArray(m) ? m.map(String) : [];
         entry = {
           dn: e.dn,
           sam: typeof e.sAMAccountName === 'string' ? e.sAMAccountName : sAMAccountName,
           displayName: typeof e.displayName === 'string' ? e.displayName : undefined,
-          groups: typeof m === 'string' ? [m] : Array.isArray(m) ? m.map(String) : [],
+          groups: await allGroupsOf(
+            svc,
+            this.dir.baseDn,
+            e.dn,
+            memberOf,
+            Math.max(1, Math.ceil(this.dir.timeoutMs / 1000)),
+          ),
         };
       }
     } catch (e) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { Attribute, Change } from 'ldapts';
 import { after, before, describe, it } from 'node:test';
 import {
   SAMBA_USER_PASSWORD,
@@ -90,6 +91,23 @@ describe('administrator login: control characters, throttling by name and by add
     await policy?.close();
     await samba?.dispose();
     await nats?.dispose();
+  });
+
+  it('admits an administrator whose membership of the admin group is nested (as group policies see it)', async () => {
+    // nestadmin is in "Tapgate Nested Admins", which is itself a member of the admin group.
+    const nestedDn = await createGroupMember(samba, 'Tapgate Nested Admins', 'nestadmin', 'Nested Admin');
+    await samba.asAdmin(async (c) => {
+      await c.modify(
+        `CN=${ADMIN_GROUP},${samba.usersDn}`,
+        new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [nestedDn] }) }),
+      );
+    });
+    const r = await login('nestadmin', SAMBA_USER_PASSWORD, '127.0.0.31');
+    assert.equal(r.status, 200, `nested administrator login answered ${r.status} ${r.message ?? ''}`);
+    // Someone in no admin group at all still gets no session.
+    await samba.createUser('notadmin', { displayName: 'Not An Admin' });
+    const other = await login('notadmin', SAMBA_USER_PASSWORD, '127.0.0.32');
+    assert.equal(other.status, 403);
   });
 
   it('refuses names with NUL, other controls or invisible characters with 400, before LDAP and without a bucket', async () => {

@@ -1,7 +1,16 @@
 import type { Histogram } from '@opentelemetry/api';
 import type { UserRef } from '@tapgate/contracts';
 import { createLogger, getMeter, type Logger } from '@tapgate/telemetry';
-import { boundUserFilter, checkLdapTrust, guidFromBytes, sidFromBytes, userFilter } from '@tapgate/ldap';
+import {
+  TOKEN_GROUPS,
+  boundUserFilter,
+  checkLdapTrust,
+  groupDnsBySid,
+  guidFromBytes,
+  sidFromBytes,
+  tokenGroupSids,
+  userFilter,
+} from '@tapgate/ldap';
 import type { Client, Entry, Filter } from 'ldapts';
 import { ATTR } from '../status/rules';
 import {
@@ -12,7 +21,7 @@ import {
   type DirectoryEntry,
   type DirectoryHealth,
 } from './directory';
-import { TOKEN_GROUPS, groupDnsBySid, tokenGroupSids } from './group-expansion';
+
 import { LdapPool, isConnectionError, type LdapConnectionOptions } from './ldap-pool';
 
 export interface LdapDirectoryOptions extends LdapConnectionOptions {
