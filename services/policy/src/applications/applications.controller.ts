@@ -1,22 +1,10 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  Headers,
-  HttpCode,
-  Param,
-  Post,
-  Put,
-  Res,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res, UseGuards } from '@nestjs/common';
 import { ApplicationId } from '@tapgate/contracts';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
-import { parseIfMatch, parseInput } from '../common/validation';
+import { IfMatch, parseInput } from '../common/validation';
 import { ZodBody } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import { CreateApplicationRequest, UpdateApplicationRequest } from './application.requests';
@@ -82,54 +70,45 @@ export class ApplicationsController {
   async update(
     @Param('applicationId') id: string,
     @Body() body: unknown,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<ApplicationView>> {
     const req = parseInput(UpdateApplicationRequest, body);
-    return viewWithEtag(res, await this.applications.update(idParam(id), req, parseIfMatch(ifMatch), actor));
+    return viewWithEtag(res, await this.applications.update(idParam(id), req, ifMatch, actor));
   }
 
   @Post(':applicationId/disable')
   @HttpCode(200)
   async disable(
     @Param('applicationId') id: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<ApplicationView>> {
-    return viewWithEtag(
-      res,
-      await this.applications.setEnabled(idParam(id), false, parseIfMatch(ifMatch), actor),
-    );
+    return viewWithEtag(res, await this.applications.setEnabled(idParam(id), false, ifMatch, actor));
   }
 
   @Post(':applicationId/enable')
   @HttpCode(200)
   async enable(
     @Param('applicationId') id: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<ApplicationView>> {
-    return viewWithEtag(
-      res,
-      await this.applications.setEnabled(idParam(id), true, parseIfMatch(ifMatch), actor),
-    );
+    return viewWithEtag(res, await this.applications.setEnabled(idParam(id), true, ifMatch, actor));
   }
 
   @Post(':applicationId/credentials')
   @HttpCode(201)
   async addCredential(
     @Param('applicationId') id: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<CredentialResponse> {
-    return withCredential(
-      res,
-      await this.applications.addCredential(idParam(id), parseIfMatch(ifMatch), actor),
-    );
+    return withCredential(res, await this.applications.addCredential(idParam(id), ifMatch, actor));
   }
 
   @Delete(':applicationId/credentials/:credentialId')
@@ -137,18 +116,13 @@ export class ApplicationsController {
   async revokeCredential(
     @Param('applicationId') id: string,
     @Param('credentialId') credentialId: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<ApplicationView>> {
     return viewWithEtag(
       res,
-      await this.applications.revokeCredential(
-        idParam(id),
-        credentialIdParam(credentialId),
-        parseIfMatch(ifMatch),
-        actor,
-      ),
+      await this.applications.revokeCredential(idParam(id), credentialIdParam(credentialId), ifMatch, actor),
     );
   }
 
@@ -156,9 +130,9 @@ export class ApplicationsController {
   @HttpCode(204)
   async remove(
     @Param('applicationId') id: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
   ): Promise<void> {
-    await this.applications.remove(idParam(id), parseIfMatch(ifMatch), actor);
+    await this.applications.remove(idParam(id), ifMatch, actor);
   }
 }

@@ -1,3 +1,5 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { ApiError, type FieldProblem } from './api-error';
 
@@ -110,3 +112,11 @@ export function parseIfMatch(header: string | string[] | undefined): number | un
   }
   return revision;
 }
+
+/**
+ * The route's `If-Match` header as a revision (parseIfMatch): one decorator instead of a header parameter
+ * and a parse call in every conditional route.
+ */
+export const IfMatch = createParamDecorator((_data: unknown, ctx: ExecutionContext): number | undefined =>
+  parseIfMatch(ctx.switchToHttp().getRequest<IncomingMessage>().headers['if-match']),
+);

@@ -3,7 +3,6 @@ import {
   Controller,
   Delete,
   Get,
-  Headers,
   HttpCode,
   Param,
   Post,
@@ -16,7 +15,7 @@ import { BandId, type EnrollmentRecord } from '@tapgate/contracts';
 import type { ServerResponse } from 'node:http';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
-import { parseIfMatch, parseInput } from '../common/validation';
+import { IfMatch, parseInput } from '../common/validation';
 import { ZodBody } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import { EnrollRequest, EnrollmentQuery, RebindRequest, RekeyRequest } from './enrollment.requests';
@@ -74,44 +73,35 @@ export class EnrollmentsController {
   async rebind(
     @Param('bandId') bandId: string,
     @Body() body: unknown,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<EnrollmentRecord>> {
     const id = bandIdParam(bandId);
     const req = parseInput(RebindRequest, body ?? {});
-    return viewWithEtag(
-      res,
-      await this.enrollments.rebind(id, req.user?.sAMAccountName, parseIfMatch(ifMatch), actor),
-    );
+    return viewWithEtag(res, await this.enrollments.rebind(id, req.user?.sAMAccountName, ifMatch, actor));
   }
 
   @Post(':bandId/suspend')
   @HttpCode(200)
   async suspend(
     @Param('bandId') bandId: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<EnrollmentRecord>> {
-    return viewWithEtag(
-      res,
-      await this.enrollments.setActive(bandIdParam(bandId), false, parseIfMatch(ifMatch), actor),
-    );
+    return viewWithEtag(res, await this.enrollments.setActive(bandIdParam(bandId), false, ifMatch, actor));
   }
 
   @Post(':bandId/reactivate')
   @HttpCode(200)
   async reactivate(
     @Param('bandId') bandId: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<EnrollmentRecord>> {
-    return viewWithEtag(
-      res,
-      await this.enrollments.setActive(bandIdParam(bandId), true, parseIfMatch(ifMatch), actor),
-    );
+    return viewWithEtag(res, await this.enrollments.setActive(bandIdParam(bandId), true, ifMatch, actor));
   }
 
   @ZodBody(RekeyRequest)
@@ -119,23 +109,23 @@ export class EnrollmentsController {
   async rekey(
     @Param('bandId') bandId: string,
     @Body() body: unknown,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<EnrollmentRecord>> {
     const id = bandIdParam(bandId);
     const req = parseInput(RekeyRequest, body, publicKeyProblem);
-    return viewWithEtag(res, await this.enrollments.rekey(id, req.publicKey, parseIfMatch(ifMatch), actor));
+    return viewWithEtag(res, await this.enrollments.rekey(id, req.publicKey, ifMatch, actor));
   }
 
   @Delete(':bandId')
   @HttpCode(204)
   async remove(
     @Param('bandId') bandId: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
   ): Promise<void> {
-    await this.enrollments.remove(bandIdParam(bandId), parseIfMatch(ifMatch), actor);
+    await this.enrollments.remove(bandIdParam(bandId), ifMatch, actor);
   }
 }
 

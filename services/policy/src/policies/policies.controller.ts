@@ -3,7 +3,6 @@ import {
   Controller,
   Delete,
   Get,
-  Headers,
   HttpCode,
   Param,
   Post,
@@ -18,7 +17,7 @@ import { z } from 'zod';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import type { FieldProblem } from '../common/api-error';
-import { parseIfMatch, parseInput } from '../common/validation';
+import { IfMatch, parseInput } from '../common/validation';
 import { ZodBody } from '../common/zod-openapi';
 import type { Versioned } from '../store/revisioned-store';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
@@ -91,13 +90,13 @@ export class PoliciesController {
   async update(
     @Param('policyId') id: string,
     @Body() body: unknown,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<SavedPolicy> {
     const policyId = idParam(id);
     const req = parseInput(UpdatePolicyRequest, body);
-    return this.saved(res, await this.policies.update(policyId, req, parseIfMatch(ifMatch), actor));
+    return this.saved(res, await this.policies.update(policyId, req, ifMatch, actor));
   }
 
   /** The saved record, with `warnings` when it may not do what was meant (see PoliciesService.warnings). */
@@ -110,31 +109,31 @@ export class PoliciesController {
   @HttpCode(200)
   async activate(
     @Param('policyId') id: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<PolicyRecord>> {
-    return viewWithEtag(res, await this.policies.setActive(idParam(id), true, parseIfMatch(ifMatch), actor));
+    return viewWithEtag(res, await this.policies.setActive(idParam(id), true, ifMatch, actor));
   }
 
   @Post(':policyId/deactivate')
   @HttpCode(200)
   async deactivate(
     @Param('policyId') id: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<PolicyRecord>> {
-    return viewWithEtag(res, await this.policies.setActive(idParam(id), false, parseIfMatch(ifMatch), actor));
+    return viewWithEtag(res, await this.policies.setActive(idParam(id), false, ifMatch, actor));
   }
 
   @Delete(':policyId')
   @HttpCode(204)
   async remove(
     @Param('policyId') id: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
   ): Promise<void> {
-    await this.policies.remove(idParam(id), parseIfMatch(ifMatch), actor);
+    await this.policies.remove(idParam(id), ifMatch, actor);
   }
 }

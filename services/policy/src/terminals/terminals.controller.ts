@@ -1,22 +1,10 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  Headers,
-  HttpCode,
-  Param,
-  Post,
-  Put,
-  Res,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res, UseGuards } from '@nestjs/common';
 import { TerminalId } from '@tapgate/contracts';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
-import { parseIfMatch, parseInput } from '../common/validation';
+import { IfMatch, parseInput } from '../common/validation';
 import { ZodBody } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import { TerminalActivity, type TerminalActivityView } from './terminal-activity';
@@ -80,42 +68,33 @@ export class TerminalsController {
   @HttpCode(200)
   async rotate(
     @Param('terminalId') id: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<CredentialResponse> {
-    return withCredential(
-      res,
-      await this.terminals.rotate(terminalIdParam(id), parseIfMatch(ifMatch), actor),
-    );
+    return withCredential(res, await this.terminals.rotate(terminalIdParam(id), ifMatch, actor));
   }
 
   @Post(':terminalId/disable')
   @HttpCode(200)
   async disable(
     @Param('terminalId') id: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<TerminalView>> {
-    return viewWithEtag(
-      res,
-      await this.terminals.setEnabled(terminalIdParam(id), false, parseIfMatch(ifMatch), actor),
-    );
+    return viewWithEtag(res, await this.terminals.setEnabled(terminalIdParam(id), false, ifMatch, actor));
   }
 
   @Post(':terminalId/enable')
   @HttpCode(200)
   async enable(
     @Param('terminalId') id: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<TerminalView>> {
-    return viewWithEtag(
-      res,
-      await this.terminals.setEnabled(terminalIdParam(id), true, parseIfMatch(ifMatch), actor),
-    );
+    return viewWithEtag(res, await this.terminals.setEnabled(terminalIdParam(id), true, ifMatch, actor));
   }
 
   @ZodBody(CertificatePinsRequest)
@@ -124,7 +103,7 @@ export class TerminalsController {
   async pins(
     @Param('terminalId') id: string,
     @Body() body: unknown,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<TerminalView>> {
@@ -133,7 +112,7 @@ export class TerminalsController {
       await this.terminals.setCertificatePins(
         terminalIdParam(id),
         parseInput(CertificatePinsRequest, body),
-        parseIfMatch(ifMatch),
+        ifMatch,
         actor,
       ),
     );
@@ -143,9 +122,9 @@ export class TerminalsController {
   @HttpCode(204)
   async remove(
     @Param('terminalId') id: string,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: number | undefined,
     @Actor() actor: Principal,
   ): Promise<void> {
-    await this.terminals.remove(terminalIdParam(id), parseIfMatch(ifMatch), actor);
+    await this.terminals.remove(terminalIdParam(id), ifMatch, actor);
   }
 }
