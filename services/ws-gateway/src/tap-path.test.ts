@@ -216,6 +216,9 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
     const replay = await ep.tap({ kind: 'nfc', bandId: alice.bandId, sign: () => captured });
     assert.equal(replay.decision.reason, 'challenge_replayed');
     // The same captured proof from another (rogue but credentialed) connection names an unknown challenge.
+    // The legitimate endpoint is held back meanwhile: the newest socket of a terminal wins, so its
+    // reconnect would otherwise replace the rogue socket (4009) before the answer arrives.
+    await ep.stop();
     const raw = await RawClient.open(endpointUrl(gwB));
     raw.send(
       'hello',
@@ -231,6 +234,8 @@ describe('tap path across two gateway replicas (real nats-server)', () => {
     const res = await raw.next('tap.result');
     assert.equal(res.data.decision.reason, 'challenge_unknown');
     raw.close();
+    ep.start();
+    await connected(ep);
     nea.close();
   });
 
