@@ -94,6 +94,7 @@ export async function bootstrap(settings: GatewaySettings): Promise<RunningGatew
   app.useWebSocketAdapter(adapter);
   await app.listen(settings.http.port, settings.http.host);
   const socketPorts = await adapter.listening();
+  app.get(HealthController).markListening();
   const registry = app.get(ConnectionRegistry);
   registry.start();
   const httpServer = app.getHttpServer() as import('node:http').Server;

@@ -15,6 +15,8 @@ import { MESSAGING } from '../tokens';
 @Controller()
 export class HealthController {
   private draining = false;
+  /** The endpoint and NEA listeners are bound; before that a "ready" replica would refuse connections. */
+  private listening = false;
 
   constructor(
     @Inject(MESSAGING) private readonly messaging: Messaging,
@@ -26,6 +28,11 @@ export class HealthController {
     private readonly ceremonies: CeremonyProvider,
     private readonly applications: ApplicationAuthorizer,
   ) {}
+
+  /** Called once the socket listeners are bound (the HTTP port that serves this probe binds first). */
+  markListening(): void {
+    this.listening = true;
+  }
 
   /** Liveness: the event loop answers. Never depends on NATS, or a NATS outage would restart every pod. */
   @Get('healthz')
@@ -42,6 +49,7 @@ export class HealthController {
       terminals: this.terminals.ready(),
       applications: this.applications.ready(),
       draining: this.draining,
+      listening: this.listening,
       sockets: this.connections.size,
       endpoints: this.endpoints.size,
       nea: this.neas.counts(),
@@ -50,7 +58,12 @@ export class HealthController {
       auditWaiting: this.ceremonies.trail.waiting(),
     };
     const ready =
-      detail.nats && detail.enrollments && detail.terminals && detail.applications && !detail.draining;
+      detail.nats &&
+      detail.enrollments &&
+      detail.terminals &&
+      detail.applications &&
+      detail.listening &&
+      !detail.draining;
     res.status(ready ? 200 : 503).json({ ready, ...detail });
   }
 
