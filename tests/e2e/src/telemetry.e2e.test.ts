@@ -64,7 +64,10 @@ class OtlpReceiver {
         receiver.headers.push(req.headers);
         receiver.contentTypes.add(req.headers['content-type'] ?? '');
         try {
-          receiver.take(req.url ?? '', JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          receiver.take(
+            req.url ?? '',
+            JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+          );
           res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         } catch (e) {
           res.writeHead(400).end(String(e));
@@ -193,8 +196,9 @@ describe('OpenTelemetry from the standard OTEL_* variables: a tap is one trace a
     // Every span but the root hangs from a span of the same trace: the context crossed NATS intact.
     const ids = new Set(inTrace().map((s) => s.spanId));
     for (const s of inTrace()) {
-      if (s !== grantedTap)
+      if (s !== grantedTap) {
         assert.ok(ids.has(s.parentSpanId), `${s.service}:${s.name} has its parent in the trace`);
+      }
     }
     // presence reads Redis for the band inside the tap: the ioredis instrumentation's span is in the trace.
     assert.ok(
