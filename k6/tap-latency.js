@@ -33,15 +33,19 @@ export const options = {
       maxDuration: Math.ceil((rampMs + settings.durationMs + settings.drainMs) / 1000) + 60 + 's',
     },
   },
-  thresholds: {
-    tapgate_tap_to_nea_ms: ['p(99)<10'],
-    tapgate_taps_lost: ['count==0'],
-    tapgate_tap_results_missing: ['count==0'],
-    tapgate_taps_not_ready: ['count==0'],
-    tapgate_ws_unexpected_close: ['count==0'],
-    checks: ['rate==1'],
-    ...grantThresholds,
-  },
+  // Object.assign, not object spread: k6 v0.50 cannot compile `...` in an object literal.
+  thresholds: Object.assign(
+    {
+      tapgate_tap_to_nea_ms: ['p(99)<10'],
+      tapgate_taps_lost: ['count==0'],
+      tapgate_tap_results_missing: ['count==0'],
+      tapgate_taps_not_ready: ['count==0'],
+      tapgate_taps_not_sent: ['count==0'],
+      tapgate_ws_unexpected_close: ['count==0'],
+      checks: ['rate==1'],
+    },
+    grantThresholds,
+  ),
   // Enrolling (one key pair and two policy API calls per terminal) takes a while for thousands.
   setupTimeout: Math.ceil(60 + settings.endpoints / 20) + 's',
   summaryTrendStats: ['min', 'med', 'p(95)', 'p(99)', 'max', 'count'],

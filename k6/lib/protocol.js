@@ -69,12 +69,31 @@ const PROOF_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' };
 const SIGN_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' };
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-/** WebCrypto: the global `crypto` (Node 19+, k6 0.56+ and 1.x). */
-function defaultSubtle() {
-  if (typeof crypto === 'undefined' || !crypto.subtle) {
-    throw new Error('signed taps need WebCrypto as the global crypto (k6 1.x or 0.56+, Node 19+)');
+/**
+ * WebCrypto: the global `crypto` in k6 1.x (and Node 19+). Older k6 (v0.44 to v0.5x) offers it only as the
+ * module k6/experimental/webcrypto, which later k6 retired (importing it fails there), so the module is
+ * not imported but required, here at init (the only place k6 allows require), and only when the global
+ * is missing.
+ */
+export const webCrypto =
+  typeof crypto !== 'undefined' && crypto && crypto.subtle ? crypto : legacyWebCrypto();
+
+function legacyWebCrypto() {
+  if (typeof require !== 'function') return undefined;
+  try {
+    return require('k6/experimental/webcrypto').crypto;
+  } catch (_err) {
+    return undefined;
   }
-  return crypto.subtle;
+}
+
+function defaultSubtle() {
+  if (!webCrypto || !webCrypto.subtle) {
+    throw new Error(
+      'signed taps need WebCrypto: the global crypto (k6 1.x) or k6/experimental/webcrypto (k6 0.44+)',
+    );
+  }
+  return webCrypto.subtle;
 }
 
 /** base64url without padding. Written out because k6/encoding is not importable under Node. */

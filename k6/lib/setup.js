@@ -1,5 +1,6 @@
-// k6 side of provisioning: the policy API through k6/http, WebCrypto from the global `crypto`.
+// k6 side of provisioning: the policy API through k6/http, WebCrypto as protocol.js finds it.
 import http from 'k6/http';
+import { webCrypto } from './protocol.js';
 import { provisionTerminals } from './provision.js';
 
 const expected = http.expectedStatuses(200, 201, 409);
@@ -21,5 +22,5 @@ export function setupTerminals(settings, fileCredentials) {
   if (!settings.adminToken) {
     return { credentials: fileCredentials, bandKeys: {}, appCredential: settings.appCredential };
   }
-  return provisionTerminals(settings, k6Request, crypto.subtle);
+  return provisionTerminals(settings, k6Request, webCrypto && webCrypto.subtle);
 }

@@ -31,6 +31,7 @@ export const metrics = {
   tapResultsMissing: new Counter('tapgate_tap_results_missing'),
   tapsUndelivered: new Counter('tapgate_taps_undelivered'),
   tapsNotReady: new Counter('tapgate_taps_not_ready'),
+  tapsNotSent: new Counter('tapgate_taps_not_sent'),
   tapsUnsigned: new Counter('tapgate_taps_unsigned'),
   decisions: new Counter('tapgate_tap_decisions'),
   welcomed: new Counter('tapgate_ws_welcomed'),
@@ -38,6 +39,10 @@ export const metrics = {
   errorFrames: new Counter('tapgate_ws_error_frames'),
   heartbeatMissed: new Counter('tapgate_heartbeat_missed'),
 };
+
+// WebSocket.OPEN. Compared as a number: k6 v0.50 exposes readyState as an object (typeof "object",
+// only loosely equal to 1), so a strict `=== 1` never holds there and every send would be skipped.
+const OPEN = 1;
 
 /** A socket that says hello, waits for `welcome`, then pings every heartbeatIntervalMs. */
 class ProtocolSocket {
@@ -91,8 +96,7 @@ class ProtocolSocket {
     this.heartbeat = setInterval(() => {
       // A ping still unanswered when the next one is due counts as missed.
       if (this.pingSentAt > 0) metrics.heartbeatMissed.add(1, { role: this.role });
-      this.pingSentAt = Date.now();
-      this.send(pingFrame('hb' + this.pingSeq++));
+      if (this.send(pingFrame('hb' + this.pingSeq++))) this.pingSentAt = Date.now();
     }, every);
   }
 
@@ -101,8 +105,16 @@ class ProtocolSocket {
     this.heartbeat = null;
   }
 
+  /** Whether the socket is open, so a frame sent now goes out. */
+  isOpen() {
+    return !this.closed && !!this.ws && Number(this.ws.readyState) === OPEN;
+  }
+
+  /** Sends `text` if the socket is open; false when it was not sent. */
   send(text) {
-    if (!this.closed && this.ws.readyState === 1) this.ws.send(text);
+    if (!this.isOpen()) return false;
+    this.ws.send(text);
+    return true;
   }
 
   close() {
@@ -160,7 +172,7 @@ export class Terminal {
 
   /** Both sockets welcomed and still open. */
   ready() {
-    const up = (s) => s !== null && !!s.welcome && !s.closed;
+    const up = (s) => s !== null && !!s.welcome && s.isOpen();
     return up(this.nea) && up(this.endpoint);
   }
 
@@ -226,8 +238,11 @@ export class Terminal {
     if (held && held.expiresAt - CHALLENGE_MARGIN_MS > Date.now()) return Promise.resolve(held.challenge);
     const ref = 'c' + this.challengeSeq++;
     return new Promise((resolve) => {
+      if (!this.endpoint.send(challengeRequestFrame(ref))) {
+        resolve(undefined);
+        return;
+      }
       this.challengeWaiters[ref] = resolve;
-      this.endpoint.send(challengeRequestFrame(ref));
       setTimeout(() => {
         if (this.challengeWaiters[ref] === undefined) return;
         delete this.challengeWaiters[ref];
@@ -269,18 +284,21 @@ export class Terminal {
         return;
       }
     }
+    const frame = tapFrame({
+      tapId: tapId,
+      kind: 'nfc',
+      bandId: this.bandId,
+      at: new Date(timestamp).toISOString(),
+      proof: proof,
+    });
     const sentAt = Date.now();
+    // Counted as sent (and awaited) only once it went out; one that could not go is a failure of its own.
+    if (!this.endpoint.send(frame)) {
+      metrics.tapsNotSent.add(1);
+      return;
+    }
     this.pending[tapId] = sentAt;
     this.awaitingResult[tapId] = sentAt;
-    this.endpoint.send(
-      tapFrame({
-        tapId: tapId,
-        kind: 'nfc',
-        bandId: this.bandId,
-        at: new Date(timestamp).toISOString(),
-        proof: proof,
-      }),
-    );
     metrics.tapsSent.add(1);
   }
 

@@ -1,4 +1,5 @@
-import { context, trace } from '@opentelemetry/api';
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import {
   PresenceGet,
   TapDeliver,
@@ -26,7 +27,11 @@ describe('Messaging against a real nats-server', () => {
   let a: Messaging;
   let b: Messaging;
   before(async () => {
-    startTelemetry({ serviceName: 'messaging-test' });
+    // A recording tracer (as when an exporter is configured): with none, spans are the API's no-ops.
+    startTelemetry({
+      serviceName: 'messaging-test',
+      spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())],
+    });
     nats = await startNats({ jetstream: false });
     a = new Messaging({ servers: [nats.url], name: 'a', requestTimeoutMs: 500 });
     b = new Messaging({ servers: [nats.url], name: 'b', requestTimeoutMs: 500 });
@@ -52,6 +57,7 @@ describe('Messaging against a real nats-server', () => {
     );
     span.end();
     assert.equal(res.status, 'active');
+    assert.ok(isSpanContextValid(span.spanContext()));
     assert.equal(seenTrace, span.spanContext().traceId);
     stop();
   });

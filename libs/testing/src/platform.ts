@@ -40,6 +40,8 @@ export interface PlatformOptions {
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
   /** Extra NODE_OPTIONS per service name (e.g. "--cpu-prof" for the gateway while profiling). */
   nodeOptions?: Record<string, string>;
+  /** Extra environment for every service (e.g. the OTEL_* variables of the tracing test). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -162,6 +164,7 @@ ${directory}`,
         name,
         script,
         env: {
+          ...this.opts.env,
           ...env(httpPort),
           ...(this.opts.nodeOptions?.[name] ? { NODE_OPTIONS: this.opts.nodeOptions[name] } : {}),
         },

@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { hostname } from 'node:os';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, loadAgentConfig, type AgentConfig } from '@tapgate/config';
+import { ConfigError, loadAgentConfig } from '@tapgate/config';
+import { CONFIG_SECTIONS, type UserStatusConfig } from './config-sections';
 import { connectMessaging, type Messaging } from '@tapgate/messaging';
 import { NestPinoLogger, createLogger, setLogLevel } from '@tapgate/telemetry';
 import { Redis } from 'ioredis';
@@ -17,9 +18,7 @@ import { KvPolicySource } from './policy/kv-policy-source';
 import { type PolicySource } from './policy/policy-source';
 import { UserStatusService } from './status/user-status.service';
 
-// Not 'agent': building it would load the gateway's TLS files; the log level comes as config.logLevel.
-export const CONFIG_SECTIONS = ['nats', 'redis', 'http', 'ldap', 'userStatus'] as const;
-export type UserStatusConfig = AgentConfig<(typeof CONFIG_SECTIONS)[number]>;
+export { CONFIG_SECTIONS, type UserStatusConfig } from './config-sections';
 
 export interface BootstrapOptions {
   /** Default: nymi_agent.toml from TAPGATE_CONFIG plus environment overrides. */

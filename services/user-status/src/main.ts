@@ -1,15 +1,21 @@
+import { ConfigError, loadAgentConfig, loadOrExit } from '@tapgate/config';
 import { startTelemetry, stopOnSignals } from '@tapgate/telemetry';
+import { CONFIG_SECTIONS } from './config-sections';
 
-// Telemetry first: the CommonJS output keeps this call before the requires below, so every
-// instrument and span the app creates is a real one.
-startTelemetry({ serviceName: 'user-status' });
-
-import { ConfigError } from '@tapgate/config';
-import { bootstrap } from './bootstrap';
+// Config first (pure: no spans, no instruments; a bad file fails before anything starts), then telemetry
+// with its [telemetry] settings, then the service, loaded only now so the http, ioredis and Nest
+// instrumentations see those modules load and every module sees the real providers.
+const config = loadOrExit(() => loadAgentConfig({ sections: CONFIG_SECTIONS }));
+startTelemetry({
+  serviceName: config.telemetry.serviceName ?? 'user-status',
+  otlpEndpoint: config.telemetry.otlpEndpoint,
+  metricsIntervalMs: config.telemetry.metricsIntervalMs,
+});
 
 async function main(): Promise<void> {
+  const { bootstrap } = await import('./bootstrap.js');
   try {
-    const app = await bootstrap({ waitForNats: false });
+    const app = await bootstrap({ config, waitForNats: false });
     stopOnSignals('user-status', () => app.close());
   } catch (e) {
     if (e instanceof ConfigError) {

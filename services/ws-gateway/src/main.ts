@@ -8,7 +8,11 @@ const cfg = loadOrExit(() =>
     sections: ['agent', 'webapi', 'nats', 'http', 'gateway', 'telemetry', 'assertions', 'audit'],
   }),
 );
-startTelemetry({ serviceName: 'ws-gateway', otlpEndpoint: cfg.telemetry.otlpEndpoint });
+startTelemetry({
+  serviceName: cfg.telemetry.serviceName ?? 'ws-gateway',
+  otlpEndpoint: cfg.telemetry.otlpEndpoint,
+  metricsIntervalMs: cfg.telemetry.metricsIntervalMs,
+});
 
 void (async () => {
   const { bootstrap, gatewaySettings, setLogLevel } = await import('./bootstrap.js');
