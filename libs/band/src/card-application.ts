@@ -76,8 +76,9 @@ export interface CardResponse {
 
 /** Splits a response APDU into data and status word; a response shorter than 2 bytes is an error. */
 export function parseResponse(response: Buffer): CardResponse {
-  if (response.length < 2)
+  if (response.length < 2) {
     throw new BandCardError(`card answered ${response.length} byte(s), no status word`);
+  }
   return { data: response.subarray(0, -2), sw: response.readUInt16BE(response.length - 2) };
 }
 
@@ -101,8 +102,9 @@ export function selectApdu(aid: Buffer = BAND_CARD_AID): Buffer {
 export function signChallengeApdu(fields: Omit<ProofFields, 'bandId'>, format: ProofFormat): Buffer {
   if (!TERMINAL_ID_PATTERN.test(fields.terminalId)) throw new BandCardError('invalid terminal id');
   if (!CHALLENGE_PATTERN.test(fields.challenge)) throw new BandCardError('invalid challenge');
-  if (!Number.isSafeInteger(fields.timestamp) || fields.timestamp < 0)
+  if (!Number.isSafeInteger(fields.timestamp) || fields.timestamp < 0) {
     throw new BandCardError('invalid timestamp');
+  }
   const terminal = Buffer.from(fields.terminalId, 'ascii');
   const data = Buffer.concat([
     Buffer.alloc(8),

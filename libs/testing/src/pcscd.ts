@@ -18,8 +18,9 @@ export interface VirtualReaderPair {
 
 /** Why pcscd with vpcd cannot run here, or undefined when it can. */
 export function pcscStackProblem(): string | undefined {
-  if (!existsSync(PCSCD_BIN))
+  if (!existsSync(PCSCD_BIN)) {
     return `${PCSCD_BIN} is missing (Debian package pcscd; scripts/setup.sh installs it)`;
+  }
   if (!existsSync(VPCD_DRIVER)) {
     return `${VPCD_DRIVER} is missing (Debian package vsmartcard-vpcd; scripts/setup.sh installs it)`;
   }
@@ -41,6 +42,10 @@ async function freePortPair(): Promise<number> {
     if (port < 65535 && (await portFree(port + 1))) return port;
   }
   throw new Error('no two adjacent free ports for vpcd');
+}
+
+function checkOneEntry(names: string[]): void {
+  if (names.length > 1) throw new RangeError('TestPcscd: one vpcd entry per pcscd (two readers) at most');
 }
 
 function socketAnswers(path: string): Promise<boolean> {
@@ -69,10 +74,14 @@ export class TestPcscd {
     private pairs: VirtualReaderPair[],
   ) {}
 
-  /** Starts pcscd with one vpcd entry (two readers) per name. */
+  /**
+   * Starts pcscd with the vpcd entry `names[0]` (two readers), or none for `[]`. One entry at most: vpcd
+   * keeps its card connections by slot number, so two vpcd entries in one pcscd mix their cards up.
+   */
   static async start(names: string[]): Promise<TestPcscd> {
     const problem = pcscStackProblem();
     if (problem) throw new Error(problem);
+    checkOneEntry(names);
     const dir = mkdtempSync(join(tmpdir(), 'tapgate-pcscd-'));
     const pairs: VirtualReaderPair[] = [];
     for (const name of names) pairs.push({ name, port: await freePortPair() });
@@ -119,7 +128,7 @@ export class TestPcscd {
     const conf = this.writeConfig();
     const run = join(this.dir, 'run');
     const asRoot = process.getuid?.() === 0;
-    const script = 'mkdir -p /run/pcscd 2>/dev/null; mount --bind "$0" /run/pcscd && exec "$1" -f -c "$2"';
+    const script = `mkdir -p /run/pcscd 2>/dev/null; mount --bind "$0" /run/pcscd && exec "$1" -f -c "$2"${process.env.TAPGATE_PCSCD_DEBUG ? ' -d' : ''}`;
     const args = ['--mount', '--propagation', 'private', 'sh', '-c', script, run, PCSCD_BIN, conf];
     this.proc = await spawnServer('unshare', asRoot ? args : ['--map-root-user', ...args], 0, {
       ready: () => socketAnswers(this.socketPath),
@@ -141,8 +150,9 @@ export class TestPcscd {
     this.proc = undefined;
   }
 
-  /** Restarts pcscd with another set of readers (what a reader plugged in or out looks like here). */
+  /** Restarts pcscd with another reader, or none (what readers plugged in or out look like here). */
   async restartWith(names: string[]): Promise<void> {
+    checkOneEntry(names);
     await this.stop();
     const kept = new Map(this.pairs.map((p) => [p.name, p]));
     const pairs: VirtualReaderPair[] = [];

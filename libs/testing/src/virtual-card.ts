@@ -19,8 +19,8 @@ export interface CardBehaviour {
 
 /** Faults a test can inject into a card's exchanges. */
 export interface CardFaults {
-  /** Answers each APDU this much later (a slow card). */
-  delayMs?: number;
+  /** Answers an APDU this much later (a slow card): a number for every APDU, or per command. */
+  delayMs?: number | ((command: Buffer) => number);
   /** Rewrites a response before it is sent (a garbled answer). */
   corrupt?: (command: Buffer, response: Buffer) => Buffer;
   /** Leaves the reader when this command arrives, without answering it (pulled mid-exchange). */
@@ -130,8 +130,10 @@ export class VirtualCard {
     }
     let response = this.behaviour.process(message);
     if (this.faults.corrupt) response = this.faults.corrupt(message, response);
-    if (this.faults.delayMs) {
-      setTimeout(() => this.send(response), this.faults.delayMs);
+    const delay =
+      typeof this.faults.delayMs === 'function' ? this.faults.delayMs(message) : (this.faults.delayMs ?? 0);
+    if (delay > 0) {
+      setTimeout(() => this.send(response), delay);
     } else {
       this.send(response);
     }

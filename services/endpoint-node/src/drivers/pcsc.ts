@@ -208,6 +208,8 @@ export class PcscDriver implements ReaderDriver {
       } else if (!present && was) {
         if (entry.card) entry.card.closed = true;
         entry.card = undefined;
+        // The binding keeps one card handle per reader: a handle left open would stand for the next card.
+        this.disconnect(reader);
         log.debug({ reader: reader.name }, 'card removed');
       }
     });
@@ -217,6 +219,8 @@ export class PcscDriver implements ReaderDriver {
     const { reader } = entry;
     let session: CardSession;
     try {
+      // A handle still open from the previous card (its tap never finished) would not reach this one.
+      if (reader.connected) await new Promise<void>((resolve) => this.disconnect(reader, resolve));
       const protocol = await new Promise<number>((resolve, reject) =>
         reader.connect(
           {
@@ -289,9 +293,17 @@ export class PcscDriver implements ReaderDriver {
   }
 
   private release(reader: PcscReader, session: CardSession): void {
-    if (session.closed || !reader.connected) return;
+    if (!session.closed) this.disconnect(reader);
+  }
+
+  private disconnect(reader: PcscReader, then?: () => void): void {
+    if (!reader.connected) {
+      then?.();
+      return;
+    }
     reader.disconnect(reader.SCARD_LEAVE_CARD, (err) => {
       if (err) log.debug({ reader: reader.name, err: asError(err).message }, 'disconnect failed');
+      then?.();
     });
   }
 }
