@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, sleep } from './ports';
-import { spawnServer, type ManagedProcess } from './process';
+import { canConnect, spawnServer, type ManagedProcess } from './process';
 
 /** vsmartcard's reader driver, as Debian's vsmartcard-vpcd installs it. */
 export const VPCD_DRIVER = process.env.TAPGATE_VPCD_DRIVER ?? '/usr/lib/pcsc/drivers/serial/libifdvpcd.so';
@@ -46,17 +46,6 @@ async function freePortPair(): Promise<number> {
 
 function checkOneEntry(names: string[]): void {
   if (names.length > 1) throw new RangeError('TestPcscd: one vpcd entry per pcscd (two readers) at most');
-}
-
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ path });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /**
@@ -131,7 +120,7 @@ export class TestPcscd {
     const script = `mkdir -p /run/pcscd 2>/dev/null; mount --bind "$0" /run/pcscd && exec "$1" -f -c "$2"${process.env.TAPGATE_PCSCD_DEBUG ? ' -d' : ''}`;
     const args = ['--mount', '--propagation', 'private', 'sh', '-c', script, run, PCSCD_BIN, conf];
     this.proc = await spawnServer('unshare', asRoot ? args : ['--map-root-user', ...args], 0, {
-      ready: () => socketAnswers(this.socketPath),
+      ready: () => canConnect({ path: this.socketPath }),
     });
     // pcscd opens its socket before the readers' drivers have started listening.
     for (const p of this.pairs) {

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { sleep } from './ports';
 
-/** True once something accepts TCP connections on host:port. */
-export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
+/** True once something accepts connections on host:port (TCP), or on a Unix socket path. */
+export function canConnect(port: number | { path: string }, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ port, host });
+    const s = connect(typeof port === 'number' ? { port, host } : port);
     s.once('connect', () => {
       s.destroy();
       resolve(true);
