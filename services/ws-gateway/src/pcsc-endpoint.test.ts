@@ -95,7 +95,6 @@ describe('PC/SC endpoint: pcscd + vpcd virtual reader + virtual cards against a 
     gw = await stack.gateway({ TAPGATE_GATEWAY_ALLOW_UID_TAPS: 'true' });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).ok);
     nea = await neaClient(neaUrl(gw), TERMINAL);
-    await startEndpoint(true);
   });
 
   after(async () => {
@@ -103,6 +102,37 @@ describe('PC/SC endpoint: pcscd + vpcd virtual reader + virtual cards against a 
     await endpoint?.node.stop();
     await stack?.stop();
     await pcscd?.dispose();
+  });
+
+  it('an endpoint started before pcscd keeps running, retries, and finds the readers once pcscd is up', async () => {
+    await pcscd.stop();
+    const started = startEndpoint(true);
+    // The binding would spin in its constructor while pcscd is down; the driver must not let it.
+    const tick = performance.now();
+    await new Promise((r) => setTimeout(r, 600));
+    assert.ok(performance.now() - tick < 1500, 'the event loop kept running while pcscd was down');
+    assert.equal(endpoint, undefined, 'no readers yet');
+    await pcscd.start();
+    await started;
+    assert.deepEqual(
+      endpoint!.driver.list().map((r) => r.reader),
+      [`${READER} 00 00`, `${READER} 00 01`],
+    );
+  });
+
+  it('nfc_reader limits taps to the readers whose name contains it', async () => {
+    const driver = new PcscDriver({ apduTimeoutMs: APDU_TIMEOUT_MS, readerFilter: '00 01' });
+    const reads: string[] = [];
+    await driver.start({ nfc: (r) => reads.push(r.reader ?? ''), ble: () => undefined });
+    try {
+      await waitFor(() => driver.list().length === 1, { what: 'the one matching reader' });
+      assert.deepEqual(
+        driver.list().map((r) => r.reader),
+        [`${READER} 00 01`],
+      );
+    } finally {
+      await driver.stop();
+    }
   });
 
   async function deliveredToNea(record: TapRecord) {

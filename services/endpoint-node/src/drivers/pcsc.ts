@@ -9,6 +9,7 @@ import {
   type Transmit,
 } from '@tapgate/band';
 import { createLogger } from '@tapgate/telemetry';
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { Backoff } from '../backoff';
@@ -121,9 +122,10 @@ export class PcscDriver implements ReaderDriver {
 
   private async connectService(binding: PcscFactory): Promise<void> {
     // The binding's constructor retries in a busy loop while the service is down, which would freeze
-    // the endpoint: on Linux, first make sure pcscd answers on its socket.
-    if (process.platform !== 'win32' && !(await socketAnswers(pcscdSocketPath()))) {
-      this.retry(binding, 'pcscd is not running');
+    // the endpoint: first make sure the service is there.
+    const down = await pcscServiceProblem();
+    if (down) {
+      this.retry(binding, down);
       return;
     }
     if (this.stopped) return;
@@ -310,6 +312,24 @@ export class PcscDriver implements ReaderDriver {
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Why the PC/SC service cannot be used now, or undefined when it runs: on Linux pcscd must answer on its
+ * socket; on Windows the smart card service (SCardSvr) must be running (Windows starts it when a
+ * reader is attached). The Windows check was not run here (no Windows machine).
+ */
+async function pcscServiceProblem(): Promise<string | undefined> {
+  if (process.platform === 'win32') {
+    const state = await new Promise<string>((resolve) =>
+      execFile('sc.exe', ['query', 'SCardSvr'], { timeout: 5000, windowsHide: true }, (err, stdout) =>
+        resolve(err ? '' : stdout),
+      ),
+    );
+    return /RUNNING/.test(state) ? undefined : 'the smart card service (SCardSvr) is not running';
+  }
+  const socket = pcscdSocketPath();
+  return (await socketAnswers(socket)) ? undefined : `pcscd is not running (no answer on ${socket})`;
 }
 
 /** True when something accepts connections on the Unix socket. */
