@@ -1,4 +1,5 @@
 import { BleTapDetector, CURRENT_PROOF_FORMAT, proofFormatOf } from '@tapgate/band';
+import { LEGACY_MODE_VARIABLE } from '@tapgate/config';
 import type { Advert, TapResult } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
 import { AgentClient, TapError, type TapRequest } from './agent-client';
@@ -174,6 +175,6 @@ export class EndpointNode {
 function legacyRefusal(what: string): LocalRefusal {
   return new LocalRefusal(
     LEGACY_PROTOCOL_REFUSED,
-    `refused at the terminal: ${what} speaks an older band protocol and NYMI_NEA_SUPPORT_LEGACY_MODE=0`,
+    `refused at the terminal: ${what} speaks an older band protocol and ${LEGACY_MODE_VARIABLE}=0`,
   );
 }
