@@ -27,13 +27,22 @@ const hiddenFile = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(hiddenFile)) stale('no node_modules/.package-lock.json (never installed, or cut short)');
 const installed = readJson(hiddenFile).packages ?? {};
 
+// The optional dependencies our own workspaces declare for every platform (the PC/SC binding): one
+// missing was added to the lock after this node_modules was installed, so it must be installed now.
+const ownOptional = new Set();
+for (const [path, entry] of Object.entries(wanted)) {
+  if (path === '' || path.startsWith('node_modules/')) continue;
+  for (const name of Object.keys(entry.optionalDependencies ?? {})) ownOptional.add(`node_modules/${name}`);
+}
+const anyPlatform = (entry) => !entry.os && !entry.cpu && !entry.libc;
+
 // Same entries, same content. The root entry ("") is only in package-lock.json; optional packages for
 // another platform (e.g. a darwin-only binary) are in the lock but never installed, as with `npm ci`.
 for (const [path, entry] of Object.entries(wanted)) {
   if (path === '') continue;
   const have = installed[path];
   if (have === undefined) {
-    if (entry.optional) continue;
+    if (entry.optional && !(ownOptional.has(path) && anyPlatform(entry))) continue;
     stale(`${path} is missing`);
   }
   if (JSON.stringify(have) !== JSON.stringify(entry)) stale(`${path} differs from package-lock.json`);

@@ -33,4 +33,13 @@ if ! reachable; then
   echo "setup: run this again; once installed, the demo starts without the network." >&2
   exit 3
 fi
+# The PC/SC binding (@pokusew/pcsclite, native) compiles against Node 24's headers, which the `node`
+# package brings along (its preinstall runs before any install script): node-gyp would otherwise
+# download headers, and for the Node that runs npm here, which may be older than the one that loads it.
+case "$(uname -m)" in
+  x86_64) node_arch=x64 ;;
+  aarch64 | arm64) node_arch=arm64 ;;
+  *) node_arch=$(uname -m) ;;
+esac
+export npm_config_nodedir="$root/node_modules/node/node_modules/node-$(uname -s | tr '[:upper:]' '[:lower:]')-$node_arch"
 npm ci --no-audit --no-fund --loglevel=error --fetch-retries=2 --fetch-timeout=60000

@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(nats-server redis-server openssl)
+# pcscd, vsmartcard-vpcd: the PC/SC tests' reader stack; libpcsclite-dev, g++, make, python3: building
+# the PC/SC binding (@pokusew/pcsclite) during npm ci.
+pkgs=(nats-server redis-server openssl pcscd vsmartcard-vpcd libpcsclite-dev g++ make python3)
 for arg in "$@"; do
   case "$arg" in
     --with-samba) pkgs+=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba ldb-tools ldap-utils faketime) ;;

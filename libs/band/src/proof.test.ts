@@ -152,3 +152,33 @@ describe('benchVerify', () => {
     assert.ok(Math.abs(r.opsPerSecond * r.usPerOp - 1e6) < 1);
   });
 });
+
+describe('proof format 2 (signs the tap kind)', () => {
+  const { privateKey, publicKey } = generateBandKeyPair();
+
+  it('is the documented v2 byte string', () => {
+    assert.equal(
+      proofMessage(fields, { kind: 'ble' }).toString('utf8'),
+      'tapgate-tap-v2\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\nline-4_station-2\nband-0001\n1735689600123\nble',
+    );
+    assert.throws(() => proofMessage(fields, { format: 2 }), /needs kind/);
+  });
+
+  it('verifies only for the kind the band signed; says format 2 on the wire and passes the schema', () => {
+    const proof = signProof(privateKey, fields, { kind: 'nfc' });
+    assert.equal(proof.format, 2);
+    assert.equal(TapProof.safeParse(proof).success, true);
+    assert.equal(verifyProof(publicKey, fields.bandId, proof, 'nfc'), true);
+    assert.equal(verifyProof(publicKey, fields.bandId, proof, 'ble'), false, 'a BLE claim for an NFC answer');
+    assert.equal(verifyProof(publicKey, fields.bandId, proof), false, 'no kind: cannot be checked');
+    const { format: _dropped, ...asV1 } = proof;
+    assert.equal(verifyProof(publicKey, fields.bandId, asV1, 'nfc'), false, 'a v2 signature read as v1');
+  });
+
+  it('a version 1 proof still verifies whatever kind the tap claims (the legacy protocol)', () => {
+    const v1 = signProof(privateKey, fields);
+    assert.equal(v1.format, undefined);
+    assert.equal(verifyProof(publicKey, fields.bandId, v1, 'ble'), true);
+    assert.equal(verifyProof(publicKey, fields.bandId, { ...v1, format: 2 }, 'nfc'), false);
+  });
+});

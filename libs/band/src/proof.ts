@@ -1,5 +1,5 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
-import { BAND_ID_PATTERN, TERMINAL_ID_PATTERN, type TapProof } from '@tapgate/contracts';
+import { BAND_ID_PATTERN, TERMINAL_ID_PATTERN, type TapKind, type TapProof } from '@tapgate/contracts';
 import { isP256 } from './keys';
 
 /**
@@ -20,6 +20,29 @@ import { isP256 } from './keys';
  */
 export const PROOF_DOMAIN = 'tapgate-tap-v1';
 
+/**
+ * Tap proof, version 2 (the current one): version 1's message with the tap kind appended,
+ *
+ *   message = UTF-8 bytes of  "tapgate-tap-v2\n" + challenge + "\n" + terminalId + "\n" + bandId + "\n"
+ *                             + timestamp + "\n" + kind          (kind: "nfc" or "ble")
+ *
+ * and the same key, signature form and encoding. The band itself names the channel it answered on,
+ * so an answer it gave over BLE cannot be relabelled by a terminal as an NFC tap (a site whose policy
+ * allows only NFC taps can rely on that). A v2 proof says so in `format: 2`; a proof without `format`
+ * is version 1.
+ */
+export const PROOF_DOMAIN_V2 = 'tapgate-tap-v2';
+
+/** Proof format versions, oldest first; the last is what current bands make. */
+export const PROOF_FORMATS = [1, 2] as const;
+export type ProofFormat = (typeof PROOF_FORMATS)[number];
+export const CURRENT_PROOF_FORMAT: ProofFormat = 2;
+
+/** The version of a proof on the wire (absent `format` = 1). */
+export function proofFormatOf(proof: TapProof): number {
+  return proof.format ?? 1;
+}
+
 export interface ProofFields {
   challenge: string;
   terminalId: string;
@@ -28,7 +51,17 @@ export interface ProofFields {
   timestamp: number;
 }
 
-const CHALLENGE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+/** What a version 2 proof signs besides the version 1 fields. */
+export interface ProofOptions {
+  /** 1 (legacy) or 2; defaults to 2 when `kind` is given, else 1. */
+  format?: ProofFormat;
+  kind?: TapKind;
+}
+
+const TAP_KINDS: readonly string[] = ['nfc', 'ble'];
+
+/** The gateway's challenge as a band accepts it: 16-128 base64url characters. */
+export const CHALLENGE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{86}$/;
 const SIGNATURE_BYTES = 64;
 
@@ -48,37 +81,65 @@ function fieldProblem(f: ProofFields): string | undefined {
   return undefined;
 }
 
-/** The exact bytes a band signs. Throws on fields that would make the message ambiguous. */
-export function proofMessage(fields: ProofFields): Buffer {
+function formatOf(opts: ProofOptions): ProofFormat {
+  return opts.format ?? (opts.kind === undefined ? 1 : 2);
+}
+
+/**
+ * The exact bytes a band signs (version 1, or version 2 with `kind`). Throws on fields that would make
+ * the message ambiguous.
+ */
+export function proofMessage(fields: ProofFields, opts: ProofOptions = {}): Buffer {
   const problem = fieldProblem(fields);
   if (problem) throw new Error(`tap proof: ${problem}`);
-  return messageBytes(fields);
-}
-
-function messageBytes(f: ProofFields): Buffer {
-  return Buffer.from(`${PROOF_DOMAIN}\n${f.challenge}\n${f.terminalId}\n${f.bandId}\n${f.timestamp}`, 'utf8');
-}
-
-/** Signs a tap proof with the band's private key (what a band does when tapped). */
-export function signProof(privateKey: KeyObject, fields: ProofFields): TapProof {
-  if (privateKey.type !== 'private' || !isP256(privateKey)) {
-    throw new Error('tap proof: signing needs an EC P-256 private key');
+  const format = formatOf(opts);
+  if (format === 2 && (opts.kind === undefined || !TAP_KINDS.includes(opts.kind))) {
+    throw new Error('tap proof: a version 2 proof needs kind "nfc" or "ble"');
   }
-  const signature = sign('sha256', proofMessage(fields), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  if (format !== 1 && format !== 2) throw new Error(`tap proof: unknown format ${String(format)}`);
+  return messageBytes(fields, format, opts.kind);
+}
+
+function messageBytes(f: ProofFields, format: ProofFormat, kind: TapKind | undefined): Buffer {
+  const v1 = `${f.challenge}\n${f.terminalId}\n${f.bandId}\n${f.timestamp}`;
+  return Buffer.from(format === 1 ? `${PROOF_DOMAIN}\n${v1}` : `${PROOF_DOMAIN_V2}\n${v1}\n${kind}`, 'utf8');
+}
+
+/** The TapProof for a signature made over `fields` (a band's raw 64-byte answer, for instance). */
+export function proofFromSignature(
+  fields: ProofFields,
+  signature: Buffer,
+  opts: ProofOptions = {},
+): TapProof {
+  const format = formatOf(opts);
   return {
     challenge: fields.challenge,
     terminalId: fields.terminalId,
     timestamp: fields.timestamp,
     signature: signature.toString('base64url'),
+    ...(format === 1 ? {} : { format }),
   };
+}
+
+/** Signs a tap proof with the band's private key (what a band does when tapped). */
+export function signProof(privateKey: KeyObject, fields: ProofFields, opts: ProofOptions = {}): TapProof {
+  if (privateKey.type !== 'private' || !isP256(privateKey)) {
+    throw new Error('tap proof: signing needs an EC P-256 private key');
+  }
+  const signature = sign('sha256', proofMessage(fields, opts), {
+    key: privateKey,
+    dsaEncoding: 'ieee-p1363',
+  });
+  return proofFromSignature(fields, signature, opts);
 }
 
 /**
  * True only when `proof.signature` is a valid signature by `publicKey` over the proof message for
- * `bandId`. Never throws: malformed proofs, keys of another type and garbage all give false.
- * Freshness, single use and the terminal match are the caller's checks (they need its state).
+ * `bandId` (and, for a version 2 proof, for the tap's `kind`). Never throws: malformed proofs, keys of
+ * another type and garbage all give false. Freshness, single use and the terminal match are the
+ * caller's checks (they need its state).
  */
-export function verifyProof(publicKey: KeyObject, bandId: string, proof: TapProof): boolean {
+export function verifyProof(publicKey: KeyObject, bandId: string, proof: TapProof, kind?: TapKind): boolean {
   try {
     if (!proof || typeof proof !== 'object' || publicKey?.type !== 'public' || !isP256(publicKey)) {
       return false;
@@ -101,7 +162,16 @@ export function verifyProof(publicKey: KeyObject, bandId: string, proof: TapProo
     if (signature.length !== SIGNATURE_BYTES || signature.toString('base64url') !== proof.signature) {
       return false;
     }
-    return verify('sha256', messageBytes(fields), { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+    const format = proofFormatOf(proof);
+    if (format !== 1 && format !== 2) return false;
+    // A v2 proof is checked against the kind the tap claims; without one it cannot be checked at all.
+    if (format === 2 && (kind === undefined || !TAP_KINDS.includes(kind))) return false;
+    return verify(
+      'sha256',
+      messageBytes(fields, format, kind),
+      { key: publicKey, dsaEncoding: 'ieee-p1363' },
+      signature,
+    );
   } catch {
     return false;
   }

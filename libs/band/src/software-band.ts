@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BAND_ID_PATTERN, type Advert, type TapProof } from '@tapgate/contracts';
+import { BAND_ID_PATTERN, type Advert, type TapKind, type TapProof } from '@tapgate/contracts';
 import { exportBandPublicKeyRaw, generateBandKeyPair, isP256 } from './keys';
 import { signProof } from './proof';
 
@@ -17,6 +17,11 @@ export interface TapRequest {
   terminalId: string;
   /** Milliseconds since the epoch; defaults to now. */
   timestamp?: number;
+  /**
+   * The channel the band answers on. Given: a version 2 proof, which signs it (what current bands make).
+   * Absent: a version 1 proof (what bands of the older protocol make).
+   */
+  kind?: TapKind;
 }
 
 export class BandStateError extends Error {
@@ -145,12 +150,16 @@ export class SoftwareBand {
    */
   answerTap(request: TapRequest): TapProof | undefined {
     if (this.current !== 'authenticated') return undefined;
-    return signProof(this.privateKey, {
-      challenge: request.challenge,
-      terminalId: request.terminalId,
-      bandId: this.bandId,
-      timestamp: request.timestamp ?? Date.now(),
-    });
+    return signProof(
+      this.privateKey,
+      {
+        challenge: request.challenge,
+        terminalId: request.terminalId,
+        bandId: this.bandId,
+        timestamp: request.timestamp ?? Date.now(),
+      },
+      { kind: request.kind },
+    );
   }
 }
 

@@ -17,6 +17,8 @@ const DEFAULTS = {
   driver: 'simulated',
   controlPort: 9130,
   logLevel: 'info',
+  nfcApduTimeoutMs: 3000,
+  supportLegacyMode: true,
 };
 
 describe('loadEndpointConfig (nbe.toml)', () => {
@@ -65,6 +67,8 @@ ca_file = "ca.pem"
 driver = "ble"
 control_port = 0
 log_level = "debug"
+nfc_reader = "PICC"
+nfc_apdu_timeout_ms = 1500
 `,
     );
     assert.deepEqual(loadEndpointConfig({ path: file, env: {} }), {
@@ -79,6 +83,24 @@ log_level = "debug"
       driver: 'ble',
       controlPort: 0,
       logLevel: 'debug',
+      nfcReader: 'PICC',
+      nfcApduTimeoutMs: 1500,
+      supportLegacyMode: true,
+    });
+  });
+
+  it('NYMI_NEA_SUPPORT_LEGACY_MODE: unset or 1 accepts legacy bands, 0 refuses them, anything else is an error', () => {
+    const load = (v: string | undefined) =>
+      loadEndpointConfig({
+        env: v === undefined ? {} : { NYMI_NEA_SUPPORT_LEGACY_MODE: v },
+        platform: 'win32',
+      }).supportLegacyMode;
+    assert.equal(load(undefined), true);
+    assert.equal(load('1'), true);
+    assert.equal(load('0'), false);
+    assertConfigError(() => load('yes'), {
+      key: 'NYMI_NEA_SUPPORT_LEGACY_MODE',
+      problem: 'must be 0 or 1 (got "yes")',
     });
   });
 

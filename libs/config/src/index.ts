@@ -1,7 +1,12 @@
 export { gatewayBaseline, userStatusBaseline, type BaselineOf } from './baseline';
 export { ConfigError } from './errors';
 export { loadAgentConfig, type LoadAgentOptions } from './load-agent';
-export { loadEndpointConfig, DEFAULT_NBE_PATH, type EndpointConfig } from './load-endpoint';
+export {
+  loadEndpointConfig,
+  DEFAULT_NBE_PATH,
+  LEGACY_MODE_VARIABLE,
+  type EndpointConfig,
+} from './load-endpoint';
 export { loadOrExit } from './exit';
 export { redactConfig } from './redact';
 export { AGENT_SECTIONS, type AgentConfig, type AgentSectionName } from './registry';

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { ConfigError } from './errors';
 import { NOT_CONFIG_KEYS } from './registry';
 import { checkEnvKeys, checkKnownKeys, readSection, type Location } from './section';
 import { nbeSection, type EndpointSettings } from './sections/nbe';
@@ -11,7 +12,27 @@ export const DEFAULT_NBE_PATH = {
   linux: '/usr/bin/nbe.toml',
 } as const;
 
-export type EndpointConfig = { file?: string } & EndpointSettings;
+export type EndpointConfig = {
+  file?: string;
+  /**
+   * NYMI_NEA_SUPPORT_LEGACY_MODE as Nymi's guide has it for terminals: unset or 1 = bands of an older band
+   * protocol are accepted as policy allows; 0 = the terminal refuses them (docs/protocol.md §12).
+   */
+  supportLegacyMode: boolean;
+} & EndpointSettings;
+
+/** The environment variable of Nymi's guide that switches legacy band support off (0) or on (1). */
+export const LEGACY_MODE_VARIABLE = 'NYMI_NEA_SUPPORT_LEGACY_MODE';
+
+function legacyMode(env: NodeJS.ProcessEnv): boolean {
+  const raw = env[LEGACY_MODE_VARIABLE];
+  if (raw === undefined || raw.trim() === '' || raw.trim() === '1') return true;
+  if (raw.trim() === '0') return false;
+  throw new ConfigError({
+    key: LEGACY_MODE_VARIABLE,
+    problem: `must be 0 or 1 (got ${JSON.stringify(raw)})`,
+  });
+}
 
 const ENV_PREFIX = 'TAPGATE_NBE_';
 
@@ -46,6 +67,6 @@ export function loadEndpointConfig(
   checkKnownKeys(doc, nbeSection.fields, loc);
   checkEnvKeys(env, [{ prefix: ENV_PREFIX, fields: nbeSection.fields }], NOT_CONFIG_KEYS);
   const { values, at } = readSection(nbeSection, doc, env, loc);
-  const settings = nbeSection.build(values, at);
+  const settings = { ...nbeSection.build(values, at), supportLegacyMode: legacyMode(env) };
   return file === undefined ? settings : { file, ...settings };
 }

@@ -7,3 +7,5 @@ export * from './service-process';
 export * from './platform';
 export * from './memory-probe-client';
 export * from './fuzz';
+export * from './pcscd';
+export * from './virtual-card';

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { sleep } from './ports';
 
-/** True once something accepts TCP connections on host:port. */
-export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
+/** True once something accepts connections on host:port (TCP), or on a Unix socket path. */
+export function canConnect(port: number | { path: string }, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ port, host });
+    const s = connect(typeof port === 'number' ? { port, host } : port);
     s.once('connect', () => {
       s.destroy();
       resolve(true);
@@ -29,7 +29,13 @@ export async function spawnServer(
   cmd: string,
   args: string[],
   port: number,
-  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: {
+    timeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    /** When it is ready, for a server that is not reached over TCP (default: `port` accepts). */
+    ready?: () => Promise<boolean>;
+  } = {},
 ): Promise<ManagedProcess> {
   const child = spawn(cmd, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,10 +62,11 @@ export async function spawnServer(
     out += `\nspawn error: ${e.message}`;
   });
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
-  while (!(await canConnect(port))) {
+  const ready = opts.ready ?? (() => canConnect(port));
+  while (!(await ready())) {
     if (exited || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${cmd} did not start on port ${port}:\n${out}`);
+      throw new Error(`${cmd} did not start${opts.ready ? '' : ` on port ${port}`}:\n${out}`);
     }
     await sleep(20);
   }

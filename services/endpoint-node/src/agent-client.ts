@@ -16,6 +16,7 @@ import {
 import { createLogger } from '@tapgate/telemetry';
 import WebSocket from 'ws';
 import { Backoff } from './backoff';
+import type { BandSigner } from './drivers/driver';
 
 const log = createLogger('agent-client');
 
@@ -39,8 +40,11 @@ export interface TapRequest {
   kind: TapKind;
   bandId?: string;
   uid?: string;
-  /** Signs the challenge for this terminal; undefined = the band did not answer. */
-  sign?: (challenge: string, terminalId: string) => TapProof | undefined;
+  /**
+   * Signs the challenge for this terminal; undefined = the band did not answer; a rejection = the band's
+   * answer failed (card pulled, garbled answer), with the reason.
+   */
+  sign?: BandSigner;
 }
 
 export class TapError extends Error {
@@ -248,7 +252,12 @@ export class AgentClient extends EventEmitter {
     let proof: TapProof | undefined;
     if (req.sign) {
       const challenge = await this.freshChallenge();
-      proof = req.sign(challenge, this.opts.terminalId);
+      try {
+        proof = await req.sign(challenge, this.opts.terminalId);
+      } catch (e) {
+        if (e instanceof TapError) throw e;
+        throw new TapError(`the band's answer failed: ${(e as Error).message}`);
+      }
       if (!proof) throw new TapError('the band did not answer (is it authenticated?)');
     }
     const tapId = randomUUID();

@@ -66,7 +66,7 @@ export function startControlServer(
         const { result, error } = await node.sendRecorded({
           kind: 'nfc',
           bandId,
-          sign: (challenge, terminal) => band.answerTap({ challenge, terminalId: terminal }),
+          sign: (challenge, terminal) => band.answerTap({ challenge, terminalId: terminal, kind: 'nfc' }),
         });
         return reply(res, result ? 200 : 502, result ?? { error: error ?? 'tap failed' });
       }

@@ -1,8 +1,9 @@
-import { BleTapDetector } from '@tapgate/band';
+import { BleTapDetector, CURRENT_PROOF_FORMAT, proofFormatOf } from '@tapgate/band';
+import { LEGACY_MODE_VARIABLE } from '@tapgate/config';
 import type { Advert, TapResult } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
-import { AgentClient, type TapRequest } from './agent-client';
-import type { BleSample, NfcRead, ReaderDriver } from './drivers/driver';
+import { AgentClient, TapError, type TapRequest } from './agent-client';
+import type { BandSigner, BleSample, NfcRead, ReaderDriver } from './drivers/driver';
 
 const log = createLogger('endpoint-node');
 
@@ -14,6 +15,38 @@ export interface EndpointNodeOptions {
   client: AgentClient;
   driver: ReaderDriver;
   ble: { windowTap: number; windowLong: number; threshold: number };
+  /**
+   * NYMI_NEA_SUPPORT_LEGACY_MODE (docs/configuration.md): false refuses, at the terminal, bands that
+   * speak only an older band protocol (plain UID badges, card application or proof format older than
+   * the current one). Default true: they are sent on, and the gateway decides as policy says.
+   */
+  supportLegacyMode?: boolean;
+}
+
+/** The reason recorded for a tap refused at the terminal because its band speaks an older protocol. */
+export const LEGACY_PROTOCOL_REFUSED = 'legacy_protocol';
+
+/** A tap the terminal refused itself (never sent to the gateway), with its reason. */
+export class LocalRefusal extends TapError {
+  constructor(
+    readonly reason: typeof LEGACY_PROTOCOL_REFUSED,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What a tap record says. */
+export interface TapRecord {
+  at: string;
+  kind: string;
+  bandId?: string;
+  uid?: string;
+  reader?: string;
+  result?: TapResult;
+  /** Refused by the terminal itself (legacy switch); nothing reached the gateway. */
+  refused?: { reason: string; message: string };
+  error?: string;
 }
 
 /**
@@ -25,8 +58,7 @@ export class EndpointNode {
   private advertQueue: Advert[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   /** Recent tap outcomes, newest first (shown by the control port's status). */
-  readonly recent: Array<{ at: string; kind: string; bandId?: string; result?: TapResult; error?: string }> =
-    [];
+  readonly recent: TapRecord[] = [];
 
   constructor(private readonly opts: EndpointNodeOptions) {
     this.detector = new BleTapDetector(opts.ble);
@@ -46,7 +78,35 @@ export class EndpointNode {
   }
 
   private onNfc(read: NfcRead): Promise<TapResult | undefined> {
-    return this.send({ kind: 'nfc', bandId: read.bandId, uid: read.uid, sign: read.sign });
+    const version = read.uid !== undefined && read.bandId === undefined ? 0 : read.protocolVersion;
+    const req = { kind: 'nfc' as const, bandId: read.bandId, uid: read.uid, sign: this.guard(read.sign) };
+    if (this.opts.supportLegacyMode === false && version !== undefined && version < CURRENT_PROOF_FORMAT) {
+      const what = version === 0 ? 'a plain UID badge' : `band protocol version ${version}`;
+      return this.refuseLocally(req, read.reader, legacyRefusal(what));
+    }
+    return this.send(req, read.reader);
+  }
+
+  /**
+   * With legacy mode off, a band whose proof turns out to be of an older format is refused even when the
+   * driver could not tell its protocol before it signed (BLE, the simulated driver).
+   */
+  private guard(sign: BandSigner | undefined): BandSigner | undefined {
+    if (!sign || this.opts.supportLegacyMode !== false) return sign;
+    return async (challenge, terminalId) => {
+      const proof = await sign(challenge, terminalId);
+      if (proof && proofFormatOf(proof) < CURRENT_PROOF_FORMAT) {
+        throw legacyRefusal(`proof format ${proofFormatOf(proof)}`);
+      }
+      return proof;
+    };
+  }
+
+  private async refuseLocally(req: TapRequest, reader: string | undefined, refusal: LocalRefusal) {
+    const entry = this.record(req, reader);
+    entry.refused = { reason: refusal.reason, message: refusal.message };
+    log.warn({ band: req.bandId, reader, reason: refusal.reason }, refusal.message);
+    return undefined;
   }
 
   private onBle(sample: BleSample): void {
@@ -60,7 +120,7 @@ export class EndpointNode {
     const seen = this.detector.feed(sample.bandId, sample.rssi, sample.atMs);
     if (seen.tap) {
       log.info({ band: sample.bandId, average: seen.tapAverage }, 'BLE tap detected');
-      void this.send({ kind: 'ble', bandId: sample.bandId, sign: sample.sign });
+      void this.send({ kind: 'ble', bandId: sample.bandId, sign: this.guard(sample.sign) });
     }
   }
 
@@ -72,19 +132,26 @@ export class EndpointNode {
   }
 
   /** Sends a tap and records its outcome; resolves undefined when it could not be sent. */
-  async send(req: TapRequest): Promise<TapResult | undefined> {
-    return (await this.sendRecorded(req)).result;
+  async send(req: TapRequest, reader?: string): Promise<TapResult | undefined> {
+    return (await this.sendRecorded(req, reader)).result;
   }
 
-  /** Sends a tap; resolves with its own record (result or error), whatever other taps run meanwhile. */
-  async sendRecorded(req: TapRequest): Promise<(typeof this.recent)[number]> {
-    const entry: (typeof this.recent)[number] = {
+  private record(req: TapRequest, reader: string | undefined): TapRecord {
+    const entry: TapRecord = {
       at: new Date().toISOString(),
       kind: req.kind,
-      bandId: req.bandId,
+      ...(req.bandId === undefined ? {} : { bandId: req.bandId }),
+      ...(req.uid === undefined ? {} : { uid: req.uid }),
+      ...(reader === undefined ? {} : { reader }),
     };
     this.recent.unshift(entry);
     this.recent.length = Math.min(this.recent.length, 20);
+    return entry;
+  }
+
+  /** Sends a tap; resolves with its own record (result or error), whatever other taps run meanwhile. */
+  async sendRecorded(req: TapRequest, reader?: string): Promise<TapRecord> {
+    const entry = this.record(req, reader);
     try {
       entry.result = await this.opts.client.tap(req);
       const d = entry.result.decision;
@@ -93,9 +160,21 @@ export class EndpointNode {
         'tap answered',
       );
     } catch (e) {
-      entry.error = (e as Error).message;
-      log.warn({ band: req.bandId, err: entry.error }, 'tap failed');
+      if (e instanceof LocalRefusal) {
+        entry.refused = { reason: e.reason, message: e.message };
+        log.warn({ band: req.bandId, reader, reason: e.reason }, e.message);
+      } else {
+        entry.error = (e as Error).message;
+        log.warn({ band: req.bandId, reader, err: entry.error }, 'tap failed');
+      }
     }
     return entry;
   }
+}
+
+function legacyRefusal(what: string): LocalRefusal {
+  return new LocalRefusal(
+    LEGACY_PROTOCOL_REFUSED,
+    `refused at the terminal: ${what} speaks an older band protocol and ${LEGACY_MODE_VARIABLE}=0`,
+  );
 }

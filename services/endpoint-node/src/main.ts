@@ -4,6 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentClient } from './agent-client';
 import { startControlServer } from './control-server';
+import { PcscDriver } from './drivers/pcsc';
 import { SimulatedDriver } from './drivers/simulated';
 import { EndpointNode } from './endpoint-node';
 import { setLogLevel } from '@tapgate/telemetry';
@@ -86,16 +87,18 @@ async function main(): Promise<void> {
 
 async function run(cfg: ReturnType<typeof loadEndpointConfig>, bandsDir: string | undefined): Promise<void> {
   setLogLevel(cfg.logLevel);
-  if (cfg.driver !== 'simulated') {
-    console.error(`driver "${cfg.driver}" is not available in this build; use driver = "simulated"`);
+  if (cfg.driver !== 'simulated' && cfg.driver !== 'nfc') {
+    console.error(`driver "${cfg.driver}" is not available in this build; use "simulated" or "nfc"`);
     process.exit(2);
   }
-  const driver = new SimulatedDriver();
-  if (bandsDir) {
+  const simulated = cfg.driver === 'simulated' ? new SimulatedDriver() : undefined;
+  if (simulated && bandsDir) {
     for (const f of readdirSync(bandsDir).filter((n) => n.endsWith('.json'))) {
-      driver.addBand(SoftwareBand.loadOrCreate(join(bandsDir, f)));
+      simulated.addBand(SoftwareBand.loadOrCreate(join(bandsDir, f)));
     }
   }
+  const driver =
+    simulated ?? new PcscDriver({ readerFilter: cfg.nfcReader, apduTimeoutMs: cfg.nfcApduTimeoutMs });
   const client = new AgentClient({
     url: cfg.agentUrl,
     terminalId: cfg.terminalId,
@@ -103,17 +106,21 @@ async function run(cfg: ReturnType<typeof loadEndpointConfig>, bandsDir: string 
     ca: cfg.ca,
     clientCertificate: cfg.clientCertificate,
     software: { name: 'tapgate-endpoint-node', version: '0.1.0' },
-    capabilities: ['nfc', 'ble', 'simulated'],
+    capabilities: simulated ? ['nfc', 'ble', 'simulated'] : ['nfc'],
   });
   const node = new EndpointNode({
     client,
     driver,
     ble: { windowTap: cfg.rssiWindowTap, windowLong: cfg.rssiWindowLong, threshold: cfg.rssiTapThreshold },
+    supportLegacyMode: cfg.supportLegacyMode,
   });
-  await node.start();
+  await node.start().catch((e: unknown) => {
+    console.error((e as Error).message);
+    process.exit(2);
+  });
   const control =
-    cfg.controlPort > 0
-      ? await startControlServer(cfg.controlPort, cfg.terminalId, driver, node, client)
+    simulated && cfg.controlPort > 0
+      ? await startControlServer(cfg.controlPort, cfg.terminalId, simulated, node, client)
       : undefined;
   const stop = () => {
     control?.close();

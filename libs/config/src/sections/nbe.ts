@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { TERMINAL_ID_PATTERN } from '@tapgate/contracts';
-import { integer, oneOf, optionalPath, text, url } from '../fields';
+import { integer, oneOf, optionalPath, optionalText, text, url } from '../fields';
 import { loadClientCertificate, readCaBundle, type ClientCertificateMaterial } from '../pem';
 import { defineSection } from '../section';
 import { defined, subjectSafeName } from '../util';
@@ -27,6 +27,10 @@ export interface EndpointSettings {
   /** The simulated driver's control port on 127.0.0.1; 0 = off. */
   controlPort: number;
   logLevel: LogLevel;
+  /** driver "nfc": only readers whose name contains this (case-insensitive) take taps; unset = all. */
+  nfcReader?: string;
+  /** driver "nfc": how long one APDU may take before the card counts as not answering. */
+  nfcApduTimeoutMs: number;
 }
 
 export const nbeSection = defineSection({
@@ -51,6 +55,8 @@ export const nbeSection = defineSection({
     driver: oneOf(ENDPOINT_DRIVERS, 'simulated'),
     control_port: integer({ default: 9130, min: 0, max: 65535 }),
     log_level: oneOf(LOG_LEVELS, 'info'),
+    nfc_reader: optionalText(),
+    nfc_apdu_timeout_ms: integer({ default: 3000, min: 100, max: 60_000 }),
   },
   build: (v, at): EndpointSettings => {
     if (v.rssi_window_long < v.rssi_window_tap) {
@@ -74,6 +80,8 @@ export const nbeSection = defineSection({
       driver: v.driver,
       controlPort: v.control_port,
       logLevel: v.log_level,
+      nfcReader: v.nfc_reader,
+      nfcApduTimeoutMs: v.nfc_apdu_timeout_ms,
     });
   },
 });

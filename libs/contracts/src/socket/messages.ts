@@ -65,6 +65,8 @@ export const TapProof = z
     terminalId: TerminalId,
     /** IEEE P1363 (r||s) signature, base64url. */
     signature: Base64Url.min(80).max(100),
+    /** Proof format version (docs/protocol.md §5); absent = 1. Version 2 also signs the tap kind. */
+    format: z.literal(2).optional(),
   })
   .strict();
 export type TapProof = z.infer<typeof TapProof>;

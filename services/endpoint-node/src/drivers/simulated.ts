@@ -1,5 +1,5 @@
 import { RssiScript, SoftwareBand } from '@tapgate/band';
-import type { TapProof } from '@tapgate/contracts';
+import type { TapKind, TapProof } from '@tapgate/contracts';
 import type { DriverSink, ReaderDriver } from './driver';
 
 /** How often a band with a steady RSSI advertises (BLE adverts every second are typical). */
@@ -52,15 +52,16 @@ export class SimulatedDriver implements ReaderDriver {
     return b.band;
   }
 
-  private signer(band: SoftwareBand) {
+  /** A current-protocol band signs the channel it answers on (proof format 2). */
+  private signer(band: SoftwareBand, kind: TapKind) {
     return (challenge: string, terminalId: string): TapProof | undefined =>
-      band.answerTap({ challenge, terminalId });
+      band.answerTap({ challenge, terminalId, kind });
   }
 
   /** An NFC tap of this band on the reader. */
   tapNfc(bandId: string): void {
     const band = this.band(bandId);
-    this.sink?.nfc({ bandId, sign: this.signer(band) });
+    this.sink?.nfc({ bandId, sign: this.signer(band, 'nfc') });
   }
 
   /** A plain badge (UID only, no signature). */
@@ -119,7 +120,7 @@ export class SimulatedDriver implements ReaderDriver {
       rssi,
       state: state === 'authenticated' ? 'authenticated' : state === 'on_wrist' ? 'on_wrist' : 'unclasped',
       atMs: Date.now(),
-      sign: this.signer(b.band),
+      sign: this.signer(b.band, 'ble'),
     });
   }
 }

@@ -195,7 +195,7 @@ export class TapDecider {
     if (tap.proof.terminalId !== conn.terminalId) {
       return refuse(RefusalReason.WrongTerminal, 'The tap was made at another terminal. Tap again here.');
     }
-    if (!verifyProof(enrollment.publicKey, bandId, tap.proof)) {
+    if (!verifyProof(enrollment.publicKey, bandId, tap.proof, tap.kind)) {
       return refuse(
         RefusalReason.BadSignature,
         'The band could not be verified. Tap again; if it happens again, ask an administrator.',
