@@ -17,6 +17,8 @@ const DEFAULTS = {
   driver: 'simulated',
   controlPort: 9130,
   logLevel: 'info',
+  logFileMaxBytes: 10 * 1024 * 1024,
+  logFileKeep: 5,
 };
 
 describe('loadEndpointConfig (nbe.toml)', () => {
@@ -65,6 +67,9 @@ ca_file = "ca.pem"
 driver = "ble"
 control_port = 0
 log_level = "debug"
+log_file = "logs/endpoint.log"
+log_file_max_mb = 2
+log_file_keep = 3
 `,
     );
     assert.deepEqual(loadEndpointConfig({ path: file, env: {} }), {
@@ -79,6 +84,9 @@ log_level = "debug"
       driver: 'ble',
       controlPort: 0,
       logLevel: 'debug',
+      logFile: join(tmp.dir, 'site/logs/endpoint.log'),
+      logFileMaxBytes: 2 * 1024 * 1024,
+      logFileKeep: 3,
     });
   });
 

@@ -1,13 +1,16 @@
 import { SoftwareBand, exportBandPublicKeyJwk } from '@tapgate/band';
 import { loadEndpointConfig, loadOrExit } from '@tapgate/config';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { AgentClient } from './agent-client';
 import { startControlServer } from './control-server';
+import { createDriver, DriverUnavailableError } from './drivers/create';
 import { SimulatedDriver } from './drivers/simulated';
+import { BleUnavailableError } from './drivers/ble';
 import { EndpointNode } from './endpoint-node';
-import { setLogLevel } from '@tapgate/telemetry';
+import { RotatingLogFile } from './rotating-log';
+import { setLogDestination, setLogLevel } from '@tapgate/telemetry';
 import { parseArgs } from 'node:util';
+
+const SOFTWARE = { name: 'tapgate-endpoint-node', version: '0.1.0' } as const;
 
 const USAGE = `Tapgate endpoint node
 
@@ -17,7 +20,9 @@ const USAGE = `Tapgate endpoint node
   endpoint-node rssi <bandId> <dBm|off>              steady RSSI for a simulated band
   endpoint-node approach <bandId>                    replay an approach (BLE tap if enabled)
   endpoint-node status                               connection, bands and recent taps
+  endpoint-node check [--config FILE]                load nbe.toml and report problems (exit 1)
   endpoint-node band new --out FILE                  create a software band key file
+  endpoint-node --version                            print the version
 
 Options: --config FILE (nbe.toml; default: the platform path), --control-port N (default: nbe.toml
 control_port), --bands DIR (software band files *.json for the simulated driver).`;
@@ -45,10 +50,17 @@ async function main(): Promise<void> {
       bands: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
     },
   });
   if (values.help) {
     console.log(USAGE);
+    return;
+  }
+  if (values.version) {
+    console.log(
+      `${SOFTWARE.name} ${SOFTWARE.version} (node ${process.versions.node} ${process.platform}-${process.arch})`,
+    );
     return;
   }
   const [command = 'run', ...rest] = positionals;
@@ -64,6 +76,11 @@ async function main(): Promise<void> {
   switch (command) {
     case 'run':
       return run(cfg, values.bands);
+    case 'check':
+      console.log(
+        `${cfg.file ?? 'no nbe.toml (defaults)'}: OK (terminal ${cfg.terminalId}, driver ${cfg.driver})`,
+      );
+      return;
     case 'status':
       return control(port, 'GET', '/status');
     case 'tap':
@@ -86,15 +103,16 @@ async function main(): Promise<void> {
 
 async function run(cfg: ReturnType<typeof loadEndpointConfig>, bandsDir: string | undefined): Promise<void> {
   setLogLevel(cfg.logLevel);
-  if (cfg.driver !== 'simulated') {
-    console.error(`driver "${cfg.driver}" is not available in this build; use driver = "simulated"`);
-    process.exit(2);
+  if (cfg.logFile) {
+    setLogDestination(new RotatingLogFile(cfg.logFile, cfg.logFileMaxBytes, cfg.logFileKeep), cfg.logLevel);
   }
-  const driver = new SimulatedDriver();
-  if (bandsDir) {
-    for (const f of readdirSync(bandsDir).filter((n) => n.endsWith('.json'))) {
-      driver.addBand(SoftwareBand.loadOrCreate(join(bandsDir, f)));
-    }
+  let driver;
+  try {
+    driver = createDriver(cfg.driver, { bandsDir });
+  } catch (e) {
+    if (!(e instanceof DriverUnavailableError)) throw e;
+    console.error(`${e.message}; use driver = "simulated" or "ble"`);
+    process.exit(2);
   }
   const client = new AgentClient({
     url: cfg.agentUrl,
@@ -102,17 +120,26 @@ async function run(cfg: ReturnType<typeof loadEndpointConfig>, bandsDir: string 
     credential: cfg.credential,
     ca: cfg.ca,
     clientCertificate: cfg.clientCertificate,
-    software: { name: 'tapgate-endpoint-node', version: '0.1.0' },
-    capabilities: ['nfc', 'ble', 'simulated'],
+    software: SOFTWARE,
+    capabilities:
+      driver instanceof SimulatedDriver
+        ? ['nfc', 'ble', 'simulated']
+        : cfg.driver === 'ble'
+          ? ['ble']
+          : ['nfc'],
   });
   const node = new EndpointNode({
     client,
     driver,
     ble: { windowTap: cfg.rssiWindowTap, windowLong: cfg.rssiWindowLong, threshold: cfg.rssiTapThreshold },
   });
-  await node.start();
+  await node.start().catch((e: unknown) => {
+    if (!(e instanceof BleUnavailableError)) throw e;
+    console.error(e.message);
+    process.exit(2);
+  });
   const control =
-    cfg.controlPort > 0
+    cfg.controlPort > 0 && driver instanceof SimulatedDriver
       ? await startControlServer(cfg.controlPort, cfg.terminalId, driver, node, client)
       : undefined;
   const stop = () => {

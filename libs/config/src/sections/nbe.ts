@@ -27,6 +27,10 @@ export interface EndpointSettings {
   /** The simulated driver's control port on 127.0.0.1; 0 = off. */
   controlPort: number;
   logLevel: LogLevel;
+  /** Log to this file, rotated by size, instead of stdout (a Windows service has no console). */
+  logFile?: string;
+  logFileMaxBytes: number;
+  logFileKeep: number;
 }
 
 export const nbeSection = defineSection({
@@ -51,6 +55,9 @@ export const nbeSection = defineSection({
     driver: oneOf(ENDPOINT_DRIVERS, 'simulated'),
     control_port: integer({ default: 9130, min: 0, max: 65535 }),
     log_level: oneOf(LOG_LEVELS, 'info'),
+    log_file: optionalPath(),
+    log_file_max_mb: integer({ default: 10, min: 1, max: 1024 }),
+    log_file_keep: integer({ default: 5, min: 1, max: 100 }),
   },
   build: (v, at): EndpointSettings => {
     if (v.rssi_window_long < v.rssi_window_tap) {
@@ -74,6 +81,9 @@ export const nbeSection = defineSection({
       driver: v.driver,
       controlPort: v.control_port,
       logLevel: v.log_level,
+      logFile: v.log_file,
+      logFileMaxBytes: v.log_file_max_mb * 1024 * 1024,
+      logFileKeep: v.log_file_keep,
     });
   },
 });
