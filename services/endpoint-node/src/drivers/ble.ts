@@ -61,7 +61,7 @@ export async function loadNoble(): Promise<BleScanner> {
  * turns each Tapgate band advert into a BLE sample. The endpoint node relays the samples as adverts and
  * feeds them to the BLE tap detector. Adverts of other devices and malformed or unknown-version band
  * adverts are ignored. A band advert carries no signature, so a BLE tap from this driver has no proof
- * and the gateway refuses it unless a signing channel is added (docs/architecture.md).
+ * and the gateway refuses it (bad_signature) until a signing channel exists (docs/protocol.md).
  */
 export class BleDriver implements ReaderDriver {
   readonly name = 'ble';
