@@ -355,7 +355,7 @@ describe('endpoint node Windows package (.exe)', { timeout: 900_000 }, () => {
       // does not implement (it logs "wrong alloc type flags (00042000)"); plain node.exe fails the same way.
       t.skip(
         `${wine} CANNOT RUN NODE ${NODE_VERSION} (V8 needs VirtualAlloc2 placeholders): the .exe was built and ` +
-          'inspected, and the same SEA blob runs as the Linux executable above, but the .exe itself did not run',
+          'inspected, and a blob made the same way from the same bundle runs as the Linux executable above; the .exe itself did not run',
       );
       return;
     }
