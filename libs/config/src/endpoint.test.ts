@@ -19,6 +19,8 @@ const DEFAULTS = {
   logLevel: 'info',
   nfcApduTimeoutMs: 3000,
   supportLegacyMode: true,
+  logFileMaxBytes: 10 * 1024 * 1024,
+  logFileKeep: 5,
 };
 
 describe('loadEndpointConfig (nbe.toml)', () => {
@@ -69,6 +71,9 @@ control_port = 0
 log_level = "debug"
 nfc_reader = "PICC"
 nfc_apdu_timeout_ms = 1500
+log_file = "logs/endpoint.log"
+log_file_max_mb = 2
+log_file_keep = 3
 `,
     );
     assert.deepEqual(loadEndpointConfig({ path: file, env: {} }), {
@@ -86,6 +91,9 @@ nfc_apdu_timeout_ms = 1500
       nfcReader: 'PICC',
       nfcApduTimeoutMs: 1500,
       supportLegacyMode: true,
+      logFile: join(tmp.dir, 'site/logs/endpoint.log'),
+      logFileMaxBytes: 2 * 1024 * 1024,
+      logFileKeep: 3,
     });
   });
 

@@ -1,14 +1,15 @@
 import { SoftwareBand, exportBandPublicKeyJwk } from '@tapgate/band';
 import { loadEndpointConfig, loadOrExit } from '@tapgate/config';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { AgentClient } from './agent-client';
 import { startControlServer } from './control-server';
-import { PcscDriver } from './drivers/pcsc';
+import { createDriver } from './drivers/create';
 import { SimulatedDriver } from './drivers/simulated';
 import { EndpointNode } from './endpoint-node';
-import { setLogLevel } from '@tapgate/telemetry';
+import { RotatingLogFile } from './rotating-log';
+import { setLogDestination, setLogLevel } from '@tapgate/telemetry';
 import { parseArgs } from 'node:util';
+
+const SOFTWARE = { name: 'tapgate-endpoint-node', version: '0.1.0' } as const;
 
 const USAGE = `Tapgate endpoint node
 
@@ -18,7 +19,9 @@ const USAGE = `Tapgate endpoint node
   endpoint-node rssi <bandId> <dBm|off>              steady RSSI for a simulated band
   endpoint-node approach <bandId>                    replay an approach (BLE tap if enabled)
   endpoint-node status                               connection, bands and recent taps
+  endpoint-node check [--config FILE]                load nbe.toml and report problems (exit 1)
   endpoint-node band new --out FILE                  create a software band key file
+  endpoint-node --version                            print the version
 
 Options: --config FILE (nbe.toml; default: the platform path), --control-port N (default: nbe.toml
 control_port), --bands DIR (software band files *.json for the simulated driver).`;
@@ -46,10 +49,17 @@ async function main(): Promise<void> {
       bands: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
     },
   });
   if (values.help) {
     console.log(USAGE);
+    return;
+  }
+  if (values.version) {
+    console.log(
+      `${SOFTWARE.name} ${SOFTWARE.version} (node ${process.versions.node} ${process.platform}-${process.arch})`,
+    );
     return;
   }
   const [command = 'run', ...rest] = positionals;
@@ -65,6 +75,11 @@ async function main(): Promise<void> {
   switch (command) {
     case 'run':
       return run(cfg, values.bands);
+    case 'check':
+      console.log(
+        `${cfg.file ?? 'no nbe.toml (defaults)'}: OK (terminal ${cfg.terminalId}, driver ${cfg.driver})`,
+      );
+      return;
     case 'status':
       return control(port, 'GET', '/status');
     case 'tap':
@@ -87,26 +102,26 @@ async function main(): Promise<void> {
 
 async function run(cfg: ReturnType<typeof loadEndpointConfig>, bandsDir: string | undefined): Promise<void> {
   setLogLevel(cfg.logLevel);
-  if (cfg.driver !== 'simulated' && cfg.driver !== 'nfc') {
-    console.error(`driver "${cfg.driver}" is not available in this build; use "simulated" or "nfc"`);
-    process.exit(2);
+  if (cfg.logFile) {
+    setLogDestination(new RotatingLogFile(cfg.logFile, cfg.logFileMaxBytes, cfg.logFileKeep), cfg.logLevel);
   }
-  const simulated = cfg.driver === 'simulated' ? new SimulatedDriver() : undefined;
-  if (simulated && bandsDir) {
-    for (const f of readdirSync(bandsDir).filter((n) => n.endsWith('.json'))) {
-      simulated.addBand(SoftwareBand.loadOrCreate(join(bandsDir, f)));
-    }
-  }
-  const driver =
-    simulated ?? new PcscDriver({ readerFilter: cfg.nfcReader, apduTimeoutMs: cfg.nfcApduTimeoutMs });
+  const driver = createDriver(cfg.driver, {
+    bandsDir,
+    nfc: { readerFilter: cfg.nfcReader, apduTimeoutMs: cfg.nfcApduTimeoutMs },
+  });
   const client = new AgentClient({
     url: cfg.agentUrl,
     terminalId: cfg.terminalId,
     credential: cfg.credential,
     ca: cfg.ca,
     clientCertificate: cfg.clientCertificate,
-    software: { name: 'tapgate-endpoint-node', version: '0.1.0' },
-    capabilities: simulated ? ['nfc', 'ble', 'simulated'] : ['nfc'],
+    software: SOFTWARE,
+    capabilities:
+      driver instanceof SimulatedDriver
+        ? ['nfc', 'ble', 'simulated']
+        : cfg.driver === 'ble'
+          ? ['ble']
+          : ['nfc'],
   });
   const node = new EndpointNode({
     client,
@@ -114,13 +129,14 @@ async function run(cfg: ReturnType<typeof loadEndpointConfig>, bandsDir: string 
     ble: { windowTap: cfg.rssiWindowTap, windowLong: cfg.rssiWindowLong, threshold: cfg.rssiTapThreshold },
     supportLegacyMode: cfg.supportLegacyMode,
   });
+  // A reader stack that cannot start (no Bluetooth adapter, no PC/SC service binding) is a start-up error.
   await node.start().catch((e: unknown) => {
     console.error((e as Error).message);
     process.exit(2);
   });
   const control =
-    simulated && cfg.controlPort > 0
-      ? await startControlServer(cfg.controlPort, cfg.terminalId, simulated, node, client)
+    cfg.controlPort > 0 && driver instanceof SimulatedDriver
+      ? await startControlServer(cfg.controlPort, cfg.terminalId, driver, node, client)
       : undefined;
   const stop = () => {
     control?.close();

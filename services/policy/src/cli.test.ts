@@ -57,6 +57,23 @@ describe('policy CLI', () => {
     const rotated = await cli([...common, 'terminal', 'rotate', 'cli-term']);
     assert.equal(rotated.code, 0, rotated.stderr);
     assert.notEqual(rotated.stdout, r.stdout);
+    const mapped = await cli([
+      ...common,
+      'terminal',
+      'remote-clients',
+      'cli-term',
+      '10.77.0.21',
+      'thin07',
+      'fd00::21',
+    ]);
+    assert.equal(mapped.code, 0, mapped.stderr);
+    assert.deepEqual(json(mapped.stdout).remoteClients, {
+      addresses: ['10.77.0.21', 'fd00::21'],
+      names: ['THIN07'],
+    });
+    const unmapped = await cli([...common, 'terminal', 'remote-clients', 'cli-term']);
+    assert.equal(unmapped.code, 0, unmapped.stderr);
+    assert.equal('remoteClients' in json(unmapped.stdout), false);
   });
 
   it('enrolls from a private JWK file (sending only the public part), lists, suspends and reactivates', async () => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { normalizeClientAddress } from '@tapgate/contracts';
 import { PolicyApiError, PolicyClient } from './cli/policy-client';
 
 const USAGE = `usage: node services/policy/dist/cli.js [--url URL] --token-file FILE <command>
@@ -14,6 +15,8 @@ const USAGE = `usage: node services/policy/dist/cli.js [--url URL] --token-file 
   terminal rotate <terminalId>                 issue a new credential (prints it once; the old one stops working)
   terminal disable|enable|delete <terminalId>
   terminal pin <terminalId> [sha256 ...]      pin client certificates (none: remove pinning)
+  terminal remote-clients <terminalId> [address|name ...]
+                                               RDP/Citrix clients whose sessions get its taps (none: remove)
   terminal list
 
   --url         policy service base URL (default http://127.0.0.1:8080)
@@ -121,6 +124,17 @@ async function run(argv: string[]): Promise<void> {
               certificateSha256: positionals.slice(3),
             }),
           );
+        case 'remote-clients': {
+          // An argument that is an IP address is a client address; anything else a client name.
+          const clients = positionals.slice(3);
+          const isAddress = (c: string) => normalizeClientAddress(c) !== undefined;
+          return print(
+            await api.call('PUT', `/v1/terminals/${id()}/remote-clients`, {
+              addresses: clients.filter(isAddress),
+              names: clients.filter((c) => !isAddress(c)),
+            }),
+          );
+        }
         case 'list':
           return print(await api.call('GET', '/v1/terminals'));
         default:

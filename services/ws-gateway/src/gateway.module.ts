@@ -5,6 +5,7 @@ import { TerminalAuthenticator } from './endpoints/terminal-auth';
 import { HealthController } from './health/health.controller';
 import { GatewayMetrics } from './metrics';
 import { ApplicationAuthorizer } from './nea/application-auth';
+import { RemoteSessionMap } from './nea/remote-sessions';
 import { CeremonyProvider } from './nea/ceremony-wiring';
 import { NeaRegistry } from './nea/nea-registry';
 import { PresenceRelay } from './presence/presence-relay';
@@ -49,6 +50,7 @@ export class GatewayModule {
         CeremonyProvider,
         NeaRegistry,
         ApplicationAuthorizer,
+        RemoteSessionMap,
         PresenceRelay,
         TapDecider,
         TapService,

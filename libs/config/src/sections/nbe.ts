@@ -31,6 +31,10 @@ export interface EndpointSettings {
   nfcReader?: string;
   /** driver "nfc": how long one APDU may take before the card counts as not answering. */
   nfcApduTimeoutMs: number;
+  /** Log to this file, rotated by size, instead of stdout (a Windows service has no console). */
+  logFile?: string;
+  logFileMaxBytes: number;
+  logFileKeep: number;
 }
 
 export const nbeSection = defineSection({
@@ -57,6 +61,9 @@ export const nbeSection = defineSection({
     log_level: oneOf(LOG_LEVELS, 'info'),
     nfc_reader: optionalText(),
     nfc_apdu_timeout_ms: integer({ default: 3000, min: 100, max: 60_000 }),
+    log_file: optionalPath(),
+    log_file_max_mb: integer({ default: 10, min: 1, max: 1024 }),
+    log_file_keep: integer({ default: 5, min: 1, max: 100 }),
   },
   build: (v, at): EndpointSettings => {
     if (v.rssi_window_long < v.rssi_window_tap) {
@@ -82,6 +89,9 @@ export const nbeSection = defineSection({
       logLevel: v.log_level,
       nfcReader: v.nfc_reader,
       nfcApduTimeoutMs: v.nfc_apdu_timeout_ms,
+      logFile: v.log_file,
+      logFileMaxBytes: v.log_file_max_mb * 1024 * 1024,
+      logFileKeep: v.log_file_keep,
     });
   },
 });

@@ -47,6 +47,62 @@ export const EnrollmentRecord = z
   .strict();
 export type EnrollmentRecord = z.infer<typeof EnrollmentRecord>;
 
+/**
+ * A remote-session client (RDP, Citrix) as the session host reports it: its IP address, or its client
+ * name (Windows CLIENTNAME / Citrix client name). Names compare case-insensitively, so they are stored
+ * uppercase; addresses are stored as IPv4 dotted quads or lowercase IPv6.
+ */
+/** The header a trusted proxy names the session's client in (lowercase, as Node presents headers). */
+export const REMOTE_CLIENT_NAME_HEADER = 'x-tapgate-client-name';
+export const REMOTE_CLIENT_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export const RemoteClientName = z
+  .string()
+  .regex(REMOTE_CLIENT_NAME_PATTERN, 'client name: 1-64 of A-Z a-z 0-9 . _ -')
+  .transform((v) => v.toUpperCase());
+export const RemoteClientAddress = z
+  .string()
+  .max(45)
+  .transform((v, ctx) => {
+    const normal = normalizeClientAddress(v);
+    if (normal === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'client address: an IPv4 or IPv6 address' });
+    }
+    return normal ?? v;
+  });
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/**
+ * The one normalization of a client address (API and gateway alike): IPv4 dotted quad; IPv6 in its
+ * canonical compressed lowercase form (the URL parser's, available in browsers too); IPv4-mapped IPv6
+ * becomes IPv4. Undefined for anything else.
+ */
+export function normalizeClientAddress(address: string): string | undefined {
+  const a = address.trim();
+  if (IPV4.test(a)) return a;
+  if (!a.includes(':') || /[^0-9A-Fa-f:.]/.test(a)) return undefined;
+  let host: string;
+  try {
+    host = new URL(`http://[${a}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (mapped) {
+    const hi = parseInt(mapped[1], 16);
+    const lo = parseInt(mapped[2], 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return host;
+}
+export const RemoteClients = z
+  .object({
+    addresses: z.array(RemoteClientAddress).max(16),
+    names: z.array(RemoteClientName).max(16),
+  })
+  .strict()
+  .refine((r) => new Set(r.addresses).size === r.addresses.length, 'lists an address twice')
+  .refine((r) => new Set(r.names).size === r.names.length, 'lists a client name twice');
+export type RemoteClients = z.infer<typeof RemoteClients>;
+
 /** SHA-256 of a certificate's DER bytes, lowercase hex (what `X509Certificate.fingerprint256` shows, without colons). */
 export const CertificateSha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -70,6 +126,12 @@ export const TerminalRecord = z
      * CA. Several pins allow a renewal overlap. Optional: records written before pins existed have none.
      */
     certificateSha256: z.array(CertificateSha256).max(8).optional(),
+    /**
+     * RDP/Citrix: the remote-session clients this terminal serves. An NEA client that binds implicitly
+     * through a trusted proxy which reports one of these (client address in X-Forwarded-For, client name
+     * in X-Tapgate-Client-Name) receives this terminal's taps (docs/protocol.md §4). Optional.
+     */
+    remoteClients: RemoteClients.optional(),
     created: Actor,
     updated: Actor,
   })

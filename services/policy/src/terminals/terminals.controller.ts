@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res, UseGuards } from '@nestjs/common';
-import { TerminalId } from '@tapgate/contracts';
+import { RemoteClients, TerminalId } from '@tapgate/contracts';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
@@ -112,6 +112,27 @@ export class TerminalsController {
       await this.terminals.setCertificatePins(
         terminalIdParam(id),
         parseInput(CertificatePinsRequest, body),
+        ifMatch,
+        actor,
+      ),
+    );
+  }
+
+  @ZodBody(RemoteClients)
+  @Put(':terminalId/remote-clients')
+  @HttpCode(200)
+  async remoteClients(
+    @Param('terminalId') id: string,
+    @Body() body: unknown,
+    @IfMatch() ifMatch: number | undefined,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<TerminalView>> {
+    return viewWithEtag(
+      res,
+      await this.terminals.setRemoteClients(
+        terminalIdParam(id),
+        parseInput(RemoteClients, body),
         ifMatch,
         actor,
       ),

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Counter } from '@opentelemetry/api';
-import { KvBuckets, TerminalRecord } from '@tapgate/contracts';
+import { KvBuckets, TerminalRecord, type RemoteClients } from '@tapgate/contracts';
 import { createLogger, getMeter } from '@tapgate/telemetry';
 import type { Principal } from '../auth/principal';
 import { ApiError, notFound } from '../common/api-error';
@@ -98,6 +98,25 @@ export class TerminalsService {
       const { certificateSha256: current = [], ...rest } = r;
       if (current.length === pins.length && current.every((p, i) => p === pins[i])) return undefined;
       return pins.length > 0 ? { ...rest, certificateSha256: pins } : rest;
+    });
+    return terminalView(updated);
+  }
+
+  /**
+   * Replaces the RDP/Citrix clients this terminal serves (addresses and client names; both empty removes
+   * the mapping). Gateways apply it to the next implicit binding through a trusted proxy; a client that
+   * two terminals list is refused there, not bound to either (docs/protocol.md §4).
+   */
+  async setRemoteClients(
+    terminalId: string,
+    req: RemoteClients,
+    ifMatch: number | undefined,
+    actor: Principal,
+  ): Promise<Versioned<TerminalView>> {
+    const updated = await this.modify(terminalId, ifMatch, actor, 'remote-clients', (r) => {
+      const { remoteClients: current, ...rest } = r;
+      if (JSON.stringify(current ?? { addresses: [], names: [] }) === JSON.stringify(req)) return undefined;
+      return req.addresses.length + req.names.length > 0 ? { ...rest, remoteClients: req } : rest;
     });
     return terminalView(updated);
   }

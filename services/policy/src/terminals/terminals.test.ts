@@ -131,6 +131,46 @@ describe('terminals API', () => {
     );
   });
 
+  it('maps RDP/Citrix clients (addresses, names) to a terminal: validated, normalized, audited', async () => {
+    const path = '/v1/terminals/line1-station4/remote-clients';
+    const res = await policy.api('PUT', path, {
+      body: { addresses: ['10.77.0.21', '::FFFF:10.77.0.22', 'FD00::0001'], names: ['thin07-client'] },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const stored = { addresses: ['10.77.0.21', '10.77.0.22', 'fd00::1'], names: ['THIN07-CLIENT'] };
+    assert.deepEqual(res.body.remoteClients, stored);
+    assert.deepEqual((await rawEntry('line1-station4'))?.record.remoteClients, stored);
+    for (const body of [
+      { addresses: ['10.77.0.300'], names: [] },
+      { addresses: ['10.77.0.21', '::ffff:10.77.0.21'], names: [] },
+      { addresses: [], names: ['has space'] },
+      { addresses: [], names: ['A', 'a'] },
+      { addresses: Array.from({ length: 17 }, (_, i) => `10.0.0.${i}`), names: [] },
+      { addresses: ['10.0.0.1'] },
+      { addresses: [], names: [], extra: true },
+    ]) {
+      const bad = await policy.api('PUT', path, { body });
+      assert.equal(bad.status, 400, JSON.stringify(body));
+      assert.equal(bad.body.error.code, 'invalid_request');
+    }
+    assert.deepEqual((await rawEntry('line1-station4'))?.record.remoteClients, stored);
+    const cleared = await policy.api('PUT', path, { body: { addresses: [], names: [] } });
+    assert.equal(cleared.status, 200);
+    assert.equal('remoteClients' in cleared.body, false);
+    assert.equal((await rawEntry('line1-station4'))?.record.remoteClients, undefined);
+    const audit = await policy.api('GET', '/v1/audit/admin?target=terminal:line1-station4&limit=50');
+    const changes = (audit.body.items as unknown as Array<{ action: string; after?: TerminalRecord }>).filter(
+      (r) => r.action === 'terminal.remote-clients',
+    );
+    assert.equal(changes.length, 2, 'set and cleared, one audit record each');
+    assert.ok(changes.some((r) => JSON.stringify(r.after?.remoteClients) === JSON.stringify(stored)));
+    assert.equal(
+      (await policy.api('PUT', '/v1/terminals/nope/remote-clients', { body: { addresses: [], names: [] } }))
+        .status,
+      404,
+    );
+  });
+
   it('refuses a duplicate terminal with 409 and keeps the first credential', async () => {
     const before = await rawEntry('line1-station4');
     const res = await policy.api('POST', '/v1/terminals', { body: { terminalId: 'line1-station4' } });

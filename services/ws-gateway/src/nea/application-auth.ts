@@ -150,7 +150,9 @@ export class ApplicationAuthorizer implements OnModuleInit, OnModuleDestroy {
     else this.hashesOf.delete(applicationId);
 
     for (const conn of [...(this.sockets.get(applicationId) ?? [])]) {
-      const why = this.denial(conn.application!, conn.binding?.terminalId);
+      // Scope covers explicit bindings only: a remote-session mapping is the administrator's own choice.
+      const explicit = conn.binding?.mode === 'explicit' ? conn.binding.terminalId : undefined;
+      const why = this.denial(conn.application!, explicit);
       if (!why) continue;
       log.info({ application: applicationId, terminal: conn.binding?.terminalId, why }, 'NEA access revoked');
       conn.sendError({ code: ErrorCode.Unauthorized, message: why });

@@ -52,7 +52,8 @@ export class NeaRegistry {
     const b = conn.binding;
     if (!b) return;
     // A new group first tells the endpoints' gateways to forget how many groups answered before.
-    if (b.mode === 'explicit' && b.terminalId) {
+    // A terminal id (explicit, or implicit through a remote-session mapping) groups by terminal.
+    if (b.terminalId) {
       this.join(this.byTerminal, b.terminalId, conn, (set) => {
         this.announceGroup({ v: 1, terminalId: b.terminalId });
         return this.messaging.respond(TapDeliver, async (d, ctx) => this.deliver(set, d, ctx), {
@@ -93,7 +94,7 @@ export class NeaRegistry {
   unbind(conn: Connection): void {
     const b = conn.binding;
     if (!b) return;
-    if (b.mode === 'explicit' && b.terminalId) this.leave(this.byTerminal, b.terminalId, conn);
+    if (b.terminalId) this.leave(this.byTerminal, b.terminalId, conn);
     else if (b.address) this.leave(this.byAddress, addressToken(b.address), conn);
     if (conn.presenceSubscribed && b.terminalId) this.leave(this.presenceByTerminal, b.terminalId, conn);
     this.ceremonies.ceremonies.close(conn);

@@ -26,6 +26,11 @@ export class ClientAddressResolver {
     return this.trusted.check(plain, family === 6 ? 'ipv6' : 'ipv4');
   }
 
+  /** True when the TCP peer is a configured trusted proxy (whose forwarded headers are believed). */
+  throughTrustedProxy(peer: string | undefined): boolean {
+    return this.any && this.isTrusted(normalize(peer ?? ''));
+  }
+
   resolve(peer: string | undefined, forwardedFor: string | string[] | undefined): string {
     const direct = normalize(peer ?? '');
     if (!this.any || forwardedFor === undefined || !this.isTrusted(direct)) return direct;

@@ -38,8 +38,15 @@ export interface SocketLimits {
 
 export interface NeaBinding {
   mode: 'explicit' | 'implicit';
+  /** Explicit: the terminal named in hello. Implicit: the terminal a remote-session mapping chose, if any. */
   terminalId?: string;
   address?: string;
+}
+
+/** What a trusted proxy said about a remote session (RDP/Citrix) the socket comes from. */
+export interface RemoteSessionClient {
+  /** X-Tapgate-Client-Name, when the proxy sent one. */
+  clientName?: string;
 }
 
 /** Who an NEA socket proved to be: kept so a change to that application can close the socket. */
@@ -96,6 +103,8 @@ export class Connection {
   lastRateErrorAt = 0;
   protocolErrors = 0;
   errorWindowStart = 0;
+  /** Set only when the socket came through a trusted proxy (docs/protocol.md §4, remote sessions). */
+  remoteSession: RemoteSessionClient | undefined;
 
   constructor(
     readonly socket: WebSocket,

@@ -7,6 +7,7 @@ import { ENDPOINT_REFUSED_MESSAGE, TerminalAuthenticator } from '../endpoints/te
 import { CeremonyProvider } from '../nea/ceremony-wiring';
 import { ApplicationAuthorizer } from '../nea/application-auth';
 import { NeaRegistry } from '../nea/nea-registry';
+import { RemoteSessionMap } from '../nea/remote-sessions';
 import { GATEWAY_SETTINGS } from '../tokens';
 import type { GatewaySettings } from '../settings';
 import { frame, type Connection, type ServerFrame } from './connection';
@@ -25,6 +26,7 @@ export class HandshakeService {
     private readonly neas: NeaRegistry,
     private readonly apps: ApplicationAuthorizer,
     private readonly ceremonies: CeremonyProvider,
+    private readonly remoteSessions: RemoteSessionMap,
   ) {}
 
   async hello(conn: Connection, hello: Hello, ref: string | undefined): Promise<ServerFrame | undefined> {
@@ -65,10 +67,25 @@ export class HandshakeService {
       refuse(conn, app, ref);
       return undefined;
     }
+    let mapped: string | undefined;
+    if (!hello.terminalId) {
+      const session = this.remoteSessions.resolve(conn);
+      if (!session.ok) {
+        log.warn(
+          { address: conn.address, client: conn.remoteSession?.clientName, why: session.message },
+          'NEA client refused',
+        );
+        this.apps.release(conn);
+        refuse(conn, session, ref);
+        return undefined;
+      }
+      mapped = session.terminalId;
+    }
     conn.binding = hello.terminalId
       ? { mode: 'explicit', terminalId: hello.terminalId }
-      : { mode: 'implicit', address: conn.address };
-    conn.terminalId = hello.terminalId;
+      : { mode: 'implicit', address: conn.address, ...(mapped ? { terminalId: mapped } : {}) };
+    conn.terminalId = hello.terminalId ?? mapped;
+    if (!hello.terminalId) this.remoteSessions.track(conn);
     this.connections.promote(conn, 'nea');
     this.ceremonies.ceremonies.open(conn, hello.authUrl ?? hello.app?.name ?? 'nea');
     await this.neas.bind(conn);
@@ -81,6 +98,7 @@ export class HandshakeService {
     if (conn.role === 'nea') {
       this.neas.unbind(conn);
       this.apps.release(conn);
+      this.remoteSessions.release(conn);
     }
   }
 }

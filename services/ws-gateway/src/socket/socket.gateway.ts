@@ -54,7 +54,8 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
     conn: Connection,
     msg: Msg<'presence.subscribe'>,
   ): Promise<ServerFrame | undefined> {
-    const terminalId = conn.binding?.terminalId;
+    // Implicit bindings (also those a remote-session mapping pointed at a terminal) get no presence.
+    const terminalId = conn.binding?.mode === 'explicit' ? conn.binding.terminalId : undefined;
     if (!terminalId) {
       return frame(
         'error',

@@ -6,6 +6,7 @@ import {
   ENDPOINT_MESSAGE_TYPES,
   ErrorCode,
   NEA_MESSAGE_TYPES,
+  REMOTE_CLIENT_NAME_HEADER,
   decodeClientFrame,
 } from '@tapgate/contracts';
 import { tlsServerOptions, type TlsMaterial } from '@tapgate/config';
@@ -145,6 +146,10 @@ export class TapgateWsAdapter extends WsAdapter {
       );
       conn.clientCertError = rejectedClientCertificate(tls);
       conn.origin = req.headers.origin;
+      if (this.addresses.throughTrustedProxy(req.socket.remoteAddress)) {
+        const name = req.headers[REMOTE_CLIENT_NAME_HEADER];
+        conn.remoteSession = { clientName: Array.isArray(name) ? name[0] : name };
+      }
       socket.on('error', (err) => {
         // ws closes the socket itself (e.g. 1009 for an oversized frame); this only records why.
         this.metrics.socketErrors.add(1, { code: (err as { code?: string }).code ?? 'socket_error' });
