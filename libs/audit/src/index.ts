@@ -34,5 +34,12 @@ export {
   type ExportFormat,
   type ExportTally,
 } from './export';
-export { createAuditApi, type AuditApi, type AuditApiResponse, type Query } from './api';
+export {
+  ExportQuery as AuditExportQuery,
+  VerifyQuery as AuditVerifyQuery,
+  createAuditApi,
+  type AuditApi,
+  type AuditApiResponse,
+  type Query,
+} from './api';
 export { sampleDecision, appendSampleRecords } from './samples';

@@ -11,12 +11,12 @@ import {
   Res,
   UseGuards,
 } from '@nestjs/common';
-import { BandId, type EnrollmentRecord } from '@tapgate/contracts';
+import { BandId, EnrollmentRecord } from '@tapgate/contracts';
 import type { ServerResponse } from 'node:http';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { IfMatch, parseInput } from '../common/validation';
-import { ZodBody } from '../common/zod-openapi';
+import { ZodBody, ZodQuery, ZodResponse, viewSchema } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import { EnrollRequest, EnrollmentQuery, RebindRequest, RekeyRequest } from './enrollment.requests';
 import { EnrollmentsService } from './enrollments.service';
@@ -46,6 +46,8 @@ export class EnrollmentsController {
 
   @RequireRole('viewer')
   @Get()
+  @ZodQuery(EnrollmentQuery)
+  @ZodResponse(z.object({ items: z.array(viewSchema(EnrollmentRecord)) }))
   async list(@Query() query: unknown): Promise<{ items: Array<View<EnrollmentRecord>> }> {
     const filter = parseInput(EnrollmentQuery, query);
     return { items: (await this.enrollments.list(filter)).map(view) };
@@ -53,6 +55,7 @@ export class EnrollmentsController {
 
   @RequireRole('viewer')
   @Get(':bandId')
+  @ZodResponse(viewSchema(EnrollmentRecord))
   async get(
     @Param('bandId') bandId: string,
     @Res({ passthrough: true }) res: ServerResponse,
