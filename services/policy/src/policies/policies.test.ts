@@ -370,8 +370,9 @@ describe('policies API', () => {
     // Without [ldap] the group cannot be checked: saved, with a warning that says why.
     assert.equal(again.body.warnings[0].path, 'group');
     assert.match(again.body.warnings[0].message, /could not be checked \(no directory is configured/);
-    for (const id of ['rev-a', 'rev-b'])
-      {assert.equal((await call('DELETE', `/v1/policies/${id}`)).status, 204);}
+    for (const id of ['rev-a', 'rev-b']) {
+      assert.equal((await call('DELETE', `/v1/policies/${id}`)).status, 204);
+    }
   });
 
   it('shows a user: AD status with evidence and age, bands, effective policy; search needs a directory', async () => {

@@ -119,8 +119,9 @@ export class UsersService {
 }
 
 function adStatus(a: StatusAnswer | { unavailable: string }): AdStatusSection {
-  if ('unavailable' in a)
-    {return { status: 'unavailable', message: `user-status did not answer (${a.unavailable})` };}
+  if ('unavailable' in a) {
+    return { status: 'unavailable', message: `user-status did not answer (${a.unavailable})` };
+  }
   return {
     status: a.status,
     evidence: a.evidence,
