@@ -19,6 +19,7 @@ export {
 } from './chain';
 export { AuditError, type AuditErrorCode } from './errors';
 export { DEFAULT_SPOOL_MAX_RECORDS } from './spool';
+export { readStream, type StoredEntry } from './reader';
 export {
   CSV_COLUMNS,
   csvField,

@@ -36,8 +36,6 @@ const Fields = {
   active: z.boolean().optional(),
   settings: PolicyOverrides,
 };
-/** The most administrator changes read for policy histories (newest first). */
-const HISTORY_MAX = 5000;
 /** Route names under /v1/policies/, which a policy id would be shadowed by. */
 const RESERVED_IDS = ['effective', 'inherited'];
 export const CreatePolicyRequest = z
@@ -144,15 +142,10 @@ export class PoliciesService {
    * policy as it left it. One scan for all policies.
    */
   async histories(onlyPolicyId?: string): Promise<Map<string, PolicyRevision[]>> {
-    const changes = await this.audit.list({
-      limit: HISTORY_MAX,
-      target: onlyPolicyId === undefined ? 'policy:' : `policy:${onlyPolicyId}`,
-      action: 'policy.',
-    });
+    const changes = await this.audit.about('policy', onlyPolicyId);
     const out = new Map<string, PolicyRevision[]>();
-    for (const c of changes.reverse()) {
-      if (c.target?.type !== 'policy' || !c.action.startsWith('policy.')) continue;
-      if (onlyPolicyId !== undefined && c.target.id !== onlyPolicyId) continue;
+    for (const c of changes) {
+      if (!c.target || !c.action.startsWith('policy.')) continue;
       // A policy created again after a delete starts a new history.
       const list = c.action === 'policy.create' ? [] : (out.get(c.target.id) ?? []);
       const deleted = c.action === 'policy.delete';
