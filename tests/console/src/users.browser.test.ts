@@ -189,6 +189,17 @@ describe('console Users page and policy revisions (Chromium, real services, Samb
     await noSeriousA11yViolations('the revision diff');
     await consoleScreenshot(page, '23-policy-revision-diff');
 
+    // Nothing is dropped silently: an overridden expiry hidden by turning caching off says it goes.
+    await page.click('#ovr-cacheExpirySeconds');
+    await page.getByLabel('Cache Expiry', { exact: true }).selectOption({ label: '1 minute' });
+    await page.click('#ovr-cacheUserStatus');
+    await page.getByLabel('Cache User Status', { exact: true }).setChecked(false);
+    await waitForText(
+      page,
+      '#dropped-cacheExpirySeconds',
+      /^Cache Expiry \(1 minute\) is removed from this policy when it is saved/,
+    );
+
     // The list shows each policy's own number, not the KV revision shared by all policies.
     await goTo('Policies');
     await waitForText(page, '#policies', /Night shift operators/);

@@ -412,7 +412,14 @@ function PolicyEditor(
           <fieldset key={s} id={`section-${s}`} className="tg-fieldset">
             <legend>{legend}</legend>
             {fields.map(([f, label, type]) =>
-              hidden(f) ? null : (
+              hidden(f) ? (
+                // Hidden as the guide hides it; an override it had is not kept, and the form says so.
+                override[f] ? (
+                  <p key={f} id={`dropped-${f}`}>
+                    {`${label} (${type === 'expiry' ? expiryLabel(values[f] as number) : String(values[f])}) is removed from this policy when it is saved: it has no effect while Cache User Status is off.`}
+                  </p>
+                ) : null
+              ) : (
                 <div key={f} id={`row-${f}`} className="tg-row">
                   <Checkbox
                     id={`ovr-${f}`}
