@@ -205,6 +205,19 @@ describe('console Users page and policy revisions (Chromium, real services, Samb
     await waitForText(page, '#policies', /Night shift operators/);
     const row = await page.locator('#policies tbody tr', { hasText: 'Night shift operators' }).innerText();
     assert.match(row, /group\s+Tapgate Users Page Admins\s+active\s+2\s/);
+    // A user policy's user opens that user's page.
+    await platform.api('POST', '/v1/policies', {
+      policyId: 'alice-own',
+      kind: 'user',
+      name: "Alice's own",
+      user: 'alice',
+      settings: { esign: { ceremonyTimeoutSeconds: 90 } },
+    });
+    await goTo('Users');
+    await goTo('Policies');
+    await page.locator('#policies').getByRole('link', { name: 'alice', exact: true }).click();
+    await waitForText(page, '#main h2', /^User alice$/);
+    await waitForText(page, '#user-effective', /ceremonyTimeoutSeconds90user policy Alice's own/);
     assert.deepEqual(browser.pageErrors, []);
   });
 });

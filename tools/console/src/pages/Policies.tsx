@@ -140,7 +140,13 @@ export function Policies() {
                 <a href={`#/policies/${encodeURIComponent(p.policyId)}`}>{p.name}</a>
               </Td>
               <Td dataLabel="Kind">{p.kind}</Td>
-              <Td dataLabel="Applies to">{appliesTo(p)}</Td>
+              <Td dataLabel="Applies to">
+                {p.kind === 'user' && p.user ? (
+                  <a href={`#/users/${encodeURIComponent(p.user)}`}>{p.user}</a>
+                ) : (
+                  appliesTo(p)
+                )}
+              </Td>
               <Td dataLabel="State">{p.active ? 'active' : 'inactive'}</Td>
               <Td dataLabel="Revision">{p.policyRevision ?? '—'}</Td>
               <Td dataLabel="Updated">{`${p.updated.by}, ${when(p.updated.at)}`}</Td>
