@@ -32,6 +32,7 @@ export class EnrollmentsController {
   constructor(private readonly enrollments: EnrollmentsService) {}
 
   @ZodBody(EnrollRequest)
+  @ZodResponse(viewSchema(EnrollmentRecord), 201, 'Created')
   @Post()
   async enroll(
     @Body() body: unknown,
@@ -71,6 +72,7 @@ export class EnrollmentsController {
   }
 
   @ZodBody(RebindRequest)
+  @ZodResponse(viewSchema(EnrollmentRecord))
   @Post(':bandId/binding')
   @HttpCode(200)
   async rebind(
@@ -85,6 +87,7 @@ export class EnrollmentsController {
     return viewWithEtag(res, await this.enrollments.rebind(id, req.user?.sAMAccountName, ifMatch, actor));
   }
 
+  @ZodResponse(viewSchema(EnrollmentRecord))
   @Post(':bandId/suspend')
   @HttpCode(200)
   async suspend(
@@ -96,6 +99,7 @@ export class EnrollmentsController {
     return viewWithEtag(res, await this.enrollments.setActive(bandIdParam(bandId), false, ifMatch, actor));
   }
 
+  @ZodResponse(viewSchema(EnrollmentRecord))
   @Post(':bandId/reactivate')
   @HttpCode(200)
   async reactivate(
@@ -108,6 +112,7 @@ export class EnrollmentsController {
   }
 
   @ZodBody(RekeyRequest)
+  @ZodResponse(viewSchema(EnrollmentRecord))
   @Put(':bandId/key')
   async rekey(
     @Param('bandId') bandId: string,

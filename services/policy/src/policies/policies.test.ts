@@ -427,6 +427,13 @@ describe('policies API', () => {
       'integer',
     );
     assert.ok(body.paths['/v1/policies'].post.responses['201'].content['application/json'].schema);
+    // Views are documented without the stored secrets' hashes.
+    const terminal = JSON.stringify(body.paths['/v1/terminals/{terminalId}'].get.responses['200']);
+    assert.match(terminal, /"terminalId"/);
+    assert.doesNotMatch(terminal, /credentialSha256/);
+    const app = JSON.stringify(body.paths['/v1/applications/{applicationId}'].get.responses['200']);
+    assert.match(app, /"credentialId"/);
+    assert.doesNotMatch(app, /credentialSha256/);
     const page = await fetch(`${policy.url}/console/`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
