@@ -47,15 +47,10 @@ export const ZodQuery =
 export const ZodResponse = (schema: z.ZodType, status = 200, description = 'OK'): MethodDecorator =>
   ApiResponse({ status, description, schema: zodSchemaObject(schema, 'output') });
 
-/**
- * A stored record as the API returns it (`View<T>`): the record's schema plus `revision`, the KV revision
- * clients send back in If-Match, and any `extra` members.
- */
-export const viewSchema = (record: z.ZodType, extra: z.ZodRawShape = {}): z.ZodType =>
-  z.intersection(
-    record,
-    z.object({
-      revision: z.number().int().positive().describe('the KV revision; send it back in If-Match'),
-      ...extra,
-    }),
-  );
+const Revision = z.object({
+  revision: z.number().int().positive().describe('the KV revision; send it back in If-Match'),
+});
+
+/** A stored record as the API returns it (`View<T>`): the record's schema plus `revision`. */
+export const viewSchema = <T extends z.ZodType>(record: T): z.ZodIntersection<T, typeof Revision> =>
+  z.intersection(record, Revision);

@@ -39,9 +39,12 @@ type PolicyView = View<PolicyRecord> & { policyRevision?: number };
 type SavedPolicy = PolicyView & { warnings?: FieldProblem[] };
 
 /** The policy with its own revision number, found in its history by the KV revision that wrote it. */
-const POLICY_VIEW = viewSchema(PolicyRecord, {
-  policyRevision: z.number().int().positive().optional().describe("this policy's own revision number"),
-});
+const POLICY_VIEW = z.intersection(
+  viewSchema(PolicyRecord),
+  z.object({
+    policyRevision: z.number().int().positive().optional().describe("this policy's own revision number"),
+  }),
+);
 const SAVED_POLICY = z.intersection(
   POLICY_VIEW,
   z.object({

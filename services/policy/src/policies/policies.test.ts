@@ -7,6 +7,7 @@ import { connectMessaging, publishBaseline, type Messaging } from '@tapgate/mess
 import { startNats, waitFor, type TestServer } from '@tapgate/testing';
 import { SessionStore } from '../auth/session-store';
 import { startPolicy, type PolicyHarness } from '../testing/policy-harness';
+import { UserDetails } from '../users/users.service';
 
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -381,6 +382,8 @@ describe('policies API', () => {
     assert.equal(search.body.error.code, 'directory_not_configured');
     const olga = await call('GET', '/v1/users/olga');
     assert.equal(olga.status, 200, JSON.stringify(olga.body));
+    // The response is what the OpenAPI document's schema (the same zod schema) says.
+    UserDetails.parse(olga.body);
     assert.equal(olga.body.directory.state, 'not_configured');
     assert.equal(olga.body.adStatus.status, 'active');
     assert.equal(olga.body.adStatus.source, 'directory');

@@ -24,11 +24,15 @@ export const DirectoryUser = z
 export type DirectoryUser = z.infer<typeof DirectoryUser>;
 
 /** One user's directory attributes, for the Users page. */
-export interface DirectoryUserDetails extends DirectoryUser {
-  dn: string;
-  /** Every group DN: direct memberOf plus nested and primary groups (tokenGroups), as group policies see them. */
-  groups: string[];
-}
+export const DirectoryUserDetails = DirectoryUser.extend({
+  dn: z.string(),
+  groups: z
+    .array(z.string())
+    .describe(
+      'every group DN: direct memberOf plus nested and primary groups (tokenGroups), as group policies see them',
+    ),
+});
+export type DirectoryUserDetails = z.infer<typeof DirectoryUserDetails>;
 
 export const DirectorySearchResult = z
   .object({

@@ -5,7 +5,7 @@ import { AdminGuard, RequireRole } from '../auth/admin.guard';
 import { parseInput } from '../common/validation';
 import { ZodQuery, ZodResponse } from '../common/zod-openapi';
 import { DirectorySearchResult } from './directory-search';
-import { UsersService, type UserDetails } from './users.service';
+import { UserDetails, UsersService } from './users.service';
 
 /** The most users one search returns (`limit`'s maximum) and how many when `limit` is not given. */
 export const USER_SEARCH_MAX = 100;
@@ -36,6 +36,7 @@ export class UsersController {
 
   /** The user's directory entry, AD status, bands, effective policy and recent taps and e-signatures. */
   @Get(':user')
+  @ZodResponse(UserDetails)
   details(@Param('user') user: string): Promise<UserDetails> {
     return this.users.details(userParam(user));
   }

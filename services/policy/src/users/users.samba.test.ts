@@ -12,6 +12,8 @@ import {
   type TestServer,
 } from '@tapgate/testing';
 import { startPolicy, type PolicyHarness } from '../testing/policy-harness';
+import { DirectorySearchResult } from './directory-search';
+import { UserDetails } from './users.service';
 
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -60,6 +62,7 @@ describe('directory search and user details (Samba AD)', () => {
     assert.equal(byName.status, 200, JSON.stringify(byName.body));
     const names = byName.body.items.map((u: Body) => u.sAMAccountName);
     assert.deepEqual(names, ['srchann', 'srchbob', 'srchcat', 'srchstar']);
+    DirectorySearchResult.parse(byName.body);
     assert.equal(byName.body.truncated, false);
     const bob = byName.body.items.find((u: Body) => u.sAMAccountName === 'srchbob');
     assert.equal(bob.enabled, false);
@@ -103,6 +106,7 @@ describe('directory search and user details (Samba AD)', () => {
   it("shows a user's directory entry with nested groups, and 'not_found' for an unknown name", async () => {
     const ann = await call('GET', '/v1/users/srchann');
     assert.equal(ann.status, 200, JSON.stringify(ann.body));
+    UserDetails.parse(ann.body);
     assert.equal(ann.body.user, 'srchann');
     assert.equal(ann.body.directory.state, 'found');
     assert.equal(ann.body.directory.displayName, 'Searchable Ann');
@@ -153,6 +157,7 @@ describe('directory search and user details (Samba AD)', () => {
       assert.equal(r.status, 503);
       assert.equal((r.body as unknown as Body).error.code, 'directory_unavailable');
       const details = (await down.api('GET', '/v1/users/srchann')).body as unknown as Body;
+      UserDetails.parse(details);
       assert.equal(details.directory.state, 'unavailable');
       assert.match(details.directory.message, /did not answer/);
     } finally {

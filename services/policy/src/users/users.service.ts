@@ -1,49 +1,70 @@
 import { Injectable } from '@nestjs/common';
 import { AuditTrail } from '@tapgate/audit';
-import type { AuditRecord, EnrollmentRecord, StatusAnswer } from '@tapgate/contracts';
+import { AuditRecord, EnrollmentRecord, StatusAnswer } from '@tapgate/contracts';
+import { z } from 'zod';
 import { ApiError } from '../common/api-error';
-import { view, type View } from '../common/versioned-response';
+import { view } from '../common/versioned-response';
+import { viewSchema } from '../common/zod-openapi';
 import { EnrollmentsService } from '../enrollments/enrollments.service';
 import { UserDirectory } from '../enrollments/user-directory';
 import { PoliciesService } from '../policies/policies.service';
-import { DirectorySearch, type DirectorySearchResult, type DirectoryUserDetails } from './directory-search';
+import { DirectorySearch, DirectoryUserDetails, type DirectorySearchResult } from './directory-search';
 
 /** How far back "recent taps and e-signatures" reach, and how many are shown (newest first). */
 export const RECENT_ACTIVITY_DAYS = 30;
 export const RECENT_ACTIVITY_MAX = 20;
 
 /** The user's directory entry, or why there is none. */
-export type DirectorySection =
-  | ({ state: 'found' } & DirectoryUserDetails)
-  | { state: 'not_found' }
-  | { state: 'not_configured' | 'unavailable'; message: string };
+export const DirectorySection = z.discriminatedUnion('state', [
+  DirectoryUserDetails.extend({ state: z.literal('found') }),
+  z.object({ state: z.literal('not_found') }).strict(),
+  z.object({ state: z.enum(['not_configured', 'unavailable']), message: z.string() }).strict(),
+]);
+export type DirectorySection = z.infer<typeof DirectorySection>;
 
 /** user-status's answer for the user (what a tap is judged with now), with how old it is. */
-export type AdStatusSection =
-  | (Pick<StatusAnswer, 'status' | 'evidence' | 'source' | 'checkedAt' | 'message'> & {
-      /** Seconds since the directory was read for this answer (a cached answer's age). */
-      ageSeconds: number;
-    })
-  | { status: 'unavailable'; message: string };
+export const AdStatusSection = z.union([
+  StatusAnswer.pick({ status: true, evidence: true, source: true, checkedAt: true, message: true }).extend({
+    ageSeconds: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe("seconds since the directory was read for this answer (a cached answer's age)"),
+  }),
+  z
+    .object({ status: z.literal('unavailable'), message: z.string() })
+    .strict()
+    .describe('user-status did not answer'),
+]);
+export type AdStatusSection = z.infer<typeof AdStatusSection>;
 
-export interface ActivitySection {
-  /** Login and e-signature records naming the user, newest first, from the audit trail. */
-  items: Array<{ seq: number; record: AuditRecord }>;
-  since: string;
-  /** More records matched than were kept. */
-  truncated: boolean;
-  /** Set when the audit trail could not be read. */
-  message?: string;
-}
+export const ActivitySection = z
+  .object({
+    items: z
+      .array(z.object({ seq: z.number().int().positive(), record: AuditRecord }).strict())
+      .describe('login and e-signature records naming the user, newest first, from the audit trail'),
+    since: z.string(),
+    truncated: z.boolean().describe('more records matched than were kept'),
+    message: z.string().optional().describe('why the audit trail could not be read'),
+  })
+  .strict();
+export type ActivitySection = z.infer<typeof ActivitySection>;
 
-export interface UserDetails {
-  user: string;
-  directory: DirectorySection;
-  adStatus: AdStatusSection;
-  bands: Array<View<EnrollmentRecord>>;
-  effectivePolicy: Awaited<ReturnType<PoliciesService['effective']>>;
-  activity: ActivitySection;
-}
+type EffectiveOfUser = Awaited<ReturnType<PoliciesService['effective']>>;
+
+/** `GET /v1/users/{user}`: each section read on its own. */
+export const UserDetails = z
+  .object({
+    user: z.string(),
+    directory: DirectorySection,
+    adStatus: AdStatusSection,
+    bands: z.array(viewSchema(EnrollmentRecord)),
+    // The effective policy's shape is a TypeScript interface in libs/contracts (no zod schema to derive from).
+    effectivePolicy: z.custom<EffectiveOfUser>().describe('as GET /v1/policies/effective?user='),
+    activity: ActivitySection,
+  })
+  .strict();
+export type UserDetails = z.infer<typeof UserDetails>;
 
 const sameUser = (a: string | undefined, b: string) => a !== undefined && a.toLowerCase() === b.toLowerCase();
 
