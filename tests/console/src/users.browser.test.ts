@@ -161,6 +161,15 @@ describe('console Users page and policy revisions (Chromium, real services, Samb
     await page.fill('#name', 'Night shift');
     await page.fill('#group', 'No Such Night Shift');
     await page.click('#ovr-allowUidTaps');
+    // The API's validation, every problem at once under its own field, a setting's included.
+    await page.click('#ovr-ceremonyTimeoutSeconds');
+    await page.fill('#ceremonyTimeoutSeconds', '5');
+    await page.fill('#name', '');
+    await page.click('#save');
+    await waitForText(page, '#err-name', /^must not be empty$/);
+    await waitForText(page, '#help-ceremonyTimeoutSeconds', /^must be at least 10\b/);
+    await page.fill('#name', 'Night shift');
+    await page.click('#ovr-ceremonyTimeoutSeconds');
     await page.click('#save');
     await waitForText(page, '#main h2', /^Policy: Night shift$/);
     await waitForText(page, '#toast', /^Saved Night shift \(revision 1\)$/);
