@@ -117,7 +117,7 @@ describe('console Users page and policy revisions (Chromium, real services, Samb
     await waitForText(page, '#users tbody', /alice/);
     assert.ok(await fitsWidth(page), 'the Users page scrolls sideways at 1366x768');
     await noSeriousA11yViolations('Users search');
-    await consoleScreenshot(page, '20-users-search');
+    await consoleScreenshot(page, 'users-search');
   });
 
   it("shows a user's directory entry, AD status with evidence and age, bands, effective policy and signatures", async () => {
@@ -143,7 +143,7 @@ describe('console Users page and policy revisions (Chromium, real services, Samb
     assert.match(await page.locator('#user-activity tbody tr').first().innerText(), /e-signature/);
     assert.ok(await fitsWidth(page), 'the user page scrolls sideways at 1366x768');
     await noSeriousA11yViolations('a user');
-    await consoleScreenshot(page, '21-user-alice');
+    await consoleScreenshot(page, 'users-alice-details');
     assert.deepEqual(browser.pageErrors, []);
   });
 
@@ -175,7 +175,7 @@ describe('console Users page and policy revisions (Chromium, real services, Samb
     await waitForText(page, '#toast', /^Saved Night shift \(revision 1\)$/);
     await waitForText(page, '#save-warnings', /group: the directory has no group "No Such Night Shift"/);
     await noSeriousA11yViolations('a saved policy with a warning');
-    await consoleScreenshot(page, '22-policy-unknown-group-warning');
+    await consoleScreenshot(page, 'policies-unknown-group-warning');
 
     await page.fill('#group', ADMIN_GROUP);
     await page.fill('#name', 'Night shift operators');
@@ -196,7 +196,8 @@ describe('console Users page and policy revisions (Chromium, real services, Samb
     await waitForText(page, '#revision-diff', /Revisions 2 and 2 do not differ\./);
     await page.selectOption('#diff-from', '1');
     await noSeriousA11yViolations('the revision diff');
-    await consoleScreenshot(page, '23-policy-revision-diff');
+    await page.locator('#revision-diff').scrollIntoViewIfNeeded();
+    await consoleScreenshot(page, 'policies-revision-diff');
 
     // Nothing is dropped silently: an overridden expiry hidden by turning caching off says it goes.
     await page.click('#ovr-cacheExpirySeconds');

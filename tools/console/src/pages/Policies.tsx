@@ -622,7 +622,7 @@ function PolicyHistory(props: { policyId: string }) {
       <Table id="policy-history" aria-label="Revisions of this policy" variant="compact">
         <Thead>
           <Tr>
-            <Th>Revision</Th>
+            <Th modifier="wrap">Revision</Th>
             <Th>Time</Th>
             <Th>Administrator</Th>
             <Th>Action</Th>
