@@ -14,9 +14,11 @@ export interface AuditApiResponse {
 export type Query = Readonly<Record<string, string | undefined>>;
 
 const Seq = z.coerce.number().int().positive();
-const VerifyQuery = z.object({ fromSeq: Seq.optional(), toSeq: Seq.optional() }).strict();
+/** The query of `GET /v1/audit/verify` (exported for the OpenAPI document). */
+export const VerifyQuery = z.object({ fromSeq: Seq.optional(), toSeq: Seq.optional() }).strict();
 const Iso = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
-const ExportQuery = z
+/** The query of `GET /v1/audit/export` (exported for the OpenAPI document). */
+export const ExportQuery = z
   .object({
     from: Iso.default(WHOLE_TRAIL.from),
     to: Iso.default(WHOLE_TRAIL.to),

@@ -19,6 +19,7 @@ export {
 } from './chain';
 export { AuditError, type AuditErrorCode } from './errors';
 export { DEFAULT_SPOOL_MAX_RECORDS } from './spool';
+export { readStream, type StoredEntry } from './reader';
 export {
   CSV_COLUMNS,
   csvField,
@@ -34,5 +35,12 @@ export {
   type ExportFormat,
   type ExportTally,
 } from './export';
-export { createAuditApi, type AuditApi, type AuditApiResponse, type Query } from './api';
+export {
+  ExportQuery as AuditExportQuery,
+  VerifyQuery as AuditVerifyQuery,
+  createAuditApi,
+  type AuditApi,
+  type AuditApiResponse,
+  type Query,
+} from './api';
 export { sampleDecision, appendSampleRecords } from './samples';

@@ -23,10 +23,12 @@ export async function* readStream(
   js: JetStreamClient,
   start: { seq: number } | { time: Date },
   lastSeq: number,
+  /** The decision trail by default; the policy service reads its administrator-change stream too. */
+  stream: string = AUDIT_STREAM,
 ): AsyncGenerator<StoredEntry> {
   if (lastSeq < 1 || ('seq' in start && start.seq > lastSeq)) return;
   const consumer = await js.consumers.get(
-    AUDIT_STREAM,
+    stream,
     'seq' in start
       ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, start.seq) }
       : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.time.toISOString() },

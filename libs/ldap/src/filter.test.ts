@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BerWriter } from 'ldapts';
-import { boundUserFilter, equals, filterText, userFilter } from './filter';
+import { boundUserFilter, equals, filterText, groupFilter, userFilter, userSearchFilter } from './filter';
 
 /** A value as it appears in the RFC 4515 text of `(a=value)`. */
 const escapeFilterValue = (v: string | Buffer) => filterText(equals('a', v)).slice(3, -1);
@@ -68,5 +68,24 @@ describe('filters', () => {
       // A literal value, not a presence or substring match.
       assert.ok(!/=\*/.test(f), f);
     }
+  });
+
+  it('search by prefix: a literal prefix of sAMAccountName, displayName or mail, never filter syntax', () => {
+    assert.equal(
+      filterText(userSearchFilter('mül')),
+      '(&(objectCategory=person)(objectClass=user)(|(sAMAccountName=mül*)(displayName=mül*)(mail=mül*)))',
+    );
+    const f = filterText(userSearchFilter('*)(uid=*'));
+    assert.ok(f.includes('(sAMAccountName=\\2a\\29\\28uid=\\2a*)'), f);
+    const w = new BerWriter();
+    userSearchFilter('josé').write(w);
+    assert.ok(w.buffer.includes(Buffer.from('josé', 'utf8')), w.buffer.toString('hex'));
+  });
+
+  it('a group by CN, sAMAccountName or DN, literally', () => {
+    assert.equal(
+      filterText(groupFilter('Line 3 (night)')),
+      '(&(objectClass=group)(|(cn=Line 3 \\28night\\29)(sAMAccountName=Line 3 \\28night\\29)(distinguishedName=Line 3 \\28night\\29)))',
+    );
   });
 });

@@ -1,5 +1,5 @@
 import type { UserRef } from '@tapgate/contracts';
-import { AndFilter, EqualityFilter, OrFilter, type Filter } from 'ldapts';
+import { AndFilter, EqualityFilter, OrFilter, SubstringFilter, type Filter } from 'ldapts';
 import { guidToBytes } from './identity';
 
 // The one place LDAP search filters are built (user-status's lookups and the policy service's
@@ -37,6 +37,39 @@ export function boundUserFilter(objectGUID: string, name: UserRef): Filter {
     filters: [
       ...userClass(),
       new OrFilter({ filters: [equals('objectGUID', guidToBytes(objectGUID)), nameMatch(name)] }),
+    ],
+  });
+}
+
+/** `(attribute=value*)`: the value is a literal prefix (its `*`, `(`… match themselves). */
+function startsWith(attribute: string, prefix: string): Filter {
+  return new SubstringFilter({ attribute, initial: prefix });
+}
+
+/** The attributes a directory search (the console's Users page) matches a prefix against. */
+export const USER_SEARCH_ATTRIBUTES = ['sAMAccountName', 'displayName', 'mail'] as const;
+
+/**
+ * Users whose sAMAccountName, displayName or mail starts with `text` (AD compares case-insensitively).
+ * The text is a literal prefix, never filter syntax: `*` in it matches a `*`.
+ */
+export function userSearchFilter(text: string): Filter {
+  return new AndFilter({
+    filters: [
+      ...userClass(),
+      new OrFilter({ filters: USER_SEARCH_ATTRIBUTES.map((a) => startsWith(a, text)) }),
+    ],
+  });
+}
+
+/** The group named `name`: its CN, its sAMAccountName or its whole DN, as group policies name groups. */
+export function groupFilter(name: string): Filter {
+  return new AndFilter({
+    filters: [
+      equals('objectClass', 'group'),
+      new OrFilter({
+        filters: [equals('cn', name), equals('sAMAccountName', name), equals('distinguishedName', name)],
+      }),
     ],
   });
 }

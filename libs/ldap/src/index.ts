@@ -1,5 +1,13 @@
 // LDAP pieces shared by the services that talk to Active Directory (user-status, policy's admin login).
-export { boundUserFilter, equals, filterText, userFilter } from './filter';
+export {
+  USER_SEARCH_ATTRIBUTES,
+  boundUserFilter,
+  equals,
+  filterText,
+  groupFilter,
+  userFilter,
+  userSearchFilter,
+} from './filter';
 export { guidFromBytes, guidToBytes, sidFromBytes } from './identity';
 export {
   LdapTrustError,

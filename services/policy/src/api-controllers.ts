@@ -5,6 +5,7 @@ import { EnrollmentsController } from './enrollments/enrollments.controller';
 import { HealthController } from './health/health.controller';
 import { PoliciesController } from './policies/policies.controller';
 import { TerminalsController } from './terminals/terminals.controller';
+import { UsersController } from './users/users.controller';
 
 /**
  * The controllers of the REST API: what PolicyAppModule mounts (with the console's) and what the OpenAPI
@@ -18,4 +19,5 @@ export const API_CONTROLLERS = [
   TerminalsController,
   ApplicationsController,
   AuditController,
+  UsersController,
 ];

@@ -18,6 +18,8 @@ import { POLICY_SETTINGS, type PolicySettings } from './policy-settings';
 import { Buckets } from './store/buckets';
 import { TerminalActivity } from './terminals/terminal-activity';
 import { TerminalsService } from './terminals/terminals.service';
+import { DirectorySearch } from './users/directory-search';
+import { UsersService } from './users/users.service';
 
 export interface PolicyDeps {
   settings: PolicySettings;
@@ -46,11 +48,14 @@ export class PolicyApiModule {
         { provide: SessionStore, useValue: sessions },
         { provide: BOOTSTRAP_ADMIN, useValue: { code: deps.bootstrapCode } },
         { provide: UserDirectory, useFactory: () => new UserDirectory(deps.messaging) },
+        { provide: DirectorySearch, useFactory: () => new DirectorySearch(deps.settings.directory) },
         { provide: AdminAuditLog, useFactory: () => new AdminAuditLog(deps.messaging) },
         { provide: TerminalActivity, useFactory: () => new TerminalActivity(deps.messaging) },
+        { provide: AuditTrail, useFactory: () => new AuditTrail(deps.messaging) },
         {
           provide: DECISION_AUDIT_API,
-          useFactory: () => createAuditApi(new AuditTrail(deps.messaging)),
+          useFactory: (trail: AuditTrail) => createAuditApi(trail),
+          inject: [AuditTrail],
         },
         {
           provide: ADMIN_AUTHENTICATORS,
@@ -67,6 +72,7 @@ export class PolicyApiModule {
         TerminalsService,
         ApplicationsService,
         PoliciesService,
+        UsersService,
       ],
     };
   }

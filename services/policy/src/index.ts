@@ -4,7 +4,9 @@ export { POLICY_CONFIG_SECTIONS, type PolicyConfig } from './policy-settings';
 export { PolicyClient, PolicyApiError, type ApiErrorBody } from './cli/policy-client';
 export { startPolicy, startUserStatusDouble, type PolicyHarness } from './testing/policy-harness';
 // Response shapes for the console's typed client (tools/console), type-only.
-export type { InheritedValues } from './policies/policies.service';
+export type { InheritedValues, PolicyRevision } from './policies/policies.service';
+export type { UserDetails } from './users/users.service';
+export type { DirectorySearchResult, DirectoryUser } from './users/directory-search';
 export type { TerminalActivityView } from './terminals/terminal-activity';
 export type { TerminalView } from './terminals/terminals.service';
 export type { BindingState } from './enrollments/user-directory';

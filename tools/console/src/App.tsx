@@ -20,9 +20,11 @@ import { Dashboard } from './pages/Dashboard';
 import { Enrollments } from './pages/Enrollments';
 import { PolicyForm, Policies } from './pages/Policies';
 import { Terminals } from './pages/Terminals';
+import { UserPage, Users } from './pages/Users';
 
 const SECTIONS = [
   ['dashboard', 'Dashboard'],
+  ['users', 'Users'],
   ['policies', 'Policies'],
   ['enrollments', 'Enrollments'],
   ['terminals', 'Terminals'],
@@ -133,6 +135,8 @@ function Section(props: { parts: string[]; admin: boolean }) {
       return <Applications />;
     case 'audit':
       return <Audit />;
+    case 'users':
+      return id ? <UserPage key={id} user={id} /> : <Users />;
     case 'policies':
       if (id === 'new' && (kind === 'default' || kind === 'group' || kind === 'user')) {
         return <PolicyForm key={`new-${kind}`} newKind={kind} />;

@@ -6,10 +6,19 @@ import type {
   TerminalView as TermRecord,
 } from '@tapgate/policy';
 
-export type { BindingState, InheritedValues } from '@tapgate/policy';
+export type {
+  BindingState,
+  DirectorySearchResult,
+  InheritedValues,
+  PolicyRevision,
+  UserDetails,
+} from '@tapgate/policy';
 export type { EffectivePolicy, PolicyRecord };
 export type Versioned<T> = T & { revision: number };
-export type PolicyView = Versioned<PolicyRecord>;
+/** `policyRevision`: the policy's own revision number (`revision` is the KV one, for If-Match). */
+export type PolicyView = Versioned<PolicyRecord> & { policyRevision?: number };
+/** A saved policy: `warnings` when it may not do what was meant (an unknown user or group). */
+export type SavedPolicy = PolicyView & { warnings?: Array<{ path: string; message: string }> };
 export type EnrollmentView = Versioned<EnrollmentRecord>;
 export type TerminalView = Versioned<TermRecord> & { activity?: Partial<TerminalActivityView> };
 export type ApplicationView = Versioned<AppRecord>;

@@ -1,11 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res, UseGuards } from '@nestjs/common';
-import { ApplicationId } from '@tapgate/contracts';
+import { ApplicationCredential, ApplicationId, ApplicationRecord } from '@tapgate/contracts';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { IfMatch, parseInput } from '../common/validation';
-import { ZodBody } from '../common/zod-openapi';
+import { ZodBody, ZodResponse, viewSchema } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import { CreateApplicationRequest, UpdateApplicationRequest } from './application.requests';
 import {
@@ -21,6 +21,18 @@ const credentialIdParam = (v: string): string =>
     .credentialId;
 
 type CredentialResponse = { application: View<ApplicationView>; credentialId: string; credential: string };
+
+/** ApplicationView's schema, for the OpenAPI document: the record without any credential hash. */
+const APPLICATION_VIEW = viewSchema(
+  ApplicationRecord.omit({ credentials: true }).extend({
+    credentials: z.array(ApplicationCredential.omit({ credentialSha256: true })),
+  }),
+);
+const CREDENTIAL_RESPONSE = z.object({
+  application: APPLICATION_VIEW,
+  credentialId: z.string(),
+  credential: z.string().describe('the secret, shown this once'),
+});
 
 function withCredential(res: ServerResponse, issued: IssuedApplicationCredential): CredentialResponse {
   // Shown exactly once: keep it out of caches and proxies.
@@ -39,6 +51,7 @@ export class ApplicationsController {
   constructor(private readonly applications: ApplicationsService) {}
 
   @ZodBody(CreateApplicationRequest)
+  @ZodResponse(CREDENTIAL_RESPONSE, 201, 'Created')
   @Post()
   async create(
     @Body() body: unknown,
@@ -51,12 +64,14 @@ export class ApplicationsController {
   }
 
   @RequireRole('viewer')
+  @ZodResponse(z.object({ items: z.array(APPLICATION_VIEW) }))
   @Get()
   async list(): Promise<{ items: Array<View<ApplicationView>> }> {
     return { items: (await this.applications.list()).map(view) };
   }
 
   @RequireRole('viewer')
+  @ZodResponse(APPLICATION_VIEW)
   @Get(':applicationId')
   async get(
     @Param('applicationId') id: string,
@@ -66,6 +81,7 @@ export class ApplicationsController {
   }
 
   @ZodBody(UpdateApplicationRequest)
+  @ZodResponse(APPLICATION_VIEW)
   @Put(':applicationId')
   async update(
     @Param('applicationId') id: string,
@@ -78,6 +94,7 @@ export class ApplicationsController {
     return viewWithEtag(res, await this.applications.update(idParam(id), req, ifMatch, actor));
   }
 
+  @ZodResponse(APPLICATION_VIEW)
   @Post(':applicationId/disable')
   @HttpCode(200)
   async disable(
@@ -89,6 +106,7 @@ export class ApplicationsController {
     return viewWithEtag(res, await this.applications.setEnabled(idParam(id), false, ifMatch, actor));
   }
 
+  @ZodResponse(APPLICATION_VIEW)
   @Post(':applicationId/enable')
   @HttpCode(200)
   async enable(
@@ -100,6 +118,7 @@ export class ApplicationsController {
     return viewWithEtag(res, await this.applications.setEnabled(idParam(id), true, ifMatch, actor));
   }
 
+  @ZodResponse(CREDENTIAL_RESPONSE, 201, 'Created')
   @Post(':applicationId/credentials')
   @HttpCode(201)
   async addCredential(
@@ -111,6 +130,7 @@ export class ApplicationsController {
     return withCredential(res, await this.applications.addCredential(idParam(id), ifMatch, actor));
   }
 
+  @ZodResponse(APPLICATION_VIEW)
   @Delete(':applicationId/credentials/:credentialId')
   @HttpCode(200)
   async revokeCredential(

@@ -2,6 +2,7 @@ import { ADMIN_AUDIT_STREAM, AdminAudit, AdminAuditRecord } from '@tapgate/contr
 import type { Messaging } from '@tapgate/messaging';
 import { createLogger } from '@tapgate/telemetry';
 import { RetentionPolicy, StorageType, type JetStreamManager } from 'nats';
+import { readStream } from '@tapgate/audit';
 import type { Principal } from '../auth/principal';
 
 const decoder = new TextDecoder();
@@ -116,6 +117,29 @@ export class AdminAuditLog {
       if (!has(r.actor, q.actor) || !has(r.action, q.action)) continue;
       if (!has(r.target ? `${r.target.type}:${r.target.id}` : undefined, q.target)) continue;
       out.push({ ...r, seq });
+    }
+    return out;
+  }
+
+  /**
+   * Every record about a target of `type` (and `id`, when given), oldest first: the whole stream, read in
+   * batches by an ordered consumer (a round trip per 256 records, not one per record). Policy histories.
+   */
+  async about(type: string, id?: string): Promise<Array<AdminAuditRecord & { seq: number }>> {
+    const jsm = await this.jsm();
+    const { first_seq: first, last_seq: last } = (await jsm.streams.info(ADMIN_AUDIT_STREAM)).state;
+    const js = (await this.messaging.connection()).jetstream();
+    const out: Array<AdminAuditRecord & { seq: number }> = [];
+    for await (const m of readStream(js, { seq: first }, last, ADMIN_AUDIT_STREAM)) {
+      let parsed;
+      try {
+        parsed = AdminAuditRecord.safeParse(JSON.parse(decoder.decode(m.data)));
+      } catch {
+        continue;
+      }
+      if (!parsed.success) continue;
+      const t = parsed.data.target;
+      if (t?.type === type && (id === undefined || t.id === id)) out.push({ ...parsed.data, seq: m.seq });
     }
     return out;
   }

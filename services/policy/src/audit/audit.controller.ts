@@ -1,10 +1,11 @@
 import { Controller, Get, Inject, Query, Res, UseGuards } from '@nestjs/common';
-import type { AdminAuditRecord } from '@tapgate/contracts';
-import type { AuditApi, Query as AuditQuery } from '@tapgate/audit';
+import { AdminAuditRecord } from '@tapgate/contracts';
+import { AuditExportQuery, AuditVerifyQuery, type AuditApi, type Query as AuditQuery } from '@tapgate/audit';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { AdminGuard, RequireRole } from '../auth/admin.guard';
 import { parseInput } from '../common/validation';
+import { ZodQuery, ZodResponse } from '../common/zod-openapi';
 import { AdminAuditLog } from './admin-audit';
 
 export const DECISION_AUDIT_API = Symbol('DECISION_AUDIT_API');
@@ -31,16 +32,20 @@ export class AuditController {
   ) {}
 
   @Get('verify')
+  @ZodQuery(AuditVerifyQuery)
   async verify(@Query() q: AuditQuery, @Res() res: ServerResponse): Promise<void> {
     send(res, await this.decisions.verify(q));
   }
 
   @Get('export')
+  @ZodQuery(AuditExportQuery)
   async export(@Query() q: AuditQuery, @Res() res: ServerResponse): Promise<void> {
     send(res, await this.decisions.export(q));
   }
 
   @Get('admin')
+  @ZodQuery(AdminQuery)
+  @ZodResponse(z.object({ items: z.array(AdminAuditRecord.extend({ seq: z.number().int().positive() })) }))
   async adminChanges(@Query() query: unknown): Promise<{ items: Array<AdminAuditRecord & { seq: number }> }> {
     const q = parseInput(AdminQuery, query);
     return {

@@ -1,8 +1,9 @@
 import { groupMatches } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
 import { allGroupsOf, userFilter } from '@tapgate/ldap';
-import { Client, InvalidCredentialsError } from 'ldapts';
+import { InvalidCredentialsError } from 'ldapts';
 import type { AdminDirectorySettings } from '../policy-settings';
+import { openDirectory, texts, timeLimitSeconds } from '../users/directory-client';
 import type { Role } from './principal';
 
 export type LoginOutcome =
@@ -23,26 +24,11 @@ export class LdapLogin {
     private readonly viewerGroup: string | undefined,
   ) {}
 
-  private client(): Client {
-    return new Client({
-      url: this.dir.url,
-      timeout: this.dir.timeoutMs,
-      connectTimeout: this.dir.timeoutMs,
-      tlsOptions: { ca: this.dir.ca, minVersion: 'TLSv1.2' },
-    });
-  }
-
-  private async open(): Promise<Client> {
-    const c = this.client();
-    if (this.dir.startTls) await c.startTLS({ ca: this.dir.ca, minVersion: 'TLSv1.2' });
-    return c;
-  }
-
   async login(sAMAccountName: string, password: string): Promise<LoginOutcome> {
     // An empty password is an LDAP "unauthenticated bind", which succeeds: never let it through.
     if (password.length === 0) return { ok: false, why: 'bad_credentials' };
     let entry: { dn: string; displayName?: string; sam: string; groups: string[] } | undefined;
-    const svc = await this.open().catch(() => undefined);
+    const svc = await openDirectory(this.dir).catch(() => undefined);
     if (!svc) return { ok: false, why: 'directory_unavailable' };
     try {
       await svc.bind(this.dir.bind.dn, this.dir.bind.password);
@@ -54,8 +40,6 @@ export class LdapLogin {
       });
       if (found.searchEntries.length === 1) {
         const e = found.searchEntries[0];
-        const m = e.memberOf;
-        const memberOf = typeof m === 'string' ? [m] : Array.isArray(m) ? m.map(String) : [];
         entry = {
           dn: e.dn,
           sam: typeof e.sAMAccountName === 'string' ? e.sAMAccountName : sAMAccountName,
@@ -64,8 +48,8 @@ export class LdapLogin {
             svc,
             this.dir.baseDn,
             e.dn,
-            memberOf,
-            Math.max(1, Math.ceil(this.dir.timeoutMs / 1000)),
+            texts(e.memberOf),
+            timeLimitSeconds(this.dir),
           ),
         };
       }
@@ -76,7 +60,7 @@ export class LdapLogin {
       await svc.unbind().catch(() => undefined);
     }
     if (!entry) return { ok: false, why: 'bad_credentials' };
-    const user = await this.open().catch(() => undefined);
+    const user = await openDirectory(this.dir).catch(() => undefined);
     if (!user) return { ok: false, why: 'directory_unavailable' };
     try {
       await user.bind(entry.dn, password);

@@ -9,6 +9,8 @@ export type ApiErrorCode =
   | 'unknown_user'
   | 'unavailable'
   | 'user_status_unavailable'
+  | 'directory_not_configured'
+  | 'directory_unavailable'
   | 'internal_error'
   | 'too_many_requests';
 
@@ -22,6 +24,8 @@ const STATUS: Record<ApiErrorCode, number> = {
   unknown_user: 422,
   unavailable: 503,
   user_status_unavailable: 503,
+  directory_not_configured: 503,
+  directory_unavailable: 503,
   internal_error: 500,
   too_many_requests: 429,
 };

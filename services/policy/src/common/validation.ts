@@ -1,4 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { ApiHeader } from '@nestjs/swagger';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { ApiError, type FieldProblem } from './api-error';
@@ -117,6 +118,21 @@ export function parseIfMatch(header: string | string[] | undefined): number | un
  * The route's `If-Match` header as a revision (parseIfMatch): one decorator instead of a header parameter
  * and a parse call in every conditional route.
  */
-export const IfMatch = createParamDecorator((_data: unknown, ctx: ExecutionContext): number | undefined =>
+const ifMatchHeader = createParamDecorator((_data: unknown, ctx: ExecutionContext): number | undefined =>
   parseIfMatch(ctx.switchToHttp().getRequest<IncomingMessage>().headers['if-match']),
 );
+export const IfMatch =
+  (): ParameterDecorator =>
+  (target, key, index): void => {
+    ifMatchHeader()(target, key, index);
+    // The same parameter, documented in the OpenAPI document as the route's optional If-Match header.
+    const descriptor = key === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key);
+    if (key === undefined || !descriptor) return;
+    ApiHeader({
+      name: 'If-Match',
+      required: false,
+      description:
+        'The revision the change is based on, as the ETag or `revision` gave it (e.g. "12"); a record that moved on answers 409',
+      schema: { type: 'string', pattern: '^"?[0-9]{1,15}"?$|^\\*$' },
+    })(target, key, descriptor);
+  };

@@ -1,12 +1,12 @@
-import { ApiBody } from '@nestjs/swagger';
+import { ApiBody, ApiQuery, ApiResponse } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
 
 /** A zod schema as an OpenAPI 3.1 schema object (JSON Schema 2020-12), describing what a request may send. */
-export function zodSchemaObject(schema: z.ZodType): SchemaObject {
+export function zodSchemaObject(schema: z.ZodType, io: 'input' | 'output' = 'input'): SchemaObject {
   // `input`: what the client sends (before defaults and transforms); refinements have no JSON Schema form.
   const json = z.toJSONSchema(schema, {
-    io: 'input',
+    io,
     unrepresentable: 'any',
     target: 'draft-2020-12',
   }) as Record<string, unknown>;
@@ -20,3 +20,37 @@ export function zodSchemaObject(schema: z.ZodType): SchemaObject {
  */
 export const ZodBody = (schema: z.ZodType, description?: string): MethodDecorator =>
   ApiBody({ schema: zodSchemaObject(schema), required: true, ...(description ? { description } : {}) });
+
+/**
+ * Documents a route's query parameters with the zod object schema the route parses its query with: one
+ * `ApiQuery` per property, with its JSON Schema, required when the schema requires it.
+ */
+export const ZodQuery =
+  (schema: z.ZodObject): MethodDecorator =>
+  (target, key, descriptor) => {
+    const json = zodSchemaObject(schema) as {
+      properties?: Record<string, SchemaObject>;
+      required?: string[];
+    };
+    for (const [name, property] of Object.entries(json.properties ?? {})) {
+      const { description, ...propertySchema } = property;
+      ApiQuery({
+        name,
+        required: json.required?.includes(name) ?? false,
+        schema: propertySchema,
+        ...(description ? { description } : {}),
+      })(target, key, descriptor);
+    }
+  };
+
+/** Documents a route's success response with the zod schema of what it returns. */
+export const ZodResponse = (schema: z.ZodType, status = 200, description = 'OK'): MethodDecorator =>
+  ApiResponse({ status, description, schema: zodSchemaObject(schema, 'output') });
+
+const Revision = z.object({
+  revision: z.number().int().positive().describe('the KV revision; send it back in If-Match'),
+});
+
+/** A stored record as the API returns it (`View<T>`): the record's schema plus `revision`. */
+export const viewSchema = <T extends z.ZodType>(record: T): z.ZodIntersection<T, typeof Revision> =>
+  z.intersection(record, Revision);

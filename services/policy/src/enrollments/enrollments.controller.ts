@@ -11,12 +11,12 @@ import {
   Res,
   UseGuards,
 } from '@nestjs/common';
-import { BandId, type EnrollmentRecord } from '@tapgate/contracts';
+import { BandId, EnrollmentRecord } from '@tapgate/contracts';
 import type { ServerResponse } from 'node:http';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { IfMatch, parseInput } from '../common/validation';
-import { ZodBody } from '../common/zod-openapi';
+import { ZodBody, ZodQuery, ZodResponse, viewSchema } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import { EnrollRequest, EnrollmentQuery, RebindRequest, RekeyRequest } from './enrollment.requests';
 import { EnrollmentsService } from './enrollments.service';
@@ -32,6 +32,7 @@ export class EnrollmentsController {
   constructor(private readonly enrollments: EnrollmentsService) {}
 
   @ZodBody(EnrollRequest)
+  @ZodResponse(viewSchema(EnrollmentRecord), 201, 'Created')
   @Post()
   async enroll(
     @Body() body: unknown,
@@ -46,6 +47,8 @@ export class EnrollmentsController {
 
   @RequireRole('viewer')
   @Get()
+  @ZodQuery(EnrollmentQuery)
+  @ZodResponse(z.object({ items: z.array(viewSchema(EnrollmentRecord)) }))
   async list(@Query() query: unknown): Promise<{ items: Array<View<EnrollmentRecord>> }> {
     const filter = parseInput(EnrollmentQuery, query);
     return { items: (await this.enrollments.list(filter)).map(view) };
@@ -53,6 +56,7 @@ export class EnrollmentsController {
 
   @RequireRole('viewer')
   @Get(':bandId')
+  @ZodResponse(viewSchema(EnrollmentRecord))
   async get(
     @Param('bandId') bandId: string,
     @Res({ passthrough: true }) res: ServerResponse,
@@ -68,6 +72,7 @@ export class EnrollmentsController {
   }
 
   @ZodBody(RebindRequest)
+  @ZodResponse(viewSchema(EnrollmentRecord))
   @Post(':bandId/binding')
   @HttpCode(200)
   async rebind(
@@ -82,6 +87,7 @@ export class EnrollmentsController {
     return viewWithEtag(res, await this.enrollments.rebind(id, req.user?.sAMAccountName, ifMatch, actor));
   }
 
+  @ZodResponse(viewSchema(EnrollmentRecord))
   @Post(':bandId/suspend')
   @HttpCode(200)
   async suspend(
@@ -93,6 +99,7 @@ export class EnrollmentsController {
     return viewWithEtag(res, await this.enrollments.setActive(bandIdParam(bandId), false, ifMatch, actor));
   }
 
+  @ZodResponse(viewSchema(EnrollmentRecord))
   @Post(':bandId/reactivate')
   @HttpCode(200)
   async reactivate(
@@ -105,6 +112,7 @@ export class EnrollmentsController {
   }
 
   @ZodBody(RekeyRequest)
+  @ZodResponse(viewSchema(EnrollmentRecord))
   @Put(':bandId/key')
   async rekey(
     @Param('bandId') bandId: string,

@@ -83,6 +83,12 @@ export class UserDirectory {
     }
   }
 
+  /** user-status's whole answer (status, evidence, cache age, groups), or why there is none. */
+  async status(sAMAccountName: string): Promise<StatusAnswer | { unavailable: string }> {
+    const answer = await this.ask(sAMAccountName);
+    return answer instanceof RequestError ? { unavailable: answer.kind } : answer;
+  }
+
   async lookup(sAMAccountName: string): Promise<UserLookup> {
     const answer = await this.ask(sAMAccountName);
     if (answer instanceof RequestError) return { found: false, reason: 'unavailable', why: answer.kind };

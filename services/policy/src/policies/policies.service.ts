@@ -24,6 +24,7 @@ import { ApiError, notFound, type FieldProblem } from '../common/api-error';
 import { fieldProblems, invalidRequest } from '../common/validation';
 import { UserDirectory } from '../enrollments/user-directory';
 import { Buckets } from '../store/buckets';
+import { DirectorySearch } from '../users/directory-search';
 import { RevisionedStore, type Versioned } from '../store/revisioned-store';
 
 const Fields = {
@@ -67,6 +68,39 @@ function configurationDefaults(): BaselineSettings {
   return configDefaults;
 }
 
+/** One saved state of a policy, from the administrator-change log. */
+export const PolicyRevision = z
+  .object({
+    number: z
+      .number()
+      .int()
+      .positive()
+      .describe("this policy's own count: 1 = created, 2 = the first change after it (not the KV revision)"),
+    revision: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('the KV revision the change wrote (what If-Match names); absent for a delete'),
+    action: z.string(),
+    at: z.string(),
+    actor: z.string(),
+    policy: PolicyRecord.optional().describe('the policy as this change left it (as it was, for a delete)'),
+  })
+  .strict();
+export type PolicyRevision = z.infer<typeof PolicyRevision>;
+
+/** A record as the administrator-change log holds it: the policy plus the KV revision written. */
+const Snapshot = z.looseObject({ revision: z.number().int().positive().optional() });
+
+/** The policy in a change log snapshot, without the KV revision it was written at. */
+function snapshotPolicy(snapshot: unknown): PolicyRecord | undefined {
+  if (!Snapshot.safeParse(snapshot).success) return undefined;
+  const { revision: _written, ...rest } = snapshot as { revision?: number };
+  const parsed = PolicyRecord.safeParse(rest);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** What the console needs to show inherited values: the baseline and the baseline under the default policy. */
 export interface InheritedValues {
   baseline: ReportedBaseline;
@@ -87,6 +121,7 @@ export class PoliciesService {
     private readonly audit: AdminAuditLog,
     private readonly directory: UserDirectory,
     private readonly messaging: Messaging,
+    private readonly groups: DirectorySearch,
   ) {
     this.store = new RevisionedStore(buckets, KvBuckets.policies, PolicyRecord, 'policy');
   }
@@ -99,6 +134,43 @@ export class PoliciesService {
     const found = await this.store.get(policyId);
     if (!found) throw notFound('policy', policyId);
     return found;
+  }
+
+  /**
+   * Every policy's revisions since it was (last) created, oldest first, numbered per policy: read from the
+   * administrator-change log, which records each create, update, (de)activation and delete with the
+   * policy as it left it. One scan for all policies.
+   */
+  async histories(onlyPolicyId?: string): Promise<Map<string, PolicyRevision[]>> {
+    const changes = await this.audit.about('policy', onlyPolicyId);
+    const out = new Map<string, PolicyRevision[]>();
+    for (const c of changes) {
+      if (!c.target || !c.action.startsWith('policy.')) continue;
+      // A policy created again after a delete starts a new history.
+      const list = c.action === 'policy.create' ? [] : (out.get(c.target.id) ?? []);
+      const deleted = c.action === 'policy.delete';
+      const snapshot = deleted ? c.before : c.after;
+      const written = deleted ? undefined : Snapshot.safeParse(c.after).data?.revision;
+      const policy = snapshotPolicy(snapshot);
+      list.push({
+        number: list.length + 1,
+        ...(written !== undefined ? { revision: written } : {}),
+        action: c.action,
+        at: c.at,
+        actor: c.actor,
+        ...(policy ? { policy } : {}),
+      });
+      out.set(c.target.id, list);
+    }
+    return out;
+  }
+
+  /** This policy's revisions, newest first (404 when it has no history and does not exist). */
+  async revisions(policyId: string): Promise<PolicyRevision[]> {
+    const [history, current] = await Promise.all([this.histories(policyId), this.store.get(policyId)]);
+    const list = history.get(policyId) ?? [];
+    if (!current && list.length === 0) throw notFound('policy', policyId);
+    return list.reverse();
   }
 
   async create(req: CreatePolicyRequest, actor: Principal): Promise<Versioned<PolicyRecord>> {
@@ -180,10 +252,11 @@ export class PoliciesService {
   async effective(
     sAMAccountName: string,
     groups: string[] | undefined,
+    /** Where `groups` came from, when given. */
+    groupsFrom = 'request',
   ): Promise<
     EffectivePolicy & { user: string; groups: string[]; groupsFrom: string; baseline: BaselineStatus }
   > {
-    let groupsFrom = 'request';
     if (groups === undefined) ({ groups, from: groupsFrom } = await this.directory.groupsOf(sAMAccountName));
     const [policies, baseline] = await Promise.all([this.versioned(), this.baseline()]);
     return {
@@ -252,22 +325,41 @@ export class PoliciesService {
 
   /**
    * What is saved but may not do what the administrator meant: a user policy for a name the directory
-   * does not know (or could not be asked about). Warnings, not errors: the account may be created later.
-   * Groups are not checked (user-status answers for users only).
+   * does not know (asked of user-status, as a tap would be), a group policy for a group the [ldap]
+   * directory does not have, or either when the directory could not be asked. Warnings, not errors: the
+   * account or group may be created later.
    */
   async warnings(r: PolicyRecord): Promise<FieldProblem[]> {
-    if (r.kind !== 'user' || !r.user) return [];
-    const found = await this.directory.lookup(r.user);
-    if (found.found) return [];
-    return [
-      {
-        path: 'user',
-        message:
-          found.reason === 'not_found'
-            ? `the directory has no user "${r.user}"; this policy applies only once such an account exists`
-            : `the directory could not be asked whether user "${r.user}" exists (${found.why}); check the name`,
-      },
-    ];
+    if (r.kind === 'user' && r.user) {
+      const found = await this.directory.lookup(r.user);
+      if (found.found) return [];
+      return [
+        {
+          path: 'user',
+          message:
+            found.reason === 'not_found'
+              ? `the directory has no user "${r.user}"; this policy applies only once such an account exists`
+              : `the directory could not be asked whether user "${r.user}" exists (${found.why}); check the name`,
+        },
+      ];
+    }
+    if (r.kind === 'group' && r.group) {
+      const exists = await this.groups.groupExists(r.group).catch((e: unknown) => {
+        if (e instanceof ApiError) return e;
+        throw e;
+      });
+      if (exists === true) return [];
+      return [
+        {
+          path: 'group',
+          message:
+            exists === false
+              ? `the directory has no group "${r.group}"; this policy applies only once such a group exists`
+              : `the group "${r.group}" could not be checked (${exists.message}); check the name`,
+        },
+      ];
+    }
+    return [];
   }
 
   /** Checks the record against its schema; every problem is listed in one 400. */

@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- response bodies are read loosely; the assertions check their shape */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument -- response bodies are read loosely; the assertions check their shape */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { UserStatusGet, type StatusAnswer } from '@tapgate/contracts';
@@ -7,6 +7,7 @@ import { connectMessaging, publishBaseline, type Messaging } from '@tapgate/mess
 import { startNats, waitFor, type TestServer } from '@tapgate/testing';
 import { SessionStore } from '../auth/session-store';
 import { startPolicy, type PolicyHarness } from '../testing/policy-harness';
+import { UserDetails } from '../users/users.service';
 
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -321,6 +322,84 @@ describe('policies API', () => {
     assert.equal((await call('DELETE', '/v1/policies/paula-user')).status, 204);
   });
 
+  it("numbers each policy's revisions on its own and keeps its history", async () => {
+    const a = await call('POST', '/v1/policies', {
+      body: { policyId: 'rev-a', kind: 'group', name: 'A', group: 'CN=A,DC=t', settings: {} },
+    });
+    assert.equal(a.status, 201);
+    assert.equal(a.body.policyRevision, 1);
+    const b = await call('POST', '/v1/policies', {
+      body: { policyId: 'rev-b', kind: 'group', name: 'B', group: 'CN=B,DC=t', settings: {} },
+    });
+    // Another policy's writes do not move this one's number (the KV revision does move).
+    assert.equal(b.body.policyRevision, 1);
+    assert.ok(b.body.revision > a.body.revision);
+    const a2 = await call('PUT', '/v1/policies/rev-a', {
+      body: { name: 'A2', group: 'CN=A,DC=t', settings: { tap: { allowUidTaps: false } } },
+      headers: { 'if-match': `"${a.body.revision}"` },
+    });
+    assert.equal(a2.body.policyRevision, 2);
+    const a3 = await call('POST', '/v1/policies/rev-a/deactivate');
+    assert.equal(a3.body.policyRevision, 3);
+    assert.equal((await call('GET', '/v1/policies/rev-a')).body.policyRevision, 3);
+    const listed = (await call('GET', '/v1/policies')).body.items;
+    assert.equal(listed.find((p: Body) => p.policyId === 'rev-a').policyRevision, 3);
+    assert.equal(listed.find((p: Body) => p.policyId === 'rev-b').policyRevision, 1);
+
+    const revs = await call('GET', '/v1/policies/rev-a/revisions');
+    assert.equal(revs.status, 200);
+    assert.deepEqual(
+      revs.body.items.map((r: Body) => [r.number, r.action, r.revision, r.policy?.name]),
+      [
+        [3, 'policy.deactivate', a3.body.revision, 'A2'],
+        [2, 'policy.update', a2.body.revision, 'A2'],
+        [1, 'policy.create', a.body.revision, 'A'],
+      ],
+    );
+    assert.equal(revs.body.items[1].policy.settings.tap.allowUidTaps, false);
+    assert.equal(revs.body.items[2].policy.settings.tap, undefined);
+    // Deleted: its history stays readable; created again, it starts again at 1.
+    assert.equal((await call('DELETE', '/v1/policies/rev-a')).status, 204);
+    const afterDelete = (await call('GET', '/v1/policies/rev-a/revisions')).body.items;
+    assert.equal(afterDelete[0].action, 'policy.delete');
+    assert.equal(afterDelete[0].number, 4);
+    const again = await call('POST', '/v1/policies', {
+      body: { policyId: 'rev-a', kind: 'group', name: 'A again', group: 'CN=A,DC=t', settings: {} },
+    });
+    assert.equal(again.body.policyRevision, 1);
+    assert.equal((await call('GET', '/v1/policies/never-was/revisions')).status, 404);
+    // Without [ldap] the group cannot be checked: saved, with a warning that says why.
+    assert.equal(again.body.warnings[0].path, 'group');
+    assert.match(again.body.warnings[0].message, /could not be checked \(no directory is configured/);
+    for (const id of ['rev-a', 'rev-b']) {
+      assert.equal((await call('DELETE', `/v1/policies/${id}`)).status, 204);
+    }
+  });
+
+  it('shows a user: AD status with evidence and age, bands, effective policy; search needs a directory', async () => {
+    const search = await call('GET', '/v1/users?q=ol');
+    assert.equal(search.status, 503);
+    assert.equal(search.body.error.code, 'directory_not_configured');
+    const olga = await call('GET', '/v1/users/olga');
+    assert.equal(olga.status, 200, JSON.stringify(olga.body));
+    // The response is what the OpenAPI document's schema (the same zod schema) says.
+    UserDetails.parse(olga.body);
+    assert.equal(olga.body.directory.state, 'not_configured');
+    assert.equal(olga.body.adStatus.status, 'active');
+    assert.equal(olga.body.adStatus.source, 'directory');
+    assert.equal(typeof olga.body.adStatus.ageSeconds, 'number');
+    assert.deepEqual(olga.body.effectivePolicy.groups, [
+      'CN=Line 3 Operators,CN=Users,DC=t',
+      'CN=Other,CN=Users,DC=t',
+    ]);
+    assert.equal(olga.body.effectivePolicy.groupsFrom, 'user-status');
+    assert.ok(olga.body.effectivePolicy.explain['activeDirectory.checkUserStatus']);
+    assert.deepEqual(olga.body.bands, []);
+    assert.ok(Array.isArray(olga.body.activity.items));
+    // Read-only, but not public.
+    assert.equal((await call('GET', '/v1/users/olga', { token: null })).status, 401);
+  });
+
   it('serves the OpenAPI document and the console', async () => {
     const doc = await fetch(`${policy.url}/v1/openapi.json`);
     assert.equal(doc.status, 200);
@@ -336,6 +415,28 @@ describe('policies API', () => {
     assert.equal(create.properties.priority.maximum, 1000);
     assert.equal(create.additionalProperties, false);
     assert.equal(body.components.schemas.Error.properties.error.properties.errors.type, 'array');
+    // If-Match, query parameters and response schemas come from the same decorators and zod schemas.
+    const names = (op: Body) => op.parameters.map((p: Body) => `${p.in}:${p.name}:${p.required}`);
+    assert.ok(names(body.paths['/v1/policies/{policyId}'].put).includes('header:If-Match:false'));
+    assert.ok(names(body.paths['/v1/enrollments/{bandId}'].delete).includes('header:If-Match:false'));
+    assert.deepEqual(names(body.paths['/v1/users'].get), ['query:q:true', 'query:limit:false']);
+    assert.equal(body.paths['/v1/users'].get.parameters[1].schema.maximum, 100);
+    assert.ok(names(body.paths['/v1/policies/effective'].get).includes('query:user:true'));
+    assert.ok(names(body.paths['/v1/audit/admin'].get).includes('query:limit:false'));
+    assert.ok(names(body.paths['/v1/audit/export'].get).includes('query:format:false'));
+    const revisions = body.paths['/v1/policies/{policyId}/revisions'].get.responses['200'];
+    assert.equal(
+      revisions.content['application/json'].schema.properties.items.items.properties.number.type,
+      'integer',
+    );
+    assert.ok(body.paths['/v1/policies'].post.responses['201'].content['application/json'].schema);
+    // Views are documented without the stored secrets' hashes.
+    const terminal = JSON.stringify(body.paths['/v1/terminals/{terminalId}'].get.responses['200']);
+    assert.match(terminal, /"terminalId"/);
+    assert.doesNotMatch(terminal, /credentialSha256/);
+    const app = JSON.stringify(body.paths['/v1/applications/{applicationId}'].get.responses['200']);
+    assert.match(app, /"credentialId"/);
+    assert.doesNotMatch(app, /credentialSha256/);
     const page = await fetch(`${policy.url}/console/`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);

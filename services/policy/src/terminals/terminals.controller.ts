@@ -1,11 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res, UseGuards } from '@nestjs/common';
-import { RemoteClients, TerminalId } from '@tapgate/contracts';
+import { RemoteClients, TerminalId, TerminalRecord } from '@tapgate/contracts';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { IfMatch, parseInput } from '../common/validation';
-import { ZodBody } from '../common/zod-openapi';
+import { ZodBody, ZodResponse, viewSchema } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
 import { TerminalActivity, type TerminalActivityView } from './terminal-activity';
 import { CertificatePinsRequest, CreateTerminalRequest } from './terminal.requests';
@@ -15,6 +15,13 @@ const terminalIdParam = (v: string): string =>
   parseInput(z.object({ terminalId: TerminalId }), { terminalId: v }).terminalId;
 
 type CredentialResponse = { terminal: View<TerminalView>; credential: string };
+
+/** TerminalView's schema, for the OpenAPI document: the record without the credential hash. */
+const TERMINAL_VIEW = viewSchema(TerminalRecord.omit({ credentialSha256: true }));
+const CREDENTIAL_RESPONSE = z.object({
+  terminal: TERMINAL_VIEW,
+  credential: z.string().describe('the secret, shown this once'),
+});
 
 function withCredential(res: ServerResponse, issued: IssuedCredential): CredentialResponse {
   // The credential must not linger in caches or proxies: it is shown exactly once.
@@ -31,6 +38,7 @@ export class TerminalsController {
   ) {}
 
   @ZodBody(CreateTerminalRequest)
+  @ZodResponse(CREDENTIAL_RESPONSE, 201, 'Created')
   @Post()
   async create(
     @Body() body: unknown,
@@ -57,6 +65,7 @@ export class TerminalsController {
 
   @RequireRole('viewer')
   @Get(':terminalId')
+  @ZodResponse(TERMINAL_VIEW)
   async get(
     @Param('terminalId') id: string,
     @Res({ passthrough: true }) res: ServerResponse,
@@ -64,6 +73,7 @@ export class TerminalsController {
     return viewWithEtag(res, await this.terminals.get(terminalIdParam(id)));
   }
 
+  @ZodResponse(CREDENTIAL_RESPONSE)
   @Post(':terminalId/credential')
   @HttpCode(200)
   async rotate(
@@ -75,6 +85,7 @@ export class TerminalsController {
     return withCredential(res, await this.terminals.rotate(terminalIdParam(id), ifMatch, actor));
   }
 
+  @ZodResponse(TERMINAL_VIEW)
   @Post(':terminalId/disable')
   @HttpCode(200)
   async disable(
@@ -86,6 +97,7 @@ export class TerminalsController {
     return viewWithEtag(res, await this.terminals.setEnabled(terminalIdParam(id), false, ifMatch, actor));
   }
 
+  @ZodResponse(TERMINAL_VIEW)
   @Post(':terminalId/enable')
   @HttpCode(200)
   async enable(
@@ -98,6 +110,7 @@ export class TerminalsController {
   }
 
   @ZodBody(CertificatePinsRequest)
+  @ZodResponse(TERMINAL_VIEW)
   @Put(':terminalId/certificates')
   @HttpCode(200)
   async pins(

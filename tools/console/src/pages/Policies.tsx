@@ -1,5 +1,6 @@
 import {
   ActionGroup,
+  Alert,
   Button,
   Checkbox,
   Form,
@@ -19,7 +20,7 @@ import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useState } from 'react';
 import { api, ifMatch, message, ok, problemsFor } from '../api';
 import { PageBody, Toast, changes, type Notice, useConfirm, useLoad, when } from '../ui';
-import type { AdminChange, EffectivePolicy, InheritedValues, PolicyView } from '../views';
+import type { EffectivePolicy, InheritedValues, PolicyRevision, PolicyView, SavedPolicy } from '../views';
 
 type Section = keyof EffectivePolicy['settings'];
 type Kind = PolicyView['kind'];
@@ -139,9 +140,15 @@ export function Policies() {
                 <a href={`#/policies/${encodeURIComponent(p.policyId)}`}>{p.name}</a>
               </Td>
               <Td dataLabel="Kind">{p.kind}</Td>
-              <Td dataLabel="Applies to">{appliesTo(p)}</Td>
+              <Td dataLabel="Applies to">
+                {p.kind === 'user' && p.user ? (
+                  <a href={`#/users/${encodeURIComponent(p.user)}`}>{p.user}</a>
+                ) : (
+                  appliesTo(p)
+                )}
+              </Td>
               <Td dataLabel="State">{p.active ? 'active' : 'inactive'}</Td>
-              <Td dataLabel="Revision">{p.revision}</Td>
+              <Td dataLabel="Revision">{p.policyRevision ?? '—'}</Td>
               <Td dataLabel="Updated">{`${p.updated.by}, ${when(p.updated.at)}`}</Td>
             </Tr>
           ))}
@@ -176,31 +183,37 @@ export function Policies() {
       </Form>
       <div id="eff-out">
         {effError ? <Toast id="eff-error" notice={{ variant: 'danger', text: effError }} /> : null}
-        {effective ? (
-          <Table aria-label="Effective policy" variant="compact">
-            <Thead>
-              <Tr>
-                <Th>Setting</Th>
-                <Th>Value</Th>
-                <Th>Set by</Th>
-              </Tr>
-            </Thead>
-            <Tbody>
-              {Object.entries(effective.explain).map(([f, src]) => {
-                const [s, k] = f.split('.') as [Section, string];
-                return (
-                  <Tr key={f}>
-                    <Td>{f}</Td>
-                    <Td>{String((effective.settings[s] as Values)[k])}</Td>
-                    <Td>{sourceText(src)}</Td>
-                  </Tr>
-                );
-              })}
-            </Tbody>
-          </Table>
-        ) : null}
+        {effective ? <EffectiveTable effective={effective} /> : null}
       </div>
     </PageBody>
+  );
+}
+
+/** Each setting of an effective policy, its value and what set it (the API's explanation). */
+export function EffectiveTable(props: { effective: EffectivePolicy; id?: string }) {
+  const e = props.effective;
+  return (
+    <Table id={props.id} aria-label="Effective policy" variant="compact">
+      <Thead>
+        <Tr>
+          <Th>Setting</Th>
+          <Th>Value</Th>
+          <Th>Set by</Th>
+        </Tr>
+      </Thead>
+      <Tbody>
+        {Object.entries(e.explain).map(([f, src]) => {
+          const [s, k] = f.split('.') as [Section, string];
+          return (
+            <Tr key={f}>
+              <Td>{f}</Td>
+              <Td>{String((e.settings[s] as Values)[k])}</Td>
+              <Td>{sourceText(src)}</Td>
+            </Tr>
+          );
+        })}
+      </Tbody>
+    </Table>
   );
 }
 
@@ -209,11 +222,16 @@ interface Loaded {
   inherited: InheritedValues;
 }
 
-/** The "Saved" notice of a new policy, carried to the form that opens on its id. */
-let carried: Notice | undefined;
+type Warnings = NonNullable<SavedPolicy['warnings']>;
+interface SaveOutcome {
+  notice: Notice;
+  warnings: Warnings;
+}
+/** The outcome of saving a new policy, carried to the form that opens on its id. */
+let carried: SaveOutcome | undefined;
 
 export function PolicyForm(props: { policyId?: string; newKind?: Kind }) {
-  const [notice, setNotice] = useState<Notice | undefined>(() => {
+  const [outcome, setOutcome] = useState<SaveOutcome | undefined>(() => {
     const n = carried;
     carried = undefined;
     return n;
@@ -242,10 +260,11 @@ export function PolicyForm(props: { policyId?: string; newKind?: Kind }) {
       key={data.policy?.revision ?? 'new'}
       {...data}
       newKind={props.newKind}
-      notice={notice}
+      notice={outcome?.notice}
+      warnings={outcome?.warnings ?? []}
       saved={(n) => {
         if (data.policy) {
-          setNotice(n);
+          setOutcome(n);
           reload();
         } else carried = n;
       }}
@@ -254,7 +273,12 @@ export function PolicyForm(props: { policyId?: string; newKind?: Kind }) {
 }
 
 function PolicyEditor(
-  props: Loaded & { newKind: Kind | undefined; notice: Notice | undefined; saved: (n: Notice) => void },
+  props: Loaded & {
+    newKind: Kind | undefined;
+    notice: Notice | undefined;
+    warnings: Warnings;
+    saved: (n: SaveOutcome) => void;
+  },
 ) {
   const kind: Kind = props.policy?.kind ?? props.newKind ?? 'group';
   const below = kind === 'default' ? props.inherited.baseline : props.inherited.inherited;
@@ -306,15 +330,18 @@ function PolicyEditor(
     };
     try {
       const r = props.policy
-        ? await ok<PolicyView>(
+        ? await ok<SavedPolicy>(
             api.PUT('/v1/policies/{policyId}', {
               params: { path: { policyId: props.policy.policyId } },
               headers: ifMatch(props.policy.revision),
               body: common,
             }),
           )
-        : await ok<PolicyView>(api.POST('/v1/policies', { body: { policyId, kind, ...common } }));
-      props.saved({ variant: 'success', text: `Saved ${r.name} (revision ${r.revision})` });
+        : await ok<SavedPolicy>(api.POST('/v1/policies', { body: { policyId, kind, ...common } }));
+      props.saved({
+        notice: { variant: 'success', text: `Saved ${r.name} (revision ${r.policyRevision ?? '?'})` },
+        warnings: r.warnings ?? [],
+      });
       if (!props.policy) location.hash = `#/policies/${encodeURIComponent(r.policyId)}`;
     } catch (e) {
       setFieldError(e);
@@ -327,6 +354,15 @@ function PolicyEditor(
   return (
     <PageBody title={title}>
       <Toast notice={shown} />
+      {!saving && !notice && props.warnings.length > 0 ? (
+        <Alert isInline variant="warning" title="Saved, but check this" id="save-warnings">
+          <ul>
+            {props.warnings.map((w) => (
+              <li key={w.path + w.message}>{`${w.path}: ${w.message}`}</li>
+            ))}
+          </ul>
+        </Alert>
+      ) : null}
       {confirmDialog}
       {/* A refusal that names no field of the form (e.g. a conflict) reads above it. */}
       {fieldError !== undefined && !FORM_FIELDS.some((f) => problemsFor(fieldError, f)) ? (
@@ -382,7 +418,14 @@ function PolicyEditor(
           <fieldset key={s} id={`section-${s}`} className="tg-fieldset">
             <legend>{legend}</legend>
             {fields.map(([f, label, type]) =>
-              hidden(f) ? null : (
+              hidden(f) ? (
+                // Hidden as the guide hides it; an override it had is not kept, and the form says so.
+                override[f] ? (
+                  <p key={f} id={`dropped-${f}`}>
+                    {`${label} (${type === 'expiry' ? expiryLabel(values[f] as number) : String(values[f])}) is removed from this policy when it is saved: it has no effect while Cache User Status is off.`}
+                  </p>
+                ) : null
+              ) : (
                 <div key={f} id={`row-${f}`} className="tg-row">
                   <Checkbox
                     id={`ovr-${f}`}
@@ -539,32 +582,47 @@ function FieldInput(props: {
 }
 
 /**
- * This policy's own changes, numbered from its creation, with what each changed: read from the
- * administrator-change log (the KV revision in the list counts writes to every policy).
+ * This policy's own revisions, numbered from its creation by the API (the KV revision counts writes to
+ * every policy), each with what it changed, and the difference between any two of them.
  */
 function PolicyHistory(props: { policyId: string }) {
   const { data, error } = useLoad(() =>
-    ok<{ items: AdminChange[] }>(
-      api.GET('/v1/audit/admin', {
-        params: { query: { target: `policy:${props.policyId}`, limit: 1000 } as never },
-      }),
+    ok<{ items: PolicyRevision[] }>(
+      api.GET('/v1/policies/{policyId}/revisions', { params: { path: { policyId: props.policyId } } }),
     ),
   );
-  const mine = (data?.items ?? [])
-    .filter(
-      (r) => r.target?.type === 'policy' && r.target.id === props.policyId && r.action.startsWith('policy.'),
-    )
-    .sort((a, b) => a.seq - b.seq);
+  const items = data?.items ?? [];
+  const [from, setFrom] = useState<number>();
+  const [to, setTo] = useState<number>();
+  const newest = items[0]?.number;
+  const toN = to ?? newest;
+  const fromN = from ?? (newest !== undefined && newest > 1 ? newest - 1 : newest);
+  const at = (n: number | undefined) => items.find((r) => r.number === n);
+  const previous = (r: PolicyRevision) => at(r.number - 1)?.policy;
+  const diff = changes(at(fromN)?.policy, at(toN)?.policy);
+  const pick = (id: string, label: string, value: number | undefined, set: (n: number) => void) => (
+    <FormGroup label={label} fieldId={id}>
+      <FormSelect id={id} value={String(value ?? '')} onChange={(_e, x) => set(Number(x))}>
+        {items.map((r) => (
+          <FormSelectOption
+            key={r.number}
+            value={String(r.number)}
+            label={`${r.number} · ${r.action} · ${when(r.at)}`}
+          />
+        ))}
+      </FormSelect>
+    </FormGroup>
+  );
   return (
     <section aria-labelledby="history-title">
       <Title headingLevel="h3" id="history-title">
-        Changes to this policy
+        Revisions of this policy
       </Title>
       <Toast id="history-error" notice={error ? { variant: 'danger', text: error } : undefined} />
-      <Table id="policy-history" aria-label="Changes to this policy" variant="compact">
+      <Table id="policy-history" aria-label="Revisions of this policy" variant="compact">
         <Thead>
           <Tr>
-            <Th>Change</Th>
+            <Th modifier="wrap">Revision</Th>
             <Th>Time</Th>
             <Th>Administrator</Th>
             <Th>Action</Th>
@@ -572,23 +630,39 @@ function PolicyHistory(props: { policyId: string }) {
           </Tr>
         </Thead>
         <Tbody>
-          {mine
-            .map((r, i) => (
-              <Tr key={r.seq}>
-                <Td dataLabel="Change">{i + 1}</Td>
-                <Td dataLabel="Time">{when(r.at)}</Td>
-                <Td dataLabel="Administrator">{r.actor}</Td>
-                <Td dataLabel="Action">{r.action}</Td>
-                <Td dataLabel="What changed">
-                  {changes(r.before, r.after).map((line) => (
-                    <div key={line}>{line}</div>
-                  ))}
-                </Td>
-              </Tr>
-            ))
-            .reverse()}
+          {items.map((r) => (
+            <Tr key={r.number}>
+              <Td dataLabel="Revision">{r.number}</Td>
+              <Td dataLabel="Time">{when(r.at)}</Td>
+              <Td dataLabel="Administrator">{r.actor}</Td>
+              <Td dataLabel="Action">{r.action}</Td>
+              <Td dataLabel="What changed">
+                {(r.action === 'policy.delete' ? ['deleted'] : changes(previous(r), r.policy)).map((line) => (
+                  <div key={line}>{line}</div>
+                ))}
+              </Td>
+            </Tr>
+          ))}
         </Tbody>
       </Table>
+      {items.length > 1 ? (
+        <Form id="revision-compare" isHorizontal>
+          <Title headingLevel="h4">Compare two revisions</Title>
+          {pick('diff-from', 'From revision', fromN, setFrom)}
+          {pick('diff-to', 'To revision', toN, setTo)}
+          <div id="revision-diff" aria-live="polite">
+            {diff.length === 0 ? (
+              <p>{`Revisions ${fromN ?? ''} and ${toN ?? ''} do not differ.`}</p>
+            ) : (
+              <ul>
+                {diff.map((line) => (
+                  <li key={line}>{line}</li>
+                ))}
+              </ul>
+            )}
+          </div>
+        </Form>
+      ) : null}
     </section>
   );
 }
