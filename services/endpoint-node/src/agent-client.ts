@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   CloseCode,
   decodeServerFrame,
@@ -19,6 +21,18 @@ import { Backoff } from './backoff';
 
 const log = createLogger('agent-client');
 
+/** This program as its package.json names it (one source for the version the console shows). */
+export const ENDPOINT_SOFTWARE: { name: string; version: string } = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
+      version?: unknown;
+    };
+    return { name: 'tapgate-endpoint-node', version: String(pkg.version ?? 'unknown').slice(0, 32) };
+  } catch {
+    return { name: 'tapgate-endpoint-node', version: 'unknown' };
+  }
+})();
+
 export interface AgentClientOptions {
   url: string;
   terminalId: string;
@@ -27,6 +41,7 @@ export interface AgentClientOptions {
   ca?: string;
   /** Client certificate and key (PEM) for mTLS; the gateway admits it for a registered terminal whose id is its CN. */
   clientCertificate?: { cert: string; key: string };
+  /** What the hello reports as the endpoint's program and version; default: this package's. */
   software?: { name: string; version: string };
   capabilities?: Array<'nfc' | 'ble' | 'simulated'>;
   /** How long to wait for a tap result before giving up on it. */
@@ -101,7 +116,7 @@ export class AgentClient extends EventEmitter {
           role: 'endpoint',
           terminalId: this.opts.terminalId,
           credential: this.opts.credential,
-          software: this.opts.software,
+          software: this.opts.software ?? ENDPOINT_SOFTWARE,
           capabilities: this.opts.capabilities,
         },
         'hello',

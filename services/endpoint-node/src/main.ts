@@ -102,7 +102,6 @@ async function run(cfg: ReturnType<typeof loadEndpointConfig>, bandsDir: string 
     credential: cfg.credential,
     ca: cfg.ca,
     clientCertificate: cfg.clientCertificate,
-    software: { name: 'tapgate-endpoint-node', version: '0.1.0' },
     capabilities: ['nfc', 'ble', 'simulated'],
   });
   const node = new EndpointNode({

@@ -47,6 +47,7 @@ export class HandshakeService {
       }
       conn.terminalId = hello.terminalId;
       conn.endpointEvidence = auth.evidence;
+      conn.software = hello.software;
       conn.challenges = new ChallengeStore(this.settings.challengeTtlMs);
       this.connections.promote(conn, 'endpoint');
       this.endpoints.register(conn, hello.terminalId);
@@ -69,6 +70,7 @@ export class HandshakeService {
       ? { mode: 'explicit', terminalId: hello.terminalId }
       : { mode: 'implicit', address: conn.address };
     conn.terminalId = hello.terminalId;
+    conn.software = hello.app;
     this.connections.promote(conn, 'nea');
     this.ceremonies.ceremonies.open(conn, hello.authUrl ?? hello.app?.name ?? 'nea');
     await this.neas.bind(conn);
