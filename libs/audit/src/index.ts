@@ -34,5 +34,24 @@ export {
   type ExportFormat,
   type ExportTally,
 } from './export';
-export { createAuditApi, type AuditApi, type AuditApiResponse, type Query } from './api';
+export {
+  createAuditApi,
+  createAuditQueries,
+  type AuditApi,
+  type AuditApiResponse,
+  type AuditQueries,
+  type Query,
+  type ScanHealth,
+} from './api';
+export {
+  DecisionQuery,
+  SummaryQuery,
+  matchesDecisionQuery,
+  MAX_PAGE,
+  MAX_OFFSET,
+  MAX_SUMMARY_MINUTES,
+  type DecisionPage,
+  type DecisionSummary,
+  type MinuteCount,
+} from './query';
 export { sampleDecision, appendSampleRecords } from './samples';

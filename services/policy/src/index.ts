@@ -5,7 +5,8 @@ export { PolicyClient, PolicyApiError, type ApiErrorBody } from './cli/policy-cl
 export { startPolicy, startUserStatusDouble, type PolicyHarness } from './testing/policy-harness';
 // Response shapes for the console's typed client (tools/console), type-only.
 export type { InheritedValues } from './policies/policies.service';
-export type { TerminalActivityView } from './terminals/terminal-activity';
+export type { TerminalActivityView, TapSeen } from './terminals/terminal-activity';
+export type { TerminalLive, LiveApplication, LiveEndpoint } from './terminals/gateway-connections';
 export type { TerminalView } from './terminals/terminals.service';
 export type { BindingState } from './enrollments/user-directory';
 export type { ApplicationView } from './applications/applications.service';
