@@ -1,5 +1,11 @@
 // The endpoint node as a library: the gateway's tests and the benchmark drive real endpoint clients.
-export { AgentClient, TapError, type AgentClientOptions, type TapRequest } from './agent-client';
+export {
+  AgentClient,
+  ENDPOINT_SOFTWARE,
+  TapError,
+  type AgentClientOptions,
+  type TapRequest,
+} from './agent-client';
 export { Backoff } from './backoff';
 export { EndpointNode } from './endpoint-node';
 export { SimulatedDriver } from './drivers/simulated';
