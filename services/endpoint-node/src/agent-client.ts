@@ -27,7 +27,8 @@ export const ENDPOINT_SOFTWARE: { name: string; version: string } = (() => {
     const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
       version?: unknown;
     };
-    return { name: 'tapgate-endpoint-node', version: String(pkg.version ?? 'unknown').slice(0, 32) };
+    const version = typeof pkg.version === 'string' ? pkg.version.slice(0, 32) : 'unknown';
+    return { name: 'tapgate-endpoint-node', version };
   } catch {
     return { name: 'tapgate-endpoint-node', version: 'unknown' };
   }

@@ -10,3 +10,4 @@ export type { TerminalLive, LiveApplication, LiveEndpoint } from './terminals/ga
 export type { TerminalView } from './terminals/terminals.service';
 export type { BindingState } from './enrollments/user-directory';
 export type { ApplicationView } from './applications/applications.service';
+export type { DecisionPage, DecisionSummary, ScanHealth } from '@tapgate/audit';

@@ -100,7 +100,7 @@ describe('terminals list from every gateway replica; every tap in the audit trai
       .map((a) => `${a.binding}:${a.applicationId ?? '-'}:${a.gateway}`)
       .sort();
     const [idA, idB] = [
-      t.live.endpoint!.gateway,
+      t.live.endpoint.gateway,
       t.gateways.answered.find((g) => g !== t.live.endpoint!.gateway),
     ];
     assert.deepEqual(bound, [`explicit:${TEST_APP_ID}:${idB}`, `implicit:-:${idA}`].sort());

@@ -132,7 +132,7 @@ function Section(props: { parts: string[]; admin: boolean }) {
     case 'applications':
       return <Applications />;
     case 'audit':
-      return <Audit />;
+      return <Audit key={`${id ?? ''}/${kind ?? ''}`} view={id} terminal={kind} />;
     case 'policies':
       if (id === 'new' && (kind === 'default' || kind === 'group' || kind === 'user')) {
         return <PolicyForm key={`new-${kind}`} newKind={kind} />;

@@ -75,10 +75,15 @@ export interface ConfirmRequest {
   title: string;
   body: string;
   action: string;
+  /** The action button in the danger colour (default); false for actions that undo a restriction. */
+  danger?: boolean;
   run: () => Promise<void>;
 }
 
-/** A confirmation dialog for actions that take effect at once (suspend, disable, delete, rotate). */
+/**
+ * The console's one confirmation dialog, for every action that takes effect at once (suspend, disable,
+ * enable, delete, rotate): `confirm(request)` opens it; the action runs only on its button.
+ */
 export function useConfirm(): [(r: ConfirmRequest) => void, ReactNode] {
   const [req, setReq] = useState<ConfirmRequest>();
   const [busy, setBusy] = useState(false);
@@ -96,7 +101,7 @@ export function useConfirm(): [(r: ConfirmRequest) => void, ReactNode] {
       <ModalFooter>
         <Button
           id="confirm-ok"
-          variant="danger"
+          variant={req?.danger === false ? 'primary' : 'danger'}
           isDisabled={busy}
           onClick={() => {
             if (!req) return;
