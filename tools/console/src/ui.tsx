@@ -136,7 +136,25 @@ export function changes(before: unknown, after: unknown, prefix = ''): string[] 
       .filter((k) => !['created', 'updated', 'v'].includes(k))
       .flatMap((k) => changes(b[k], a[k], prefix ? `${prefix}.${k}` : k));
   }
+  const isObjList = (v: unknown): v is unknown[] => Array.isArray(v) && v.some(isObj);
+  if (isObjList(before) || isObjList(after)) {
+    // Lists of records (credentials, pins) read element by element, never as JSON.
+    const b = Array.isArray(before) ? before : [];
+    const a = Array.isArray(after) ? after : [];
+    return Array.from({ length: Math.max(a.length, b.length) }, (_, i) =>
+      changes(b[i], a[i], `${prefix || 'value'}[${i}]`),
+    ).flat();
+  }
   if (JSON.stringify(before) === JSON.stringify(after)) return [];
-  const show = (v: unknown) => (v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+  const show = (v: unknown): string =>
+    v === undefined
+      ? '—'
+      : typeof v === 'string'
+        ? v
+        : Array.isArray(v)
+          ? v.length === 0
+            ? '(none)'
+            : v.map(show).join(', ')
+          : JSON.stringify(v);
   return [`${prefix || 'value'}: ${show(before)} → ${show(after)}`];
 }
