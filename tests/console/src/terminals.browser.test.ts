@@ -203,6 +203,21 @@ describe('console Terminals page: live state, bound applications, last taps, con
 
     // The administrator changes read as what changed, newest first.
     await page.locator('#nav').getByRole('link', { name: 'Audit' }).click();
+    await waitForText(page, '#main h2', /^Audit$/);
+    // Navigating leaves the focus on the link used, with no focus ring drawn around the page itself.
+    const focusAfterNavigation = await page.evaluate(() => {
+      const g = globalThis as unknown as {
+        document: { activeElement: { textContent: string | null } | null; querySelector(s: string): unknown };
+        getComputedStyle(e: unknown): { outlineStyle: string };
+      };
+      const main = g.document.querySelector('main');
+      return {
+        active: g.document.activeElement?.textContent ?? '',
+        mainOutline: main ? g.getComputedStyle(main).outlineStyle : 'none',
+      };
+    });
+    assert.equal(focusAfterNavigation.active, 'Audit');
+    assert.equal(focusAfterNavigation.mainOutline, 'none');
     await page.getByRole('tab', { name: 'Administrator changes' }).click();
     await waitForText(page, '#audit-status', /^records 1-\d+/);
     const changes = await page.locator('#audit tbody').innerText();
@@ -211,6 +226,12 @@ describe('console Terminals page: live state, bound applications, last taps, con
     assert.doesNotMatch(changes, /credentialSha256|\{"/);
     assert.deepEqual(await axeViolations(page), []);
     await consoleScreenshot(page, 'audit-admin-changes');
+    // "Logged out." is information, not an error.
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await waitForText(page, '#login-error', /^Logged out\.$/);
+    const alert = page.locator('.pf-v6-c-alert', { has: page.locator('#login-error') });
+    assert.match((await alert.getAttribute('class')) ?? '', /pf-m-info/);
+    assert.doesNotMatch((await alert.getAttribute('class')) ?? '', /pf-m-danger/);
     assert.deepEqual(browser.pageErrors, []);
   });
 });

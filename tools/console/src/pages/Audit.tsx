@@ -389,11 +389,13 @@ function Decisions(props: { view: Exclude<ViewId, 'admin'>; filters: Filters }) 
       <Table id="audit" aria-label={VIEWS.find(([id]) => id === props.view)?.[1]} variant="compact">
         <Thead>
           <Tr>
-            <Th>Time</Th>
+            <Th modifier="wrap">Time</Th>
             {columns.map(([name]) => (
-              <Th key={name}>{name}</Th>
+              <Th key={name} modifier="wrap">
+                {name}
+              </Th>
             ))}
-            <Th>Sequence</Th>
+            <Th modifier="wrap">Sequence</Th>
           </Tr>
         </Thead>
         <Tbody>
@@ -483,11 +485,11 @@ function AdminChanges(props: { filters: Filters }) {
       <Table id="audit" aria-label="Administrator changes" variant="compact">
         <Thead>
           <Tr>
-            <Th>Time</Th>
-            <Th>Administrator</Th>
-            <Th>Action</Th>
-            <Th>Target</Th>
-            <Th>Change</Th>
+            <Th modifier="wrap">Time</Th>
+            <Th modifier="wrap">Administrator</Th>
+            <Th modifier="wrap">Action</Th>
+            <Th modifier="wrap">Target</Th>
+            <Th modifier="wrap">Change</Th>
           </Tr>
         </Thead>
         <Tbody>

@@ -97,12 +97,12 @@ export function Terminals() {
       <Table id="terminals" aria-label="Terminals" variant="compact">
         <Thead>
           <Tr>
-            <Th>Terminal</Th>
-            <Th>State</Th>
-            <Th>Connection</Th>
-            <Th>Endpoint version</Th>
-            <Th>Applications bound</Th>
-            <Th>Last taps</Th>
+            <Th modifier="wrap">Terminal</Th>
+            <Th modifier="wrap">State</Th>
+            <Th modifier="wrap">Connection</Th>
+            <Th modifier="wrap">Endpoint version</Th>
+            <Th modifier="wrap">Applications bound</Th>
+            <Th modifier="wrap">Last taps</Th>
             <Th screenReaderText="Actions" />
           </Tr>
         </Thead>
