@@ -385,6 +385,7 @@ describe('the administrator console in Chromium against the real services and a 
       what: 'both credentials listed',
     });
     await page.locator(`${row} .credentials button`).first().click();
+    await confirmDialog(/^Revoke credential \S+ of line-mes\?$/);
     await waitFor(async () => (await page.locator(`${row} .credentials button`).count()) === 1, {
       what: 'first credential revoked',
     });
@@ -565,6 +566,7 @@ describe('the administrator console in Chromium against the real services and a 
     await waitForText(page, `${row} .connection`, /^offline since /, 10_000);
     await consoleScreenshot(page, '11-terminal-disabled');
     await page.locator(row).getByRole('button', { name: 'Enable' }).click();
+    await confirmDialog(new RegExp(`^Enable ${TERMINAL}\\?$`));
     await waitForText(page, `${row} .state`, /^enabled/);
     assert.deepEqual(browser.pageErrors, []);
   });

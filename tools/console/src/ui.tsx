@@ -123,6 +123,24 @@ export function useConfirm(): [(r: ConfirmRequest) => void, ReactNode] {
   return [setReq, dialog];
 }
 
+/** A small row button that opens the confirmation dialog; the label is also the dialog's action. */
+export function ConfirmedButton(props: {
+  label: string;
+  confirm: (r: ConfirmRequest) => void;
+  request: Omit<ConfirmRequest, 'action'>;
+}) {
+  return (
+    <Button
+      variant="secondary"
+      size="sm"
+      isDanger={props.request.danger !== false}
+      onClick={() => props.confirm({ ...props.request, action: props.label })}
+    >
+      {props.label}
+    </Button>
+  );
+}
+
 export const when = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString() : '');
 
 /** An administrator change as "field: before → after" lines, not raw JSON. */

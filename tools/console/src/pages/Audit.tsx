@@ -14,7 +14,7 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import type { AuditRecord } from '@tapgate/contracts';
-import { useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api, message, ok } from '../api';
 import { PageBody, Toast, changes, when } from '../ui';
 import type { AdminChange, DecisionPageView } from '../views';
@@ -325,67 +325,86 @@ const COLUMNS: Record<Exclude<ViewId, 'admin'>, Array<[string, (r: AuditRecord) 
   ],
 };
 
-function usePage(deps: unknown[]) {
+/**
+ * One page of a server-side list: loads `load(offset, limit)` whenever the filters (`key`), the page or
+ * its size change (new filters start at the first page); `describe` turns an answer into the status line.
+ */
+function usePaged<T>(
+  key: unknown,
+  load: (offset: number, limit: number) => Promise<T>,
+  describe: (data: T, offset: number) => string,
+) {
   const [page, setPage] = useState(1);
   const [perPage, setPerPage] = useState(50);
-  // New filters start at the first page.
-  useEffect(() => setPage(1), deps);
-  return { page, perPage, setPage, setPerPage, offset: (page - 1) * perPage };
-}
-
-function Decisions(props: { view: Exclude<ViewId, 'admin'>; filters: Filters }) {
-  const f = props.filters;
-  const paging = usePage([f]);
-  const [data, setData] = useState<DecisionPageView>();
+  const [data, setData] = useState<T>();
   const [status, setStatus] = useState('Loading…');
+  useEffect(() => setPage(1), [key]);
+  const offset = (page - 1) * perPage;
   useEffect(() => {
     let live = true;
     setStatus('Loading…');
-    const query = {
-      ...f.range,
-      kind: KIND[props.view],
-      ...(f.terminal ? { terminal: f.terminal } : {}),
-      ...(f.user ? { user: f.user } : {}),
-      ...(f.outcome ? { outcome: f.outcome } : {}),
-      limit: paging.perPage,
-      offset: paging.offset,
-    };
-    ok<DecisionPageView>(api.GET('/v1/audit/decisions', { params: { query: query as never } })).then(
-      (d) => {
-        if (!live) return;
-        setData(d);
-        const gaps = d.unreadable + d.missing;
-        setStatus(
-          `${d.total} records${gaps ? `; ${gaps} sequences could not be read: the list is incomplete, run Verify` : ''}`,
-        );
-      },
+    load(offset, perPage).then(
+      (d) => live && (setData(d), setStatus(describe(d, offset))),
       (e: unknown) => live && setStatus(message(e)),
     );
     return () => {
       live = false;
     };
-  }, [f, props.view, paging.perPage, paging.offset]);
+  }, [key, offset, perPage]);
+  return { data, status, page, perPage, setPage, setPerPage };
+}
+
+/** The status line and the pager above a list. */
+function ListBar(props: { status: string; children: ReactNode }) {
+  return (
+    <Toolbar>
+      <ToolbarContent>
+        <ToolbarItem>
+          <span id="audit-status">{props.status}</span>
+        </ToolbarItem>
+        <ToolbarItem variant="pagination">{props.children}</ToolbarItem>
+      </ToolbarContent>
+    </Toolbar>
+  );
+}
+
+function Decisions(props: { view: Exclude<ViewId, 'admin'>; filters: Filters }) {
+  const f = props.filters;
+  const key = useMemo(() => ({ f, view: props.view }), [f, props.view]);
+  const paging = usePaged(
+    key,
+    (offset, limit) => {
+      const query = {
+        ...f.range,
+        kind: KIND[props.view],
+        ...(f.terminal ? { terminal: f.terminal } : {}),
+        ...(f.user ? { user: f.user } : {}),
+        ...(f.outcome ? { outcome: f.outcome } : {}),
+        limit,
+        offset,
+      };
+      return ok<DecisionPageView>(api.GET('/v1/audit/decisions', { params: { query: query as never } }));
+    },
+    (d) => {
+      const gaps = d.unreadable + d.missing;
+      return `${d.total} records${gaps ? `; ${gaps} sequences could not be read: the list is incomplete, run Verify` : ''}`;
+    },
+  );
+  const data = paging.data;
   const columns = COLUMNS[props.view];
   return (
     <>
-      <Toolbar>
-        <ToolbarContent>
-          <ToolbarItem>
-            <span id="audit-status">{status}</span>
-          </ToolbarItem>
-          <ToolbarItem variant="pagination">
-            <Pagination
-              id="audit-pages"
-              itemCount={data?.total ?? 0}
-              page={paging.page}
-              perPage={paging.perPage}
-              onSetPage={(_e, p) => paging.setPage(p)}
-              onPerPageSelect={(_e, n) => (paging.setPerPage(n), paging.setPage(1))}
-              isCompact
-            />
-          </ToolbarItem>
-        </ToolbarContent>
-      </Toolbar>
+      <ListBar status={paging.status}>
+        <Pagination
+          id="audit-pages"
+          itemCount={data?.total ?? 0}
+          page={paging.page}
+          perPage={paging.perPage}
+          onSetPage={(_e, p) => paging.setPage(p)}
+          onPerPageSelect={(_e, n) => (paging.setPerPage(n), paging.setPage(1))}
+          isCompact
+        />
+      </ListBar>
       <Table id="audit" aria-label={VIEWS.find(([id]) => id === props.view)?.[1]} variant="compact">
         <Thead>
           <Tr>
@@ -423,65 +442,46 @@ function Decisions(props: { view: Exclude<ViewId, 'admin'>; filters: Filters }) 
 
 function AdminChanges(props: { filters: Filters }) {
   const f = props.filters;
-  const paging = usePage([f]);
-  const [data, setData] = useState<{ items: AdminChange[]; more: boolean }>();
-  const [status, setStatus] = useState('Loading…');
-  useEffect(() => {
-    let live = true;
-    setStatus('Loading…');
-    const query = {
-      ...(f.range.from === EPOCH ? {} : f.range),
-      ...(f.terminal ? { target: f.terminal } : {}),
-      ...(f.user ? { actor: f.user } : {}),
-      limit: paging.perPage,
-      offset: paging.offset,
-    };
-    ok<{ items: AdminChange[]; more: boolean }>(
-      api.GET('/v1/audit/admin', { params: { query: query as never } }),
-    ).then(
-      (d) => {
-        if (!live) return;
-        setData(d);
-        const first = paging.offset + 1;
-        setStatus(
-          d.items.length === 0
-            ? '0 records'
-            : `records ${first}-${paging.offset + d.items.length}${d.more ? ' (more on the next page)' : ''}`,
-        );
-      },
-      (e: unknown) => live && setStatus(message(e)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [f, paging.perPage, paging.offset]);
+  const paging = usePaged(
+    f,
+    (offset, limit) => {
+      const query = {
+        ...(f.range.from === EPOCH ? {} : f.range),
+        ...(f.terminal ? { target: f.terminal } : {}),
+        ...(f.user ? { actor: f.user } : {}),
+        limit,
+        offset,
+      };
+      return ok<{ items: AdminChange[]; more: boolean }>(
+        api.GET('/v1/audit/admin', { params: { query: query as never } }),
+      );
+    },
+    (d, offset) =>
+      d.items.length === 0
+        ? '0 records'
+        : `records ${offset + 1}-${offset + d.items.length}${d.more ? ' (more on the next page)' : ''}`,
+  );
+  const data = paging.data;
   return (
     <>
-      <Toolbar>
-        <ToolbarContent>
-          <ToolbarItem>
-            <span id="audit-status">{status}</span>
-          </ToolbarItem>
-          <ToolbarItem variant="pagination">
-            <Button
-              variant="secondary"
-              size="sm"
-              isDisabled={paging.page === 1}
-              onClick={() => paging.setPage(paging.page - 1)}
-            >
-              Newer
-            </Button>{' '}
-            <Button
-              variant="secondary"
-              size="sm"
-              isDisabled={!data?.more}
-              onClick={() => paging.setPage(paging.page + 1)}
-            >
-              Older
-            </Button>
-          </ToolbarItem>
-        </ToolbarContent>
-      </Toolbar>
+      <ListBar status={paging.status}>
+        <Button
+          variant="secondary"
+          size="sm"
+          isDisabled={paging.page === 1}
+          onClick={() => paging.setPage(paging.page - 1)}
+        >
+          Newer
+        </Button>{' '}
+        <Button
+          variant="secondary"
+          size="sm"
+          isDisabled={!data?.more}
+          onClick={() => paging.setPage(paging.page + 1)}
+        >
+          Older
+        </Button>
+      </ListBar>
       <Table id="audit" aria-label="Administrator changes" variant="compact">
         <Thead>
           <Tr>

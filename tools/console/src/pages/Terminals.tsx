@@ -17,7 +17,7 @@ import { useEffect, useState } from 'react';
 
 const TERMINALS_REFRESH_MS = 3000;
 import { api, ifMatch, message, ok } from '../api';
-import { PageBody, Toast, type Notice, useConfirm, useLoad, when } from '../ui';
+import { ConfirmedButton, PageBody, Toast, type Notice, useConfirm, useLoad, when } from '../ui';
 import type { TerminalList, TerminalView } from '../views';
 
 type Activity = NonNullable<TerminalView['activity']>;
@@ -165,65 +165,48 @@ export function Terminals() {
                     Pins
                   </Button>{' '}
                   {t.enabled ? (
-                    <Button
-                      variant="secondary"
-                      size="sm"
-                      isDanger
-                      onClick={() =>
-                        confirm({
-                          title: `Disable ${t.terminalId}?`,
-                          body: 'Its endpoint is disconnected at once and cannot connect until the terminal is enabled.',
-                          action: 'Disable',
-                          run: () =>
-                            act(
-                              () => ok(api.POST('/v1/terminals/{terminalId}/disable', path)),
-                              `${t.terminalId} disabled`,
-                            ),
-                        })
-                      }
-                    >
-                      Disable
-                    </Button>
-                  ) : (
-                    <Button
-                      variant="secondary"
-                      size="sm"
-                      onClick={() =>
-                        confirm({
-                          title: `Enable ${t.terminalId}?`,
-                          body: 'Its endpoint may connect again with its credential, and its taps are decided again.',
-                          action: 'Enable',
-                          danger: false,
-                          run: () =>
-                            act(
-                              () => ok(api.POST('/v1/terminals/{terminalId}/enable', path)),
-                              `${t.terminalId} enabled`,
-                            ),
-                        })
-                      }
-                    >
-                      Enable
-                    </Button>
-                  )}{' '}
-                  <Button
-                    variant="secondary"
-                    size="sm"
-                    isDanger
-                    onClick={() =>
-                      confirm({
-                        title: `Delete ${t.terminalId}?`,
-                        body: 'Its record and credential are removed: its endpoint is disconnected and cannot connect again. Its taps stay in the audit trail.',
-                        action: 'Delete',
+                    <ConfirmedButton
+                      label="Disable"
+                      confirm={confirm}
+                      request={{
+                        title: `Disable ${t.terminalId}?`,
+                        body: 'Its endpoint is disconnected at once and cannot connect until the terminal is enabled.',
                         run: () =>
                           act(
-                            () => ok(api.DELETE('/v1/terminals/{terminalId}', path)),
-                            `${t.terminalId} deleted`,
+                            () => ok(api.POST('/v1/terminals/{terminalId}/disable', path)),
+                            `${t.terminalId} disabled`,
                           ),
-                      })
-                    }
-                  >
-                    Delete
-                  </Button>
+                      }}
+                    />
+                  ) : (
+                    <ConfirmedButton
+                      label="Enable"
+                      confirm={confirm}
+                      request={{
+                        title: `Enable ${t.terminalId}?`,
+                        body: 'Its endpoint may connect again with its credential, and its taps are decided again.',
+                        danger: false,
+                        run: () =>
+                          act(
+                            () => ok(api.POST('/v1/terminals/{terminalId}/enable', path)),
+                            `${t.terminalId} enabled`,
+                          ),
+                      }}
+                    />
+                  )}{' '}
+                  <ConfirmedButton
+                    label="Delete"
+                    confirm={confirm}
+                    request={{
+                      title: `Delete ${t.terminalId}?`,
+                      body: 'Its record and credential are removed: its endpoint is disconnected and cannot connect again. Its taps stay in the audit trail.',
+                      run: () =>
+                        act(
+                          () => ok(api.DELETE('/v1/terminals/{terminalId}', path)),
+                          `${t.terminalId} deleted`,
+                        ),
+                    }}
+                  />
                 </Td>
               </Tr>
             );
