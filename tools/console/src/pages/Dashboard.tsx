@@ -1,10 +1,13 @@
 import { Card, CardBody, CardTitle, Gallery } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { useEffect } from 'react';
 import { api, message, ok } from '../api';
 import { PageBody, Toast, useLoad } from '../ui';
 import type { InheritedValues, SummaryView, TerminalList } from '../views';
 
 const WINDOW_MINUTES = 60;
+/** The counts are re-read from the trail this often while the page is open. */
+const DASHBOARD_REFRESH_MS = 30_000;
 
 interface Overview {
   ready: { ready: boolean; nats: boolean; buckets: boolean } | undefined;
@@ -40,7 +43,11 @@ const count = (by: Record<string, number>) =>
     .join(', ') || 'none';
 
 export function Dashboard() {
-  const { data, error } = useLoad(overview);
+  const { data, error, reload } = useLoad(overview);
+  useEffect(() => {
+    const timer = setInterval(reload, DASHBOARD_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [reload]);
   const s = typeof data?.summary === 'object' ? data.summary : undefined;
   const peak = Math.max(1, ...(s?.perMinute ?? []).map((m) => m.taps));
   const terminals = data?.terminals.items ?? [];
