@@ -164,6 +164,19 @@ describe('console Terminals page: live state, bound applications, last taps, con
     // Every tap of the terminal is in the trail, the ones no login used too.
     const all = await page.locator('#audit tbody').innerText();
     assert.match(all, /alice \(Alice Able\)\s+granted/);
+    // Refresh lists a tap made since, newest first.
+    const listed = Number(/^(\d+) records$/.exec(await page.locator('#audit-status').innerText())?.[1]);
+    assert.equal((await tap('alice')).outcome, 'granted');
+    // The tap's record is queued by the gateway: it may land a moment after the endpoint's answer.
+    await waitFor(
+      async () => {
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        await page.waitForTimeout(300);
+        return (await page.locator('#audit-status').innerText()) === `${listed + 1} records`;
+      },
+      { what: 'the new tap listed after Refresh' },
+    );
+    assert.match(await page.locator('#audit tbody tr').first().innerText(), /alice \(Alice Able\)\s+granted/);
     assert.deepEqual(await axeViolations(page), []);
     await consoleScreenshot(page, 'audit-taps-unknown-band');
     await page.goBack();

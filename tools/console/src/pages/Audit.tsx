@@ -112,10 +112,12 @@ export function Audit(props: { view?: string; terminal?: string }) {
   const range = rangeOf(hours, custom);
   // The range is recomputed on every render ("now" moves): it is keyed by the inputs that define it.
   const [filters, setFilters] = useState<Filters | string>();
+  // Refresh: the same filters with "now" moved on, so records appended since are listed.
+  const [refreshed, setRefreshed] = useState(0);
   useEffect(() => {
     const r = rangeOf(hours, custom);
     setFilters(typeof r === 'string' ? r : { range: r, ...settled, outcome });
-  }, [hours, custom.from, custom.to, settled.terminal, settled.user, outcome]);
+  }, [hours, custom.from, custom.to, settled.terminal, settled.user, outcome, refreshed]);
 
   const exportFile = async (format: 'csv' | 'json') => {
     if (typeof range === 'string') return setResult({ text: range, bad: true });
@@ -242,6 +244,11 @@ export function Audit(props: { view?: string; terminal?: string }) {
             )}
           </ToolbarGroup>
           <ToolbarGroup>
+            <ToolbarItem>
+              <Button variant="secondary" id="audit-refresh" onClick={() => setRefreshed((n) => n + 1)}>
+                Refresh
+              </Button>
+            </ToolbarItem>
             <ToolbarItem>
               <Button variant="secondary" id="audit-export-csv" onClick={() => void exportFile('csv')}>
                 Export CSV
