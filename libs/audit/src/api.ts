@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { AuditError } from './errors';
-import { MAX_LISTED, WHOLE_TRAIL, tallyComplete } from './export';
+import { MAX_LISTED, WHOLE_TRAIL, newTally, tallyComplete } from './export';
+import {
+  PageCollector,
+  SummaryCollector,
+  type DecisionPage,
+  type DecisionQuery,
+  type DecisionSummary,
+} from './query';
 import type { AuditTrail } from './trail';
 
 /** A framework-free HTTP answer; the policy service maps it onto its own routes. */
@@ -92,3 +99,39 @@ export function createAuditApi(trail: AuditTrail) {
   };
 }
 export type AuditApi = ReturnType<typeof createAuditApi>;
+
+/** What a scan could not read, beside its result: the reader says the view is incomplete. */
+export interface ScanHealth {
+  /** Sequences in the scanned window that are not valid records, and sequences the stream lacks. */
+  unreadable: number;
+  missing: number;
+}
+
+/**
+ * Typed reads for a service's own routes (which validate the query and map errors themselves). Reject
+ * with AuditError when the stream cannot be read.
+ */
+export function createAuditQueries(trail: AuditTrail) {
+  return {
+    /** One page of the records in [from, to) that match the filters, newest first. */
+    async page(q: DecisionQuery): Promise<DecisionPage & ScanHealth> {
+      const tally = newTally();
+      const pages = new PageCollector(q);
+      for await (const e of trail.records({ from: q.from, to: q.to }, tally)) {
+        if ('record' in e) pages.add(e);
+      }
+      return { ...pages.page(), unreadable: tally.unreadable.length, missing: tally.missingCount };
+    },
+    /** Taps per minute, refusals by reason, logins and e-signatures by outcome over the last minutes. */
+    async summary(minutes: number, now = new Date()): Promise<DecisionSummary & ScanHealth> {
+      const from = new Date(now.getTime() - minutes * 60_000);
+      const tally = newTally();
+      const counts = new SummaryCollector(from, now);
+      for await (const e of trail.records({ from, to: now }, tally)) {
+        if ('record' in e) counts.add(e.record);
+      }
+      return { ...counts.summary(), unreadable: tally.unreadable.length, missing: tally.missingCount };
+    },
+  };
+}
+export type AuditQueries = ReturnType<typeof createAuditQueries>;

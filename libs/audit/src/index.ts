@@ -39,8 +39,22 @@ export {
   ExportQuery as AuditExportQuery,
   VerifyQuery as AuditVerifyQuery,
   createAuditApi,
+  createAuditQueries,
   type AuditApi,
   type AuditApiResponse,
+  type AuditQueries,
   type Query,
+  type ScanHealth,
 } from './api';
+export {
+  DecisionQuery,
+  SummaryQuery,
+  matchesDecisionQuery,
+  MAX_PAGE,
+  MAX_OFFSET,
+  MAX_SUMMARY_MINUTES,
+  type DecisionPage,
+  type DecisionSummary,
+  type MinuteCount,
+} from './query';
 export { sampleDecision, appendSampleRecords } from './samples';

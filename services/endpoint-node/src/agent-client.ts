@@ -20,6 +20,15 @@ import type { BandSigner } from './drivers/driver';
 
 const log = createLogger('agent-client');
 
+/** This program as its package.json names it (one source for the version the console shows). */
+export const ENDPOINT_SOFTWARE: { name: string; version: string } = (() => {
+  // require, not a file read: the packaged executables (esbuild bundle) carry package.json inside.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require('../package.json') as { version?: unknown };
+  const version = typeof pkg.version === 'string' ? pkg.version.slice(0, 32) : 'unknown';
+  return { name: 'tapgate-endpoint-node', version };
+})();
+
 export interface AgentClientOptions {
   url: string;
   terminalId: string;
@@ -28,6 +37,7 @@ export interface AgentClientOptions {
   ca?: string;
   /** Client certificate and key (PEM) for mTLS; the gateway admits it for a registered terminal whose id is its CN. */
   clientCertificate?: { cert: string; key: string };
+  /** What the hello reports as the endpoint's program and version; default: this package's. */
   software?: { name: string; version: string };
   capabilities?: Array<'nfc' | 'ble' | 'simulated'>;
   /** How long to wait for a tap result before giving up on it. */
@@ -105,7 +115,7 @@ export class AgentClient extends EventEmitter {
           role: 'endpoint',
           terminalId: this.opts.terminalId,
           credential: this.opts.credential,
-          software: this.opts.software,
+          software: this.opts.software ?? ENDPOINT_SOFTWARE,
           capabilities: this.opts.capabilities,
         },
         'hello',

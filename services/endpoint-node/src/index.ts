@@ -1,5 +1,11 @@
 // The endpoint node as a library: the gateway's tests and the benchmark drive real endpoint clients.
-export { AgentClient, TapError, type AgentClientOptions, type TapRequest } from './agent-client';
+export {
+  AgentClient,
+  ENDPOINT_SOFTWARE,
+  TapError,
+  type AgentClientOptions,
+  type TapRequest,
+} from './agent-client';
 export { Backoff } from './backoff';
 export { EndpointNode, LEGACY_PROTOCOL_REFUSED, LocalRefusal, type TapRecord } from './endpoint-node';
 export { PcscDriver, loadPcscBinding, pcscdSocketPath, type PcscDriverOptions } from './drivers/pcsc';

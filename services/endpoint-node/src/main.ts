@@ -1,6 +1,6 @@
 import { SoftwareBand, exportBandPublicKeyJwk } from '@tapgate/band';
 import { loadEndpointConfig, loadOrExit } from '@tapgate/config';
-import { AgentClient } from './agent-client';
+import { AgentClient, ENDPOINT_SOFTWARE } from './agent-client';
 import { startControlServer } from './control-server';
 import { createDriver } from './drivers/create';
 import { SimulatedDriver } from './drivers/simulated';
@@ -8,8 +8,6 @@ import { EndpointNode } from './endpoint-node';
 import { RotatingLogFile } from './rotating-log';
 import { setLogDestination, setLogLevel } from '@tapgate/telemetry';
 import { parseArgs } from 'node:util';
-
-const SOFTWARE = { name: 'tapgate-endpoint-node', version: '0.1.0' } as const;
 
 const USAGE = `Tapgate endpoint node
 
@@ -58,7 +56,7 @@ async function main(): Promise<void> {
   }
   if (values.version) {
     console.log(
-      `${SOFTWARE.name} ${SOFTWARE.version} (node ${process.versions.node} ${process.platform}-${process.arch})`,
+      `${ENDPOINT_SOFTWARE.name} ${ENDPOINT_SOFTWARE.version} (node ${process.versions.node} ${process.platform}-${process.arch})`,
     );
     return;
   }
@@ -115,7 +113,7 @@ async function run(cfg: ReturnType<typeof loadEndpointConfig>, bandsDir: string 
     credential: cfg.credential,
     ca: cfg.ca,
     clientCertificate: cfg.clientCertificate,
-    software: SOFTWARE,
+    software: ENDPOINT_SOFTWARE,
     capabilities:
       driver instanceof SimulatedDriver
         ? ['nfc', 'ble', 'simulated']

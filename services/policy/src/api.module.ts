@@ -1,10 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { AuditTrail, createAuditApi } from '@tapgate/audit';
+import { AuditTrail, createAuditApi, createAuditQueries } from '@tapgate/audit';
 import { Messaging } from '@tapgate/messaging';
 import { API_CONTROLLERS } from './api-controllers';
 import { ApplicationsService } from './applications/applications.service';
 import { AdminAuditLog } from './audit/admin-audit';
-import { DECISION_AUDIT_API } from './audit/audit.controller';
+import { DECISION_AUDIT_API, DECISION_AUDIT_QUERIES } from './audit/audit.controller';
 import { AdminGuard } from './auth/admin.guard';
 import { AdminTokenAuthenticator } from './auth/admin-token.authenticator';
 import { BOOTSTRAP_ADMIN, type BootstrapAdminCode } from './auth/bootstrap-code';
@@ -52,11 +52,8 @@ export class PolicyApiModule {
         { provide: AdminAuditLog, useFactory: () => new AdminAuditLog(deps.messaging) },
         { provide: TerminalActivity, useFactory: () => new TerminalActivity(deps.messaging) },
         { provide: AuditTrail, useFactory: () => new AuditTrail(deps.messaging) },
-        {
-          provide: DECISION_AUDIT_API,
-          useFactory: (trail: AuditTrail) => createAuditApi(trail),
-          inject: [AuditTrail],
-        },
+        { provide: DECISION_AUDIT_API, useFactory: createAuditApi, inject: [AuditTrail] },
+        { provide: DECISION_AUDIT_QUERIES, useFactory: createAuditQueries, inject: [AuditTrail] },
         {
           provide: ADMIN_AUTHENTICATORS,
           useFactory: (): AdminAuthenticator[] => [

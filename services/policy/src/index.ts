@@ -7,7 +7,9 @@ export { startPolicy, startUserStatusDouble, type PolicyHarness } from './testin
 export type { InheritedValues, PolicyRevision } from './policies/policies.service';
 export type { UserDetails } from './users/users.service';
 export type { DirectorySearchResult, DirectoryUser } from './users/directory-search';
-export type { TerminalActivityView } from './terminals/terminal-activity';
+export type { TerminalActivityView, TapSeen } from './terminals/terminal-activity';
+export type { TerminalLive, LiveApplication, LiveEndpoint } from './terminals/gateway-connections';
 export type { TerminalView } from './terminals/terminals.service';
 export type { BindingState } from './enrollments/user-directory';
 export type { ApplicationView } from './applications/applications.service';
+export type { DecisionPage, DecisionSummary, ScanHealth } from '@tapgate/audit';

@@ -12,6 +12,7 @@ import { PresenceRelay } from './presence/presence-relay';
 import type { GatewaySettings } from './settings';
 import { ClientAddressResolver } from './socket/client-address';
 import { ConnectionRegistry } from './socket/connection-registry';
+import { ConnectionsReport } from './socket/connections-report';
 import { HandshakeService } from './socket/handshake.service';
 import { AgentInterfaceGateway, WebApiInterfaceGateway } from './socket/socket.gateway';
 import { EnrollmentDirectory } from './tap/enrollments';
@@ -55,6 +56,7 @@ export class GatewayModule {
         TapDecider,
         TapService,
         HandshakeService,
+        ConnectionsReport,
         AgentInterfaceGateway,
         ...(settings.listeners.webapi ? [WebApiInterfaceGateway] : []),
       ],

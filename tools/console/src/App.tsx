@@ -134,7 +134,7 @@ function Section(props: { parts: string[]; admin: boolean }) {
     case 'applications':
       return <Applications />;
     case 'audit':
-      return <Audit />;
+      return <Audit key={`${id ?? ''}/${kind ?? ''}`} view={id} terminal={kind} />;
     case 'users':
       return id ? <UserPage key={id} user={id} /> : <Users />;
     case 'policies':

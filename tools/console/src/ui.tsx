@@ -75,10 +75,15 @@ export interface ConfirmRequest {
   title: string;
   body: string;
   action: string;
+  /** The action button in the danger colour (default); false for actions that undo a restriction. */
+  danger?: boolean;
   run: () => Promise<void>;
 }
 
-/** A confirmation dialog for actions that take effect at once (suspend, disable, delete, rotate). */
+/**
+ * The console's one confirmation dialog, for every action that takes effect at once (suspend, disable,
+ * enable, delete, rotate): `confirm(request)` opens it; the action runs only on its button.
+ */
 export function useConfirm(): [(r: ConfirmRequest) => void, ReactNode] {
   const [req, setReq] = useState<ConfirmRequest>();
   const [busy, setBusy] = useState(false);
@@ -96,7 +101,7 @@ export function useConfirm(): [(r: ConfirmRequest) => void, ReactNode] {
       <ModalFooter>
         <Button
           id="confirm-ok"
-          variant="danger"
+          variant={req?.danger === false ? 'primary' : 'danger'}
           isDisabled={busy}
           onClick={() => {
             if (!req) return;
@@ -118,6 +123,24 @@ export function useConfirm(): [(r: ConfirmRequest) => void, ReactNode] {
   return [setReq, dialog];
 }
 
+/** A small row button that opens the confirmation dialog; the label is also the dialog's action. */
+export function ConfirmedButton(props: {
+  label: string;
+  confirm: (r: ConfirmRequest) => void;
+  request: Omit<ConfirmRequest, 'action'>;
+}) {
+  return (
+    <Button
+      variant="secondary"
+      size="sm"
+      isDanger={props.request.danger !== false}
+      onClick={() => props.confirm({ ...props.request, action: props.label })}
+    >
+      {props.label}
+    </Button>
+  );
+}
+
 export const when = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString() : '');
 
 /** An administrator change as "field: before → after" lines, not raw JSON. */
@@ -131,7 +154,25 @@ export function changes(before: unknown, after: unknown, prefix = ''): string[] 
       .filter((k) => !['created', 'updated', 'v'].includes(k))
       .flatMap((k) => changes(b[k], a[k], prefix ? `${prefix}.${k}` : k));
   }
+  const isObjList = (v: unknown): v is unknown[] => Array.isArray(v) && v.some(isObj);
+  if (isObjList(before) || isObjList(after)) {
+    // Lists of records (credentials, pins) read element by element, never as JSON.
+    const b = Array.isArray(before) ? before : [];
+    const a = Array.isArray(after) ? after : [];
+    return Array.from({ length: Math.max(a.length, b.length) }, (_, i) =>
+      changes(b[i], a[i], `${prefix || 'value'}[${i}]`),
+    ).flat();
+  }
   if (JSON.stringify(before) === JSON.stringify(after)) return [];
-  const show = (v: unknown) => (v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+  const show = (v: unknown): string =>
+    v === undefined
+      ? '—'
+      : typeof v === 'string'
+        ? v
+        : Array.isArray(v)
+          ? v.length === 0
+            ? '(none)'
+            : v.map(show).join(', ')
+          : JSON.stringify(v);
   return [`${prefix || 'value'}: ${show(before)} → ${show(after)}`];
 }

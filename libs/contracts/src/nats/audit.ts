@@ -57,9 +57,16 @@ export const AuditRecord = z
   .object({
     v: z.literal(1),
     at: IsoTime,
-    kind: z.enum(['login', 'esign']),
+    /**
+     * login / esign: what an application's login request or e-signature ceremony did with a tap (or how
+     * it ended). tap: a tap as its endpoint was answered, written once per tap by the endpoint's gateway,
+     * whether or not any application used it (so taps without a login or ceremony are in the trail too).
+     */
+    kind: z.enum(['login', 'esign', 'tap']),
     terminalId: TerminalId,
     tapId: z.string().optional(),
+    /** The band that tapped (absent for UID-only taps); an unknown band is known only by this. */
+    bandId: BandId.optional(),
     /**
      * granted/refused: one decision. expired/cancelled/completed/abandoned: how a login request or a
      * ceremony ended (abandoned: its application socket or gateway went away). voided: a grant whose
@@ -73,6 +80,8 @@ export const AuditRecord = z
     decision: TapDecision.optional(),
     ceremonyId: z.string().optional(),
     esignReason: z.string().optional(),
+    /** E-signature: the signer's comment from `esign.open`, when the application gave one. */
+    esignComment: z.string().optional(),
     signer: z.union([z.literal(1), z.literal(2)]).optional(),
     /** Assertion id (jti) issued with a grant. */
     assertionId: z.string().optional(),

@@ -4,6 +4,7 @@ import {
   Advert,
   DecisionUser,
   RefusalReasonCode,
+  Software,
   TapDecision,
   TapKind,
   UserStatus,
@@ -235,6 +236,65 @@ export const EndpointLifecycle = z
   .strict();
 export type EndpointLifecycle = z.infer<typeof EndpointLifecycle>;
 export const EndpointEvents = contract(`tapgate.v${V}.endpoint.lifecycle`, EndpointLifecycle);
+
+// ----- gateway connections (for the console's Terminals page) -------------------------------------
+
+/** One endpoint socket a gateway holds now. */
+export const ConnectedEndpoint = z
+  .object({
+    terminalId: TerminalId,
+    address: z.string().max(100),
+    since: IsoTime,
+    /** What the endpoint said it runs in its hello (absent for endpoints that do not say). */
+    software: Software.optional(),
+  })
+  .strict();
+export type ConnectedEndpoint = z.infer<typeof ConnectedEndpoint>;
+
+/** One NEA socket a gateway holds now, with what it is bound to. */
+export const BoundApplication = z
+  .object({
+    binding: z.enum(['explicit', 'implicit']),
+    /** Explicit binding: the terminal. */
+    terminalId: TerminalId.optional(),
+    /** The socket's source address; for an implicit binding, the endpoint address it is bound to. */
+    address: z.string().max(100),
+    /** The registered application it authenticated as, if any. */
+    applicationId: z.string().max(256).optional(),
+    /** What the client said it is in its hello. */
+    app: Software.optional(),
+    since: IsoTime,
+  })
+  .strict();
+export type BoundApplication = z.infer<typeof BoundApplication>;
+
+/**
+ * Most sockets of each kind one answer lists: the answer must fit a NATS message (1 MB by default) while
+ * a replica may hold 20,000 sockets. A replica holding more says `truncated`.
+ */
+export const MAX_LISTED_CONNECTIONS = 2_000;
+
+export const GatewayConnectionsAnswer = z
+  .object({
+    v: z.literal(V),
+    gateway: z.string(),
+    endpoints: z.array(ConnectedEndpoint).max(MAX_LISTED_CONNECTIONS),
+    applications: z.array(BoundApplication).max(MAX_LISTED_CONNECTIONS),
+    /** This replica holds more sockets than it listed. */
+    truncated: z.boolean().optional(),
+  })
+  .strict();
+export type GatewayConnectionsAnswer = z.infer<typeof GatewayConnectionsAnswer>;
+
+/**
+ * Every gateway replica answers (no queue group) with the endpoints and NEA clients it holds; the
+ * policy service collects the answers (requestAll) for the Terminals page. No responders: no gateway runs.
+ */
+export const GatewayConnections = request(
+  `tapgate.v${V}.gateway.connections`,
+  z.object({ v: z.literal(V) }).strict(),
+  GatewayConnectionsAnswer,
+);
 
 // ----- administrator changes (policy service; a JetStream stream, read by the console's Audit page) ----
 

@@ -9,7 +9,9 @@ export const SOCKET_PROTOCOL_VERSION = 1;
 // Shared pieces
 // ---------------------------------------------------------------------------------------------------
 
-const Software = z.object({ name: z.string().max(64), version: z.string().max(32) }).strict();
+/** A program's name and version, as an endpoint or application states it in its hello. */
+export const Software = z.object({ name: z.string().max(64), version: z.string().max(32) }).strict();
+export type Software = z.infer<typeof Software>;
 
 export const UserStatus = z.enum([
   'active',
@@ -81,6 +83,10 @@ export const EndpointHello = z
     terminalId: TerminalId,
     /** Per-terminal credential (bearer secret) issued by the administrator. */
     credential: z.string().min(1).max(512).optional(),
+    /**
+     * The endpoint's program and version, shown on the console's Terminals page. Optional: endpoints
+     * older than this field connect without it (the page says "not reported").
+     */
     software: Software.optional(),
     capabilities: z
       .array(z.enum(['nfc', 'ble', 'simulated']))

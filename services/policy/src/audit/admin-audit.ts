@@ -10,6 +10,8 @@ const MAX_SCAN = 5000;
 
 export interface AdminAuditQuery {
   limit: number;
+  /** Matching records (newest first) to skip: the page's start. */
+  offset?: number;
   actor?: string;
   action?: string;
   target?: string;
@@ -89,6 +91,18 @@ export class AdminAuditLog {
       this.log.error({ err: (e as Error).message, action, actor: actor.name }, 'admin audit append failed');
       return false;
     }
+  }
+
+  /**
+   * One page, newest first, filtered; `more` says whether a further match exists. Scans at most the
+   * newest 5000 records.
+   */
+  async page(
+    q: AdminAuditQuery,
+  ): Promise<{ items: Array<AdminAuditRecord & { seq: number }>; more: boolean }> {
+    const offset = q.offset ?? 0;
+    const found = await this.list({ ...q, limit: offset + q.limit + 1 });
+    return { items: found.slice(offset, offset + q.limit), more: found.length > offset + q.limit };
   }
 
   /** Newest first, filtered; scans at most the newest 5000 records. */

@@ -2,17 +2,24 @@ import { type OnModuleDestroy } from '@nestjs/common';
 import { EndpointEvents, TapDecided, type EndpointLifecycle, type TapOutcome } from '@tapgate/contracts';
 import type { Messaging } from '@tapgate/messaging';
 
+/** How many of a terminal's taps the Terminals page lists (the Audit page has the rest). */
+export const LAST_TAPS = 5;
+
+export interface TapSeen {
+  at: string;
+  kind: TapOutcome['kind'];
+  bandId?: string;
+  user?: string;
+  outcome: TapOutcome['decision']['outcome'];
+  reason?: string;
+  deliveredTo: number;
+}
+
 export interface TerminalActivityView {
   connection: { state: 'online' | 'offline'; gateway: string; address: string; since: string };
-  lastTap?: {
-    at: string;
-    kind: TapOutcome['kind'];
-    bandId?: string;
-    user?: string;
-    outcome: TapOutcome['decision']['outcome'];
-    reason?: string;
-    deliveredTo: number;
-  };
+  lastTap?: TapSeen;
+  /** The newest taps, newest first (at most LAST_TAPS). */
+  lastTaps?: TapSeen[];
 }
 
 /**
@@ -54,8 +61,7 @@ export class TerminalActivity implements OnModuleDestroy {
 
   private onTap(o: TapOutcome): void {
     const cur = this.entry(o.terminalId);
-    if (cur.lastTap && Date.parse(cur.lastTap.at) > Date.parse(o.at)) return;
-    cur.lastTap = {
+    const seen: TapSeen = {
       at: o.at,
       kind: o.kind,
       ...(o.bandId ? { bandId: o.bandId } : {}),
@@ -64,5 +70,10 @@ export class TerminalActivity implements OnModuleDestroy {
       ...(o.decision.reason ? { reason: o.decision.reason } : {}),
       deliveredTo: o.deliveredTo,
     };
+    // Announcements from several gateways may arrive out of order: keep the list sorted by time.
+    cur.lastTaps = [...(cur.lastTaps ?? []), seen]
+      .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))
+      .slice(0, LAST_TAPS);
+    cur.lastTap = cur.lastTaps[0];
   }
 }

@@ -7,6 +7,8 @@ import type { Principal } from '../auth/principal';
 import { IfMatch, parseInput } from '../common/validation';
 import { ZodBody, ZodResponse, viewSchema } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
+import { Messaging } from '@tapgate/messaging';
+import { askGateways, liveOf, type TerminalLive } from './gateway-connections';
 import { TerminalActivity, type TerminalActivityView } from './terminal-activity';
 import { CertificatePinsRequest, CreateTerminalRequest } from './terminal.requests';
 import { TerminalsService, type IssuedCredential, type TerminalView } from './terminals.service';
@@ -35,6 +37,7 @@ export class TerminalsController {
   constructor(
     private readonly terminals: TerminalsService,
     private readonly activity: TerminalActivity,
+    private readonly messaging: Messaging,
   ) {}
 
   @ZodBody(CreateTerminalRequest)
@@ -50,16 +53,27 @@ export class TerminalsController {
     return withCredential(res, issued);
   }
 
+  /**
+   * Every terminal with its live state from the gateways (online, address, endpoint version, bound
+   * applications) and what this service heard since it started (last connection change, last taps).
+   * `gateways` names the replicas that answered; `known: false` when they could not be asked.
+   */
   @RequireRole('viewer')
   @Get()
   async list(): Promise<{
-    items: Array<View<TerminalView> & { activity?: Partial<TerminalActivityView> }>;
+    items: Array<View<TerminalView> & { activity?: Partial<TerminalActivityView>; live: TerminalLive }>;
+    gateways: { known: boolean; answered: string[]; truncated: boolean; why?: string };
   }> {
+    const [terminals, snapshot] = await Promise.all([this.terminals.list(), askGateways(this.messaging)]);
     return {
-      items: (await this.terminals.list()).map((t) => {
+      items: terminals.map((t) => {
         const activity = this.activity.of(t.value.terminalId);
-        return { ...view(t), ...(activity ? { activity } : {}) };
+        const live = liveOf(snapshot, t.value.terminalId, activity?.connection?.address);
+        return { ...view(t), ...(activity ? { activity } : {}), live };
       }),
+      gateways: snapshot.known
+        ? { known: true, answered: snapshot.gateways, truncated: snapshot.truncated }
+        : { known: false, answered: [], truncated: false, why: snapshot.why },
     };
   }
 

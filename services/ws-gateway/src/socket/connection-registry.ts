@@ -44,6 +44,11 @@ export class ConnectionRegistry {
     return this.all.size;
   }
 
+  /** Every socket of this replica, in no particular order. */
+  values(): IterableIterator<Connection> {
+    return this.all.values();
+  }
+
   start(): void {
     this.timer = setInterval(() => this.sweep(Date.now()), 1000);
     this.timer.unref();

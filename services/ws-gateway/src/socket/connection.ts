@@ -96,6 +96,8 @@ export class Connection {
   origin: string | undefined;
   /** The application an NEA socket authenticated as (explicit binding or a presented credential). */
   application: ApplicationPrincipal | undefined;
+  /** The program and version the hello named (endpoint `software`, NEA `app`), for the console. */
+  software: { name: string; version: string } | undefined;
   lastSeen: number;
   // Flood accounting: messages dropped by the rate limiter in the current one-second window.
   droppedInWindow = 0;

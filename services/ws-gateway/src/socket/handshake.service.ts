@@ -49,6 +49,7 @@ export class HandshakeService {
       }
       conn.terminalId = hello.terminalId;
       conn.endpointEvidence = auth.evidence;
+      conn.software = hello.software;
       conn.challenges = new ChallengeStore(this.settings.challengeTtlMs);
       this.connections.promote(conn, 'endpoint');
       this.endpoints.register(conn, hello.terminalId);
@@ -86,6 +87,7 @@ export class HandshakeService {
       : { mode: 'implicit', address: conn.address, ...(mapped ? { terminalId: mapped } : {}) };
     conn.terminalId = hello.terminalId ?? mapped;
     if (!hello.terminalId) this.remoteSessions.track(conn);
+    conn.software = hello.app;
     this.connections.promote(conn, 'nea');
     this.ceremonies.ceremonies.open(conn, hello.authUrl ?? hello.app?.name ?? 'nea');
     await this.neas.bind(conn);

@@ -14,6 +14,7 @@ import {
 import { RequestError, type Messaging } from '@tapgate/messaging';
 import { createLogger, getTracer } from '@tapgate/telemetry';
 import { GatewayMetrics } from '../metrics';
+import { CeremonyProvider } from '../nea/ceremony-wiring';
 import { frame, type Connection, type ServerFrame } from '../socket/connection';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
 import { decisionAgeBounds, type GatewaySettings } from '../settings';
@@ -46,6 +47,7 @@ export class TapService implements OnModuleInit, OnModuleDestroy {
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
     private readonly decider: TapDecider,
     private readonly metrics: GatewayMetrics,
+    private readonly ceremonies: CeremonyProvider,
   ) {}
 
   onModuleInit(): void {
@@ -190,7 +192,11 @@ export class TapService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** Tells the console (and anyone else) how the tap ended; informational, so NATS trouble is ignored. */
+  /**
+   * Tells the console (and anyone else) how the tap ended; informational, so NATS trouble is ignored.
+   * The tap's audit record is queued too (kind `tap`): every tap is in the trail as its endpoint was
+   * answered, also one no login or e-signature used. Queued, not awaited: it grants nothing.
+   */
   private announce(
     conn: Connection,
     tap: Tap,
@@ -198,6 +204,20 @@ export class TapService implements OnModuleInit, OnModuleDestroy {
     deliveredTo: number,
     now: number,
   ): void {
+    this.ceremonies.trail.enqueue({
+      v: 1,
+      gateway: this.settings.gatewayId,
+      at: new Date(now).toISOString(),
+      kind: 'tap',
+      terminalId: conn.terminalId!,
+      tapId: tap.tapId,
+      bandId: tap.bandId,
+      outcome: decision.outcome,
+      reason: decision.reason,
+      user: decision.user,
+      status: decision.status,
+      decision,
+    });
     try {
       this.messaging.publish(TapDecided, {
         v: 1,

@@ -137,16 +137,24 @@ function AppRow(props: {
               isDanger
               aria-label={`Revoke credential ${c.credentialId} of ${a.applicationId}`}
               onClick={() =>
-                void props.act(
-                  () =>
-                    ok(
-                      api.DELETE('/v1/applications/{applicationId}/credentials/{credentialId}', {
-                        params: { path: { applicationId: a.applicationId, credentialId: c.credentialId } },
-                        headers: ifMatch(a.revision),
-                      }),
+                props.confirm({
+                  title: `Revoke credential ${c.credentialId} of ${a.applicationId}?`,
+                  body: 'It stops working at once: sockets that bound with it are closed.',
+                  action: 'Revoke',
+                  run: () =>
+                    props.act(
+                      () =>
+                        ok(
+                          api.DELETE('/v1/applications/{applicationId}/credentials/{credentialId}', {
+                            params: {
+                              path: { applicationId: a.applicationId, credentialId: c.credentialId },
+                            },
+                            headers: ifMatch(a.revision),
+                          }),
+                        ),
+                      `Credential ${c.credentialId} revoked`,
                     ),
-                  `Credential ${c.credentialId} revoked`,
-                )
+                })
               }
             >
               Revoke

@@ -1,61 +1,59 @@
 import { Card, CardBody, CardTitle, Gallery } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
-import type { AuditRecord } from '@tapgate/contracts';
-import { api, ok } from '../api';
+import { useEffect } from 'react';
+import { api, message, ok } from '../api';
 import { PageBody, Toast, useLoad } from '../ui';
-import type { InheritedValues, TerminalView } from '../views';
+import type { InheritedValues, SummaryView, TerminalList } from '../views';
 
 const WINDOW_MINUTES = 60;
+/** The counts are re-read from the trail this often while the page is open. */
+const DASHBOARD_REFRESH_MS = 30_000;
 
 interface Overview {
   ready: { ready: boolean; nats: boolean; buckets: boolean } | undefined;
   missing: string[];
-  terminals: TerminalView[];
-  decisions: AuditRecord[];
+  terminals: TerminalList;
+  /** The trail's counts for the last hour, or why it could not be read. */
+  summary: SummaryView | string;
 }
 
 /**
- * What the API offers about the last hour: the decision trail (logins and e-signatures, per minute, and
- * refusals by reason), the terminals' connection state, and service health (the policy service's readiness;
- * which services have reported their configuration).
+ * What the API offers about the last hour, all derived from existing sources (no counters of its own):
+ * the audit trail's tap records (per minute, refusals by reason), the gateways' live connections, and
+ * the policy service's readiness (NATS, KV buckets) and the services reporting their configuration.
  */
 async function overview(): Promise<Overview> {
-  const from = new Date(Date.now() - WINDOW_MINUTES * 60_000).toISOString();
-  const to = new Date(Date.now() + 60_000).toISOString();
-  const [ready, inherited, terminals, decisions] = await Promise.all([
+  const [ready, inherited, terminals, summary] = await Promise.all([
     fetch('/readyz').then(
       (r) => r.json() as Promise<Overview['ready']>,
       () => undefined,
     ),
     ok<InheritedValues>(api.GET('/v1/policies/inherited')),
-    ok<{ items: TerminalView[] }>(api.GET('/v1/terminals')),
-    ok<Array<{ record: AuditRecord }>>(
-      api.GET('/v1/audit/export', { params: { query: { from, to, format: 'json' } as never } }),
-    ),
+    ok<TerminalList>(api.GET('/v1/terminals')),
+    ok<SummaryView>(
+      api.GET('/v1/audit/summary', { params: { query: { minutes: WINDOW_MINUTES } as never } }),
+    ).catch((e: unknown) => message(e)),
   ]);
-  return {
-    ready,
-    missing: inherited.baseline.missing,
-    terminals: terminals.items,
-    decisions: decisions.map((d) => d.record),
-  };
+  return { ready, missing: inherited.baseline.missing, terminals, summary };
 }
 
+const count = (by: Record<string, number>) =>
+  Object.entries(by)
+    .map(([outcome, n]) => `${n} ${outcome}`)
+    .join(', ') || 'none';
+
 export function Dashboard() {
-  const { data, error } = useLoad(overview);
-  const perMinute = new Map<number, number>();
-  const refusals = new Map<string, number>();
-  const now = Math.floor(Date.now() / 60_000);
-  for (const d of data?.decisions ?? []) {
-    const minute = Math.floor(Date.parse(d.at) / 60_000);
-    perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
-    if (d.outcome === 'refused') {
-      refusals.set(d.reason ?? 'unknown', (refusals.get(d.reason ?? 'unknown') ?? 0) + 1);
-    }
-  }
-  const minutes = Array.from({ length: WINDOW_MINUTES }, (_, i) => now - WINDOW_MINUTES + 1 + i);
-  const peak = Math.max(1, ...minutes.map((m) => perMinute.get(m) ?? 0));
-  const online = (data?.terminals ?? []).filter((t) => t.activity?.connection?.state === 'online').length;
+  const { data, error, reload } = useLoad(overview);
+  useEffect(() => {
+    const timer = setInterval(reload, DASHBOARD_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [reload]);
+  const s = typeof data?.summary === 'object' ? data.summary : undefined;
+  const peak = Math.max(1, ...(s?.perMinute ?? []).map((m) => m.taps));
+  const terminals = data?.terminals.items ?? [];
+  const online = terminals.filter((t) => t.live.state === 'online').length;
+  const gw = data?.terminals.gateways;
+  const minutes = s?.perMinute.slice(-WINDOW_MINUTES) ?? [];
   return (
     <PageBody title="Dashboard">
       <Toast notice={error ? { variant: 'danger', text: error } : undefined} />
@@ -64,32 +62,52 @@ export function Dashboard() {
           <Card id="health">
             <CardTitle component="h3">Service health</CardTitle>
             <CardBody>
-              <p>{`policy: ${data.ready?.ready ? 'ready' : 'not ready'} (NATS ${data.ready?.nats ? 'connected' : 'disconnected'})`}</p>
+              <p>{`policy: ${data.ready?.ready ? 'ready' : 'not ready'} (NATS ${data.ready?.nats ? 'connected' : 'disconnected'}, KV buckets ${data.ready?.buckets ? 'open' : 'not open'})`}</p>
+              <p>
+                {gw?.known
+                  ? `gateways: ${gw.answered.length} replica${gw.answered.length === 1 ? '' : 's'} answering`
+                  : `gateways: not reachable (${gw?.why ?? 'unknown'})`}
+              </p>
+              <p>
+                {typeof data.summary === 'string'
+                  ? `audit trail: not readable (${data.summary})`
+                  : data.summary.unreadable + data.summary.missing > 0
+                    ? `audit trail: ${data.summary.unreadable + data.summary.missing} sequences of the last hour unreadable or missing; run Verify on the Audit page`
+                    : 'audit trail: readable'}
+              </p>
               <p>
                 {data.missing.length === 0
                   ? 'user-status and gateway: reporting their configuration'
                   : `not reporting: ${data.missing.join(', ')}`}
               </p>
-              <p>{`terminals: ${online} online of ${data.terminals.length}`}</p>
+              <p>{`terminals: ${online} online of ${terminals.length}`}</p>
             </CardBody>
           </Card>
           <Card id="per-minute">
-            <CardTitle component="h3">Decisions per minute, last hour</CardTitle>
+            <CardTitle component="h3">Taps per minute, last hour</CardTitle>
             <CardBody>
-              <p>{`${data.decisions.length} decisions (logins and e-signatures); peak ${peak} a minute`}</p>
-              <div
-                className="tg-bars"
-                role="img"
-                aria-label={`Decisions per minute over the last hour, peak ${peak}`}
-              >
-                {minutes.map((m) => (
+              {s ? (
+                <>
+                  <p>{`${s.taps} taps; peak ${peak} a minute`}</p>
                   <div
-                    key={m}
-                    className="tg-bar"
-                    style={{ height: `${((perMinute.get(m) ?? 0) / peak) * 100}%` }}
-                  />
-                ))}
-              </div>
+                    className="tg-bars"
+                    role="img"
+                    aria-label={`Taps per minute over the last hour, peak ${peak}`}
+                  >
+                    {minutes.map((m) => (
+                      <div
+                        key={m.minute}
+                        className="tg-bar"
+                        title={`${new Date(m.minute).toLocaleTimeString()}: ${m.taps} taps, ${m.refused} refused`}
+                        style={{ height: `${(m.taps / peak) * 100}%` }}
+                      />
+                    ))}
+                  </div>
+                  <p id="uses">{`logins: ${count(s.logins)}; e-signatures: ${count(s.esigns)}`}</p>
+                </>
+              ) : (
+                <p>The audit trail could not be read.</p>
+              )}
             </CardBody>
           </Card>
           <Card>
@@ -103,17 +121,15 @@ export function Dashboard() {
                   </Tr>
                 </Thead>
                 <Tbody>
-                  {[...refusals]
-                    .sort((a, b) => b[1] - a[1])
-                    .map(([reason, n]) => (
-                      <Tr key={reason}>
-                        <Td>{reason}</Td>
-                        <Td>{n}</Td>
-                      </Tr>
-                    ))}
-                  {refusals.size === 0 ? (
+                  {(s?.refusals ?? []).map(({ reason, count: n }) => (
+                    <Tr key={reason}>
+                      <Td>{reason}</Td>
+                      <Td>{n}</Td>
+                    </Tr>
+                  ))}
+                  {s && s.refusals.length === 0 ? (
                     <Tr>
-                      <Td colSpan={2}>No refusals in the last hour.</Td>
+                      <Td colSpan={2}>No refused taps in the last hour.</Td>
                     </Tr>
                   ) : null}
                 </Tbody>

@@ -17,18 +17,35 @@ import { useEffect, useState } from 'react';
 
 const TERMINALS_REFRESH_MS = 3000;
 import { api, ifMatch, message, ok } from '../api';
-import { PageBody, Toast, type Notice, useConfirm, useLoad, when } from '../ui';
-import type { TerminalView } from '../views';
+import { ConfirmedButton, PageBody, Toast, type Notice, useConfirm, useLoad, when } from '../ui';
+import type { TerminalList, TerminalView } from '../views';
 
 type Activity = NonNullable<TerminalView['activity']>;
+type Tap = NonNullable<Activity['lastTaps']>[number];
 
-// Connection and last tap: what the gateways announced since the policy service started.
-function connection(c: Activity['connection']): string {
-  return c ? `${c.state} since ${when(c.since)} (${c.gateway}, ${c.address})` : 'not seen';
+/** Online from any gateway replica now, with where and since when; else when it was last seen. */
+function connection(t: TerminalView): string {
+  const e = t.live.endpoint;
+  if (t.live.state === 'online' && e) return `online since ${when(e.since)} (${e.address}, ${e.gateway})`;
+  const c = t.activity?.connection;
+  const last = c?.state === 'offline' ? ` since ${when(c.since)}` : '';
+  return t.live.state === 'unknown' ? 'unknown (gateways not reachable)' : `offline${last}`;
 }
-function lastTap(x: Activity['lastTap']): string {
-  if (!x) return 'none seen';
-  return `${when(x.at)} ${x.kind} ${x.user ?? x.bandId ?? ''}: ${x.outcome}${x.reason ? ` (${x.reason})` : ''}`;
+function version(t: TerminalView): string {
+  const s = t.live.endpoint?.software;
+  if (s) return `${s.name} ${s.version}`;
+  return t.live.state === 'online' ? 'not reported' : '';
+}
+function tapLine(x: Tap): string {
+  const who = x.user ?? (x.bandId ? `band ${x.bandId}` : 'UID tap');
+  return `${when(x.at)} ${x.kind} ${who}: ${x.outcome}${x.reason ? ` (${x.reason})` : ''}`;
+}
+function applications(t: TerminalView): string[] {
+  return t.live.applications.map((a) => {
+    const name = a.applicationId ?? a.app?.name ?? 'unregistered client';
+    const how = a.binding === 'explicit' ? 'by terminal id' : `by address ${a.address}`;
+    return `${name} (${how}, ${a.gateway})`;
+  });
 }
 
 /** A credential, shown once: the server keeps only its hash. */
@@ -46,7 +63,7 @@ export function CredentialOnce(props: { id: string; intro: string; credential: s
 }
 
 export function Terminals() {
-  const { data, error, reload } = useLoad(() => ok<{ items: TerminalView[] }>(api.GET('/v1/terminals')));
+  const { data, error, reload } = useLoad(() => ok<TerminalList>(api.GET('/v1/terminals')));
   const [notice, setNotice] = useState<Notice>();
   const [credential, setCredential] = useState<{ terminalId: string; credential: string }>();
   const [pins, setPins] = useState<TerminalView>();
@@ -65,18 +82,27 @@ export function Terminals() {
       setNotice({ variant: 'danger', text: message(e) });
     }
   };
+  const gw = data?.gateways;
   return (
     <PageBody title="Terminals">
       {dialog}
       <Toast notice={notice ?? (error ? { variant: 'danger', text: error } : undefined)} />
+      <p id="gateways">
+        {!gw
+          ? ''
+          : gw.known
+            ? `Live state from ${gw.answered.length} gateway replica${gw.answered.length === 1 ? '' : 's'}${gw.answered.length ? ` (${gw.answered.join(', ')})` : ''}${gw.truncated ? '; a replica listed only part of its connections' : ''}.`
+            : `The gateways could not be asked (${gw.why ?? 'unknown'}): online state unknown.`}
+      </p>
       <Table id="terminals" aria-label="Terminals" variant="compact">
         <Thead>
           <Tr>
-            <Th>Terminal</Th>
-            <Th>Description</Th>
-            <Th>State</Th>
-            <Th>Connection</Th>
-            <Th>Last tap</Th>
+            <Th modifier="wrap">Terminal</Th>
+            <Th modifier="wrap">State</Th>
+            <Th modifier="wrap">Connection</Th>
+            <Th modifier="wrap">Endpoint version</Th>
+            <Th modifier="wrap">Applications bound</Th>
+            <Th modifier="wrap">Last taps</Th>
             <Th screenReaderText="Actions" />
           </Tr>
         </Thead>
@@ -84,18 +110,35 @@ export function Terminals() {
           {(data?.items ?? []).map((t) => {
             const path = { params: { path: { terminalId: t.terminalId } }, headers: ifMatch(t.revision) };
             const pinned = t.certificateSha256?.length ?? 0;
+            const taps = t.activity?.lastTaps ?? [];
+            const apps = applications(t);
             return (
               <Tr key={`${t.terminalId}-${t.revision}`} id={`term-${t.terminalId}`}>
-                <Td dataLabel="Terminal">{t.terminalId}</Td>
-                <Td dataLabel="Description">{t.description ?? ''}</Td>
+                <Td dataLabel="Terminal">
+                  <div>{t.terminalId}</div>
+                  {t.description ? <small>{t.description}</small> : null}
+                </Td>
                 <Td dataLabel="State" className="state">
                   {(t.enabled ? 'enabled' : 'disabled') + (pinned ? `, ${pinned} cert pinned` : '')}
                 </Td>
                 <Td dataLabel="Connection" className="connection">
-                  {connection(t.activity?.connection)}
+                  {connection(t)}
                 </Td>
-                <Td dataLabel="Last tap" className="last-tap">
-                  {lastTap(t.activity?.lastTap)}
+                <Td dataLabel="Endpoint version" className="version">
+                  {version(t)}
+                </Td>
+                <Td dataLabel="Applications bound" className="apps">
+                  {apps.length === 0 ? 'none' : apps.map((a) => <div key={a}>{a}</div>)}
+                </Td>
+                <Td dataLabel="Last taps">
+                  <div className="last-tap">
+                    {taps.length === 0
+                      ? 'none seen'
+                      : taps.map((x) => <div key={`${x.at}-${x.bandId ?? ''}`}>{tapLine(x)}</div>)}
+                  </div>
+                  <a href={`#/audit/taps/${encodeURIComponent(t.terminalId)}`}>
+                    {`Taps of ${t.terminalId} in the audit trail`}
+                  </a>
                 </Td>
                 <Td dataLabel="Actions">
                   <Button
@@ -122,46 +165,55 @@ export function Terminals() {
                     Pins
                   </Button>{' '}
                   {t.enabled ? (
-                    <Button
-                      variant="secondary"
-                      size="sm"
-                      isDanger
-                      onClick={() =>
-                        confirm({
-                          title: `Disable ${t.terminalId}?`,
-                          body: 'Its endpoint is disconnected at once and cannot connect until the terminal is enabled.',
-                          action: 'Disable',
-                          run: () =>
-                            act(
-                              () => ok(api.POST('/v1/terminals/{terminalId}/disable', path)),
-                              `${t.terminalId} disabled`,
-                            ),
-                        })
-                      }
-                    >
-                      Disable
-                    </Button>
+                    <ConfirmedButton
+                      label="Disable"
+                      confirm={confirm}
+                      request={{
+                        title: `Disable ${t.terminalId}?`,
+                        body: 'Its endpoint is disconnected at once and cannot connect until the terminal is enabled.',
+                        run: () =>
+                          act(
+                            () => ok(api.POST('/v1/terminals/{terminalId}/disable', path)),
+                            `${t.terminalId} disabled`,
+                          ),
+                      }}
+                    />
                   ) : (
-                    <Button
-                      variant="secondary"
-                      size="sm"
-                      onClick={() =>
-                        void act(
-                          () => ok(api.POST('/v1/terminals/{terminalId}/enable', path)),
-                          `${t.terminalId} enabled`,
-                        )
-                      }
-                    >
-                      Enable
-                    </Button>
-                  )}
+                    <ConfirmedButton
+                      label="Enable"
+                      confirm={confirm}
+                      request={{
+                        title: `Enable ${t.terminalId}?`,
+                        body: 'Its endpoint may connect again with its credential, and its taps are decided again.',
+                        danger: false,
+                        run: () =>
+                          act(
+                            () => ok(api.POST('/v1/terminals/{terminalId}/enable', path)),
+                            `${t.terminalId} enabled`,
+                          ),
+                      }}
+                    />
+                  )}{' '}
+                  <ConfirmedButton
+                    label="Delete"
+                    confirm={confirm}
+                    request={{
+                      title: `Delete ${t.terminalId}?`,
+                      body: 'Its record and credential are removed: its endpoint is disconnected and cannot connect again. Its taps stay in the audit trail.',
+                      run: () =>
+                        act(
+                          () => ok(api.DELETE('/v1/terminals/{terminalId}', path)),
+                          `${t.terminalId} deleted`,
+                        ),
+                    }}
+                  />
                 </Td>
               </Tr>
             );
           })}
           {data?.items.length === 0 ? (
             <Tr>
-              <Td colSpan={6}>
+              <Td colSpan={7}>
                 No terminals registered yet: register one below and give its endpoint the credential.
               </Td>
             </Tr>
