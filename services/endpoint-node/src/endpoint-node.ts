@@ -1,5 +1,5 @@
 import { BleTapDetector } from '@tapgate/band';
-import type { Advert, TapResult } from '@tapgate/contracts';
+import type { Advert, EnrollResult, TapResult } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
 import { AgentClient, type TapRequest } from './agent-client';
 import type { BleSample, NfcRead, ReaderDriver } from './drivers/driver';
@@ -9,6 +9,17 @@ const log = createLogger('endpoint-node');
 /** Adverts are batched so a terminal with many bands nearby sends a few frames a second, not hundreds. */
 const ADVERT_FLUSH_MS = 500;
 const MAX_ADVERTS_PER_FRAME = 256;
+
+/** One tap as the control port's status shows it: a decision, an enrollment answer, or why it failed. */
+export interface RecentTap {
+  at: string;
+  /** nfc, ble, or enroll (an enrollment tap). */
+  kind: string;
+  bandId?: string;
+  result?: TapResult;
+  enrollment?: EnrollResult;
+  error?: string;
+}
 
 export interface EndpointNodeOptions {
   client: AgentClient;
@@ -25,8 +36,7 @@ export class EndpointNode {
   private advertQueue: Advert[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   /** Recent tap outcomes, newest first (shown by the control port's status). */
-  readonly recent: Array<{ at: string; kind: string; bandId?: string; result?: TapResult; error?: string }> =
-    [];
+  readonly recent: RecentTap[] = [];
 
   constructor(private readonly opts: EndpointNodeOptions) {
     this.detector = new BleTapDetector(opts.ble);
@@ -45,8 +55,41 @@ export class EndpointNode {
     await this.opts.client.stop();
   }
 
-  private onNfc(read: NfcRead): Promise<TapResult | undefined> {
-    return this.send({ kind: 'nfc', bandId: read.bandId, uid: read.uid, sign: read.sign });
+  private onNfc(read: NfcRead): Promise<RecentTap> {
+    return this.tapNfc(read);
+  }
+
+  /**
+   * An NFC read: an enrollment tap while the gateway has armed this terminal for an enrollment session
+   * (a UID badge, or a band that can answer one), an ordinary tap otherwise.
+   */
+  tapNfc(read: NfcRead): Promise<RecentTap> {
+    const session = this.opts.client.enrollment;
+    if (session && (read.uid !== undefined || read.enroll)) return this.enrollRecorded(read);
+    return this.sendRecorded({ kind: 'nfc', bandId: read.bandId, uid: read.uid, sign: read.sign });
+  }
+
+  private async enrollRecorded(read: NfcRead): Promise<RecentTap> {
+    const entry = this.record({ at: new Date().toISOString(), kind: 'enroll', bandId: read.bandId });
+    try {
+      entry.enrollment = await this.opts.client.enrollTap(
+        read.uid !== undefined ? { uid: read.uid } : { answer: read.enroll! },
+      );
+      log.info(
+        { band: entry.enrollment.bandId, outcome: entry.enrollment.outcome, reason: entry.enrollment.reason },
+        'enrollment tap answered',
+      );
+    } catch (e) {
+      entry.error = (e as Error).message;
+      log.warn({ band: read.bandId, err: entry.error }, 'enrollment tap failed');
+    }
+    return entry;
+  }
+
+  private record(entry: RecentTap): RecentTap {
+    this.recent.unshift(entry);
+    this.recent.length = Math.min(this.recent.length, 20);
+    return entry;
   }
 
   private onBle(sample: BleSample): void {
@@ -77,14 +120,8 @@ export class EndpointNode {
   }
 
   /** Sends a tap; resolves with its own record (result or error), whatever other taps run meanwhile. */
-  async sendRecorded(req: TapRequest): Promise<(typeof this.recent)[number]> {
-    const entry: (typeof this.recent)[number] = {
-      at: new Date().toISOString(),
-      kind: req.kind,
-      bandId: req.bandId,
-    };
-    this.recent.unshift(entry);
-    this.recent.length = Math.min(this.recent.length, 20);
+  async sendRecorded(req: TapRequest): Promise<RecentTap> {
+    const entry = this.record({ at: new Date().toISOString(), kind: req.kind, bandId: req.bandId });
     try {
       entry.result = await this.opts.client.tap(req);
       const d = entry.result.decision;

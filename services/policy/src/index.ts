@@ -9,3 +9,4 @@ export type { TerminalActivityView } from './terminals/terminal-activity';
 export type { TerminalView } from './terminals/terminals.service';
 export type { BindingState } from './enrollments/user-directory';
 export type { ApplicationView } from './applications/applications.service';
+export type { EnrollmentSessionView } from './enrollments/enrollment-sessions.service';

@@ -1,3 +1,4 @@
+import type { EnrollmentAnswer } from '@tapgate/band';
 import type { TapProof } from '@tapgate/contracts';
 
 /** A band or badge read by a reader. `sign` is how the band answers the gateway's challenge. */
@@ -5,6 +6,11 @@ export interface NfcRead {
   bandId?: string;
   uid?: string;
   sign?: (challenge: string, terminalId: string) => TapProof | undefined;
+  /**
+   * How the band answers at an enrollment station (docs/protocol.md, "Enrollment by tap"): its id, public
+   * key and enrollment proof. Absent when the read cannot enroll (then the tap goes as an ordinary one).
+   */
+  enroll?: (challenge: string, terminalId: string, sessionId: string) => EnrollmentAnswer | undefined;
 }
 
 /** One BLE advertisement heard by the adapter. */

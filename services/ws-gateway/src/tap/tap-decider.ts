@@ -3,6 +3,7 @@ import {
   PresenceGet,
   RefusalReason,
   UserStatusGet,
+  badgeBandId,
   type StatusAnswer,
   type Tap,
   type TapDecision,
@@ -168,8 +169,9 @@ export class TapDecider {
           'Badges without a band are not allowed here. Tap your band.',
         );
       }
-      // UID badges are enrolled under the band id "uid-<hex>"; the decision says it rests on a UID.
-      const enrollment = this.enrollments.get(`uid-${tap.uid.toLowerCase()}`);
+      // UID badges are enrolled under the band id "uid-<hex>" (kind `uid`, or a band record of that id
+      // from before badges had their own kind); the decision says it rests on a UID.
+      const enrollment = this.enrollments.get(badgeBandId(tap.uid));
       if (!enrollment) {
         return refuse(
           RefusalReason.UnknownBand,
@@ -195,7 +197,7 @@ export class TapDecider {
     if (tap.proof.terminalId !== conn.terminalId) {
       return refuse(RefusalReason.WrongTerminal, 'The tap was made at another terminal. Tap again here.');
     }
-    if (!verifyProof(enrollment.publicKey, bandId, tap.proof)) {
+    if (!enrollment.publicKey || !verifyProof(enrollment.publicKey, bandId, tap.proof)) {
       return refuse(
         RefusalReason.BadSignature,
         'The band could not be verified. Tap again; if it happens again, ask an administrator.',

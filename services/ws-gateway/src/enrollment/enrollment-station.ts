@@ -1,0 +1,172 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { importBandPublicKey, verifyEnrollProof } from '@tapgate/band';
+import {
+  EnrollRefusalReason,
+  EnrollmentStation,
+  EnrollmentTap,
+  enrollmentStationSubject,
+  type EnrollResult,
+  type EnrollTap,
+  type EnrollmentEvidence,
+  type EnrollmentStationCommand,
+} from '@tapgate/contracts';
+import type { Messaging, Unsubscribe } from '@tapgate/messaging';
+import { createLogger } from '@tapgate/telemetry';
+import { frame, type Connection, type ServerFrame } from '../socket/connection';
+import type { GatewaySettings } from '../settings';
+import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
+
+const log = createLogger('enrollment-station');
+const POLICY_ANSWER_MS = 5000;
+
+type Outcome = Omit<EnrollResult, 'tapId' | 'challenge'>;
+
+const refuse = (reason: EnrollRefusalReason, message: string): Outcome => ({
+  outcome: 'refused',
+  reason,
+  message,
+});
+
+/**
+ * The gateway's part of enrollment by tap (docs/protocol.md, "Enrollment by tap"). For each endpoint on
+ * this replica it answers the policy service's arm/disarm commands on the terminal's own subject (so
+ * "no responders" tells the policy service the terminal is offline) and passes them to the endpoint as
+ * `enroll.expect` / `enroll.end`. An `enroll.tap` is checked like a tap (terminal, proof, single-use
+ * challenge of this socket) and then handed to the policy service, which alone decides on the session.
+ */
+@Injectable()
+export class EnrollmentStationService implements OnModuleDestroy {
+  private readonly stations = new Map<string, { conn: Connection; stop: Unsubscribe }>();
+
+  constructor(
+    @Inject(MESSAGING) private readonly messaging: Messaging,
+    @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
+  ) {}
+
+  /** Called when an endpoint's hello was accepted: the newest socket of a terminal answers. */
+  attach(conn: Connection): void {
+    const terminalId = conn.terminalId!;
+    this.stations.get(terminalId)?.stop();
+    const stop = this.messaging.respond(EnrollmentStation, (cmd) => Promise.resolve(this.command(cmd)), {
+      subject: enrollmentStationSubject(terminalId),
+    });
+    this.stations.set(terminalId, { conn, stop });
+  }
+
+  detach(conn: Connection): void {
+    const terminalId = conn.terminalId;
+    const station = terminalId === undefined ? undefined : this.stations.get(terminalId);
+    if (station?.conn !== conn) return;
+    station.stop();
+    this.stations.delete(terminalId!);
+  }
+
+  onModuleDestroy(): void {
+    for (const s of this.stations.values()) s.stop();
+    this.stations.clear();
+  }
+
+  private command(cmd: EnrollmentStationCommand): { v: 1; delivered: boolean } {
+    const conn = this.stations.get(cmd.terminalId)?.conn;
+    if (!conn?.open) return { v: 1, delivered: false };
+    if (cmd.action === 'arm') {
+      conn.send('enroll.expect', { sessionId: cmd.sessionId, expiresAt: cmd.expiresAt, accept: cmd.accept });
+    } else {
+      conn.send('enroll.end', { sessionId: cmd.sessionId, state: 'cancelled' });
+    }
+    log.info({ terminal: cmd.terminalId, action: cmd.action }, 'enrollment station command');
+    return { v: 1, delivered: true };
+  }
+
+  async handleTap(
+    conn: Connection,
+    tap: EnrollTap,
+    ref: string | undefined,
+  ): Promise<ServerFrame<'enroll.result'>> {
+    let outcome: Outcome;
+    try {
+      outcome = await this.decide(conn, tap, Date.now());
+    } catch (e) {
+      log.error({ err: e, tap: tap.tapId }, 'enrollment tap failed');
+      outcome = refuse(EnrollRefusalReason.Internal, 'The enrollment could not be completed. Tap again.');
+    }
+    log.info(
+      { terminal: conn.terminalId, tap: tap.tapId, outcome: outcome.outcome, reason: outcome.reason },
+      'enrollment tap',
+    );
+    return frame(
+      'enroll.result',
+      { tapId: tap.tapId, ...outcome, challenge: conn.challenges?.issue(Date.now()) },
+      ref,
+    );
+  }
+
+  private async decide(conn: Connection, tap: EnrollTap, now: number): Promise<Outcome> {
+    const terminalId = conn.terminalId!;
+    let evidence: EnrollmentEvidence;
+    if (tap.uid !== undefined) {
+      evidence = { kind: 'uid', uid: tap.uid.toLowerCase() };
+    } else {
+      const { bandId, publicKey, proof } = tap;
+      if (bandId === undefined || publicKey === undefined || proof === undefined) {
+        return refuse(EnrollRefusalReason.BadSignature, 'The band gave no proof. Tap again.');
+      }
+      if (proof.terminalId !== terminalId) {
+        return refuse(
+          EnrollRefusalReason.WrongTerminal,
+          'The band signed for another terminal. Tap again here.',
+        );
+      }
+      let key;
+      try {
+        key = importBandPublicKey(publicKey);
+      } catch {
+        return refuse(EnrollRefusalReason.InvalidKey, 'The band presented a key that is not a P-256 key.');
+      }
+      if (!verifyEnrollProof(key, bandId, tap.sessionId, proof)) {
+        return refuse(
+          EnrollRefusalReason.BadSignature,
+          'The band could not prove that it holds its key. Tap again; if it happens again, the band may be faulty.',
+        );
+      }
+      switch (conn.challenges?.consume(proof.challenge, now) ?? 'unknown') {
+        case 'ok':
+          break;
+        case 'replayed':
+          return refuse(EnrollRefusalReason.ChallengeReplayed, 'This tap was already used. Tap again.');
+        case 'expired':
+          return refuse(EnrollRefusalReason.ChallengeExpired, 'The tap took too long. Tap again.');
+        case 'unknown':
+          return refuse(
+            EnrollRefusalReason.ChallengeUnknown,
+            'The tap could not be matched to this reader. Tap again.',
+          );
+      }
+      evidence = { kind: 'band', bandId, publicKey, proof };
+    }
+    let answer;
+    try {
+      answer = await this.messaging.request(
+        EnrollmentTap,
+        {
+          v: 1,
+          sessionId: tap.sessionId,
+          terminalId,
+          tapId: tap.tapId,
+          gateway: this.settings.gatewayId,
+          evidence,
+        },
+        // The policy service asks the directory for the user: allow it more than a tap's budget.
+        { timeoutMs: Math.max(this.settings.tapTimeoutMs, POLICY_ANSWER_MS) },
+      );
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'policy service did not answer an enrollment tap');
+      return refuse(
+        EnrollRefusalReason.Internal,
+        'The enrollment service did not answer. Tap again in a moment.',
+      );
+    }
+    const { v: _v, user: _user, ...rest } = answer;
+    return rest;
+  }
+}
