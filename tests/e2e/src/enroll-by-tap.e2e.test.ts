@@ -185,7 +185,7 @@ describe('enrollment by tap, end to end', () => {
       ['already_enrolled'],
       'the console sees why the tap did not enroll',
     );
-    const cancelled = await call('DELETE', '/v1/enrollment-sessions/ENR-T1');
+    const cancelled = await call('POST', '/v1/enrollment-sessions/ENR-T1/cancel', {});
     assert.equal(cancelled.body.state, 'cancelled');
     await waitFor(() => t1.enrollment === undefined, { what: 'endpoint disarmed by the cancel' });
   });
@@ -197,7 +197,9 @@ describe('enrollment by tap, end to end', () => {
     for (const a of answers.filter((x) => x.status === 409)) assert.equal(a.body.error.code, 'session_open');
     const winner = answers.find((a) => a.status === 201)!.body;
     await waitFor(() => t2.enrollment?.sessionId === winner.sessionId, { what: 'the winner armed' });
-    await call('DELETE', `/v1/enrollment-sessions/ENR-T2?sessionId=${winner.sessionId}`);
+    const other = await call('POST', '/v1/enrollment-sessions/ENR-T2/cancel', { sessionId: 'not-this-one' });
+    assert.equal(other.status, 404, 'a named session that is not the open one is not cancelled');
+    await call('POST', '/v1/enrollment-sessions/ENR-T2/cancel', { sessionId: winner.sessionId });
 
     await platform.api('POST', '/v1/terminals', { terminalId: 'ENR-OFF' });
     const offline = await open('ENR-OFF', 'alice');
@@ -245,7 +247,7 @@ describe('enrollment by tap, end to end', () => {
     assert.equal(wrong.reason, 'wrong_terminal');
 
     const next = await open('ENR-T2', 'bob');
-    await call('DELETE', '/v1/enrollment-sessions/ENR-T2');
+    await call('POST', '/v1/enrollment-sessions/ENR-T2/cancel', {});
     const cancelled = await forward({
       sessionId: next.body.sessionId,
       terminalId: 'ENR-T2',
@@ -271,7 +273,7 @@ describe('enrollment by tap, end to end', () => {
     assert.equal(late.reason, 'session_expired');
     assert.equal(t2.enrollment, undefined, 'the endpoint stops expecting at the expiry by itself');
     assert.equal((await open('ENR-T2', 'bob')).status, 201, 'an expired session does not hold the terminal');
-    await call('DELETE', '/v1/enrollment-sessions/ENR-T2');
+    await call('POST', '/v1/enrollment-sessions/ENR-T2/cancel', {});
   });
 
   it('enrolls UID badges through the API and by tap, with the warning, as their own kind', async () => {
@@ -314,7 +316,7 @@ describe('enrollment by tap, end to end', () => {
     await waitFor(() => t1.enrollment?.sessionId === bandsOnly.body.sessionId, { what: 'armed' });
     const refused = await t1.enrollTap({ uid: '0a0b0c0d' });
     assert.deepEqual([refused.outcome, refused.reason], ['refused', 'kind_not_accepted']);
-    await call('DELETE', '/v1/enrollment-sessions/ENR-T1');
+    await call('POST', '/v1/enrollment-sessions/ENR-T1/cancel', {});
     const badges = await open('ENR-T1', 'bob', { accept: ['uid'] });
     await waitFor(() => t1.enrollment?.sessionId === badges.body.sessionId, { what: 'armed' });
     const badge = await t1.enrollTap({ uid: '0A0B0C0D' });

@@ -6,7 +6,7 @@ import type {
   TerminalView as TermRecord,
 } from '@tapgate/policy';
 
-export type { BindingState, InheritedValues } from '@tapgate/policy';
+export type { BindingState, EnrollmentSessionView, InheritedValues } from '@tapgate/policy';
 export type { EffectivePolicy, PolicyRecord };
 export type Versioned<T> = T & { revision: number };
 export type PolicyView = Versioned<PolicyRecord>;

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Res, UseGuards } from '@nestjs/common';
 import { TerminalId } from '@tapgate/contracts';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -6,7 +6,7 @@ import { Actor, AdminGuard, RequireRole } from '../auth/admin.guard';
 import type { Principal } from '../auth/principal';
 import { parseInput } from '../common/validation';
 import { ZodBody } from '../common/zod-openapi';
-import { CancelEnrollmentSessionQuery, OpenEnrollmentSessionRequest } from './enrollment.requests';
+import { CancelEnrollmentSessionRequest, OpenEnrollmentSessionRequest } from './enrollment.requests';
 import { EnrollmentSessionsService, type EnrollmentSessionView } from './enrollment-sessions.service';
 
 const terminalParam = (v: string): string =>
@@ -40,13 +40,16 @@ export class EnrollmentSessionsController {
     return this.sessions.get(terminalParam(terminalId));
   }
 
-  @Delete(':terminalId')
+  /** Cancels the terminal's open session; with `sessionId`, only that one (not a newer administrator's). */
+  @ZodBody(CancelEnrollmentSessionRequest)
+  @Post(':terminalId/cancel')
+  @HttpCode(200)
   cancel(
     @Param('terminalId') terminalId: string,
-    @Query() query: unknown,
+    @Body() body: unknown,
     @Actor() actor: Principal,
   ): Promise<EnrollmentSessionView> {
-    const { sessionId } = parseInput(CancelEnrollmentSessionQuery, query);
+    const { sessionId } = parseInput(CancelEnrollmentSessionRequest, body ?? {});
     return this.sessions.cancel(terminalParam(terminalId), sessionId, actor);
   }
 }

@@ -65,5 +65,7 @@ export const OpenEnrollmentSessionRequest = z
   .strict();
 export type OpenEnrollmentSessionRequest = z.infer<typeof OpenEnrollmentSessionRequest>;
 
-/** DELETE /v1/enrollment-sessions/{terminalId}?sessionId=: cancel only that session, when given. */
-export const CancelEnrollmentSessionQuery = z.object({ sessionId: EnrollmentSessionId.optional() }).strict();
+/** POST /v1/enrollment-sessions/{terminalId}/cancel: `sessionId` cancels only that session. */
+export const CancelEnrollmentSessionRequest = z
+  .object({ sessionId: EnrollmentSessionId.optional() })
+  .strict();

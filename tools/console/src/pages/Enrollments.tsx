@@ -16,6 +16,7 @@ import { useEffect, useState } from 'react';
 import { api, ifMatch, message, ok, problemsFor, type RequestBody } from '../api';
 import { PageBody, Toast, type Notice, useConfirm, useLoad } from '../ui';
 import type { BindingState, EnrollmentView } from '../views';
+import { EnrollByTap, EnrollUidBadge } from './EnrollByTap';
 
 /**
  * What the tools print for a band's key: PEM, base64url, or a JWK (JSON). A JWK is sent as the object the
@@ -81,7 +82,7 @@ export function Enrollments() {
               <Tr key={`${e.bandId}-${e.revision}`} id={`enr-${e.bandId}`}>
                 <Td dataLabel="User">{e.user.sAMAccountName}</Td>
                 <Td dataLabel="Name">{e.user.displayName ?? ''}</Td>
-                <Td dataLabel="Band">{e.bandId}</Td>
+                <Td dataLabel="Band">{e.kind === 'uid' ? `${e.bandId} (UID badge)` : e.bandId}</Td>
                 <Td dataLabel="State" className="state">
                   {e.active ? 'active' : 'suspended'}
                 </Td>
@@ -141,9 +142,11 @@ export function Enrollments() {
           ) : null}
         </Tbody>
       </Table>
+      <EnrollByTap enrolled={reload} />
       <EnrollForm
         enrolled={(bandId) => (setNotice({ variant: 'success', text: `Enrolled ${bandId}` }), reload())}
       />
+      <EnrollUidBadge enrolled={(text) => (setNotice({ variant: 'success', text }), reload())} />
     </PageBody>
   );
 }
