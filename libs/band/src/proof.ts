@@ -146,10 +146,11 @@ function enrollMessage(f: EnrollProofFields): Buffer | undefined {
 /** The exact bytes a band signs for an enrollment. Throws on fields that would make it ambiguous. */
 export function enrollProofMessage(fields: EnrollProofFields): Buffer {
   const bytes = enrollMessage(fields);
-  if (!bytes)
+  if (!bytes) {
     throw new Error(
       'enrollment proof: invalid fields (see the tap proof rules; sessionId 8-64 of A-Z a-z 0-9 _ -)',
     );
+  }
   return bytes;
 }
 

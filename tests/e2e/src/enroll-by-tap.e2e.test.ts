@@ -16,9 +16,21 @@ import { after, before, describe, it } from 'node:test';
 import type { AgentClient } from '@tapgate/endpoint-node';
 import { connectTerminal, Nea, tap } from './harness';
 
-interface Reply {
-  status: number;
-  body: Record<string, any>;
+/** Every member the answers below may have (a session, an enrollment, a list or an error). */
+interface Body {
+  error: { code: string; field?: string };
+  sessionId: string;
+  state: string;
+  attempts: Array<{ reason: string }>;
+  enrolled: { bandId: string; kind: string; warning?: string };
+  bandId: string;
+  kind?: string;
+  uid?: string;
+  publicKey?: unknown;
+  warning: string;
+  user: { sAMAccountName: string };
+  created: { by: string };
+  items: Array<{ bandId: string; action: string }>;
 }
 
 /**
@@ -35,14 +47,19 @@ describe('enrollment by tap, end to end', () => {
   let t2: AgentClient;
   const dir = mkdtempSync(join(tmpdir(), 'tapgate-enroll-'));
 
-  const call = async (method: string, path: string, body?: unknown, token = platform.adminToken) => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    token = platform.adminToken,
+  ): Promise<{ status: number; body: Body }> => {
     const res = await fetch(`${platform.policyUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : {} } as Reply;
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Body };
   };
   const open = (terminalId: string, user: string, extra: Record<string, unknown> = {}) =>
     call('POST', '/v1/enrollment-sessions', { terminalId, user: { sAMAccountName: user }, ...extra });
@@ -221,7 +238,7 @@ describe('enrollment by tap, end to end', () => {
   it('one enrollment per session when two taps race; used, cancelled and other terminals’ sessions refused', async () => {
     const opened = await open('ENR-T2', 'bob');
     assert.equal(opened.status, 201);
-    const sessionId = opened.body.sessionId as string;
+    const sessionId = opened.body.sessionId;
     const [a, b] = [SoftwareBand.generate(), SoftwareBand.generate()];
     const raced = await Promise.all([
       forward({ sessionId, terminalId: 'ENR-T2', evidence: bandEvidence(a, sessionId, 'ENR-T2') }),

@@ -385,18 +385,13 @@ function alreadyEnrolled(ev: EnrollmentEvidence, bandId: string): Refusal {
 
 /** The enrollment path's own refusals (the same as for a pasted key), as enrollment-tap reasons. */
 function enrollRefusal(e: unknown, ev: EnrollmentEvidence, bandId: string): Refusal {
-  if (e instanceof ApiError) {
-    switch (e.code) {
-      case 'conflict':
-        return alreadyEnrolled(ev, bandId);
-      case 'invalid_public_key':
-        return refusal(EnrollRefusalReason.InvalidKey, e.message);
-      case 'unknown_user':
-      case 'user_status_unavailable':
-        return refusal(EnrollRefusalReason.UserUnavailable, e.message);
-      default:
-        return refusal(EnrollRefusalReason.Internal, e.message);
-    }
+  if (!(e instanceof ApiError)) {
+    return refusal(EnrollRefusalReason.Internal, 'the enrollment could not be stored');
   }
-  return refusal(EnrollRefusalReason.Internal, 'the enrollment could not be stored');
+  if (e.code === 'conflict') return alreadyEnrolled(ev, bandId);
+  if (e.code === 'invalid_public_key') return refusal(EnrollRefusalReason.InvalidKey, e.message);
+  if (e.code === 'unknown_user' || e.code === 'user_status_unavailable') {
+    return refusal(EnrollRefusalReason.UserUnavailable, e.message);
+  }
+  return refusal(EnrollRefusalReason.Internal, e.message);
 }
