@@ -343,6 +343,6 @@ describe('enrollment by tap, end to end', () => {
     const stored = await call('GET', '/v1/enrollments/uid-0a0b0c0d');
     assert.deepEqual([stored.body.kind, stored.body.user.sAMAccountName], ['uid', 'bob']);
     const session = await call('GET', '/v1/enrollment-sessions/ENR-T1');
-    assert.match(session.body.enrolled.warning, /no proof of possession/);
+    assert.match(session.body.enrolled.warning ?? '', /no proof of possession/);
   });
 });
