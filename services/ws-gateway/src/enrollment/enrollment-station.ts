@@ -12,6 +12,7 @@ import {
 } from '@tapgate/contracts';
 import type { Messaging, Unsubscribe } from '@tapgate/messaging';
 import { createLogger } from '@tapgate/telemetry';
+import { CHALLENGE_REFUSALS } from '../endpoints/challenge-store';
 import { frame, type Connection, type ServerFrame } from '../socket/connection';
 import type { GatewaySettings } from '../settings';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
@@ -129,18 +130,10 @@ export class EnrollmentStationService implements OnModuleDestroy {
           'The band could not prove that it holds its key. Tap again; if it happens again, the band may be faulty.',
         );
       }
-      switch (conn.challenges?.consume(proof.challenge, now) ?? 'unknown') {
-        case 'ok':
-          break;
-        case 'replayed':
-          return refuse(EnrollRefusalReason.ChallengeReplayed, 'This tap was already used. Tap again.');
-        case 'expired':
-          return refuse(EnrollRefusalReason.ChallengeExpired, 'The tap took too long. Tap again.');
-        case 'unknown':
-          return refuse(
-            EnrollRefusalReason.ChallengeUnknown,
-            'The tap could not be matched to this reader. Tap again.',
-          );
+      const check = conn.challenges?.consume(proof.challenge, now) ?? 'unknown';
+      if (check !== 'ok') {
+        const { reason, message } = CHALLENGE_REFUSALS[check];
+        return refuse(reason, message);
       }
       evidence = { kind: 'band', bandId, publicKey, proof };
     }

@@ -12,6 +12,7 @@ import {
 import { verifyProof } from '@tapgate/band';
 import type { Messaging } from '@tapgate/messaging';
 import { createLogger } from '@tapgate/telemetry';
+import { CHALLENGE_REFUSALS } from '../endpoints/challenge-store';
 import type { Connection } from '../socket/connection';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
 import type { GatewaySettings } from '../settings';
@@ -203,19 +204,10 @@ export class TapDecider {
         'The band could not be verified. Tap again; if it happens again, ask an administrator.',
       );
     }
-    switch (conn.challenges?.consume(tap.proof.challenge, now) ?? 'unknown') {
-      case 'ok':
-        return { enrollment, identifiedBy: 'proof' };
-      case 'replayed':
-        return refuse(RefusalReason.ChallengeReplayed, 'This tap was already used. Tap again.');
-      case 'expired':
-        return refuse(RefusalReason.ChallengeExpired, 'The tap took too long. Tap again.');
-      case 'unknown':
-        return refuse(
-          RefusalReason.ChallengeUnknown,
-          'The tap could not be matched to this reader. Tap again.',
-        );
-    }
+    const check = conn.challenges?.consume(tap.proof.challenge, now) ?? 'unknown';
+    if (check === 'ok') return { enrollment, identifiedBy: 'proof' };
+    const { reason, message } = CHALLENGE_REFUSALS[check];
+    return refuse(reason, message);
   }
 }
 

@@ -3,17 +3,14 @@ import {
   Button,
   Form,
   FormGroup,
-  FormHelperText,
   FormSelect,
   FormSelectOption,
-  HelperText,
-  HelperTextItem,
   TextInput,
   Title,
 } from '@patternfly/react-core';
 import { useEffect, useState } from 'react';
 import { api, message, ok, problemsFor, type RequestBody } from '../api';
-import { Toast, useLoad, type Notice } from '../ui';
+import { FieldProblem, Toast, useLoad, type Notice } from '../ui';
 import type { EnrollmentSessionView, TerminalView } from '../views';
 
 type Accept = RequestBody<'/v1/enrollment-sessions', 'post'>['accept'];
@@ -26,20 +23,6 @@ const ACCEPT_CHOICES: Array<{ value: string; label: string; accept: Accept }> = 
 ];
 
 const POLL_MS = 1000;
-
-/** A field's problems from the API, under the field. */
-function FieldProblem(props: { err: unknown; field: string; id: string }) {
-  const text = problemsFor(props.err, props.field);
-  return text ? (
-    <FormHelperText>
-      <HelperText>
-        <HelperTextItem variant="error">
-          <span id={props.id}>{text}</span>
-        </HelperTextItem>
-      </HelperText>
-    </FormHelperText>
-  ) : null;
-}
 
 /** What the open or finished session says, in words for the administrator at the station. */
 function sessionNotice(s: EnrollmentSessionView): Notice {

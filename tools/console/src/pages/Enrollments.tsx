@@ -3,9 +3,6 @@ import {
   Button,
   Form,
   FormGroup,
-  FormHelperText,
-  HelperText,
-  HelperTextItem,
   SearchInput,
   TextArea,
   TextInput,
@@ -14,7 +11,7 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useEffect, useState } from 'react';
 import { api, ifMatch, message, ok, problemsFor, type RequestBody } from '../api';
-import { PageBody, Toast, type Notice, useConfirm, useLoad } from '../ui';
+import { FieldProblem, PageBody, Toast, type Notice, useConfirm, useLoad } from '../ui';
 import type { BindingState, EnrollmentView } from '../views';
 import { EnrollByTap, EnrollUidBadge } from './EnrollByTap';
 
@@ -256,18 +253,7 @@ function EnrollForm(props: { enrolled: (bandId: string) => void }) {
     }
   };
   const fields = ['bandId', 'user', 'publicKey'];
-  const help = (field: string) => {
-    const text = problemsFor(err, field);
-    return text ? (
-      <FormHelperText>
-        <HelperText>
-          <HelperTextItem variant="error">
-            <span id={`err-${field}`}>{text}</span>
-          </HelperTextItem>
-        </HelperText>
-      </FormHelperText>
-    ) : null;
-  };
+  const help = (field: string) => <FieldProblem err={err} field={field} id={`err-${field}`} />;
   // A refusal that names no field of this form (e.g. a user the directory does not know).
   const general = err !== undefined && !fields.some((f) => problemsFor(err, f)) ? message(err) : undefined;
   return (
