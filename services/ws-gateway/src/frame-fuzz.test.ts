@@ -95,7 +95,7 @@ function validData(r: Rand, t: FuzzTerminal): { [K in ClientMessageType]: () => 
     'login.cancel': () => undefined,
     'esign.open': () => ({ reason: 'fuzz', secondSignerRequired: r() < 0.5 }),
     'esign.cancel': () => ({ ceremonyId: b64(r, 20) }),
-    // No session is open: the policy service refuses each one (no_session), and nothing is kept.
+    // No policy service runs here: each is refused (internal_error) after its checks, and nothing is kept.
     'enroll.tap': () => ({
       tapId: b64(r, 12),
       sessionId: b64(r, 22),

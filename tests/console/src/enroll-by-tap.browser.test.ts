@@ -1,5 +1,5 @@
 import { launchChromium, waitForText, type Browser } from '@tapgate/browser-tests';
-import { startDemo, type RunningDemo } from '@tapgate/demo';
+import { NEW_BAND_LABEL, startDemo, type RunningDemo } from '@tapgate/demo';
 import { Platform, freePort, waitFor } from '@tapgate/testing';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import { VIEWPORT, axeViolations, consoleScreenshot, fitsWidth } from './console-page';
 
 const TERMINAL = 'ENROLL-T1';
-const NEW_BAND = 'new band';
+const NEW_BAND = NEW_BAND_LABEL;
 
 /**
  * The administrator enrolls the demo's new software band by tap at the demo terminal and a UID badge by its

@@ -120,6 +120,7 @@ control_port = ${opts.controlPort}
         agentPort: platform.ports.agent,
         audience: opts.audience,
         bands: newBandId ? { ...bandIds, [NEW_BAND_LABEL]: newBandId } : bandIds,
+        ...(newBandId ? { newBand: NEW_BAND_LABEL } : {}),
       },
     });
   } catch (e) {
