@@ -75,8 +75,8 @@ export type EnrollmentStationCommand = z.infer<typeof EnrollmentStationCommand>;
 export const EnrollmentStationAck = z.object({ v: z.literal(V), delivered: z.boolean() }).strict();
 
 /**
- * Only the replica holding the terminal's endpoint socket subscribes to its subject, so "no responders"
- * means the terminal is offline.
+ * Every gateway replica subscribes to the wildcard (no queue); only the replica holding the terminal's
+ * endpoint socket answers, so no answer within the policy service's wait means the terminal is offline.
  */
 export const EnrollmentStation: RequestContract<
   EnrollmentStationCommand,

@@ -31,8 +31,11 @@ export type EnrollmentSessionView = Omit<EnrollmentSessionRecord, 'state'> & {
   revision: number;
 };
 
-/** How long the policy service waits for the gateway holding the terminal to arm it. */
-const STATION_TIMEOUT_MS = 3000;
+/**
+ * How long the policy service waits for the gateway holding the terminal to arm it: only that replica
+ * answers, so no answer in this time (or no gateway at all) means the terminal is offline.
+ */
+const STATION_TIMEOUT_MS = 2000;
 
 type Refusal = Omit<EnrollmentTapOutcome, 'v' | 'outcome'> & { reason: EnrollRefusalReason };
 

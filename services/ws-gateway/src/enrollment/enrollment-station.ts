@@ -1,10 +1,9 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { importBandPublicKey, verifyEnrollProof } from '@tapgate/band';
 import {
   EnrollRefusalReason,
   EnrollmentStation,
   EnrollmentTap,
-  enrollmentStationSubject,
   type EnrollResult,
   type EnrollTap,
   type EnrollmentEvidence,
@@ -29,47 +28,49 @@ const refuse = (reason: EnrollRefusalReason, message: string): Outcome => ({
 });
 
 /**
- * The gateway's part of enrollment by tap (docs/protocol.md, "Enrollment by tap"). For each endpoint on
- * this replica it answers the policy service's arm/disarm commands on the terminal's own subject (so
- * "no responders" tells the policy service the terminal is offline) and passes them to the endpoint as
- * `enroll.expect` / `enroll.end`. An `enroll.tap` is checked like a tap (terminal, proof, single-use
- * challenge of this socket) and then handed to the policy service, which alone decides on the session.
+ * The gateway's part of enrollment by tap (docs/protocol.md, "Enrollment by tap"). Every replica listens
+ * to the policy service's arm/disarm commands for all terminals and answers only those for an endpoint it
+ * holds (one subscription per replica, not per socket), passing them to the endpoint as `enroll.expect` /
+ * `enroll.end`. An `enroll.tap` is checked like a tap (terminal, proof, single-use challenge of this
+ * socket) and then handed to the policy service, which alone decides on the session.
  */
 @Injectable()
-export class EnrollmentStationService implements OnModuleDestroy {
-  private readonly stations = new Map<string, { conn: Connection; stop: Unsubscribe }>();
+export class EnrollmentStationService implements OnModuleInit, OnModuleDestroy {
+  /** Terminal id -> its endpoint socket on this replica (the newest one). */
+  private readonly endpoints = new Map<string, Connection>();
+  private stop: Unsubscribe | undefined;
 
   constructor(
     @Inject(MESSAGING) private readonly messaging: Messaging,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
   ) {}
 
-  /** Called when an endpoint's hello was accepted: the newest socket of a terminal answers. */
-  attach(conn: Connection): void {
-    const terminalId = conn.terminalId!;
-    this.stations.get(terminalId)?.stop();
-    const stop = this.messaging.respond(EnrollmentStation, (cmd) => Promise.resolve(this.command(cmd)), {
-      subject: enrollmentStationSubject(terminalId),
-    });
-    this.stations.set(terminalId, { conn, stop });
-  }
-
-  detach(conn: Connection): void {
-    const terminalId = conn.terminalId;
-    const station = terminalId === undefined ? undefined : this.stations.get(terminalId);
-    if (station?.conn !== conn) return;
-    station.stop();
-    this.stations.delete(terminalId!);
+  onModuleInit(): void {
+    this.stop = this.messaging.respondWhenMine(EnrollmentStation, (cmd) =>
+      Promise.resolve(this.command(cmd)),
+    );
   }
 
   onModuleDestroy(): void {
-    for (const s of this.stations.values()) s.stop();
-    this.stations.clear();
+    this.stop?.();
   }
 
-  private command(cmd: EnrollmentStationCommand): { v: 1; delivered: boolean } {
-    const conn = this.stations.get(cmd.terminalId)?.conn;
-    if (!conn?.open) return { v: 1, delivered: false };
+  /** Called when an endpoint's hello was accepted: the newest socket of a terminal answers. */
+  attach(conn: Connection): void {
+    this.endpoints.set(conn.terminalId!, conn);
+  }
+
+  detach(conn: Connection): void {
+    if (conn.terminalId !== undefined && this.endpoints.get(conn.terminalId) === conn) {
+      this.endpoints.delete(conn.terminalId);
+    }
+  }
+
+  /** Undefined (no answer) when this replica does not hold the terminal's endpoint. */
+  private command(cmd: EnrollmentStationCommand): { v: 1; delivered: boolean } | undefined {
+    const conn = this.endpoints.get(cmd.terminalId);
+    if (!conn) return undefined;
+    if (!conn.open) return { v: 1, delivered: false };
     if (cmd.action === 'arm') {
       conn.send('enroll.expect', { sessionId: cmd.sessionId, expiresAt: cmd.expiresAt, accept: cmd.accept });
     } else {
