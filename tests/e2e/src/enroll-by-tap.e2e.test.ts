@@ -239,6 +239,7 @@ describe('enrollment by tap, end to end', () => {
     const opened = await open('ENR-T2', 'bob');
     assert.equal(opened.status, 201);
     const sessionId = opened.body.sessionId;
+    await waitFor(() => t2.enrollment?.sessionId === sessionId, { what: 'endpoint armed' });
     const [a, b] = [SoftwareBand.generate(), SoftwareBand.generate()];
     const raced = await Promise.all([
       forward({ sessionId, terminalId: 'ENR-T2', evidence: bandEvidence(a, sessionId, 'ENR-T2') }),
@@ -246,6 +247,8 @@ describe('enrollment by tap, end to end', () => {
     ]);
     assert.deepEqual(raced.map((r) => r.outcome).sort(), ['enrolled', 'refused'], JSON.stringify(raced));
     assert.equal(raced.find((r) => r.outcome === 'refused')!.reason, 'session_used');
+    // The enrollment came through another path than this endpoint's socket: it is told the session ended.
+    await waitFor(() => t2.enrollment === undefined, { what: 'endpoint disarmed after the enrollment' });
     const loser = raced[0].outcome === 'refused' ? a : b;
     assert.equal((await call('GET', `/v1/enrollments/${loser.bandId}`)).status, 404);
 

@@ -65,6 +65,8 @@ export const EnrollmentStationCommand = z
   .object({
     v: z.literal(V),
     action: z.enum(['arm', 'disarm']),
+    /** Disarm only: why the session ended (what the endpoint's `enroll.end` says). */
+    ended: z.enum(['enrolled', 'cancelled', 'expired']).optional(),
     sessionId: EnrollmentSessionId,
     terminalId: TerminalId,
     expiresAt: IsoTime,

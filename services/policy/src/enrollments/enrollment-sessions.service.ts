@@ -195,6 +195,7 @@ export class EnrollmentSessionsService implements OnModuleInit, OnModuleDestroy 
     return {
       v: 1 as const,
       action,
+      ...(action === 'disarm' && s.state !== 'waiting' ? { ended: s.state } : {}),
       sessionId: s.sessionId,
       terminalId: s.terminalId,
       expiresAt: s.expiresAt,
@@ -265,6 +266,9 @@ export class EnrollmentSessionsService implements OnModuleInit, OnModuleDestroy 
       target: { type: 'terminal', id: req.terminalId },
       after: { sessionId: session.sessionId, bandId, kind: ev.kind, tapId: req.tapId, gateway: req.gateway },
     });
+    // The endpoint that sent the tap stops expecting by itself; another socket of the terminal (after a
+    // reconnect elsewhere) learns it here.
+    this.disarm(used);
     const user = created.value.user;
     this.log.info({ terminal: req.terminalId, bandId, kind: ev.kind }, 'enrolled by tap');
     return {

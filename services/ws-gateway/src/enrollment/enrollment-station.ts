@@ -74,7 +74,7 @@ export class EnrollmentStationService implements OnModuleInit, OnModuleDestroy {
     if (cmd.action === 'arm') {
       conn.send('enroll.expect', { sessionId: cmd.sessionId, expiresAt: cmd.expiresAt, accept: cmd.accept });
     } else {
-      conn.send('enroll.end', { sessionId: cmd.sessionId, state: 'cancelled' });
+      conn.send('enroll.end', { sessionId: cmd.sessionId, state: cmd.ended ?? 'cancelled' });
     }
     log.info({ terminal: cmd.terminalId, action: cmd.action }, 'enrollment station command');
     return { v: 1, delivered: true };
