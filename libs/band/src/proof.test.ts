@@ -3,7 +3,18 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
 import { TapProof } from '@tapgate/contracts';
 import { generateBandKeyPair } from './keys';
-import { PROOF_DOMAIN, proofMessage, signProof, verifyProof, type ProofFields } from './proof';
+import {
+  ENROLL_PROOF_DOMAIN,
+  PROOF_DOMAIN,
+  enrollProofMessage,
+  proofMessage,
+  signEnrollProof,
+  signProof,
+  verifyEnrollProof,
+  verifyProof,
+  type ProofFields,
+} from './proof';
+import { SoftwareBand } from './software-band';
 import { benchVerify } from './bench';
 
 const fields: ProofFields = {
@@ -180,5 +191,46 @@ describe('proof format 2 (signs the tap kind)', () => {
     assert.equal(v1.format, undefined);
     assert.equal(verifyProof(publicKey, fields.bandId, v1, 'ble'), true);
     assert.equal(verifyProof(publicKey, fields.bandId, { ...v1, format: 2 }, 'nfc'), false);
+  });
+});
+
+describe('enrollment proof (tapgate-enroll-v1)', () => {
+  const { privateKey, publicKey } = generateBandKeyPair();
+  const enroll = { ...fields, sessionId: 'S3ss10n_id-0123456789' };
+
+  it('is the documented byte string, in its own domain', () => {
+    assert.equal(
+      enrollProofMessage(enroll).toString('utf8'),
+      'tapgate-enroll-v1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\nS3ss10n_id-0123456789\nline-4_station-2\nband-0001\n1735689600123',
+    );
+    assert.equal(ENROLL_PROOF_DOMAIN, 'tapgate-enroll-v1');
+    assert.throws(() => enrollProofMessage({ ...enroll, sessionId: 'a\nb-cdefgh' }), /sessionId/);
+  });
+
+  it('verifies for its band and session only, and never as a tap proof (nor the reverse)', () => {
+    const proof = signEnrollProof(privateKey, enroll);
+    assert.equal(TapProof.safeParse(proof).success, true);
+    assert.equal(verifyEnrollProof(publicKey, 'band-0001', enroll.sessionId, proof), true);
+    assert.equal(verifyEnrollProof(publicKey, 'band-0002', enroll.sessionId, proof), false);
+    assert.equal(verifyEnrollProof(publicKey, 'band-0001', 'another-session', proof), false);
+    assert.equal(
+      verifyEnrollProof(generateBandKeyPair().publicKey, 'band-0001', enroll.sessionId, proof),
+      false,
+    );
+    assert.equal(verifyProof(publicKey, 'band-0001', proof), false);
+    const tapProof = signProof(privateKey, fields);
+    assert.equal(verifyEnrollProof(publicKey, 'band-0001', enroll.sessionId, tapProof), false);
+  });
+
+  it('is what a software band answers at an enrollment station, authenticated or not', () => {
+    const band = SoftwareBand.generate('band-new');
+    const answer = band.answerEnrollment({
+      challenge: fields.challenge,
+      terminalId: 'T-1',
+      sessionId: enroll.sessionId,
+    });
+    assert.equal(answer.bandId, 'band-new');
+    assert.equal(answer.publicKey.kty, 'EC');
+    assert.equal(verifyEnrollProof(band.publicKey, 'band-new', enroll.sessionId, answer.proof), true);
   });
 });

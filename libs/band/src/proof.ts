@@ -140,21 +140,33 @@ export function signProof(privateKey: KeyObject, fields: ProofFields, opts: Proo
  * caller's checks (they need its state).
  */
 export function verifyProof(publicKey: KeyObject, bandId: string, proof: TapProof, kind?: TapKind): boolean {
+  return verifyWith(publicKey, proof, (p) => {
+    const fields: ProofFields = {
+      challenge: p.challenge,
+      terminalId: p.terminalId,
+      bandId,
+      timestamp: p.timestamp,
+    };
+    if (fieldProblem(fields)) return undefined;
+    const format = proofFormatOf(p);
+    if (format !== 1 && format !== 2) return undefined;
+    // A v2 proof is checked against the kind the tap claims; without one it cannot be checked at all.
+    if (format === 2 && (kind === undefined || !TAP_KINDS.includes(kind))) return undefined;
+    return messageBytes(fields, format, kind);
+  });
+}
+
+function verifyWith(
+  publicKey: KeyObject,
+  proof: TapProof,
+  message: (proof: TapProof) => Buffer | undefined,
+): boolean {
   try {
     if (!proof || typeof proof !== 'object' || publicKey?.type !== 'public' || !isP256(publicKey)) {
       return false;
     }
-    const fields: ProofFields = {
-      challenge: proof.challenge,
-      terminalId: proof.terminalId,
-      bandId,
-      timestamp: proof.timestamp,
-    };
-    if (
-      fieldProblem(fields) ||
-      typeof proof.signature !== 'string' ||
-      !SIGNATURE_PATTERN.test(proof.signature)
-    ) {
+    const bytes = message(proof);
+    if (!bytes || typeof proof.signature !== 'string' || !SIGNATURE_PATTERN.test(proof.signature)) {
       return false;
     }
     const signature = Buffer.from(proof.signature, 'base64url');
@@ -162,17 +174,78 @@ export function verifyProof(publicKey: KeyObject, bandId: string, proof: TapProo
     if (signature.length !== SIGNATURE_BYTES || signature.toString('base64url') !== proof.signature) {
       return false;
     }
-    const format = proofFormatOf(proof);
-    if (format !== 1 && format !== 2) return false;
-    // A v2 proof is checked against the kind the tap claims; without one it cannot be checked at all.
-    if (format === 2 && (kind === undefined || !TAP_KINDS.includes(kind))) return false;
-    return verify(
-      'sha256',
-      messageBytes(fields, format, kind),
-      { key: publicKey, dsaEncoding: 'ieee-p1363' },
-      signature,
-    );
+    return verify('sha256', bytes, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
   } catch {
     return false;
   }
+}
+
+/**
+ * Enrollment proof, version 1: how a new band proves, at an enrollment station, that it holds the
+ * private key of the public key it presents (docs/protocol.md, "Enrollment by tap").
+ *
+ *   message = UTF-8 of "tapgate-enroll-v1\n" + challenge + "\n" + sessionId + "\n" + terminalId + "\n"
+ *             + bandId + "\n" + timestamp
+ *
+ * with the same field rules, signature form and encoding as the tap proof. Its own domain keeps an
+ * enrollment proof from ever passing as a tap (and the reverse); the session id binds it to the
+ * administrator's session, the challenge to the gateway socket, the terminal to the station.
+ */
+export const ENROLL_PROOF_DOMAIN = 'tapgate-enroll-v1';
+
+export interface EnrollProofFields extends ProofFields {
+  sessionId: string;
+}
+
+const SESSION_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+
+function enrollMessage(f: EnrollProofFields): Buffer | undefined {
+  if (fieldProblem(f) || typeof f.sessionId !== 'string' || !SESSION_PATTERN.test(f.sessionId)) {
+    return undefined;
+  }
+  return Buffer.from(
+    `${ENROLL_PROOF_DOMAIN}\n${f.challenge}\n${f.sessionId}\n${f.terminalId}\n${f.bandId}\n${f.timestamp}`,
+    'utf8',
+  );
+}
+
+/** The exact bytes a band signs for an enrollment. Throws on fields that would make it ambiguous. */
+export function enrollProofMessage(fields: EnrollProofFields): Buffer {
+  const bytes = enrollMessage(fields);
+  if (!bytes) {
+    throw new Error(
+      'enrollment proof: invalid fields (see the tap proof rules; sessionId 8-64 of A-Z a-z 0-9 _ -)',
+    );
+  }
+  return bytes;
+}
+
+/** Signs an enrollment proof with the band's private key (what a new band does at the station). */
+export function signEnrollProof(privateKey: KeyObject, fields: EnrollProofFields): TapProof {
+  if (privateKey.type !== 'private' || !isP256(privateKey)) {
+    throw new Error('enrollment proof: signing needs an EC P-256 private key');
+  }
+  const signature = sign('sha256', enrollProofMessage(fields), {
+    key: privateKey,
+    dsaEncoding: 'ieee-p1363',
+  });
+  return proofFromSignature(fields, signature);
+}
+
+/** True only for a valid enrollment proof by `publicKey` for `bandId` in `sessionId`. Never throws. */
+export function verifyEnrollProof(
+  publicKey: KeyObject,
+  bandId: string,
+  sessionId: string,
+  proof: TapProof,
+): boolean {
+  return verifyWith(publicKey, proof, (p) =>
+    enrollMessage({
+      challenge: p.challenge,
+      terminalId: p.terminalId,
+      bandId,
+      sessionId,
+      timestamp: p.timestamp,
+    }),
+  );
 }

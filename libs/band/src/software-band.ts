@@ -1,9 +1,15 @@
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BAND_ID_PATTERN, type Advert, type TapKind, type TapProof } from '@tapgate/contracts';
-import { exportBandPublicKeyRaw, generateBandKeyPair, isP256 } from './keys';
-import { signProof } from './proof';
+import {
+  BAND_ID_PATTERN,
+  type Advert,
+  type BandPublicJwk,
+  type TapKind,
+  type TapProof,
+} from '@tapgate/contracts';
+import { exportBandPublicKeyJwk, exportBandPublicKeyRaw, generateBandKeyPair, isP256 } from './keys';
+import { signEnrollProof, signProof } from './proof';
 
 /**
  * unclasped: never worn (or fresh from the box); on_wrist: clasped, fingerprint not verified;
@@ -22,6 +28,13 @@ export interface TapRequest {
    * Absent: a version 1 proof (what bands of the older protocol make).
    */
   kind?: TapKind;
+}
+
+/** What a band answers at an enrollment station: who it is, its key, and the proof it holds that key. */
+export interface EnrollmentAnswer {
+  bandId: string;
+  publicKey: BandPublicJwk;
+  proof: TapProof;
 }
 
 export class BandStateError extends Error {
@@ -160,6 +173,25 @@ export class SoftwareBand {
       },
       { kind: request.kind },
     );
+  }
+
+  /**
+   * Answers an enrollment tap: presents the band id and public key and signs the enrollment proof over
+   * the gateway's challenge and the session id. A new band is enrolled before anyone wears it, so this
+   * does not need the band authenticated: it proves possession of the key, not who wears it.
+   */
+  answerEnrollment(request: TapRequest & { sessionId: string }): EnrollmentAnswer {
+    return {
+      bandId: this.bandId,
+      publicKey: exportBandPublicKeyJwk(this.publicKey),
+      proof: signEnrollProof(this.privateKey, {
+        challenge: request.challenge,
+        terminalId: request.terminalId,
+        sessionId: request.sessionId,
+        bandId: this.bandId,
+        timestamp: request.timestamp ?? Date.now(),
+      }),
+    };
   }
 }
 

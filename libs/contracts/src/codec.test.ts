@@ -32,6 +32,31 @@ describe('socket codec', () => {
     assert.match(JSON.stringify(r.error.issues), /bandId or uid/);
   });
 
+  it('enroll.tap: a band (id, public key, proof) or a UID of 4, 7 or 10 bytes, never a mix', () => {
+    const base = { tapId: 't', sessionId: 'sess-0123456789', kind: 'nfc', at: '2026-11-30T10:00:00Z' };
+    const band = {
+      bandId: 'band-1',
+      publicKey: { kty: 'EC', crv: 'P-256', x: 'A'.repeat(43), y: 'B'.repeat(43) },
+      proof: { challenge: 'C'.repeat(43), timestamp: 1, terminalId: 'T-1', signature: 'D'.repeat(86) },
+    };
+    const frame = (data: unknown) => decodeClientFrame(JSON.stringify({ v: 1, type: 'enroll.tap', data }));
+    assert.ok(frame({ ...base, ...band }).ok);
+    for (const uid of ['04a1b2c3', '04A1B2C3D4E5F6', '00112233445566778899']) {
+      assert.ok(frame({ ...base, uid }).ok, uid);
+    }
+    for (const bad of [
+      { ...base, uid: '04a1b2' },
+      { ...base, uid: '04a1b2c3d4e5' },
+      { ...base, ...band, uid: '04a1b2c3' },
+      { ...base, bandId: 'band-1', proof: band.proof },
+      { ...base, ...band, publicKey: { ...band.publicKey, d: 'secret' } },
+      { ...base, ...band, sessionId: 'a\nb-cdefgh' },
+    ]) {
+      const r = frame(bad);
+      assert.ok(!r.ok && r.error.code === 'schema_violation', JSON.stringify(bad));
+    }
+  });
+
   it('never throws on hostile input', () => {
     for (const text of [
       '',

@@ -7,6 +7,22 @@ export const BAND_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const TerminalId = z.string().regex(TERMINAL_ID_PATTERN, 'terminal id: 1-64 of A-Z a-z 0-9 _ -');
 export const BandId = z.string().regex(BAND_ID_PATTERN, 'band id: 1-64 of A-Z a-z 0-9 _ -');
+/**
+ * An NFC badge UID as the reader reports it: ISO/IEC 14443-3 UIDs are 4, 7 or 10 bytes (single, double,
+ * triple size), written as 8, 14 or 20 hex digits. Enrolled UID badges are keyed `uid-<lower-case hex>`.
+ */
+export const BADGE_UID_PATTERN = /^(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})$/;
+export const BadgeUid = z
+  .string()
+  .regex(BADGE_UID_PATTERN, 'badge UID: 4, 7 or 10 bytes as 8, 14 or 20 hex digits');
+/** The band id a UID badge is enrolled (and looked up) under. */
+export const badgeBandId = (uid: string): string => `uid-${uid.toLowerCase()}`;
+/**
+ * An enrollment session id: bands sign it, so it must never hold the proof's field separator ("\n").
+ */
+export const EnrollmentSessionId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{8,64}$/, 'enrollment session id: 8-64 of A-Z a-z 0-9 _ -');
 /** Client-chosen correlation reference, echoed in the reply. */
 export const Ref = z.string().min(1).max(64);
 export const IsoTime = z.iso.datetime({ offset: true });

@@ -6,3 +6,4 @@ export * from './nats/subjects';
 export * from './nats/records';
 export * from './nats/audit';
 export * from './nats/policies';
+export * from './nats/enrollment-sessions';

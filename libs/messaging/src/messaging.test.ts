@@ -142,6 +142,38 @@ describe('Messaging against a real nats-server', () => {
     stopGood();
   });
 
+  it('respondWhenMine: only the subscriber whose handler answers replies; none answering is a timeout', async () => {
+    const mine = a.respondWhenMine(UserStatusGet, async (req) =>
+      req.user && 'sAMAccountName' in req.user && req.user.sAMAccountName === 'alice'
+        ? answer('active')
+        : undefined,
+    );
+    const theirs = b.respondWhenMine(UserStatusGet, async (req) =>
+      req.user && 'sAMAccountName' in req.user && req.user.sAMAccountName === 'bob'
+        ? answer('disabled')
+        : undefined,
+    );
+    await Promise.all([a.connection(), b.connection()].map((c) => c.then((nc) => nc.flush())));
+    const asker = new Messaging({ servers: [nats.url], name: 'asker', requestTimeoutMs: 300 });
+    await asker.connection();
+    try {
+      // Each request is answered by the one subscriber it belongs to, never by a silent one first.
+      for (let i = 0; i < 5; i++) {
+        const alice = await asker.request(UserStatusGet, { v: 1, user: { sAMAccountName: 'alice' } });
+        const bob = await asker.request(UserStatusGet, { v: 1, user: { sAMAccountName: 'bob' } });
+        assert.deepEqual([alice.status, bob.status], ['active', 'disabled']);
+      }
+      await assert.rejects(
+        asker.request(UserStatusGet, { v: 1, user: { sAMAccountName: 'carol' } }),
+        (e: RequestError) => e.kind === 'timeout',
+      );
+    } finally {
+      mine();
+      theirs();
+      await asker.close();
+    }
+  });
+
   it('reports no responders at once instead of waiting for the timeout', async () => {
     const t0 = Date.now();
     await assert.rejects(

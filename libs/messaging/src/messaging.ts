@@ -325,6 +325,29 @@ export class Messaging {
     handler: (req: Req, ctx: ResponderContext<Res>) => Promise<Res>,
     opts: { subject?: string; queue?: string } = {},
   ): Unsubscribe {
+    return this.serve(c, handler, opts, false);
+  }
+
+  /**
+   * Like respond(), for a subject every replica subscribes to (no queue) where only one replica can
+   * answer, e.g. the one holding a terminal's socket: a handler that resolves `undefined` sends nothing,
+   * leaving the request to the replica that does answer (or to the requester's timeout when none does).
+   * It never joins the contract's queue group.
+   */
+  respondWhenMine<Req, Res>(
+    c: RequestContract<Req, Res>,
+    handler: (req: Req, ctx: ResponderContext<Res>) => Promise<Res | undefined>,
+    opts: { subject?: string } = {},
+  ): Unsubscribe {
+    return this.serve(c, handler, opts, true);
+  }
+
+  private serve<Req, Res>(
+    c: RequestContract<Req, Res>,
+    handler: (req: Req, ctx: ResponderContext<Res>) => Promise<Res | undefined>,
+    opts: { subject?: string; queue?: string },
+    silentWhenUndefined: boolean,
+  ): Unsubscribe {
     const subject = opts.subject ?? c.subject;
     let sub: Subscription | undefined;
     let cancelled = false;
@@ -337,7 +360,8 @@ export class Messaging {
     this.withConnection((nc) => {
       if (cancelled) return;
       sub = nc.subscribe(subject, {
-        queue: opts.queue ?? c.queue,
+        // Silent responders never share a queue group: each must see every request to know whether it is theirs.
+        queue: silentWhenUndefined ? undefined : (opts.queue ?? c.queue),
         callback: (err, m) => {
           if (err || !m.reply) return;
           const v = this.validate(c, m);
@@ -357,7 +381,9 @@ export class Messaging {
               }),
             )
             .then(
-              (res) => m.respond(encode(res)),
+              (res) => {
+                if (res !== undefined || !silentWhenUndefined) m.respond(encode(res));
+              },
               (e: unknown) => {
                 span.setStatus({ code: SpanStatusCode.ERROR });
                 if (e instanceof RemoteError) {

@@ -7,12 +7,15 @@ import {
   type Advert,
   type Challenge,
   type ClientMessageData,
+  type EnrollExpect,
+  type EnrollResult,
   type ClientMessageType,
   type ServerMessage,
   type TapKind,
   type TapProof,
   type TapResult,
 } from '@tapgate/contracts';
+import type { EnrollmentAnswer } from '@tapgate/band';
 import { createLogger } from '@tapgate/telemetry';
 import WebSocket from 'ws';
 import { Backoff } from './backoff';
@@ -57,6 +60,17 @@ export interface TapRequest {
   sign?: BandSigner;
 }
 
+/**
+ * What a driver supplies for an enrollment tap: a badge UID, or a band that presents its id and key and
+ * signs the enrollment proof over the gateway's challenge and the session id.
+ */
+export type EnrollTapRequest =
+  | { uid: string }
+  | { answer: (challenge: string, terminalId: string, sessionId: string) => EnrollmentAnswer | undefined };
+
+/** Refusals after which the session is over for this terminal: later taps are ordinary taps again. */
+const SESSION_OVER = new Set<string>(['no_session', 'session_expired', 'session_cancelled', 'session_used']);
+
 export class TapError extends Error {
   override readonly name = 'TapError';
 }
@@ -85,6 +99,8 @@ export class AgentClient extends EventEmitter {
   private stopped = false;
   private ready = false;
   private tapChain: Promise<unknown> = Promise.resolve();
+  /** The enrollment session the gateway armed this terminal for (enroll.expect), until it ends. */
+  private expecting: (EnrollExpect & { until: number }) | undefined;
 
   constructor(private readonly opts: AgentClientOptions) {
     super();
@@ -149,6 +165,19 @@ export class AgentClient extends EventEmitter {
       case 'tap.result':
         if (msg.data.challenge) this.setChallenge(msg.data.challenge);
         break;
+      case 'enroll.expect':
+        this.expecting = { ...msg.data, until: Date.parse(msg.data.expiresAt) };
+        log.info({ until: msg.data.expiresAt, accept: msg.data.accept }, 'expecting an enrollment tap');
+        this.emit('enrollment', this.enrollment);
+        break;
+      case 'enroll.end':
+        if (this.expecting?.sessionId === msg.data.sessionId) this.expecting = undefined;
+        log.info({ state: msg.data.state }, 'enrollment session ended');
+        this.emit('enrollment', undefined);
+        break;
+      case 'enroll.result':
+        if (msg.data.challenge) this.setChallenge(msg.data.challenge);
+        break;
       case 'error':
         log.warn(
           { code: msg.data.code, message: msg.data.message, ref: msg.ref },
@@ -174,6 +203,14 @@ export class AgentClient extends EventEmitter {
         p.resolve(msg);
       }
     }
+  }
+
+  /** The enrollment session this terminal's next tap enrolls for, while it lasts. */
+  get enrollment(): EnrollExpect | undefined {
+    if (this.expecting && this.expecting.until <= Date.now()) this.expecting = undefined;
+    if (!this.expecting) return undefined;
+    const { until: _until, ...session } = this.expecting;
+    return session;
   }
 
   private setChallenge(c: Challenge): void {
@@ -281,6 +318,44 @@ export class AgentClient extends EventEmitter {
     );
     if (reply.type === 'error') throw new TapError(`${reply.data.code}: ${reply.data.message}`);
     if (reply.type !== 'tap.result') throw new TapError(`unexpected ${reply.type}`);
+    return reply.data;
+  }
+
+  /**
+   * Sends an enrollment tap for the armed session and resolves with the gateway's answer. Queued with
+   * ordinary taps, so each takes its own fresh challenge.
+   */
+  enrollTap(req: EnrollTapRequest): Promise<EnrollResult> {
+    const run = this.tapChain.then(() => this.enrollNow(req));
+    this.tapChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async enrollNow(req: EnrollTapRequest): Promise<EnrollResult> {
+    const session = this.enrollment;
+    if (!session) throw new TapError('this terminal is not expecting an enrollment tap');
+    const tapId = randomUUID();
+    const at = new Date().toISOString();
+    let data: ClientMessageData<'enroll.tap'>;
+    if ('uid' in req) {
+      data = { tapId, sessionId: session.sessionId, kind: 'nfc', uid: req.uid, at };
+    } else {
+      const challenge = await this.freshChallenge();
+      const answer = req.answer(challenge, this.opts.terminalId, session.sessionId);
+      if (!answer) throw new TapError('the band did not answer the enrollment');
+      data = { tapId, sessionId: session.sessionId, kind: 'nfc', ...answer, at };
+    }
+    const ref = `enroll-${tapId}`;
+    const reply = await this.request(ref, this.opts.tapTimeoutMs ?? 10_000, () =>
+      this.send('enroll.tap', data, ref),
+    );
+    if (reply.type === 'error') throw new TapError(`${reply.data.code}: ${reply.data.message}`);
+    if (reply.type !== 'enroll.result') throw new TapError(`unexpected ${reply.type}`);
+    const over = reply.data.outcome === 'enrolled' || SESSION_OVER.has(reply.data.reason ?? '');
+    if (over && this.expecting?.sessionId === session.sessionId) {
+      this.expecting = undefined;
+      this.emit('enrollment', undefined);
+    }
     return reply.data;
   }
 

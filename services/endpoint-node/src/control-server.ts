@@ -4,7 +4,7 @@ import type { JsonWebKey } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AgentClient } from './agent-client';
 import type { SimulatedDriver } from './drivers/simulated';
-import type { EndpointNode } from './endpoint-node';
+import type { EndpointNode, TapRecord } from './endpoint-node';
 
 const log = createLogger('control');
 const MAX_BODY = 64 * 1024;
@@ -15,11 +15,12 @@ const MAX_BODY = 64 * 1024;
  *
  *   GET  /status                      terminal, connection, bands, recent taps
  *   POST /bands                       {"jwk": {...}} or {} (generate) -> {"bandId", "publicKey"}
- *   POST /bands/:id/tap               NFC tap -> the gateway's decision
+ *   POST /bands/:id/tap               NFC tap -> the gateway's decision (or, while an enrollment session is
+ *                                     armed, the enrollment answer: {"enrollment": {...}})
  *   POST /bands/:id/clasp | /authenticate | /remove
  *   POST /bands/:id/rssi              {"rssi": -60} (or null: out of range)
  *   POST /bands/:id/approach          replays approach-hold-leave; a BLE tap if the threshold allows
- *   POST /uid/:hex/tap                plain NFC badge
+ *   POST /uid/:hex/tap                plain NFC badge -> the decision (or the enrollment answer)
  */
 export function startControlServer(
   port: number,
@@ -39,6 +40,7 @@ export function startControlServer(
       return reply(res, 200, {
         terminalId,
         connected: client.connected,
+        enrollment: client.enrollment ?? null,
         bands: driver.list(),
         recent: node.recent,
       });
@@ -54,22 +56,15 @@ export function startControlServer(
       return reply(res, 201, { bandId: band.bandId, publicKey: exportBandPublicKeyJwk(band.publicKey) });
     }
     if (parts[0] === 'uid' && parts[2] === 'tap') {
-      driver.tapUid(parts[1]);
-      return reply(res, 202, { sent: true });
+      return answer(res, await node.tapNfc({ uid: parts[1] }));
     }
     if (parts[0] !== 'bands' || parts.length !== 3) return reply(res, 404, { error: 'unknown route' });
     const [, bandId, action] = parts;
     const band = driver.band(bandId);
     switch (action) {
-      case 'tap': {
+      case 'tap':
         // This tap's own record: with taps running concurrently, recent[0] may be another one.
-        const { result, error } = await node.sendRecorded({
-          kind: 'nfc',
-          bandId,
-          sign: (challenge, terminal) => band.answerTap({ challenge, terminalId: terminal, kind: 'nfc' }),
-        });
-        return reply(res, result ? 200 : 502, result ?? { error: error ?? 'tap failed' });
-      }
+        return answer(res, await node.tapNfc(driver.read(bandId)));
       case 'clasp':
         band.clasp();
         return reply(res, 200, { state: band.state });
@@ -103,6 +98,18 @@ export function startControlServer(
       resolve(server);
     });
   });
+}
+
+/**
+ * A tap's own outcome: the decision, the enrollment answer ({"enrollment": ...}), 409 with the terminal's
+ * own refusal ({"refused": {reason, message}}), or 502 with the error.
+ */
+function answer(res: ServerResponse, tap: TapRecord): void {
+  if (tap.result) return reply(res, 200, tap.result);
+  if (tap.enrollment) return reply(res, 200, { enrollment: tap.enrollment });
+  // Refused at the terminal itself (the legacy switch): nothing reached the gateway.
+  if (tap.refused) return reply(res, 409, { refused: tap.refused });
+  reply(res, 502, { error: tap.error ?? 'tap failed' });
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

@@ -1,6 +1,6 @@
 import { BleTapDetector, CURRENT_PROOF_FORMAT, proofFormatOf } from '@tapgate/band';
 import { LEGACY_MODE_VARIABLE } from '@tapgate/config';
-import type { Advert, TapResult } from '@tapgate/contracts';
+import type { Advert, EnrollResult, TapResult } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
 import { AgentClient, TapError, type TapRequest } from './agent-client';
 import type { BandSigner, BleSample, NfcRead, ReaderDriver } from './drivers/driver';
@@ -36,14 +36,16 @@ export class LocalRefusal extends TapError {
   }
 }
 
-/** What a tap record says. */
+/** One tap as the control port's status shows it: a decision, an enrollment answer, or why it failed. */
 export interface TapRecord {
   at: string;
+  /** nfc, ble, or enroll (an enrollment tap). */
   kind: string;
   bandId?: string;
   uid?: string;
   reader?: string;
   result?: TapResult;
+  enrollment?: EnrollResult;
   /** Refused by the terminal itself (legacy switch); nothing reached the gateway. */
   refused?: { reason: string; message: string };
   error?: string;
@@ -77,14 +79,43 @@ export class EndpointNode {
     await this.opts.client.stop();
   }
 
-  private onNfc(read: NfcRead): Promise<TapResult | undefined> {
+  private onNfc(read: NfcRead): Promise<TapRecord> {
+    return this.tapNfc(read);
+  }
+
+  /**
+   * An NFC read: an enrollment tap while the gateway has armed this terminal for an enrollment session
+   * (a UID badge, or a band that can answer one), an ordinary tap otherwise. The legacy switch applies
+   * to both: with it off, a plain UID badge is neither tapped nor enrolled here.
+   */
+  tapNfc(read: NfcRead): Promise<TapRecord> {
     const version = read.uid !== undefined && read.bandId === undefined ? 0 : read.protocolVersion;
     const req = { kind: 'nfc' as const, bandId: read.bandId, uid: read.uid, sign: this.guard(read.sign) };
     if (this.opts.supportLegacyMode === false && version !== undefined && version < CURRENT_PROOF_FORMAT) {
       const what = version === 0 ? 'a plain UID badge' : `band protocol version ${version}`;
       return this.refuseLocally(req, read.reader, legacyRefusal(what));
     }
-    return this.send(req, read.reader);
+    if (this.opts.client.enrollment && (read.uid !== undefined || read.enroll)) {
+      return this.enrollRecorded(read);
+    }
+    return this.sendRecorded(req, read.reader);
+  }
+
+  private async enrollRecorded(read: NfcRead): Promise<TapRecord> {
+    const entry = this.record({ kind: 'enroll', bandId: read.bandId, uid: read.uid }, read.reader);
+    try {
+      entry.enrollment = await this.opts.client.enrollTap(
+        read.uid !== undefined ? { uid: read.uid } : { answer: read.enroll! },
+      );
+      log.info(
+        { band: entry.enrollment.bandId, outcome: entry.enrollment.outcome, reason: entry.enrollment.reason },
+        'enrollment tap answered',
+      );
+    } catch (e) {
+      entry.error = (e as Error).message;
+      log.warn({ band: read.bandId, err: entry.error }, 'enrollment tap failed');
+    }
+    return entry;
   }
 
   /**
@@ -102,11 +133,15 @@ export class EndpointNode {
     };
   }
 
-  private async refuseLocally(req: TapRequest, reader: string | undefined, refusal: LocalRefusal) {
+  private async refuseLocally(
+    req: TapRequest,
+    reader: string | undefined,
+    refusal: LocalRefusal,
+  ): Promise<TapRecord> {
     const entry = this.record(req, reader);
     entry.refused = { reason: refusal.reason, message: refusal.message };
     log.warn({ band: req.bandId, reader, reason: refusal.reason }, refusal.message);
-    return undefined;
+    return entry;
   }
 
   private onBle(sample: BleSample): void {
@@ -136,7 +171,10 @@ export class EndpointNode {
     return (await this.sendRecorded(req, reader)).result;
   }
 
-  private record(req: TapRequest, reader: string | undefined): TapRecord {
+  private record(
+    req: Pick<TapRequest, 'bandId' | 'uid'> & { kind: string },
+    reader: string | undefined,
+  ): TapRecord {
     const entry: TapRecord = {
       at: new Date().toISOString(),
       kind: req.kind,

@@ -1,6 +1,7 @@
 import { ApplicationsController } from './applications/applications.controller';
 import { AuditController } from './audit/audit.controller';
 import { AuthController } from './auth/auth.controller';
+import { EnrollmentSessionsController } from './enrollments/enrollment-sessions.controller';
 import { EnrollmentsController } from './enrollments/enrollments.controller';
 import { HealthController } from './health/health.controller';
 import { PoliciesController } from './policies/policies.controller';
@@ -16,6 +17,7 @@ export const API_CONTROLLERS = [
   AuthController,
   PoliciesController,
   EnrollmentsController,
+  EnrollmentSessionsController,
   TerminalsController,
   ApplicationsController,
   AuditController,

@@ -11,6 +11,7 @@ import { BOOTSTRAP_ADMIN, type BootstrapAdminCode } from './auth/bootstrap-code'
 import { ADMIN_AUTHENTICATORS, type AdminAuthenticator } from './auth/principal';
 import { SessionAuthenticator } from './auth/session.authenticator';
 import { SessionStore } from './auth/session-store';
+import { EnrollmentSessionsService } from './enrollments/enrollment-sessions.service';
 import { EnrollmentsService } from './enrollments/enrollments.service';
 import { UserDirectory } from './enrollments/user-directory';
 import { PoliciesService } from './policies/policies.service';
@@ -66,6 +67,7 @@ export class PolicyApiModule {
         },
         AdminGuard,
         EnrollmentsService,
+        EnrollmentSessionsService,
         TerminalsService,
         ApplicationsService,
         PoliciesService,

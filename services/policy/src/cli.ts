@@ -8,6 +8,7 @@ const USAGE = `usage: node services/policy/dist/cli.js [--url URL] --token-file 
 
   enroll <bandId> <sAMAccountName> --key KEY   enroll a band (KEY: a file with a PEM SPKI or JWK, or a
                                                base64url P-256 point); a private JWK is reduced to its public part
+  enroll-badge <uid> <sAMAccountName>          enroll a plain NFC UID badge (4, 7 or 10 bytes in hex)
   rekey <bandId> --key KEY                     replace the band's public key
   suspend <bandId> | reactivate <bandId> | delete <bandId>
   list [--user NAME] [--band ID]               list enrollments
@@ -80,6 +81,13 @@ async function run(argv: string[]): Promise<void> {
           bandId: need(a, '<bandId>'),
           user: { sAMAccountName: need(b, '<sAMAccountName>') },
           publicKey: readKey(values.key),
+        }),
+      );
+    case 'enroll-badge':
+      return print(
+        await api.call('POST', '/v1/enrollments/uid-badges', {
+          uid: need(a, '<uid>'),
+          user: { sAMAccountName: need(b, '<sAMAccountName>') },
         }),
       );
     case 'rekey':

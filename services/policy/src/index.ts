@@ -13,3 +13,4 @@ export type { TerminalView } from './terminals/terminals.service';
 export type { BindingState } from './enrollments/user-directory';
 export type { ApplicationView } from './applications/applications.service';
 export type { DecisionPage, DecisionSummary, ScanHealth } from '@tapgate/audit';
+export type { EnrollmentSessionView } from './enrollments/enrollment-sessions.service';

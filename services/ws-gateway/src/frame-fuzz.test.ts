@@ -95,6 +95,14 @@ function validData(r: Rand, t: FuzzTerminal): { [K in ClientMessageType]: () => 
     'login.cancel': () => undefined,
     'esign.open': () => ({ reason: 'fuzz', secondSignerRequired: r() < 0.5 }),
     'esign.cancel': () => ({ ceremonyId: b64(r, 20) }),
+    // No policy service runs here: each is refused (internal_error) after its checks, and nothing is kept.
+    'enroll.tap': () => ({
+      tapId: b64(r, 12),
+      sessionId: b64(r, 22),
+      kind: 'nfc',
+      uid: Array.from({ length: 8 }, () => '0123456789abcdef'[r.int(0, 15)]).join(''),
+      at: new Date().toISOString(),
+    }),
   };
 }
 

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { connectMessaging, type Messaging } from '@tapgate/messaging';
+import { EnrollmentStationService } from './enrollment/enrollment-station';
 import { EndpointRegistry } from './endpoints/endpoint-registry';
 import { TerminalAuthenticator } from './endpoints/terminal-auth';
 import { HealthController } from './health/health.controller';
@@ -48,6 +49,7 @@ export class GatewayModule {
         { provide: TAP_POLICY_SOURCE, useExisting: KvTapPolicySource },
         TerminalAuthenticator,
         EndpointRegistry,
+        EnrollmentStationService,
         CeremonyProvider,
         NeaRegistry,
         ApplicationAuthorizer,

@@ -1,6 +1,9 @@
 import {
   Alert,
   Button,
+  FormHelperText,
+  HelperText,
+  HelperTextItem,
   Modal,
   ModalBody,
   ModalFooter,
@@ -9,7 +12,7 @@ import {
   Title,
 } from '@patternfly/react-core';
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
-import { message } from './api';
+import { message, problemsFor } from './api';
 
 /** A page: its title as the one h2 and its content. */
 export function PageBody(props: { title: string; children: ReactNode }) {
@@ -175,4 +178,18 @@ export function changes(before: unknown, after: unknown, prefix = ''): string[] 
             : v.map(show).join(', ')
           : JSON.stringify(v);
   return [`${prefix || 'value'}: ${show(before)} → ${show(after)}`];
+}
+
+/** A field's problems from the API, under the field. */
+export function FieldProblem(props: { err: unknown; field: string; id: string }) {
+  const text = problemsFor(props.err, props.field);
+  return text ? (
+    <FormHelperText>
+      <HelperText>
+        <HelperTextItem variant="error">
+          <span id={props.id}>{text}</span>
+        </HelperTextItem>
+      </HelperText>
+    </FormHelperText>
+  ) : null;
 }

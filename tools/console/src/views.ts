@@ -13,6 +13,7 @@ import type {
 export type {
   BindingState,
   DirectorySearchResult,
+  EnrollmentSessionView,
   InheritedValues,
   PolicyRevision,
   UserDetails,

@@ -21,11 +21,22 @@ export interface DemoOptions {
   bands: DemoBand[];
   /** The assertion audience of the demo NEA. */
   audience: string;
+  /**
+   * Also put a band that is not enrolled in front of the reader (bands/new-band.json), for enrolling by
+   * tap: the console's "Enroll by tap" arms the terminal, the page's "new band" row taps it.
+   */
+  newBand?: boolean;
 }
+
+/** The page's name for the band that is not enrolled (NEW_BAND_FILE). */
+export const NEW_BAND_LABEL = 'new band';
+const NEW_BAND_FILE = 'new-band.json';
 
 export interface RunningDemo {
   readonly page: RunningPageServer;
   readonly bandIds: Record<string, string>;
+  /** The band that was not enrolled at start (with `newBand`). */
+  readonly newBandId: string | undefined;
   readonly endpoint: ServiceProcess;
   /** POSTs to the endpoint node's control port, e.g. control(`/bands/${id}/tap`). */
   control(path: string, body?: unknown): Promise<Response>;
@@ -61,6 +72,11 @@ export async function startDemo(platform: Platform, opts: DemoOptions): Promise<
         if (!/409/.test(e.message)) throw e;
       });
   }
+
+  // Loaded by the endpoint node with the others (every file in bands/), but never enrolled here.
+  const newBandId = opts.newBand
+    ? SoftwareBand.loadOrCreate(join(dir, 'bands', NEW_BAND_FILE)).bandId
+    : undefined;
 
   writeFileSync(
     join(dir, 'nbe.toml'),
@@ -99,7 +115,13 @@ control_port = ${opts.controlPort}
       port: opts.pagePort,
       controlPort: opts.controlPort,
       jwksUrl: platform.jwksUrl,
-      config: { terminalId, agentPort: platform.ports.agent, audience: opts.audience, bands: bandIds },
+      config: {
+        terminalId,
+        agentPort: platform.ports.agent,
+        audience: opts.audience,
+        bands: newBandId ? { ...bandIds, [NEW_BAND_LABEL]: newBandId } : bandIds,
+        ...(newBandId ? { newBand: NEW_BAND_LABEL } : {}),
+      },
     });
   } catch (e) {
     await endpoint.stop();
@@ -109,6 +131,7 @@ control_port = ${opts.controlPort}
   return {
     page: running,
     bandIds,
+    newBandId,
     endpoint,
     control,
     async stop() {

@@ -1,4 +1,4 @@
-export { startDemo, type DemoBand, type DemoOptions, type RunningDemo } from './demo';
+export { NEW_BAND_LABEL, startDemo, type DemoBand, type DemoOptions, type RunningDemo } from './demo';
 export {
   startPageServer,
   type PageConfig,

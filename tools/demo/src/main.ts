@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     controlPort: CONTROL_PORT,
     bands: BANDS,
     audience: AUDIENCE,
+    newBand: true,
   });
   running.demo = demo;
   for (const b of BANDS) say(`enrolled band ${demo.bandIds[b.user]} to ${b.user}`);
@@ -98,6 +99,11 @@ async function main(): Promise<void> {
   say(`administrator console: ${platform.policyUrl}/console/`);
   say(`  sign in with the one-time code ${platform.bootstrapAdminCode()} (single use, expires;`);
   say(`  a new one at each start), or with the break-glass token in .demo/admin.token`);
+  if (demo.newBandId) {
+    say(
+      `enroll by tap: in the console's Enrollments, "Enroll by tap" at ${TERMINAL}, then tap "new band" on the page (${demo.newBandId})`,
+    );
+  }
   say(`or tap from a shell:`);
   say(`  node services/endpoint-node/dist/main.js tap ${demo.bandIds.alice} --control-port ${CONTROL_PORT}`);
   say('press Ctrl-C to stop');

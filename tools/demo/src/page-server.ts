@@ -12,6 +12,8 @@ export interface PageConfig {
   /** The assertion audience the page asks for and the POMSnet server expects. */
   audience: string;
   bands: Record<string, string>;
+  /** The `bands` entry of the band that is not enrolled (for enrolling by tap), when there is one. */
+  newBand?: string;
 }
 
 export interface PageServerOptions {

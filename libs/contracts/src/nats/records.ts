@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BandId, IsoTime, ObjectGuid, ObjectSid, SamAccountName, TerminalId } from '../ids';
+import { BadgeUid, BandId, IsoTime, ObjectGuid, ObjectSid, SamAccountName, TerminalId } from '../ids';
 
 // Records stored in JetStream KV buckets (KvBuckets in subjects.ts). The policy service writes them;
 // gateways and other services keep read caches fed by KV watches. Keys: the band id / terminal id.
@@ -38,13 +38,29 @@ export const EnrollmentRecord = z
         objectSid: ObjectSid.optional(),
       })
       .strict(),
-    publicKey: BandPublicJwk,
+    /**
+     * `band` (absent in records written before UID badges had their own kind): a band with its key.
+     * `uid`: a plain NFC badge, keyed `uid-<hex>`, identified by its UID alone (no key, no proof of
+     * possession). Replicas older than this field cannot read UID badge records and skip them.
+     */
+    kind: z.enum(['band', 'uid']).optional(),
+    /** The badge UID, lower-case hex (kind `uid` only). */
+    uid: BadgeUid.optional(),
+    /** The band's key; absent for UID badges. */
+    publicKey: BandPublicJwk.optional(),
     /** The guide's "Is Active": false = suspended, no taps. */
     active: z.boolean(),
     created: Actor,
     updated: Actor,
   })
-  .strict();
+  .strict()
+  .refine(
+    (r) =>
+      r.kind === 'uid'
+        ? r.uid !== undefined && r.publicKey === undefined && r.bandId === `uid-${r.uid}`
+        : r.uid === undefined && r.publicKey !== undefined,
+    { message: 'a band enrollment has a publicKey; a UID badge has its uid (band id uid-<uid>) and no key' },
+  );
 export type EnrollmentRecord = z.infer<typeof EnrollmentRecord>;
 
 /**

@@ -363,6 +363,8 @@ export const KvBuckets = {
    * is closed as `abandoned` exactly once, by any replica's janitor.
    */
   openCeremonies: 'tapgate_open_ceremonies',
+  /** Enrollment-by-tap sessions, one key per terminal (EnrollmentSessionRecord; policy service only). */
+  enrollmentSessions: 'tapgate_enrollment_sessions',
 } as const;
 
 /** How long a tap claim is kept: far beyond any decision's life (challenges live 30 s by default). */

@@ -97,3 +97,38 @@ export const RefusalReason = {
   Internal: 'internal_error',
 } as const;
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason];
+
+/**
+ * Why an enrollment tap (docs/protocol.md, "Enrollment by tap") did not enroll a band or badge. The same
+ * codes come back from the policy API when a session cannot be opened (terminal_offline, session_open).
+ */
+export const EnrollRefusalReason = {
+  /** This terminal is not expecting an enrollment tap (no session, or it ended). */
+  NoSession: 'no_session',
+  SessionExpired: 'session_expired',
+  SessionCancelled: 'session_cancelled',
+  /** The session already enrolled a band: sessions are single use. */
+  SessionUsed: 'session_used',
+  /** The session (or the proof) is for another terminal. */
+  WrongTerminal: 'wrong_terminal',
+  /** The proof of possession does not verify against the key the band presented. */
+  BadSignature: 'bad_signature',
+  ChallengeReplayed: 'challenge_replayed',
+  ChallengeExpired: 'challenge_expired',
+  ChallengeUnknown: 'challenge_unknown',
+  /** The band id (or badge UID) already has an enrollment. */
+  AlreadyEnrolled: 'already_enrolled',
+  /** The session does not accept this kind (a UID badge when only bands are accepted, or the reverse). */
+  KindNotAccepted: 'kind_not_accepted',
+  /** The key the band presented is not a P-256 public key. */
+  InvalidKey: 'invalid_key',
+  /** The session's user is unknown to the directory (or it could not be asked). */
+  UserUnavailable: 'user_unavailable',
+  /** API only: the terminal's endpoint is not connected to any gateway. */
+  TerminalOffline: 'terminal_offline',
+  /** API only: the terminal already has an open enrollment session. */
+  SessionOpen: 'session_open',
+  /** The policy service did not answer, or failed. */
+  Internal: 'internal_error',
+} as const;
+export type EnrollRefusalReason = (typeof EnrollRefusalReason)[keyof typeof EnrollRefusalReason];

@@ -1,6 +1,15 @@
 import { z } from 'zod';
-import { Base64Url, BandId, IsoTime, SamAccountName, TerminalId } from '../ids';
-import { ErrorCode, RefusalReason } from './codes';
+import {
+  BadgeUid,
+  Base64Url,
+  BandId,
+  EnrollmentSessionId,
+  IsoTime,
+  SamAccountName,
+  TerminalId,
+} from '../ids';
+import { BandPublicJwk } from '../nats/records';
+import { EnrollRefusalReason, ErrorCode, RefusalReason } from './codes';
 
 /** Socket protocol version carried in every frame as `v`. */
 export const SOCKET_PROTOCOL_VERSION = 1;
@@ -175,6 +184,36 @@ export const EsignOpen = z
 
 export const CeremonyRef = z.object({ ceremonyId: z.string().min(1).max(64) }).strict();
 
+/** What an enrollment session accepts: bands (key + proof of possession) and/or plain UID badges. */
+export const EnrollKind = z.enum(['band', 'uid']);
+export type EnrollKind = z.infer<typeof EnrollKind>;
+
+/**
+ * An enrollment tap (docs/protocol.md, "Enrollment by tap"): a new band presents its id and public key
+ * with a proof of possession made over a challenge of this socket and the session id
+ * (`tapgate-enroll-v1`, libs/band), or a UID badge presents its UID (no proof is possible).
+ */
+export const EnrollTap = z
+  .object({
+    tapId: z.string().min(1).max(64),
+    sessionId: EnrollmentSessionId,
+    kind: TapKind,
+    bandId: BandId.optional(),
+    publicKey: BandPublicJwk.strict().optional(),
+    proof: TapProof.optional(),
+    uid: BadgeUid.optional(),
+    at: IsoTime,
+  })
+  .strict()
+  .refine(
+    (t) =>
+      t.uid !== undefined
+        ? t.bandId === undefined && t.publicKey === undefined && t.proof === undefined
+        : t.bandId !== undefined && t.publicKey !== undefined && t.proof !== undefined,
+    { message: 'an enrollment tap carries bandId, publicKey and proof (a band), or uid alone (a badge)' },
+  );
+export type EnrollTap = z.infer<typeof EnrollTap>;
+
 /** Every message a client may send, by `type`. */
 export const ClientMessageSchemas = {
   hello: Hello,
@@ -187,6 +226,7 @@ export const ClientMessageSchemas = {
   'login.cancel': Empty,
   'esign.open': EsignOpen,
   'esign.cancel': CeremonyRef,
+  'enroll.tap': EnrollTap,
 } as const;
 export type ClientMessageType = keyof typeof ClientMessageSchemas;
 export type ClientMessageData<T extends ClientMessageType> = z.infer<(typeof ClientMessageSchemas)[T]>;
@@ -197,6 +237,7 @@ export const ENDPOINT_MESSAGE_TYPES: readonly ClientMessageType[] = [
   'tap',
   'adverts',
   'challenge.request',
+  'enroll.tap',
 ];
 export const NEA_MESSAGE_TYPES: readonly ClientMessageType[] = [
   'ping',
@@ -326,7 +367,51 @@ export const EsignClosed = z
   })
   .strict();
 
+/** The gateway tells an endpoint that its next tap is an enrollment tap for this session. */
+export const EnrollExpect = z
+  .object({
+    sessionId: EnrollmentSessionId,
+    expiresAt: IsoTime,
+    accept: z.array(EnrollKind).min(1).max(2),
+  })
+  .strict();
+export type EnrollExpect = z.infer<typeof EnrollExpect>;
+
+/** The session ended (cancelled by the administrator, or used): taps are ordinary taps again. */
+export const EnrollEnd = z
+  .object({
+    sessionId: EnrollmentSessionId,
+    state: z.enum(['enrolled', 'cancelled', 'expired']),
+  })
+  .strict();
+export type EnrollEnd = z.infer<typeof EnrollEnd>;
+
+export const EnrollRefusalCode = z.enum(
+  Object.values(EnrollRefusalReason) as [EnrollRefusalReason, ...EnrollRefusalReason[]],
+);
+
+/** The answer to `enroll.tap`. */
+export const EnrollResult = z
+  .object({
+    tapId: z.string(),
+    outcome: z.enum(['enrolled', 'refused']),
+    reason: EnrollRefusalCode.optional(),
+    /** A sentence for the administrator at the station. */
+    message: z.string().max(512),
+    /** The band id enrolled (for a badge: `uid-<hex>`). */
+    bandId: BandId.optional(),
+    kind: EnrollKind.optional(),
+    /** A UID badge has no proof of possession: anyone who reads the UID can copy it. */
+    warning: z.string().max(512).optional(),
+    challenge: Challenge.optional(),
+  })
+  .strict();
+export type EnrollResult = z.infer<typeof EnrollResult>;
+
 export const ServerMessageSchemas = {
+  'enroll.expect': EnrollExpect,
+  'enroll.end': EnrollEnd,
+  'enroll.result': EnrollResult,
   presence: PresenceEvent,
   'login.pending': LoginPending,
   'login.result': LoginResult,

@@ -1,3 +1,4 @@
+import type { EnrollmentAnswer } from '@tapgate/band';
 import type { TapProof } from '@tapgate/contracts';
 
 /**
@@ -22,6 +23,11 @@ export interface NfcRead {
   protocolVersion?: number;
   /** Which reader it was read on (several readers per terminal). */
   reader?: string;
+  /**
+   * How the band answers at an enrollment station (docs/protocol.md, "Enrollment by tap"): its id, public
+   * key and enrollment proof. Absent when the read cannot enroll (then the tap goes as an ordinary one).
+   */
+  enroll?: (challenge: string, terminalId: string, sessionId: string) => EnrollmentAnswer | undefined;
 }
 
 /** One BLE advertisement heard by the adapter. */

@@ -1,6 +1,6 @@
 import { RssiScript, SoftwareBand } from '@tapgate/band';
 import type { TapKind, TapProof } from '@tapgate/contracts';
-import type { DriverSink, ReaderDriver } from './driver';
+import type { DriverSink, NfcRead, ReaderDriver } from './driver';
 
 /** How often a band with a steady RSSI advertises (BLE adverts every second are typical). */
 const STEADY_ADVERT_INTERVAL_MS = 1000;
@@ -58,10 +58,20 @@ export class SimulatedDriver implements ReaderDriver {
       band.answerTap({ challenge, terminalId, kind });
   }
 
+  /** What the reader reads when this band is tapped: its id, and how it answers taps and enrollments. */
+  read(bandId: string): NfcRead {
+    const band = this.band(bandId);
+    return {
+      bandId,
+      sign: this.signer(band, 'nfc'),
+      enroll: (challenge, terminalId, sessionId) =>
+        band.answerEnrollment({ challenge, terminalId, sessionId }),
+    };
+  }
+
   /** An NFC tap of this band on the reader. */
   tapNfc(bandId: string): void {
-    const band = this.band(bandId);
-    this.sink?.nfc({ bandId, sign: this.signer(band, 'nfc') });
+    this.sink?.nfc(this.read(bandId));
   }
 
   /** A plain badge (UID only, no signature). */

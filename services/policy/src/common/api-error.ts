@@ -12,7 +12,11 @@ export type ApiErrorCode =
   | 'directory_not_configured'
   | 'directory_unavailable'
   | 'internal_error'
-  | 'too_many_requests';
+  | 'too_many_requests'
+  /** Enrollment by tap: the terminal's endpoint is not connected to any gateway. */
+  | 'terminal_offline'
+  /** Enrollment by tap: the terminal already has an open enrollment session. */
+  | 'session_open';
 
 const STATUS: Record<ApiErrorCode, number> = {
   invalid_request: 400,
@@ -28,6 +32,8 @@ const STATUS: Record<ApiErrorCode, number> = {
   directory_unavailable: 503,
   internal_error: 500,
   too_many_requests: 429,
+  terminal_offline: 409,
+  session_open: 409,
 };
 
 /** One problem with one field of a request (a validation error lists them all). */

@@ -18,11 +18,19 @@ import type { Principal } from '../auth/principal';
 import { IfMatch, parseInput } from '../common/validation';
 import { ZodBody, ZodQuery, ZodResponse, viewSchema } from '../common/zod-openapi';
 import { view, viewWithEtag, type View } from '../common/versioned-response';
-import { EnrollRequest, EnrollmentQuery, RebindRequest, RekeyRequest } from './enrollment.requests';
-import { EnrollmentsService } from './enrollments.service';
+import {
+  EnrollRequest,
+  EnrollUidRequest,
+  EnrollmentQuery,
+  RebindRequest,
+  RekeyRequest,
+} from './enrollment.requests';
+import { EnrollmentsService, UID_WARNING } from './enrollments.service';
 import type { BindingState } from './user-directory';
 import { ApiError } from '../common/api-error';
 import { z } from 'zod';
+
+const BADGE_PREFIX = 'uid-';
 
 const bandIdParam = (v: string): string => parseInput(z.object({ bandId: BandId }), { bandId: v }).bandId;
 
@@ -40,9 +48,33 @@ export class EnrollmentsController {
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<View<EnrollmentRecord>> {
     const req = parseInput(EnrollRequest, body, publicKeyProblem);
+    if (req.bandId.startsWith(BADGE_PREFIX)) {
+      throw new ApiError(
+        'invalid_request',
+        'bandId: ids starting with "uid-" are UID badges; enroll them with POST /v1/enrollments/uid-badges',
+        'bandId',
+      );
+    }
     const created = await this.enrollments.enroll(req, actor);
     res.setHeader('Location', `/v1/enrollments/${created.value.bandId}`);
     return viewWithEtag(res, created);
+  }
+
+  /**
+   * A plain NFC UID badge, stored as its own kind under `uid-<hex>`. The answer warns that a UID has no
+   * proof of possession (docs/security.md).
+   */
+  @ZodBody(EnrollUidRequest)
+  @Post('uid-badges')
+  async enrollUid(
+    @Body() body: unknown,
+    @Actor() actor: Principal,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<View<EnrollmentRecord> & { warning: string }> {
+    const req = parseInput(EnrollUidRequest, body);
+    const created = await this.enrollments.enrollUid(req, actor);
+    res.setHeader('Location', `/v1/enrollments/${created.value.bandId}`);
+    return { ...viewWithEtag(res, created), warning: UID_WARNING };
   }
 
   @RequireRole('viewer')

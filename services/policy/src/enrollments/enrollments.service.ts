@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BandKeyError, exportBandPublicKeyJwk, importBandPublicKey } from '@tapgate/band';
-import { EnrollmentRecord, KvBuckets, type BandPublicJwk } from '@tapgate/contracts';
+import { EnrollmentRecord, KvBuckets, badgeBandId, type BandPublicJwk } from '@tapgate/contracts';
 import { getMeter, createLogger } from '@tapgate/telemetry';
 import type { Counter } from '@opentelemetry/api';
 import { ApiError, notFound } from '../common/api-error';
@@ -9,11 +9,18 @@ import { POLICY_SETTINGS, type PolicySettings } from '../policy-settings';
 import { AdminAuditLog } from '../audit/admin-audit';
 import { Buckets } from '../store/buckets';
 import { RevisionedStore, type Versioned } from '../store/revisioned-store';
-import type { EnrollRequest } from './enrollment.requests';
+import type { EnrollRequest, EnrollUidRequest } from './enrollment.requests';
 import { UserDirectory, type BindingState, type DirectoryAccount } from './user-directory';
 
 /** Marks a DN that no directory confirmed ([policy].allow_unverified_enrollment); never looks like a real DN. */
 export const UNVERIFIED_DN_PREFIX = 'unverified:';
+
+/** Said wherever a UID badge is enrolled: the API answer, the session, the console. */
+export const UID_WARNING =
+  'A UID badge has no proof of possession: anyone who can read its UID can copy it. Allow UID taps only where that is acceptable.';
+
+/** Who acts when an enrollment session enrolls a tapped band: the administrator who opened it. */
+export type SessionActor = Pick<Principal, 'name' | 'via'>;
 
 export type EnrollmentChange = 'enroll' | 'suspend' | 'reactivate' | 'rekey' | 'rebind' | 'delete';
 
@@ -44,23 +51,51 @@ export class EnrollmentsService {
     });
   }
 
-  async enroll(req: EnrollRequest, actor: Principal): Promise<Versioned<EnrollmentRecord>> {
+  async enroll(req: EnrollRequest, actor: SessionActor): Promise<Versioned<EnrollmentRecord>> {
     const publicKey = importKey(req.publicKey);
+    return this.create(req.bandId, req.user.sAMAccountName, { publicKey }, actor);
+  }
+
+  /**
+   * A plain NFC badge: stored as its own kind under `uid-<hex>` (the id the gateway looks a UID tap up
+   * by), with no key. Anyone who can read the UID can copy it; the API answer carries that warning.
+   */
+  async enrollUid(req: EnrollUidRequest, actor: SessionActor): Promise<Versioned<EnrollmentRecord>> {
+    const uid = req.uid.toLowerCase();
+    return this.create(badgeBandId(uid), req.user.sAMAccountName, { kind: 'uid', uid }, actor);
+  }
+
+  /** True when `bandId` has an enrollment (a cheap early answer; create() is what guarantees one). */
+  async exists(bandId: string): Promise<boolean> {
+    return (await this.store.revisionOf(bandId)) !== undefined;
+  }
+
+  /** Resolves the user as an enrollment would, so a session is refused early for an unknown user. */
+  async checkUser(sAMAccountName: string): Promise<void> {
+    await this.resolveUser(sAMAccountName);
+  }
+
+  private async create(
+    bandId: string,
+    sAMAccountName: string,
+    identity: Pick<EnrollmentRecord, 'publicKey' | 'kind' | 'uid'>,
+    actor: SessionActor,
+  ): Promise<Versioned<EnrollmentRecord>> {
     // Cheap early answer; the KV create below is what actually guarantees one record per band.
-    if (await this.store.revisionOf(req.bandId)) throw this.duplicate(req.bandId);
-    const user = await this.resolveUser(req.user.sAMAccountName);
+    if (await this.exists(bandId)) throw this.duplicate(bandId);
+    const user = await this.resolveUser(sAMAccountName);
     const stamp = { by: actor.name, at: new Date().toISOString() };
     const record: EnrollmentRecord = {
       v: 1,
-      bandId: req.bandId,
+      bandId,
       user,
-      publicKey,
+      ...identity,
       active: true,
       created: stamp,
       updated: stamp,
     };
-    const revision = await this.store.create(req.bandId, record).catch((e: unknown) => {
-      throw e instanceof ApiError && e.code === 'conflict' ? this.duplicate(req.bandId) : e;
+    const revision = await this.store.create(bandId, record).catch((e: unknown) => {
+      throw e instanceof ApiError && e.code === 'conflict' ? this.duplicate(bandId) : e;
     });
     await this.changed('enroll', record, actor);
     return { value: record, revision };
@@ -104,7 +139,12 @@ export class EnrollmentsService {
     actor: Principal,
   ): Promise<Versioned<EnrollmentRecord>> {
     const publicKey = importKey(input);
-    return this.modify(bandId, ifMatch, actor, 'rekey', (r) => ({ ...r, publicKey }));
+    return this.modify(bandId, ifMatch, actor, 'rekey', (r) => {
+      if (r.kind === 'uid') {
+        throw new ApiError('conflict', `${bandId} is a UID badge: it has no key to replace`, 'publicKey');
+      }
+      return { ...r, publicKey };
+    });
   }
 
   /** How the enrollment's directory object stands now (renamed, gone, name re-used...). */
@@ -234,13 +274,15 @@ export class EnrollmentsService {
   }
 
   private duplicate(bandId: string): ApiError {
-    return new ApiError('conflict', `band ${bandId} is already enrolled`, 'bandId');
+    return bandId.startsWith('uid-')
+      ? new ApiError('conflict', `badge UID ${bandId.slice(4)} is already enrolled`, 'uid')
+      : new ApiError('conflict', `band ${bandId} is already enrolled`, 'bandId');
   }
 
   private async changed(
     action: EnrollmentChange,
     r: EnrollmentRecord,
-    actor: Principal,
+    actor: SessionActor,
     before?: EnrollmentRecord,
   ): Promise<void> {
     await this.audit.record(actor, `enrollment.${action}`, {

@@ -8,7 +8,7 @@ const RETRY_MS = 500;
 
 export type BucketName = (typeof KvBuckets)[keyof Pick<
   typeof KvBuckets,
-  'enrollments' | 'terminals' | 'policies' | 'applications'
+  'enrollments' | 'terminals' | 'policies' | 'applications' | 'enrollmentSessions'
 >];
 
 /**
@@ -28,6 +28,7 @@ export class Buckets {
       KvBuckets.terminals,
       KvBuckets.policies,
       KvBuckets.applications,
+      KvBuckets.enrollmentSessions,
     ],
   ) {
     this.opening = this.openAll();

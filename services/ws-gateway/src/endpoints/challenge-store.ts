@@ -3,6 +3,19 @@ import type { Challenge } from '@tapgate/contracts';
 
 export type ChallengeCheck = 'ok' | 'replayed' | 'expired' | 'unknown';
 
+/**
+ * Why a challenge check failed, as a refusal: the same codes and words for taps and enrollment taps
+ * (RefusalReason and EnrollRefusalReason share these values).
+ */
+export const CHALLENGE_REFUSALS = {
+  replayed: { reason: 'challenge_replayed', message: 'This tap was already used. Tap again.' },
+  expired: { reason: 'challenge_expired', message: 'The tap took too long. Tap again.' },
+  unknown: {
+    reason: 'challenge_unknown',
+    message: 'The tap could not be matched to this reader. Tap again.',
+  },
+} as const satisfies Record<Exclude<ChallengeCheck, 'ok'>, { reason: string; message: string }>;
+
 const MAX_OUTSTANDING = 8;
 const MAX_REMEMBERED_USED = 64;
 

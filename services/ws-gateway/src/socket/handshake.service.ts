@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CloseCode, ErrorCode, SOCKET_PROTOCOL_VERSION, type Hello } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
 import { ChallengeStore } from '../endpoints/challenge-store';
+import { EnrollmentStationService } from '../enrollment/enrollment-station';
 import { EndpointRegistry } from '../endpoints/endpoint-registry';
 import { ENDPOINT_REFUSED_MESSAGE, TerminalAuthenticator } from '../endpoints/terminal-auth';
 import { CeremonyProvider } from '../nea/ceremony-wiring';
@@ -27,6 +28,7 @@ export class HandshakeService {
     private readonly apps: ApplicationAuthorizer,
     private readonly ceremonies: CeremonyProvider,
     private readonly remoteSessions: RemoteSessionMap,
+    private readonly stations: EnrollmentStationService,
   ) {}
 
   async hello(conn: Connection, hello: Hello, ref: string | undefined): Promise<ServerFrame | undefined> {
@@ -53,6 +55,7 @@ export class HandshakeService {
       conn.challenges = new ChallengeStore(this.settings.challengeTtlMs);
       this.connections.promote(conn, 'endpoint');
       this.endpoints.register(conn, hello.terminalId);
+      this.stations.attach(conn);
       log.info(
         { terminal: hello.terminalId, address: conn.address, auth: auth.method },
         'endpoint connected',
@@ -96,7 +99,10 @@ export class HandshakeService {
   }
 
   disconnected(conn: Connection): void {
-    if (conn.role === 'endpoint') this.endpoints.unregister(conn);
+    if (conn.role === 'endpoint') {
+      this.endpoints.unregister(conn);
+      this.stations.detach(conn);
+    }
     if (conn.role === 'nea') {
       this.neas.unbind(conn);
       this.apps.release(conn);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { SubscribeMessage, WebSocketGateway, type OnGatewayDisconnect } from '@nestjs/websockets';
 import { ErrorCode, type ClientMessage } from '@tapgate/contracts';
+import { EnrollmentStationService } from '../enrollment/enrollment-station';
 import { CeremonyProvider } from '../nea/ceremony-wiring';
 import { NeaRegistry } from '../nea/nea-registry';
 import { PresenceRelay } from '../presence/presence-relay';
@@ -22,6 +23,7 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
     private readonly presence: PresenceRelay,
     private readonly neas: NeaRegistry,
     private readonly ceremonies: CeremonyProvider,
+    private readonly stations: EnrollmentStationService,
   ) {}
 
   @SubscribeMessage('hello')
@@ -37,6 +39,11 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
   @SubscribeMessage('tap')
   onTap(conn: Connection, msg: Msg<'tap'>): Promise<ServerFrame> {
     return this.taps.handle(conn, msg.data, msg.ref);
+  }
+
+  @SubscribeMessage('enroll.tap')
+  onEnrollTap(conn: Connection, msg: Msg<'enroll.tap'>): Promise<ServerFrame> {
+    return this.stations.handleTap(conn, msg.data, msg.ref);
   }
 
   @SubscribeMessage('adverts')

@@ -7,8 +7,8 @@ import { MESSAGING } from '../tokens';
 
 export interface Enrollment {
   record: EnrollmentRecord;
-  /** Imported once per change, so a tap never parses a key. */
-  publicKey: KeyObject;
+  /** Imported once per change, so a tap never parses a key. Absent for UID badges. */
+  publicKey: KeyObject | undefined;
 }
 
 /** The enrollments bucket as a local read cache: band id -> enrolled user and public key. */
@@ -19,7 +19,7 @@ export class EnrollmentDirectory implements OnModuleInit, OnModuleDestroy {
   constructor(@Inject(MESSAGING) messaging: Messaging) {
     this.cache = new KvCache(messaging, KvBuckets.enrollments, EnrollmentRecord, (record) => ({
       record,
-      publicKey: importBandPublicKey(record.publicKey),
+      publicKey: record.publicKey ? importBandPublicKey(record.publicKey) : undefined,
     }));
   }
 

@@ -3,6 +3,7 @@ import {
   PresenceGet,
   RefusalReason,
   UserStatusGet,
+  badgeBandId,
   type StatusAnswer,
   type Tap,
   type TapDecision,
@@ -11,6 +12,7 @@ import {
 import { verifyProof } from '@tapgate/band';
 import type { Messaging } from '@tapgate/messaging';
 import { createLogger } from '@tapgate/telemetry';
+import { CHALLENGE_REFUSALS } from '../endpoints/challenge-store';
 import type { Connection } from '../socket/connection';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
 import type { GatewaySettings } from '../settings';
@@ -168,8 +170,9 @@ export class TapDecider {
           'Badges without a band are not allowed here. Tap your band.',
         );
       }
-      // UID badges are enrolled under the band id "uid-<hex>"; the decision says it rests on a UID.
-      const enrollment = this.enrollments.get(`uid-${tap.uid.toLowerCase()}`);
+      // UID badges are enrolled under the band id "uid-<hex>" (kind `uid`, or a band record of that id
+      // from before badges had their own kind); the decision says it rests on a UID.
+      const enrollment = this.enrollments.get(badgeBandId(tap.uid));
       if (!enrollment) {
         return refuse(
           RefusalReason.UnknownBand,
@@ -195,25 +198,16 @@ export class TapDecider {
     if (tap.proof.terminalId !== conn.terminalId) {
       return refuse(RefusalReason.WrongTerminal, 'The tap was made at another terminal. Tap again here.');
     }
-    if (!verifyProof(enrollment.publicKey, bandId, tap.proof, tap.kind)) {
+    if (!enrollment.publicKey || !verifyProof(enrollment.publicKey, bandId, tap.proof, tap.kind)) {
       return refuse(
         RefusalReason.BadSignature,
         'The band could not be verified. Tap again; if it happens again, ask an administrator.',
       );
     }
-    switch (conn.challenges?.consume(tap.proof.challenge, now) ?? 'unknown') {
-      case 'ok':
-        return { enrollment, identifiedBy: 'proof' };
-      case 'replayed':
-        return refuse(RefusalReason.ChallengeReplayed, 'This tap was already used. Tap again.');
-      case 'expired':
-        return refuse(RefusalReason.ChallengeExpired, 'The tap took too long. Tap again.');
-      case 'unknown':
-        return refuse(
-          RefusalReason.ChallengeUnknown,
-          'The tap could not be matched to this reader. Tap again.',
-        );
-    }
+    const check = conn.challenges?.consume(tap.proof.challenge, now) ?? 'unknown';
+    if (check === 'ok') return { enrollment, identifiedBy: 'proof' };
+    const { reason, message } = CHALLENGE_REFUSALS[check];
+    return refuse(reason, message);
   }
 }
 

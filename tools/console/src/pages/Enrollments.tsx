@@ -3,9 +3,6 @@ import {
   Button,
   Form,
   FormGroup,
-  FormHelperText,
-  HelperText,
-  HelperTextItem,
   SearchInput,
   TextArea,
   TextInput,
@@ -14,8 +11,9 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useEffect, useState } from 'react';
 import { api, ifMatch, message, ok, problemsFor, type RequestBody } from '../api';
-import { PageBody, Toast, type Notice, useConfirm, useLoad } from '../ui';
+import { FieldProblem, PageBody, Toast, type Notice, useConfirm, useLoad } from '../ui';
 import type { BindingState, EnrollmentView } from '../views';
+import { EnrollByTap, EnrollUidBadge } from './EnrollByTap';
 
 /**
  * What the tools print for a band's key: PEM, base64url, or a JWK (JSON). A JWK is sent as the object the
@@ -81,7 +79,7 @@ export function Enrollments() {
               <Tr key={`${e.bandId}-${e.revision}`} id={`enr-${e.bandId}`}>
                 <Td dataLabel="User">{e.user.sAMAccountName}</Td>
                 <Td dataLabel="Name">{e.user.displayName ?? ''}</Td>
-                <Td dataLabel="Band">{e.bandId}</Td>
+                <Td dataLabel="Band">{e.kind === 'uid' ? `${e.bandId} (UID badge)` : e.bandId}</Td>
                 <Td dataLabel="State" className="state">
                   {e.active ? 'active' : 'suspended'}
                 </Td>
@@ -141,9 +139,11 @@ export function Enrollments() {
           ) : null}
         </Tbody>
       </Table>
+      <EnrollByTap enrolled={reload} />
       <EnrollForm
         enrolled={(bandId) => (setNotice({ variant: 'success', text: `Enrolled ${bandId}` }), reload())}
       />
+      <EnrollUidBadge enrolled={(text) => (setNotice({ variant: 'success', text }), reload())} />
     </PageBody>
   );
 }
@@ -253,18 +253,7 @@ function EnrollForm(props: { enrolled: (bandId: string) => void }) {
     }
   };
   const fields = ['bandId', 'user', 'publicKey'];
-  const help = (field: string) => {
-    const text = problemsFor(err, field);
-    return text ? (
-      <FormHelperText>
-        <HelperText>
-          <HelperTextItem variant="error">
-            <span id={`err-${field}`}>{text}</span>
-          </HelperTextItem>
-        </HelperText>
-      </FormHelperText>
-    ) : null;
-  };
+  const help = (field: string) => <FieldProblem err={err} field={field} id={`err-${field}`} />;
   // A refusal that names no field of this form (e.g. a user the directory does not know).
   const general = err !== undefined && !fields.some((f) => problemsFor(err, f)) ? message(err) : undefined;
   return (
