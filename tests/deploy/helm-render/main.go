@@ -377,10 +377,10 @@ func fromYAML(s string) map[string]interface{} {
 }
 
 type renderer struct {
-	root  *template.Template
+	root    *template.Template
 	sources map[string]string // template name -> its text
-	ctx   map[string]map[string]interface{}
-	depth int
+	ctx     map[string]map[string]interface{}
+	depth   int
 }
 
 func (r *renderer) funcs() template.FuncMap {

@@ -12,7 +12,9 @@ import { listRepoFiles, readRepoFile } from './index';
 import { promqlNames } from './promql';
 
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
-const skip = rendererMissing() ?? (promtool.status === 0 ? false : 'promtool is not installed (apt-get install prometheus)');
+const skip =
+  rendererMissing() ??
+  (promtool.status === 0 ? false : 'promtool is not installed (apt-get install prometheus)');
 
 /**
  * Prometheus names of the instruments the services and libraries create (OpenTelemetry name, dots to
@@ -20,8 +22,12 @@ const skip = rendererMissing() ?? (promtool.status === 0 ? false : 'promtool is 
  */
 function exportedMetrics(): Set<string> {
   const names = new Set<string>(['up']);
-  for (const f of [...listRepoFiles('services'), ...listRepoFiles('libs')].filter((p) => /\/src\/.*(?<!\.test)\.ts$/.test(p))) {
-    for (const m of readRepoFile(f).matchAll(/create(Counter|Histogram|UpDownCounter|ObservableGauge|Gauge)\(\s*'(tapgate\.[\w.]+)'/g)) {
+  for (const f of [...listRepoFiles('services'), ...listRepoFiles('libs')].filter((p) =>
+    /\/src\/.*(?<!\.test)\.ts$/.test(p),
+  )) {
+    for (const m of readRepoFile(f).matchAll(
+      /create(Counter|Histogram|UpDownCounter|ObservableGauge|Gauge)\(\s*'(tapgate\.[\w.]+)'/g,
+    )) {
       const base = m[2].replace(/\./g, '_');
       if (m[1] === 'Counter') names.add(`${base}_total`);
       else if (m[1] === 'Histogram') for (const s of ['_bucket', '_count', '_sum']) names.add(base + s);
@@ -34,31 +40,43 @@ function exportedMetrics(): Set<string> {
 describe('PrometheusRule alerts', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tapgate-alerts-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const rendered = skip ? undefined : render({ valuesFiles: ['tests/deploy/fixtures/values-monitoring.yaml'] });
+  const rendered = skip
+    ? undefined
+    : render({ valuesFiles: ['tests/deploy/fixtures/values-monitoring.yaml'] });
   const rule = rendered?.objects.find((o) => o.kind === 'PrometheusRule');
-  const groups = (rule?.spec as { groups: { name: string; rules: { alert: string; expr: string; annotations: Record<string, string> }[] }[] } | undefined)?.groups ?? [];
+  const groups =
+    (
+      rule?.spec as
+        | {
+            groups: {
+              name: string;
+              rules: { alert: string; expr: string; annotations: Record<string, string> }[];
+            }[];
+          }
+        | undefined
+    )?.groups ?? [];
   const rulesFile = join(dir, 'rules.yaml');
   writeFileSync(rulesFile, stringify({ groups }));
 
   it('covers gateway down, tap p99, refusals by reason, NATS/Redis/LDAP, audit appends', () => {
-    assert.deepEqual(
-      groups.flatMap((g) => g.rules.map((r) => r.alert)).sort(),
-      [
-        'TapgateAuditAppendFailing',
-        'TapgateAuditRecordsDropped',
-        'TapgateGatewayDown',
-        'TapgateLdapUnreachable',
-        'TapgateNatsUnreachable',
-        'TapgateRedisUnreachable',
-        'TapgateTapLatencyHigh',
-        'TapgateTapsRefused',
-      ],
-    );
+    assert.deepEqual(groups.flatMap((g) => g.rules.map((r) => r.alert)).sort(), [
+      'TapgateAuditAppendFailing',
+      'TapgateAuditRecordsDropped',
+      'TapgateGatewayDown',
+      'TapgateLdapUnreachable',
+      'TapgateNatsUnreachable',
+      'TapgateRedisUnreachable',
+      'TapgateTapLatencyHigh',
+      'TapgateTapsRefused',
+    ]);
   });
 
   it('reads only metrics the services export', () => {
     const exported = exportedMetrics();
-    assert.ok(exported.has('tapgate_taps_total') && exported.has('tapgate_tap_latency_bucket'), [...exported].join());
+    assert.ok(
+      exported.has('tapgate_taps_total') && exported.has('tapgate_tap_latency_bucket'),
+      [...exported].join(),
+    );
     for (const r of groups.flatMap((g) => g.rules)) {
       const { metrics, unknownFunctions } = promqlNames(r.expr);
       assert.deepEqual(unknownFunctions, [], r.alert);
@@ -88,7 +106,10 @@ describe('PrometheusRule alerts', { skip }, () => {
             { series: `up{${ns},${job},pod="gw-1"}`, values: '1x5 0x10' },
             // 100 taps/min: 90 granted fast, 10 refused for user_not_active, all in the 100-250 ms bucket.
             { series: `tapgate_taps_total{${ns},outcome="granted",reason="none"}`, values: '0+90x30' },
-            { series: `tapgate_taps_total{${ns},outcome="refused",reason="user_not_active"}`, values: '0+10x30' },
+            {
+              series: `tapgate_taps_total{${ns},outcome="refused",reason="user_not_active"}`,
+              values: '0+10x30',
+            },
             { series: `tapgate_tap_latency_bucket{${ns},le="5"}`, values: '0x30' },
             { series: `tapgate_tap_latency_bucket{${ns},le="250"}`, values: '0+100x30' },
             { series: `tapgate_tap_latency_bucket{${ns},le="+Inf"}`, values: '0+100x30' },
@@ -105,37 +126,56 @@ describe('PrometheusRule alerts', { skip }, () => {
             {
               eval_time: '12m',
               alertname: 'TapgateGatewayDown',
-              exp_alerts: [{ exp_labels: { severity: 'critical' }, exp_annotations: summary('TapgateGatewayDown') }],
+              exp_alerts: [
+                { exp_labels: { severity: 'critical' }, exp_annotations: summary('TapgateGatewayDown') },
+              ],
             },
             {
               eval_time: '25m',
               alertname: 'TapgateTapLatencyHigh',
-              exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: { summary: 'Tap p99 is 247.6 ms (threshold 50 ms).' } }],
+              exp_alerts: [
+                {
+                  exp_labels: { severity: 'warning' },
+                  exp_annotations: { summary: 'Tap p99 is 247.6 ms (threshold 50 ms).' },
+                },
+              ],
             },
             {
               eval_time: '25m',
               alertname: 'TapgateTapsRefused',
               exp_alerts: [
-                { exp_labels: { severity: 'warning', reason: 'user_not_active' }, exp_annotations: { summary: '10% of taps refused with reason user_not_active.' } },
+                {
+                  exp_labels: { severity: 'warning', reason: 'user_not_active' },
+                  exp_annotations: { summary: '10% of taps refused with reason user_not_active.' },
+                },
               ],
             },
             { eval_time: '9m', alertname: 'TapgateNatsUnreachable', exp_alerts: [] },
             {
               eval_time: '25m',
               alertname: 'TapgateNatsUnreachable',
-              exp_alerts: [{ exp_labels: { severity: 'critical' }, exp_annotations: summary('TapgateNatsUnreachable') }],
+              exp_alerts: [
+                { exp_labels: { severity: 'critical' }, exp_annotations: summary('TapgateNatsUnreachable') },
+              ],
             },
             { eval_time: '25m', alertname: 'TapgateRedisUnreachable', exp_alerts: [] },
             {
               eval_time: '25m',
               alertname: 'TapgateLdapUnreachable',
-              exp_alerts: [{ exp_labels: { severity: 'critical' }, exp_annotations: summary('TapgateLdapUnreachable') }],
+              exp_alerts: [
+                { exp_labels: { severity: 'critical' }, exp_annotations: summary('TapgateLdapUnreachable') },
+              ],
             },
             { eval_time: '10m', alertname: 'TapgateAuditAppendFailing', exp_alerts: [] },
             {
               eval_time: '25m',
               alertname: 'TapgateAuditAppendFailing',
-              exp_alerts: [{ exp_labels: { severity: 'critical' }, exp_annotations: summary('TapgateAuditAppendFailing') }],
+              exp_alerts: [
+                {
+                  exp_labels: { severity: 'critical' },
+                  exp_annotations: summary('TapgateAuditAppendFailing'),
+                },
+              ],
             },
             { eval_time: '25m', alertname: 'TapgateAuditRecordsDropped', exp_alerts: [] },
           ],

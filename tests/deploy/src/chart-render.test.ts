@@ -10,7 +10,15 @@ import { after, before, describe, it } from 'node:test';
 import { AGENT_SECTIONS, loadAgentConfig, type AgentSectionName } from '@tapgate/config';
 import { makeTestPki, type TestPki } from '@tapgate/testing';
 import { effective, stages } from './dockerfile';
-import { render, rendererMissing, renderError, schemaProblems, type Rendered, type RenderedObject, type RenderOptions } from './helm-render';
+import {
+  render,
+  rendererMissing,
+  renderError,
+  schemaProblems,
+  type Rendered,
+  type RenderedObject,
+  type RenderOptions,
+} from './helm-render';
 import { isMap, readRepoFile, type JsonMap } from './index';
 
 const missing = rendererMissing();
@@ -49,8 +57,10 @@ type Volume = JsonMap & {
 
 const byKind = (r: Rendered, kind: string) => r.objects.filter((o) => o.kind === kind);
 const spec = (o: RenderedObject) => o.spec as JsonMap;
-const podSpec = (d: RenderedObject) => (spec(d).template as JsonMap).spec as JsonMap & { containers: Container[]; volumes: Volume[] };
-const podLabels = (d: RenderedObject) => ((spec(d).template as JsonMap).metadata as JsonMap).labels as Record<string, string>;
+const podSpec = (d: RenderedObject) =>
+  (spec(d).template as JsonMap).spec as JsonMap & { containers: Container[]; volumes: Volume[] };
+const podLabels = (d: RenderedObject) =>
+  ((spec(d).template as JsonMap).metadata as JsonMap).labels as Record<string, string>;
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
@@ -63,48 +73,80 @@ function crossProblems(r: Rendered): string[] {
     const key = `${o.kind}/${o.metadata.name}`;
     if (names.has(key)) problems.push(`duplicate ${key}`);
     names.add(key);
-    if (['Service', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'HorizontalPodAutoscaler'].includes(o.kind)) {
-      if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(o.metadata.name)) problems.push(`${key}: not a DNS label`);
+    if (
+      ['Service', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'HorizontalPodAutoscaler'].includes(
+        o.kind,
+      )
+    ) {
+      if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(o.metadata.name)) {
+        problems.push(`${key}: not a DNS label`);
+      }
     }
   }
   for (const svc of byKind(r, 'Service')) {
     const sel = spec(svc).selector as Record<string, string>;
     const targets = deployments.filter((d) => matches(sel, podLabels(d)));
-    if (targets.length !== 1) problems.push(`Service ${svc.metadata.name} selects ${targets.length} Deployments`);
+    if (targets.length !== 1) {
+      problems.push(`Service ${svc.metadata.name} selects ${targets.length} Deployments`);
+    }
     for (const p of spec(svc).ports as { name: string; targetPort: string | number }[]) {
-      const ok = targets.some((d) => podSpec(d).containers.some((c) => c.ports.some((cp) => cp.name === p.targetPort || cp.containerPort === p.targetPort)));
+      const ok = targets.some((d) =>
+        podSpec(d).containers.some((c) =>
+          c.ports.some((cp) => cp.name === p.targetPort || cp.containerPort === p.targetPort),
+        ),
+      );
       if (!ok) problems.push(`Service ${svc.metadata.name}: targetPort ${p.targetPort} is no container port`);
     }
   }
   for (const d of deployments) {
     const sel = (spec(d).selector as JsonMap).matchLabels as Record<string, string>;
-    if (!matches(sel, podLabels(d))) problems.push(`Deployment ${d.metadata.name}: selector does not match its pods`);
+    if (!matches(sel, podLabels(d))) {
+      problems.push(`Deployment ${d.metadata.name}: selector does not match its pods`);
+    }
     const vols = new Set(podSpec(d).volumes.map((v) => v.name));
     for (const c of podSpec(d).containers) {
       for (const probe of [c.startupProbe, c.livenessProbe, c.readinessProbe]) {
-        if (!c.ports.some((p) => p.name === probe.httpGet.port)) problems.push(`${d.metadata.name}: probe port ${probe.httpGet.port}`);
+        if (!c.ports.some((p) => p.name === probe.httpGet.port)) {
+          problems.push(`${d.metadata.name}: probe port ${probe.httpGet.port}`);
+        }
       }
-      for (const m of c.volumeMounts) if (!vols.has(m.name)) problems.push(`${d.metadata.name}: mount of unknown volume ${m.name}`);
+      for (const m of c.volumeMounts) {
+        if (!vols.has(m.name)) problems.push(`${d.metadata.name}: mount of unknown volume ${m.name}`);
+      }
       const envNames = c.env.map((e) => e.name);
-      if (new Set(envNames).size !== envNames.length) problems.push(`${d.metadata.name}: an env var is set twice`);
+      if (new Set(envNames).size !== envNames.length) {
+        problems.push(`${d.metadata.name}: an env var is set twice`);
+      }
     }
   }
   for (const kind of ['PodDisruptionBudget', 'NetworkPolicy']) {
     for (const o of byKind(r, kind)) {
-      const sel = ((kind === 'PodDisruptionBudget' ? spec(o).selector : spec(o).podSelector) as JsonMap).matchLabels as Record<string, string>;
-      if (deployments.filter((d) => matches(sel, podLabels(d))).length !== 1) problems.push(`${kind} ${o.metadata.name} selects no single Deployment`);
+      const sel = ((kind === 'PodDisruptionBudget' ? spec(o).selector : spec(o).podSelector) as JsonMap)
+        .matchLabels as Record<string, string>;
+      if (deployments.filter((d) => matches(sel, podLabels(d))).length !== 1) {
+        problems.push(`${kind} ${o.metadata.name} selects no single Deployment`);
+      }
     }
   }
   for (const hpa of byKind(r, 'HorizontalPodAutoscaler')) {
     const ref = spec(hpa).scaleTargetRef as { kind: string; name: string };
-    if (!deployments.some((d) => d.metadata.name === ref.name)) problems.push(`HPA ${hpa.metadata.name}: no ${ref.kind} ${ref.name}`);
+    if (!deployments.some((d) => d.metadata.name === ref.name)) {
+      problems.push(`HPA ${hpa.metadata.name}: no ${ref.kind} ${ref.name}`);
+    }
   }
   for (const ing of byKind(r, 'Ingress')) {
-    for (const rule of spec(ing).rules as { http: { paths: { backend: { service: { name: string; port: { name: string } } } }[] } }[]) {
+    for (const rule of spec(ing).rules as {
+      http: { paths: { backend: { service: { name: string; port: { name: string } } } }[] };
+    }[]) {
       for (const p of rule.http.paths) {
         const svc = byKind(r, 'Service').find((s) => s.metadata.name === p.backend.service.name);
-        if (!svc || !(spec(svc).ports as { name: string }[]).some((sp) => sp.name === p.backend.service.port.name)) {
-          problems.push(`Ingress ${ing.metadata.name}: backend ${p.backend.service.name}:${p.backend.service.port.name}`);
+        if (
+          !svc ||
+          !(spec(svc).ports as { name: string }[]).some((sp) => sp.name === p.backend.service.port.name)
+        ) {
+          problems.push(
+            `Ingress ${ing.metadata.name}: backend ${p.backend.service.name}:${p.backend.service.port.name}`,
+          );
         }
       }
     }
@@ -133,11 +175,22 @@ function servedPaths(component: string): string[] {
   const files = readdirSync(join(__dirname, '../../..', dir), { recursive: true, encoding: 'utf8' }).filter(
     (f) => f.endsWith('controller.ts'),
   );
-  return files.flatMap((f) => [...readRepoFile(`${dir}/${f}`).matchAll(/@Get\('([^']*)'\)/g)].map((m) => `/${m[1]}`));
+  return files.flatMap((f) =>
+    [...readRepoFile(`${dir}/${f}`).matchAll(/@Get\('([^']*)'\)/g)].map((m) => `/${m[1]}`),
+  );
 }
 
-const ENV_NOT_CONFIG = new Set(['POD_NAME', 'POD_NAMESPACE', 'TAPGATE_CONFIG', 'TAPGATE_LOG_LEVEL', 'NODE_OPTIONS']);
-const sectionList = Object.values(AGENT_SECTIONS) as unknown as { name: string; fields: Record<string, unknown> }[];
+const ENV_NOT_CONFIG = new Set([
+  'POD_NAME',
+  'POD_NAMESPACE',
+  'TAPGATE_CONFIG',
+  'TAPGATE_LOG_LEVEL',
+  'NODE_OPTIONS',
+]);
+const sectionList = Object.values(AGENT_SECTIONS) as unknown as {
+  name: string;
+  fields: Record<string, unknown>;
+}[];
 const isConfigEnv = (name: string) =>
   sectionList.some((s) => {
     const prefix = `TAPGATE_${s.name.toUpperCase()}_`;
@@ -149,17 +202,28 @@ const isConfigEnv = (name: string) =>
  * paths, inside `root`), with stand-in contents of the right kind, and returns its environment with every
  * path moved under `root`.
  */
-function materialize(r: Rendered, d: RenderedObject, c: Container, root: string, pki: TestPki, crl: string): Record<string, string> {
+function materialize(
+  r: Rendered,
+  d: RenderedObject,
+  c: Container,
+  root: string,
+  pki: TestPki,
+  crl: string,
+): Record<string, string> {
   const content = (key: string, path: string): string => {
     if (key === 'nymi_agent.toml') {
-      const cm = byKind(r, 'ConfigMap').find((o) => isMap(o.data) && typeof o.data['nymi_agent.toml'] === 'string')!;
+      const cm = byKind(r, 'ConfigMap').find(
+        (o) => isMap(o.data) && typeof o.data['nymi_agent.toml'] === 'string',
+      )!;
       return (cm.data as Record<string, string>)['nymi_agent.toml'];
     }
     if (path.endsWith('tls.crt')) return pki.server.cert;
     if (path.endsWith('tls.key')) return pki.server.key;
     if (path.endsWith('ca.crt')) return pki.ca.cert;
     if (path.endsWith('ca.crl')) return crl;
-    if (path.endsWith('users.yaml')) return 'users:\n  - sAMAccountName: alice\n    displayName: "Alice"\n    state: active\n';
+    if (path.endsWith('users.yaml')) {
+      return 'users:\n  - sAMAccountName: alice\n    displayName: "Alice"\n    state: active\n';
+    }
     return 'a-stand-in-secret-value-of-forty-eight-characters'.slice(0, 48);
   };
   for (const m of c.volumeMounts) {
@@ -172,10 +236,15 @@ function materialize(r: Rendered, d: RenderedObject, c: Container, root: string,
       mkdirSync(dirname(join(root, m.mountPath)), { recursive: true });
       writeFileSync(join(root, m.mountPath), content(key, m.mountPath));
     } else {
-      assert.ok(items, `${d.metadata.name}: volume ${v.name} mounts a whole ${v.secret ? 'Secret' : 'ConfigMap'} without items`);
+      assert.ok(
+        items,
+        `${d.metadata.name}: volume ${v.name} mounts a whole ${v.secret ? 'Secret' : 'ConfigMap'} without items`,
+      );
       for (const i of items) {
         mkdirSync(join(root, m.mountPath), { recursive: true });
-        writeFileSync(join(root, m.mountPath, i.path), content(i.key, `${m.mountPath}/${i.path}`), { mode: 0o600 });
+        writeFileSync(join(root, m.mountPath, i.path), content(i.key, `${m.mountPath}/${i.path}`), {
+          mode: 0o600,
+        });
       }
     }
   }
@@ -221,12 +290,22 @@ describe('charts/tapgate rendered by Helm’s template engine', { skip }, () => 
         for (const d of byKind(r, 'Deployment')) {
           const c = podSpec(d).containers[0];
           const component = c.name;
-          assert.ok(dockerStages.some((s) => s.name === component), `no Dockerfile target ${component}`);
-          assert.match(c.image, new RegExp(`/${component}:[\\w.-]+$`), `${component}: image names its target`);
+          assert.ok(
+            dockerStages.some((s) => s.name === component),
+            `no Dockerfile target ${component}`,
+          );
+          assert.match(
+            c.image,
+            new RegExp(`/${component}:[\\w.-]+$`),
+            `${component}: image names its target`,
+          );
           // The chart keeps the image's CMD (no command/args override).
           assert.equal(c.command, undefined, component);
           assert.equal(c.args, undefined, component);
-          assert.match(effective(dockerStages, component, 'CMD')!.args, new RegExp(`services/${component}/dist/main\\.js`));
+          assert.match(
+            effective(dockerStages, component, 'CMD')!.args,
+            new RegExp(`services/${component}/dist/main\\.js`),
+          );
           const exposed = effective(dockerStages, component, 'EXPOSE')!.args.split(/\s+/).map(Number);
           const env = Object.fromEntries(c.env.map((e) => [e.name, e.value]));
           const served = servedPaths(component);
@@ -234,10 +313,16 @@ describe('charts/tapgate rendered by Helm’s template engine', { skip }, () => 
             assert.ok(served.includes(probe.httpGet.path), `${component} serves no ${probe.httpGet.path}`);
           }
           for (const p of c.ports) {
-            const envPort = { http: 'TAPGATE_HTTP_PORT', standard: 'TAPGATE_AGENT_PORT', webapi: 'TAPGATE_WEBAPI_PORT' }[p.name];
+            const envPort = {
+              http: 'TAPGATE_HTTP_PORT',
+              standard: 'TAPGATE_AGENT_PORT',
+              webapi: 'TAPGATE_WEBAPI_PORT',
+            }[p.name];
             assert.ok(envPort, `${component}: port ${p.name}`);
             assert.equal(Number(env[envPort]), p.containerPort, `${component}: ${p.name} port vs ${envPort}`);
-            if (name.startsWith('defaults')) assert.ok(exposed.includes(p.containerPort), `${component}: ${p.containerPort} not EXPOSEd`);
+            if (name.startsWith('defaults')) {
+              assert.ok(exposed.includes(p.containerPort), `${component}: ${p.containerPort} not EXPOSEd`);
+            }
           }
         }
       });
@@ -282,7 +367,10 @@ describe('chart defects found by rendering (issue 13)', { skip }, () => {
     assert.match(renderError({})!, /userStatus\.directory=ldap needs ldap\.url/);
     const ldap = ['ldap.url=ldaps://dc1.corp.example.com', 'ldap.bindPasswordSecret.name=ldap'];
     assert.match(renderError({ set: ldap })!, /ldap\.url needs ldap\.baseDn and ldap\.bindDn/);
-    assert.match(renderError({ set: [...ldap, 'ldap.baseDn=DC=corp'] })!, /ldap\.url needs ldap\.baseDn and ldap\.bindDn/);
+    assert.match(
+      renderError({ set: [...ldap, 'ldap.baseDn=DC=corp'] })!,
+      /ldap\.url needs ldap\.baseDn and ldap\.bindDn/,
+    );
     assert.equal(renderError({ set: [...ldap, 'ldap.baseDn=DC=corp', 'ldap.bindDn=CN=svc'] }), undefined);
     assert.equal(renderError({ set: ['userStatus.enabled=false'] }), undefined);
   });
@@ -293,7 +381,11 @@ describe('chart defects found by rendering (issue 13)', { skip }, () => {
       const r = render({ set: TRIAL, release });
       for (const kind of ['Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy']) {
         const list = names(r, kind);
-        assert.equal(new Set(list).size, list.length, `${kind} names collide for a ${length}-character release`);
+        assert.equal(
+          new Set(list).size,
+          list.length,
+          `${kind} names collide for a ${length}-character release`,
+        );
         for (const n of list) assert.ok(n.length <= 63, `${kind} ${n} (${n.length})`);
       }
       assert.ok(names(r, 'Service').some((n) => n.endsWith('-ws-gateway-metrics')));
@@ -313,13 +405,18 @@ describe('chart defects found by rendering (issue 13)', { skip }, () => {
 
   it('3: the http/webapi port clash check applies only while webapi is enabled', () => {
     assert.match(renderError({ set: [...TRIAL, 'wsGateway.webapi.port=8080'] })!, /http\.port must differ/);
-    assert.equal(renderError({ set: [...TRIAL, 'wsGateway.webapi.port=8080', 'wsGateway.webapi.enabled=false'] }), undefined);
+    assert.equal(
+      renderError({ set: [...TRIAL, 'wsGateway.webapi.port=8080', 'wsGateway.webapi.enabled=false'] }),
+      undefined,
+    );
   });
 
   it('3: NetworkPolicy egress selects the subcharts’ pods by their nameOverride', () => {
     const r = render({ set: [...TRIAL, 'nats.nameOverride=msg', 'redis.nameOverride=cache'] });
     const np = byKind(r, 'NetworkPolicy').find((o) => o.metadata.name === 'tapgate-presence')!;
-    const selected = (spec(np).egress as { to?: { podSelector?: { matchLabels: Record<string, string> } }[] }[])
+    const selected = (
+      spec(np).egress as { to?: { podSelector?: { matchLabels: Record<string, string> } }[] }[]
+    )
       .flatMap((e) => e.to ?? [])
       .map((t) => t.podSelector?.matchLabels['app.kubernetes.io/name'])
       .filter(Boolean);
@@ -331,16 +428,21 @@ describe('chart defects found by rendering (issue 13)', { skip }, () => {
       renderError({ set: [...TRIAL, 'redis.auth.existingSecretPasswordKey=pw'] })!,
       /existingSecretPasswordKey applies only with redis\.auth\.existingSecret/,
     );
-    const r = render({ set: [...TRIAL, 'redis.auth.existingSecret=mine', 'redis.auth.existingSecretPasswordKey=pw'] });
+    const r = render({
+      set: [...TRIAL, 'redis.auth.existingSecret=mine', 'redis.auth.existingSecretPasswordKey=pw'],
+    });
     const presence = byKind(r, 'Deployment').find((d) => d.metadata.name === 'tapgate-presence')!;
     const vol = podSpec(presence).volumes.find((v) => v.name === 'redis-password')!;
     assert.deepEqual(vol.secret!.items, [{ key: 'pw', path: 'password' }]);
     assert.equal(vol.secret!.secretName, 'mine');
     const dflt = render({ set: TRIAL });
-    const v2 = podSpec(byKind(dflt, 'Deployment').find((d) => d.metadata.name === 'tapgate-presence')!).volumes.find(
-      (v) => v.name === 'redis-password',
-    )!;
-    assert.deepEqual([v2.secret!.secretName, v2.secret!.items], ['tapgate-redis', [{ key: 'redis-password', path: 'password' }]]);
+    const v2 = podSpec(
+      byKind(dflt, 'Deployment').find((d) => d.metadata.name === 'tapgate-presence')!,
+    ).volumes.find((v) => v.name === 'redis-password')!;
+    assert.deepEqual(
+      [v2.secret!.secretName, v2.secret!.items],
+      ['tapgate-redis', [{ key: 'redis-password', path: 'password' }]],
+    );
   });
 
   it('3: the admin Secret docs/operations.md names is the one the chart creates for release "tapgate"', () => {
@@ -358,17 +460,32 @@ describe('chart defects found by rendering (issue 13)', { skip }, () => {
       /found in Chart\.yaml, but missing in charts\/ directory: nats/,
     );
     // With both external, no dependency is needed.
-    const external = ['nats.enabled=false', 'externalNats.servers={nats://n:4222}', 'redis.enabled=false', 'externalRedis.url=redis://r:6379/0'];
+    const external = [
+      'nats.enabled=false',
+      'externalNats.servers={nats://n:4222}',
+      'redis.enabled=false',
+      'externalRedis.url=redis://r:6379/0',
+    ];
     assert.equal(renderError({ set: [...TRIAL, ...external], skipMissingDependencies: false }), undefined);
-    for (const block of readRepoFile('docs/operations.md').split('```').filter((b, i) => i % 2 === 1 && /helm (upgrade --)?install/.test(b))) {
-      assert.match(block, /helm dependency build/, `an install command without helm dependency build:\n${block}`);
+    for (const block of readRepoFile('docs/operations.md')
+      .split('```')
+      .filter((b, i) => i % 2 === 1 && /helm (upgrade --)?install/.test(b))) {
+      assert.match(
+        block,
+        /helm dependency build/,
+        `an install command without helm dependency build:\n${block}`,
+      );
     }
   });
 
   it('the schema keeps the loader’s maxima for the gateway limits', () => {
     const schema = JSON.parse(readRepoFile('charts/tapgate/values.schema.json')) as JsonMap;
-    const gw = ((((schema.properties as JsonMap).config as JsonMap).properties as JsonMap).gateway as JsonMap).properties as Record<string, { maximum?: number }>;
-    const fields = (sectionList.find((s) => s.name === 'gateway')!.fields) as Record<string, { fromToml(v: unknown, b: string): unknown }>;
+    const gw = ((((schema.properties as JsonMap).config as JsonMap).properties as JsonMap).gateway as JsonMap)
+      .properties as Record<string, { maximum?: number }>;
+    const fields = sectionList.find((s) => s.name === 'gateway')!.fields as Record<
+      string,
+      { fromToml(v: unknown, b: string): unknown }
+    >;
     for (const [camel, rule] of Object.entries(gw)) {
       if (rule.maximum === undefined) continue;
       const key = camel.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
@@ -377,7 +494,10 @@ describe('chart defects found by rendering (issue 13)', { skip }, () => {
     // The limits the loader caps are capped at the same value (the schema stops what would exit 2).
     for (const camel of ['rateLimitPerSecond', 'rateLimitBurst', 'floodCloseAfter', 'maxFrameBytes']) {
       const key = camel.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
-      assert.throws(() => fields[key].fromToml(gw[camel].maximum! + 1, '/'), `${key}: the loader accepts more than the schema`);
+      assert.throws(
+        () => fields[key].fromToml(gw[camel].maximum! + 1, '/'),
+        `${key}: the loader accepts more than the schema`,
+      );
     }
   });
 });

@@ -65,8 +65,6 @@ describe('Chart.yaml', () => {
 });
 
 describe('templates', () => {
-
-
   it('include only templates defined in _helpers.tpl, and every define is used', () => {
     const defined = definedNames(actionsOf('_helpers.tpl'));
     assert.ok(defined.length > 10);
@@ -138,8 +136,7 @@ describe('service configuration the chart produces', () => {
   }[];
   const section = (name: string) => sections.find((s) => s.name === name);
 
-
-  it('defaults to the services\' own settings, so an install without overrides behaves like the docs say', () => {
+  it("defaults to the services' own settings, so an install without overrides behaves like the docs say", () => {
     const chartDefaults: [string, string, string[]][] = [
       ['agent', 'log_level', ['config', 'logLevel']],
       ['nes', 'nea_name', ['config', 'nes', 'neaName']],
@@ -169,8 +166,6 @@ describe('service configuration the chart produces', () => {
       );
     }
   });
-
-
 
   it('the production example appends TOML the loader accepts', async () => {
     // smol-toml is an ES module; this package compiles to CommonJS.

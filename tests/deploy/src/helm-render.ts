@@ -128,7 +128,9 @@ export async function schemaProblems(obj: RenderedObject): Promise<string[]> {
     return [`${obj.kind} ${obj.metadata.name}: no schema for apiVersion ${obj.apiVersion}`];
   }
   const Model = mod[obj.kind] as (new (data: unknown) => { validate(): void }) | undefined;
-  if (!Model) return [`${obj.kind} ${obj.metadata.name}: no schema for kind ${obj.kind} in ${obj.apiVersion}`];
+  if (!Model) {
+    return [`${obj.kind} ${obj.metadata.name}: no schema for kind ${obj.kind} in ${obj.apiVersion}`];
+  }
   try {
     new Model(obj).validate();
     return [];

@@ -88,7 +88,6 @@ export function stripStrings(text: string): string {
 
 const keyword = (a: Action): string => (a.comment ? '' : (/^([a-z]+)\b/.exec(a.text)?.[1] ?? ''));
 
-
 export function definedNames(actions: readonly Action[]): string[] {
   return actions.flatMap((a) =>
     a.comment ? [] : [...a.text.matchAll(/^define\s+"([^"]+)"/g)].map((m) => m[1]),
