@@ -58,10 +58,11 @@ describe('PrometheusRule alerts', { skip }, () => {
   const rulesFile = join(dir, 'rules.yaml');
   writeFileSync(rulesFile, stringify({ groups }));
 
-  it('covers gateway down, tap p99, refusals by reason, NATS/Redis/LDAP, audit appends', () => {
+  it('covers gateway down, tap p99, refusals by reason, NATS/Redis/LDAP, audit appends, certificate expiry', () => {
     assert.deepEqual(groups.flatMap((g) => g.rules.map((r) => r.alert)).sort(), [
       'TapgateAuditAppendFailing',
       'TapgateAuditRecordsDropped',
+      'TapgateCertificateExpiry',
       'TapgateGatewayDown',
       'TapgateLdapUnreachable',
       'TapgateNatsUnreachable',
@@ -87,7 +88,7 @@ describe('PrometheusRule alerts', { skip }, () => {
   it('pass promtool check rules', () => {
     const r = spawnSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /SUCCESS: 8 rules found/);
+    assert.match(r.stdout, /SUCCESS: 9 rules found/);
   });
 
   it('fire on the series that should fire them, and only those (promtool test rules)', () => {
@@ -120,6 +121,16 @@ describe('PrometheusRule alerts', { skip }, () => {
             { series: `tapgate_ldap_latency_count{${ns},result="error"}`, values: '0+2x30' },
             { series: `tapgate_audit_spool_waiting{${ns},pod="gw-1"}`, values: '0x5 3x25' },
             { series: `tapgate_audit_spool_dropped_total{${ns},pod="gw-1"}`, values: '0x30' },
+            // notAfter in Unix seconds; promtool's clock starts at 0: gw-1's certificate has 20 days left,
+            // gw-2's 3 days.
+            {
+              series: `tapgate_tls_certificate_expiry{${ns},pod="gw-1",listener="agent"}`,
+              values: '1728000x30',
+            },
+            {
+              series: `tapgate_tls_certificate_expiry{${ns},pod="gw-2",listener="agent"}`,
+              values: '259200x30',
+            },
           ],
           alert_rule_test: [
             { eval_time: '4m', alertname: 'TapgateGatewayDown', exp_alerts: [] },
@@ -178,6 +189,19 @@ describe('PrometheusRule alerts', { skip }, () => {
               ],
             },
             { eval_time: '25m', alertname: 'TapgateAuditRecordsDropped', exp_alerts: [] },
+            {
+              eval_time: '25m',
+              alertname: 'TapgateCertificateExpiry',
+              exp_alerts: [
+                {
+                  exp_labels: { severity: 'warning', pod: 'gw-2', listener: 'agent' },
+                  exp_annotations: {
+                    summary:
+                      'The agent certificate served by gw-2 expires in 2d 23h 35m 0s; renew it and restart the gateway.',
+                  },
+                },
+              ],
+            },
           ],
         },
       ],

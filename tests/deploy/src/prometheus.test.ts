@@ -217,7 +217,7 @@ describe('dashboard queries and alerts against Prometheus scraping the running s
       data: { groups: { rules: { name: string; health: string; lastError?: string; state: string }[] }[] };
     };
     const rules = body.data.groups.flatMap((g) => g.rules);
-    assert.equal(rules.length, 8);
+    assert.equal(rules.length, 9);
     for (const r of rules) assert.equal(r.health, 'ok', `${r.name}: ${r.lastError}`);
     // bob's refusals are half the taps: TapgateTapsRefused is pending or firing. The p99 alert follows
     // the p99 this shared machine measured; nothing else is active.
