@@ -542,6 +542,9 @@ files:
 {{- $attributes := printf "k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME),service.namespace=%s" $root.Release.Name }}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ compact (list $attributes $root.Values.telemetry.resourceAttributes) | join "," | quote }}
+{{- with $root.Values.otel.extraEnv }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* Where policy writes the bootstrap administrator's one-time code: a pod-private emptyDir. */}}

@@ -3,7 +3,15 @@
 // docker/Dockerfile, and with the services (the rendered nymi_agent.toml plus each container's
 // environment and mounted files pass the service's own config loader).
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,7 +27,7 @@ import {
   type RenderedObject,
   type RenderOptions,
 } from './helm-render';
-import { isMap, readRepoFile, type JsonMap } from './index';
+import { isMap, listRepoFiles, readRepoFile, repoRoot, type JsonMap } from './index';
 
 const missing = rendererMissing();
 const skip = missing ? `helm-render cannot be built here: ${missing}` : false;
@@ -180,13 +188,36 @@ function servedPaths(component: string): string[] {
   );
 }
 
-const ENV_NOT_CONFIG = new Set([
-  'POD_NAME',
-  'POD_NAMESPACE',
-  'TAPGATE_CONFIG',
-  'TAPGATE_LOG_LEVEL',
-  'NODE_OPTIONS',
-]);
+/** Sources of a folder (relative to the repository) with the given extension, concatenated. */
+const sourcesOf = (dir: string, ext: RegExp): string =>
+  listRepoFiles(dir)
+    .filter((f) => ext.test(f) && !/\.test\.|\.map$|\.d\.ts$/.test(f))
+    .map((f) => readRepoFile(f))
+    .join('\n');
+let otelSources: string | undefined;
+/**
+ * Variables that are not TAPGATE_<SECTION>_<KEY> config keys, with who reads them: the config file's path
+ * (libs/config), the logger's level (libs/telemetry), OTEL_* (libs/telemetry or the OpenTelemetry SDK it
+ * uses), Node's own options, and the pod fields that OTEL_RESOURCE_ATTRIBUTES expands.
+ */
+const OTHER_ENV_READERS: [RegExp, (name: string, env: { name: string; value?: string }[]) => boolean][] = [
+  [/^TAPGATE_CONFIG$/, (n) => sourcesOf('libs/config/src', /\.ts$/).includes(`env.${n}`)],
+  [/^TAPGATE_LOG_LEVEL$/, (n) => sourcesOf('libs/telemetry/src', /\.ts$/).includes(`process.env.${n}`)],
+  [
+    /^OTEL_/,
+    (n) => {
+      otelSources ??= [
+        sourcesOf('libs/telemetry/src', /\.ts$/),
+        ...['resources', 'core', 'sdk-node', 'sdk-trace-base', 'exporter-trace-otlp-http']
+          .filter((pkg) => existsSync(join(repoRoot, 'node_modules/@opentelemetry', pkg, 'build/src')))
+          .map((pkg) => sourcesOf(`node_modules/@opentelemetry/${pkg}/build/src`, /\.js$/)),
+      ].join('\n');
+      return otelSources.includes(n);
+    },
+  ],
+  [/^NODE_OPTIONS$/, () => true],
+  [/^POD_(NAME|NAMESPACE)$/, (n, env) => env.some((e) => e.value?.includes(`$(${n})`))],
+];
 const sectionList = Object.values(AGENT_SECTIONS) as unknown as {
   name: string;
   fields: Record<string, unknown>;
@@ -329,9 +360,12 @@ describe('charts/tapgate rendered by Helm’s template engine', { skip }, () => 
 
       it('sets only environment variables the services read', () => {
         for (const d of byKind(r, 'Deployment')) {
-          for (const e of podSpec(d).containers[0].env) {
-            if (ENV_NOT_CONFIG.has(e.name) || e.name.startsWith('OTEL_')) continue;
-            assert.ok(isConfigEnv(e.name), `${d.metadata.name}: ${e.name} is no config key`);
+          const env = podSpec(d).containers[0].env;
+          for (const e of env) {
+            if (isConfigEnv(e.name)) continue;
+            const reader = OTHER_ENV_READERS.find(([pattern]) => pattern.test(e.name));
+            assert.ok(reader, `${d.metadata.name}: ${e.name} is no config key and nothing reads it`);
+            assert.ok(reader[1](e.name, env), `${d.metadata.name}: ${e.name} is read by nothing here`);
           }
         }
       });
