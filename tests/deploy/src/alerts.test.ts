@@ -8,34 +8,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { render, rendererMissing } from './helm-render';
-import { listRepoFiles, readRepoFile } from './index';
-import { promqlNames } from './promql';
+import { exportedMetrics, promqlNames } from './promql';
 
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
 const skip =
   rendererMissing() ??
   (promtool.status === 0 ? false : 'promtool is not installed (apt-get install prometheus)');
-
-/**
- * Prometheus names of the instruments the services and libraries create (OpenTelemetry name, dots to
- * underscores; counters get _total, histograms _bucket/_count/_sum), read from their sources.
- */
-function exportedMetrics(): Set<string> {
-  const names = new Set<string>(['up']);
-  for (const f of [...listRepoFiles('services'), ...listRepoFiles('libs')].filter((p) =>
-    /\/src\/.*(?<!\.test)\.ts$/.test(p),
-  )) {
-    for (const m of readRepoFile(f).matchAll(
-      /create(Counter|Histogram|UpDownCounter|ObservableGauge|Gauge)\(\s*'(tapgate\.[\w.]+)'/g,
-    )) {
-      const base = m[2].replace(/\./g, '_');
-      if (m[1] === 'Counter') names.add(`${base}_total`);
-      else if (m[1] === 'Histogram') for (const s of ['_bucket', '_count', '_sum']) names.add(base + s);
-      else names.add(base);
-    }
-  }
-  return names;
-}
 
 describe('PrometheusRule alerts', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tapgate-alerts-'));

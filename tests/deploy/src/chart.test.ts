@@ -149,6 +149,7 @@ describe('service configuration the chart produces', () => {
       ['gateway', 'rate_limit_burst', ['config', 'gateway', 'rateLimitBurst']],
       ['gateway', 'flood_close_after', ['config', 'gateway', 'floodCloseAfter']],
       ['gateway', 'tap_timeout_ms', ['config', 'gateway', 'tapTimeoutMs']],
+      ['gateway', 'endpoint_mtls', ['config', 'gateway', 'endpointMtls']],
       ['gateway', 'trusted_proxies', ['config', 'gateway', 'trustedProxies']],
       ['gateway', 'allowed_origins', ['wsGateway', 'allowedOrigins']],
       ['agent', 'port', ['wsGateway', 'standard', 'port']],
