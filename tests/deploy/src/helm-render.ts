@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { chartDir, isMap, repoRoot, type JsonMap } from './index';
 
@@ -44,7 +44,9 @@ export function rendererBinary(): string {
 }
 
 export interface RenderOptions {
-  /** Values files, relative to the repository. */
+  /** Chart folder (absolute); default charts/tapgate. */
+  chart?: string;
+  /** Values files, relative to the repository (or absolute). */
   valuesFiles?: string[];
   set?: string[];
   release?: string;
@@ -81,9 +83,12 @@ export function render(opts: RenderOptions = {}): Rendered {
   ];
   if (opts.apiVersions?.length) args.push('--api-versions', opts.apiVersions.join(','));
   if (opts.skipMissingDependencies ?? true) args.push('--skip-missing-dependencies');
-  for (const f of opts.valuesFiles ?? []) args.push('-f', join(repoRoot, f));
+  for (const f of opts.valuesFiles ?? []) args.push('-f', isAbsolute(f) ? f : join(repoRoot, f));
   for (const s of opts.set ?? []) args.push('--set', s);
-  const r = spawnSync(rendererBinary(), [...args, chartDir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(rendererBinary(), [...args, opts.chart ?? chartDir], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   if (r.status !== 0) throw new RenderError(r.stderr.trim());
   const out = JSON.parse(r.stdout) as { manifests: { source: string; content: string }[]; notes: string };
   const objects: RenderedObject[] = [];
