@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# golang-go + sprig + yaml.v2: tests/deploy/helm-render (the chart rendered with Helm's template engine);
+# golang-go + sprig + yaml.v2 + gojsonschema: tests/deploy/helm-render (the chart rendered with Helm's template engine);
 # prometheus: promtool for the chart's alert rules, and a real Prometheus for the dashboard's queries.
-pkgs=(nats-server redis-server openssl golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev prometheus)
+pkgs=(nats-server redis-server openssl golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev golang-github-xeipuuv-gojsonschema-dev prometheus)
 for arg in "$@"; do
   case "$arg" in
     --with-samba) pkgs+=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba ldb-tools ldap-utils faketime) ;;

@@ -1,7 +1,7 @@
 // helm-render renders a Helm chart the way `helm template` does, with the libraries Helm itself uses:
 // Go's text/template, sprig's functions and Helm's extra ones (include, tpl, required, fail, toYaml,
-// fromYaml, toJson, fromJson, lookup), Helm's values coalescing (chart values, -f files, --set) and the
-// built-in objects (.Values, .Release, .Chart, .Capabilities, .Files, .Template). Dependencies found as
+// fromYaml, toJson, fromJson, lookup), Helm's values coalescing (chart values, -f files, --set), Helm's
+// values.schema.json check (gojsonschema, as Helm) and the built-in objects (.Values, .Release, .Chart, .Capabilities, .Files, .Template). Dependencies found as
 // folders under charts/ are rendered as subcharts with their own scoped values; a declared dependency that
 // is missing there is an error, as in Helm, unless --skip-missing-dependencies is given.
 //
@@ -32,6 +32,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/Masterminds/sprig/v3"
+	"github.com/xeipuuv/gojsonschema"
 	yaml "gopkg.in/yaml.v2"
 )
 
@@ -119,6 +120,7 @@ type chart struct {
 	files     Files
 	subcharts []*chart
 	dir       string
+	schema    []byte // values.schema.json, when the chart has one
 }
 
 // loadYAML reads YAML as Helm does (sigs.k8s.io/yaml: YAML 1.1 through JSON), so numbers become float64.
@@ -190,7 +192,9 @@ func loadChart(dir string) (*chart, error) {
 		switch {
 		case strings.HasPrefix(rel, "templates/"):
 			c.templates[rel] = string(body)
-		case rel == "Chart.yaml" || rel == "values.yaml" || rel == "values.schema.json" || rel == "Chart.lock":
+		case rel == "values.schema.json":
+			c.schema = body
+		case rel == "Chart.yaml" || rel == "values.yaml" || rel == "Chart.lock":
 		default:
 			c.files[rel] = body
 		}
@@ -376,6 +380,40 @@ func fromYAML(s string) map[string]interface{} {
 	return m
 }
 
+// validateSchemas checks the coalesced values against each chart's values.schema.json with the validator
+// Helm uses (gojsonschema), the chart's own and each rendered subchart's against its scoped values, and
+// reports every violation as Helm does.
+func validateSchemas(c *chart, vals map[string]interface{}, subs []*chart) error {
+	var sb strings.Builder
+	if c.schema != nil {
+		j, err := json.Marshal(vals)
+		if err != nil {
+			return err
+		}
+		result, err := gojsonschema.Validate(gojsonschema.NewBytesLoader(c.schema), gojsonschema.NewBytesLoader(j))
+		if err != nil {
+			return fmt.Errorf("%s/values.schema.json: %w", c.dir, err)
+		}
+		if !result.Valid() {
+			sb.WriteString(c.meta.Name + ":\n")
+			for _, e := range result.Errors() {
+				sb.WriteString(fmt.Sprintf("- %s\n", e))
+			}
+		}
+	}
+	for _, s := range subs {
+		subVals, _ := vals[s.meta.Name].(map[string]interface{})
+		_, grand, _ := coalesceChart(s, subVals)
+		if err := validateSchemas(s, subVals, grand); err != nil {
+			sb.WriteString(err.Error())
+		}
+	}
+	if sb.Len() > 0 {
+		return errors.New(sb.String())
+	}
+	return nil
+}
+
 type renderer struct {
 	root    *template.Template
 	sources map[string]string // template name -> its text
@@ -513,6 +551,9 @@ func run(dir, release, namespace, kubeVersion, apiVersions, output string, value
 	vals, subs, err := coalesceChart(c, user)
 	if err != nil {
 		return err
+	}
+	if err := validateSchemas(c, vals, subs); err != nil {
+		return fmt.Errorf("values don't meet the specifications of the schema(s) in the following chart(s):\n%s", err)
 	}
 	apis := VersionSet{"v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v1", "autoscaling/v2",
 		"networking.k8s.io/v1", "rbac.authorization.k8s.io/v1", "storage.k8s.io/v1", "coordination.k8s.io/v1"}

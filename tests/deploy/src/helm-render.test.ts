@@ -83,6 +83,14 @@ describe('helm-render', { skip }, () => {
     assert.equal((gw.metadata.labels as Record<string, string>).team, 'floor');
   });
 
+  it('checks the coalesced values against values.schema.json first, as helm does', () => {
+    assert.match(
+      renderError({ set: [...TRIAL, 'wsGateway.standard.port=70000', 'nope=1'] })!,
+      /schema\(s\) in the following chart\(s\):\ntapgate:\n(- .*\n?)*- wsGateway\.standard\.port: Must be less than or equal to 65535/,
+    );
+    assert.match(renderError({ set: [...TRIAL, 'nope=1'] })!, /Additional property nope is not allowed/);
+  });
+
   it('reports template errors with the template and the message', () => {
     assert.match(
       renderError({ set: ['wsGateway.ingress.enabled=true', ...TRIAL] })!,

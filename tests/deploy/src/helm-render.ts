@@ -14,7 +14,7 @@ const rendererDir = join(repoRoot, 'tests/deploy/helm-render');
 export function rendererMissing(): string | undefined {
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (go.status !== 0) return 'go is not installed (apt-get install golang-go)';
-  for (const dir of ['github.com/Masterminds/sprig', 'gopkg.in/yaml.v2']) {
+  for (const dir of ['github.com/Masterminds/sprig', 'gopkg.in/yaml.v2', 'github.com/xeipuuv/gojsonschema']) {
     if (!existsSync(join('/usr/share/gocode/src', dir))) {
       return `/usr/share/gocode/src/${dir} is missing (scripts/setup.sh installs it)`;
     }
