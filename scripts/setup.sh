@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Installs what Tapgate needs on a fresh Debian machine: system packages (as root, with apt-get),
 # then the npm packages (which bring Node 24 into node_modules/.bin), then builds every workspace.
-# Usage: scripts/setup.sh [--with-samba] [--with-chromium]
+# Usage: scripts/setup.sh [--with-samba] [--with-chromium] [--with-test-tools]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# pcscd, vsmartcard-vpcd: the PC/SC tests' reader stack; libpcsclite-dev, g++, make, python3: building
-# the PC/SC binding (@pokusew/pcsclite) during npm ci.
-pkgs=(nats-server redis-server openssl pcscd vsmartcard-vpcd libpcsclite-dev g++ make python3)
+# libpcsclite-dev, g++, make, python3: building the PC/SC binding (@pokusew/pcsclite) during npm ci.
+pkgs=(nats-server redis-server openssl libpcsclite-dev g++ make python3)
 for arg in "$@"; do
   case "$arg" in
     --with-samba) pkgs+=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba ldb-tools ldap-utils faketime) ;;
     --with-chromium) pkgs+=(chromium) ;;
+    # pcscd + vsmartcard-vpcd: the PC/SC tests' reader stack; golang-go + sprig + yaml.v2 + gojsonschema:
+    # tests/deploy/helm-render (the chart rendered with Helm's template engine); prometheus: promtool for
+    # the chart's alert rules, and a real Prometheus for the dashboard's queries.
+    --with-test-tools) pkgs+=(pcscd vsmartcard-vpcd golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev golang-github-xeipuuv-gojsonschema-dev prometheus) ;;
     *) echo "setup: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -31,9 +31,14 @@ user-status: userStatus
 policy: policy
 {{- end }}
 
-{{/* Object name of a component: <fullname>-<component>. Input: dict root, name. */}}
+{{/*
+Object name of a component: <fullname>-<component><suffix>, at most 63 characters. The release part is cut,
+never the component or suffix, so long release names still give distinct, valid DNS labels.
+Input: dict root, name, optional suffix (e.g. "-metrics").
+*/}}
 {{- define "tapgate.componentName" -}}
-{{- printf "%s-%s" (include "tapgate.fullname" .root) .name | trunc 63 | trimSuffix "-" }}
+{{- $tail := printf "-%s%s" .name (.suffix | default "") }}
+{{- printf "%s%s" (include "tapgate.fullname" .root | trunc (int (sub 63 (len $tail))) | trimSuffix "-") $tail }}
 {{- end }}
 
 {{- define "tapgate.labels" -}}
@@ -106,8 +111,12 @@ app.kubernetes.io/component: {{ .name }}
 {{- define "tapgate.redisPasswordRef" -}}
 {{- if .Values.redis.enabled }}
 {{- if .Values.redis.auth.enabled }}
-{{- $name := .Values.redis.auth.existingSecret | default (include "tapgate.dependencyFullname" (dict "root" . "chart" "redis")) }}
-{{- printf "%s/%s" $name (.Values.redis.auth.existingSecretPasswordKey | default "redis-password") }}
+{{- with .Values.redis.auth.existingSecret }}
+{{- printf "%s/%s" . ($.Values.redis.auth.existingSecretPasswordKey | default "redis-password") }}
+{{- else }}
+{{- /* The Secret the redis chart generates always holds the key redis-password. */}}
+{{- printf "%s/redis-password" (include "tapgate.dependencyFullname" (dict "root" . "chart" "redis")) }}
+{{- end }}
 {{- end }}
 {{- else if .Values.externalRedis.passwordSecret.name }}
 {{- printf "%s/%s" .Values.externalRedis.passwordSecret.name .Values.externalRedis.passwordSecret.key }}
@@ -143,7 +152,7 @@ app.kubernetes.io/component: {{ .name }}
 {{- if and $gw.webapi.enabled (eq (int $gw.standard.port) (int $gw.webapi.port)) }}
 {{- fail "tapgate: wsGateway.standard.port and wsGateway.webapi.port must differ" }}
 {{- end }}
-{{- if or (eq (int $gw.standard.port) (int .Values.http.port)) (eq (int $gw.webapi.port) (int .Values.http.port)) }}
+{{- if or (eq (int $gw.standard.port) (int .Values.http.port)) (and $gw.webapi.enabled (eq (int $gw.webapi.port) (int .Values.http.port))) }}
 {{- fail "tapgate: http.port must differ from the gateway's standard and webapi ports" }}
 {{- end }}
 {{- range $name, $key := include "tapgate.components" . | fromYaml }}
@@ -154,6 +163,15 @@ app.kubernetes.io/component: {{ .name }}
 {{- end }}
 {{- if and .Values.userStatus.enabled (eq .Values.userStatus.directory "file") (empty .Values.userStatus.usersConfigMap.name) }}
 {{- fail "tapgate: userStatus.directory=file needs userStatus.usersConfigMap.name" }}
+{{- end }}
+{{- if and .Values.userStatus.enabled (eq .Values.userStatus.directory "ldap") (empty .Values.ldap.url) }}
+{{- fail "tapgate: userStatus.directory=ldap needs ldap.url, ldap.baseDn, ldap.bindDn and ldap.bindPasswordSecret (user-status refuses to start without a directory); for a trial without Active Directory set userStatus.directory=file and userStatus.usersConfigMap.name" }}
+{{- end }}
+{{- if and .Values.ldap.url (or (empty .Values.ldap.baseDn) (empty .Values.ldap.bindDn)) }}
+{{- fail "tapgate: ldap.url needs ldap.baseDn and ldap.bindDn (user-status and policy refuse to start without them)" }}
+{{- end }}
+{{- if and .Values.redis.enabled .Values.redis.auth.existingSecretPasswordKey (empty .Values.redis.auth.existingSecret) }}
+{{- fail "tapgate: redis.auth.existingSecretPasswordKey applies only with redis.auth.existingSecret (the Secret the redis chart generates holds redis-password)" }}
 {{- end }}
 {{- if and .Values.ldap.url (empty .Values.ldap.bindPasswordSecret.name) }}
 {{- fail "tapgate: ldap.url needs ldap.bindPasswordSecret.name (the bind password is only ever read from a file)" }}
@@ -256,6 +274,8 @@ spec:
             periodSeconds: 5
             timeoutSeconds: 2
             failureThreshold: 2
+          {{- /* 0 = no preStop hook: Kubernetes rejects a zero sleep action without a feature gate. */}}
+          {{- if gt (int $c.preStopSleepSeconds) 0 }}
           lifecycle:
             preStop:
               {{- if semverCompare ">=1.30-0" $root.Capabilities.KubeVersion.Version }}
@@ -265,6 +285,7 @@ spec:
               exec:
                 command: ['sleep', {{ int64 $c.preStopSleepSeconds | quote }}]
               {{- end }}
+          {{- end }}
           securityContext:
             runAsNonRoot: true
             allowPrivilegeEscalation: false
@@ -382,6 +403,12 @@ files:
       - { key: tls.crt, path: tls.crt, env: TAPGATE_AGENT_CERTFILE }
       - { key: tls.key, path: tls.key, env: TAPGATE_AGENT_KEYFILE }
       - { key: ca.crt, path: ca.crt, env: TAPGATE_AGENT_CACERTFILE }
+{{- with .standard.crlSecret }}{{ if .name }}
+  - volume: crl-standard
+    dir: /etc/tapgate/tls/standard-crl
+    secret: {{ .name }}
+    items: [{ key: {{ .key | quote }}, path: ca.crl, env: TAPGATE_AGENT_CRLFILE }]
+{{- end }}{{ end }}
 {{- end }}
 {{- if and .webapi.enabled (eq .webapi.protocol "wss") }}
   - volume: tls-webapi
@@ -391,6 +418,12 @@ files:
       - { key: tls.crt, path: tls.crt, env: TAPGATE_WEBAPI_CERTFILE }
       - { key: tls.key, path: tls.key, env: TAPGATE_WEBAPI_KEYFILE }
       - { key: ca.crt, path: ca.crt, env: TAPGATE_WEBAPI_CACERTFILE }
+{{- with .webapi.crlSecret }}{{ if .name }}
+  - volume: crl-webapi
+    dir: /etc/tapgate/tls/webapi-crl
+    secret: {{ .name }}
+    items: [{ key: {{ .key | quote }}, path: ca.crl, env: TAPGATE_WEBAPI_CRLFILE }]
+{{- end }}{{ end }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -469,11 +502,25 @@ files:
   value: {{ .webapi.protocol | quote }}
 - name: TAPGATE_WEBAPI_PORT
   value: {{ int64 .webapi.port | quote }}
+{{- if and (eq .standard.protocol "wss") .standard.serverName }}
+- name: TAPGATE_AGENT_SERVER_NAME
+  value: {{ .standard.serverName | quote }}
+{{- end }}
+{{- if and .webapi.enabled (eq .webapi.protocol "wss") .webapi.serverName }}
+- name: TAPGATE_WEBAPI_SERVER_NAME
+  value: {{ .webapi.serverName | quote }}
+{{- end }}
 {{- with .allowedOrigins }}
 - name: TAPGATE_GATEWAY_ALLOWED_ORIGINS
   value: {{ join "," . | quote }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- if and (eq .name "policy") $root.Values.policy.bootstrapAdmin.enabled }}
+- name: TAPGATE_POLICY_BOOTSTRAP_ADMIN_FILE
+  value: {{ include "tapgate.bootstrapAdminFile" . }}
+- name: TAPGATE_POLICY_BOOTSTRAP_ADMIN_MINUTES
+  value: {{ int64 $root.Values.policy.bootstrapAdmin.minutes | quote }}
 {{- end }}
 {{- if eq .name "user-status" }}
 - name: TAPGATE_USER_STATUS_DIRECTORY
@@ -495,6 +542,19 @@ files:
 {{- $attributes := printf "k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME),service.namespace=%s" $root.Release.Name }}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ compact (list $attributes $root.Values.telemetry.resourceAttributes) | join "," | quote }}
+{{- with $root.Values.otel.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Where policy writes the bootstrap administrator's one-time code: a pod-private emptyDir. */}}
+{{- define "tapgate.bootstrapAdminFile" -}}
+/var/run/tapgate/bootstrap/code
+{{- end }}
+
+{{/* Whether a component gets the bootstrap-admin emptyDir. Input: dict root, name. */}}
+{{- define "tapgate.usesBootstrapAdmin" -}}
+{{- if and (eq .name "policy") .root.Values.policy.bootstrapAdmin.enabled }}true{{ end }}
 {{- end }}
 
 {{/* Input: dict root, name, c. */}}
@@ -506,6 +566,10 @@ files:
 # Node and its libraries may write temporary files; the root filesystem is read-only.
 - name: tmp
   mountPath: /tmp
+{{- if include "tapgate.usesBootstrapAdmin" . }}
+- name: bootstrap-admin
+  mountPath: {{ include "tapgate.bootstrapAdminFile" . | dir }}
+{{- end }}
 {{- range (include "tapgate.files" . | fromYaml).files }}
 - name: {{ .volume }}
   mountPath: {{ .dir }}
@@ -521,6 +585,12 @@ files:
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
+{{- if include "tapgate.usesBootstrapAdmin" . }}
+- name: bootstrap-admin
+  emptyDir:
+    medium: Memory
+    sizeLimit: 1Mi
+{{- end }}
 {{- range (include "tapgate.files" . | fromYaml).files }}
 - name: {{ .volume }}
   {{- if .secret }}
@@ -544,7 +614,7 @@ files:
 apiVersion: v1
 kind: Service
 metadata:
-  name: {{ include "tapgate.componentName" . }}{{ .suffix }}
+  name: {{ include "tapgate.componentName" . }}
   labels:
     {{- include "tapgate.labels" . | nindent 4 }}
     tapgate.io/metrics: 'true'
@@ -572,7 +642,8 @@ spec:
   to:
     - podSelector:
         matchLabels:
-          app.kubernetes.io/name: {{ .dep }}
+          {{- /* The subcharts label their pods with nameOverride when one is set. */}}
+          app.kubernetes.io/name: {{ (index .root.Values .dep).nameOverride | default .dep | trunc 63 | trimSuffix "-" }}
           app.kubernetes.io/instance: {{ .root.Release.Name }}
   {{- else if $e.to }}
   to:

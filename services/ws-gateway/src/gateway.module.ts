@@ -34,7 +34,10 @@ export class GatewayModule {
           provide: MESSAGING,
           useFactory: (): Messaging => connectMessaging({ ...settings.nats }),
         },
-        { provide: GatewayMetrics, useFactory: () => new GatewayMetrics() },
+        {
+          provide: GatewayMetrics,
+          useFactory: () => new GatewayMetrics([settings.listeners.agent, settings.listeners.webapi]),
+        },
         {
           provide: ConnectionRegistry,
           useFactory: (metrics: GatewayMetrics) => new ConnectionRegistry(settings.limits, metrics),

@@ -1,5 +1,7 @@
+import { X509Certificate } from 'node:crypto';
 import type { Counter, Histogram, UpDownCounter } from '@opentelemetry/api';
 import { getMeter } from '@tapgate/telemetry';
+import type { ListenerSpec } from './socket/tapgate-ws.adapter';
 
 /** Bucket bounds (ms) sized for the tap path: sub-millisecond floor, 10 ms goal, 30 ms on a cache miss. */
 const LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 100, 250, 500, 1000, 2500];
@@ -11,8 +13,33 @@ export class GatewayMetrics {
   readonly connections: UpDownCounter;
   readonly socketErrors: Counter;
 
-  constructor() {
+  /**
+   * `listeners`: the wss listeners' certificates are exported as tapgate_tls_certificate_expiry
+   * (notAfter, Unix seconds, by listener): the gateway reads them at start-up only, so a renewed Secret
+   * does not help until pods restart, and the chart's TapgateCertificateExpiry alert watches this.
+   */
+  constructor(listeners: readonly (ListenerSpec | undefined)[] = []) {
     const meter = getMeter();
+    const expiries = listeners.flatMap((l) =>
+      l?.tls
+        ? [
+            {
+              listener: l.iface,
+              notAfter: Date.parse(new X509Certificate(l.tls.material.cert).validTo) / 1000,
+            },
+          ]
+        : [],
+    );
+    if (expiries.length > 0) {
+      meter
+        .createObservableGauge('tapgate.tls.certificate.expiry', {
+          unit: 's',
+          description: "notAfter of each wss listener's certificate, in Unix seconds",
+        })
+        .addCallback((result) => {
+          for (const e of expiries) result.observe(e.notAfter, { listener: e.listener });
+        });
+    }
     this.tapLatency = meter.createHistogram('tapgate.tap.latency', {
       unit: 'ms',
       description: 'Tap received from an endpoint until delivered to its NEA clients (or refused)',

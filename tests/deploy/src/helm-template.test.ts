@@ -2,7 +2,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import {
-  blockProblems,
   definedNames,
   includedNames,
   missingValues,
@@ -47,27 +46,6 @@ describe('scanActions', () => {
 
   it('ignores braces inside strings and comments', () => {
     assert.deepEqual(scanActions('{{ printf "}}{{" }} {{/* {{ */}}').problems, []);
-  });
-});
-
-describe('blockProblems', () => {
-  it('accepts nested blocks and else', () => {
-    const { actions } = scanActions(
-      '{{ if .a }}{{ range .b }}{{ end }}{{ else }}{{ with .c }}{{ end }}{{ end }}',
-    );
-    assert.deepEqual(blockProblems(actions), []);
-  });
-
-  it('reports an unended block, a stray end and a stray else', () => {
-    assert.match(
-      blockProblems(scanActions('{{ if .a }}\n{{ with .b }}{{ end }}').actions).join(),
-      /line 1: "if"/,
-    );
-    assert.match(blockProblems(scanActions('{{ end }}').actions).join(), /end without/);
-    assert.match(
-      blockProblems(scanActions('{{ define "x" }}{{ else }}{{ end }}').actions).join(),
-      /else outside/,
-    );
   });
 });
 

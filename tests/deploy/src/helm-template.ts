@@ -1,5 +1,5 @@
-// A small static reader of Helm (Go text/template) files: enough to check delimiters, block nesting,
-// named templates and every values path a template reads, without a helm binary.
+// A small static reader of Helm (Go text/template) files, for what rendering (helm-render) cannot show:
+// named templates nothing includes and values paths a template reads that values.yaml lacks.
 import { hasPath } from './index';
 
 export interface Action {
@@ -87,27 +87,6 @@ export function stripStrings(text: string): string {
 }
 
 const keyword = (a: Action): string => (a.comment ? '' : (/^([a-z]+)\b/.exec(a.text)?.[1] ?? ''));
-const OPENERS = new Set(['if', 'range', 'with', 'define', 'block']);
-
-/** if/range/with/define/block each closed by one end; else only inside if/range/with. */
-export function blockProblems(actions: readonly Action[]): string[] {
-  const stack: Action[] = [];
-  const problems: string[] = [];
-  for (const a of actions) {
-    const kw = keyword(a);
-    if (OPENERS.has(kw)) stack.push(a);
-    else if (kw === 'else') {
-      const top = stack.at(-1);
-      if (!top || !['if', 'range', 'with'].includes(keyword(top))) {
-        problems.push(`line ${a.line}: else outside if/range/with`);
-      }
-    } else if (kw === 'end') {
-      if (!stack.pop()) problems.push(`line ${a.line}: end without an open block`);
-    }
-  }
-  for (const a of stack) problems.push(`line ${a.line}: "${keyword(a)}" block is never ended`);
-  return problems;
-}
 
 export function definedNames(actions: readonly Action[]): string[] {
   return actions.flatMap((a) =>

@@ -1,6 +1,7 @@
 // Which metric names a PromQL expression reads. Good enough for dashboard queries: label matchers,
 // strings, ranges, grouping clauses and Grafana variables are removed; what remains that is not a
 // function, keyword or number is a metric name.
+import { listRepoFiles, readRepoFile } from './index';
 
 const FUNCTIONS = new Set([
   'abs',
@@ -95,4 +96,25 @@ export function promqlNames(expr: string): PromqlNames {
     }
   }
   return { metrics: [...metrics].sort(), unknownFunctions: [...unknownFunctions].sort() };
+}
+
+/**
+ * Prometheus names of the instruments the services and libraries create (OpenTelemetry name, dots to
+ * underscores; counters get _total, histograms _bucket/_count/_sum), read from their sources.
+ */
+export function exportedMetrics(): Set<string> {
+  const names = new Set<string>(['up']);
+  for (const f of [...listRepoFiles('services'), ...listRepoFiles('libs')].filter((p) =>
+    /\/src\/.*(?<!\.test)\.ts$/.test(p),
+  )) {
+    for (const m of readRepoFile(f).matchAll(
+      /create(Counter|Histogram|UpDownCounter|ObservableGauge|Gauge)\(\s*'(tapgate\.[\w.]+)'/g,
+    )) {
+      const base = m[2].replace(/\./g, '_');
+      if (m[1] === 'Counter') names.add(`${base}_total`);
+      else if (m[1] === 'Histogram') for (const s of ['_bucket', '_count', '_sum']) names.add(base + s);
+      else names.add(base);
+    }
+  }
+  return names;
 }

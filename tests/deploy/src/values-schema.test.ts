@@ -2,7 +2,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import Ajv, { type ErrorObject } from 'ajv';
-import { getPath, isMap, mergeValues, readRepoFile, readYaml, type JsonMap } from './index';
+import { getPath, isMap, listRepoFiles, mergeValues, readRepoFile, readYaml, type JsonMap } from './index';
 
 const schema = JSON.parse(readRepoFile('charts/tapgate/values.schema.json')) as JsonMap;
 const defaults = readYaml('charts/tapgate/values.yaml');
@@ -34,6 +34,22 @@ describe('values.schema.json', () => {
     const prod = readYaml('tests/deploy/fixtures/values-production.yaml');
     const errors = check(prod);
     assert.deepEqual(errors, [], describeErrors(errors));
+  });
+
+  it('accepts every values file the chart is rendered with (tests/deploy/fixtures)', () => {
+    const fixtures = listRepoFiles('tests/deploy/fixtures').filter((f) => f.endsWith('.yaml'));
+    assert.ok(fixtures.length >= 4, fixtures.join());
+    for (const f of fixtures) {
+      const errors = check(readYaml(f));
+      assert.deepEqual(errors, [], `${f}: ${describeErrors(errors)}`);
+    }
+  });
+
+  it('takes only standard OTEL_* variables in otel.extraEnv, never one the chart sets', () => {
+    const otel = (name: string) => ({ otel: { extraEnv: [{ name, value: 'x' }] } });
+    assert.deepEqual(check(otel('OTEL_TRACES_SAMPLER')), []);
+    rejects(otel('TAPGATE_HTTP_PORT'), '/otel/extraEnv/0/name', 'pattern');
+    rejects(otel('OTEL_SERVICE_NAME'), '/otel/extraEnv/0/name', 'not');
   });
 
   it('rejects ports out of range', () => {
