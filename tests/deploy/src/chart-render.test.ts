@@ -168,7 +168,7 @@ function serviceSections(component: string): AgentSectionName[] {
   const sources: Record<string, [string, RegExp]> = {
     'ws-gateway': ['services/ws-gateway/src/main.ts', /sections: \[([^\]]+)\]/],
     presence: ['services/presence/src/main.ts', /sections: \[([^\]]+)\]/],
-    'user-status': ['services/user-status/src/bootstrap.ts', /CONFIG_SECTIONS = \[([^\]]+)\]/],
+    'user-status': ['services/user-status/src/config-sections.ts', /CONFIG_SECTIONS = \[([^\]]+)\]/],
     policy: ['services/policy/src/policy-settings.ts', /POLICY_CONFIG_SECTIONS = \[([^\]]+)\]/],
   };
   const [file, pattern] = sources[component];
