@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Tapgate needs on a fresh Debian machine: system packages (as root, with apt-get),
 # then the npm packages (which bring Node 24 into node_modules/.bin), then builds every workspace.
-# Usage: scripts/setup.sh [--with-samba] [--with-chromium]
+# Usage: scripts/setup.sh [--with-samba] [--with-chromium] [--with-images]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,7 @@ for arg in "$@"; do
   case "$arg" in
     --with-samba) pkgs+=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba ldb-tools ldap-utils faketime) ;;
     --with-chromium) pkgs+=(chromium) ;;
+    --with-images) pkgs+=(podman buildah mmdebstrap) ;;
     *) echo "setup: unknown option $arg" >&2; exit 2 ;;
   esac
 done
