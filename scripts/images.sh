@@ -90,7 +90,7 @@ ensure_base() {
   start=$(now)
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
-  "$builder" "$tmp" "$hash" || fail "building $image failed"
+  "$builder" "$tmp" "$hash" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log" >&2; fail "building $image failed"; }
   echo "images: built $image in $(elapsed "$start")"
 }
 
@@ -105,6 +105,17 @@ registry_ca=$(npm config get cafile 2>/dev/null || true)
 [ -f "$registry_ca" ] || registry_ca=${NODE_EXTRA_CA_CERTS:-}
 [ -f "$registry_ca" ] && secret=(--secret "id=registry-ca,src=$registry_ca")
 
+# What the tags pointed to before: images a rebuild replaces are removed afterwards (only those, so the
+# layer cache and anything else in podman's store stay).
+mapfile -t before < <(podman images --noheading --filter "reference=$PREFIX/*:$TAG" --format '{{.ID}}' | sort -u)
+
+# The build stage is tagged too: it keeps its parent layers (npm ci) from counting as unused.
+start=$(now)
+podman build --quiet --isolation chroot --layers --pull=never --format docker -f docker/Dockerfile \
+  --target build --build-arg "NODE_IMAGE=$NODE_BASE" --build-arg "RUNTIME_IMAGE=$RUNTIME_BASE" "${secret[@]}" \
+  -t "$PREFIX/build:$TAG" . >/dev/null || fail "building the build stage failed"
+echo "images: built the build stage ($PREFIX/build:$TAG) in $(elapsed "$start")"
+
 for target in "${TARGETS[@]}"; do
   printf '%s\n' "${ALL_TARGETS[@]}" | grep -qx -- "$target" || fail "no target $target in docker/Dockerfile"
   start=$(now)
@@ -115,6 +126,11 @@ for target in "${TARGETS[@]}"; do
     -t "$PREFIX/$target:$TAG" . >/dev/null || fail "building target $target failed"
   echo "images: built $PREFIX/$target:$TAG in $(elapsed "$start")"
 done
+for id in "${before[@]}"; do
+  [ -z "$(podman image inspect --format '{{ .RepoTags }}' "$id" 2>/dev/null | tr -d '[]')" ] &&
+    podman rmi "$id" >/dev/null 2>&1 || true
+done
+
 echo "images: done in $(elapsed "$total")"
 printf '%-40s %s\n' IMAGE SIZE
 for image in "$RUNTIME_BASE" "$NODE_BASE" "${TARGETS[@]/#/$PREFIX/}"; do

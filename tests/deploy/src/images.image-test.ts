@@ -27,7 +27,7 @@ const chartUser = `${String(getPath(values, ['securityContext', 'runAsUser']))}:
 const DEV_DEPENDENCIES = Object.keys(
   (JSON.parse(readRepoFile('package.json')) as { devDependencies: Record<string, string> }).devDependencies,
 );
-/** Above this an image has picked up something it should not carry (they measure about 205 MB here). */
+/** Above this an image has picked up something it should not carry (each measures about 234 MB here). */
 const SIZE_BUDGET_BYTES = 260e6;
 
 const buildah = (...args: string[]) => execFileSync('buildah', args, { encoding: 'utf8' }).trim();
