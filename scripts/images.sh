@@ -132,8 +132,8 @@ for id in "${before[@]}"; do
 done
 
 echo "images: done in $(elapsed "$total")"
-printf '%-40s %s\n' IMAGE SIZE
-for image in "$RUNTIME_BASE" "$NODE_BASE" "${TARGETS[@]/#/$PREFIX/}"; do
-  [[ $image == "$PREFIX/"*:* ]] || image="$image:$TAG"
-  printf '%-40s %s\n' "$image" "$(podman image inspect --format '{{ .Size }}' "$image" | awk '{ printf "%.1f MB", $1 / 1e6 }')"
+printf '%-42s %s\n' IMAGE SIZE
+built=("${TARGETS[@]/#/$PREFIX/}")
+for image in "$RUNTIME_BASE" "$NODE_BASE" "${built[@]/%/:$TAG}"; do
+  printf '%-42s %s\n' "$image" "$(podman image inspect --format '{{ .Size }}' "$image" | awk '{ printf "%.1f MB", $1 / 1e6 }')"
 done

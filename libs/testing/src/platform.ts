@@ -54,7 +54,7 @@ export interface PlatformOptions {
    * Runs each service from its container image instead of the repository's dist: the image name with
    * `{service}` for the service, e.g. "localhost/tapgate/{service}:dev" (scripts/images.sh builds them).
    * Default: the TAPGATE_SERVICE_IMAGE environment variable, so the end-to-end tests run unchanged
-   * against the images (scripts/test-images.sh). See `startServiceFromImage`.
+   * against the images (scripts/test-images.sh). See `startProgram`.
    */
   serviceImage?: string;
 }
@@ -221,11 +221,12 @@ ${directory}`,
     const image = this.serviceImage;
     if (!image) return startServiceProcess({ ...opts, logFile });
     const inContainer = (v: string) => (v.startsWith(`${dir}/`) ? IMAGE_CONFIG_DIR + v.slice(dir.length) : v);
+    const programImage = image.replaceAll('{service}', opts.name);
     // Files written since the last start (a terminal credential, say) are handed over as well.
-    this.prepareForImages(image);
+    this.prepareForImage(programImage);
     return startImageProcess({
       name: opts.name,
-      image: image.replaceAll('{service}', opts.name),
+      image: programImage,
       args: opts.args?.map(inContainer),
       env: {
         ...Object.fromEntries(Object.entries(opts.env).map(([k, v]) => [k, inContainer(v)])),
@@ -240,20 +241,17 @@ ${directory}`,
   }
 
   /**
-   * For services run from images: the platform folder is mounted at the chart's config folder, the LDAP
-   * CA is copied to where the chart mounts it, and every file is handed to the images' non-root user
+   * For a program run from an image: the platform folder is mounted at the chart's config folder, the
+   * LDAP CA is copied to where the chart mounts it, and every file is handed to the image's non-root user
    * (as the chart's fsGroup does), who must read the config and may write the bootstrap code.
    */
-  private prepareForImages(image: string): void {
+  private prepareForImage(image: string): void {
     const { dir } = this.opts;
     if (this.opts.ldap) {
       mkdirSync(join(dir, 'ldap-ca'), { recursive: true });
       copyFileSync(this.opts.ldap.caFile, join(dir, 'ldap-ca', 'ca.crt'));
     }
-    // Every service image runs as the same user (docker/Dockerfile's runtime stage); ask one.
-    const [uid, gid = uid] = imageRunConfig(image.replaceAll('{service}', 'policy'))
-      .user.split(':')
-      .map(Number);
+    const [uid, gid = uid] = imageRunConfig(image).user.split(':').map(Number);
     if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error(`${image}: USER is not numeric`);
     const chownTree = (path: string) => {
       chownSync(path, uid, gid);
