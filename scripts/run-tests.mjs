@@ -2,17 +2,24 @@
 // Tests are I/O-bound (they start their own servers), so several files run at once even on 2 cores.
 // Usage: node scripts/run-tests.mjs [filter-substring ...]
 import { spawnSync } from 'node:child_process';
-import { globSync } from 'node:fs';
+import { existsSync, globSync } from 'node:fs';
 
 const filters = process.argv.slice(2);
-const files = globSync([
-  'libs/*/dist/**/*.test.js',
-  'services/*/dist/**/*.test.js',
-  'tests/*/dist/**/*.test.js',
-  'tools/*/dist/**/*.test.js',
-])
-  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
-  .sort();
+// A filter naming a compiled test file runs it even outside the globs below (e.g. *.image-test.js, which
+// needs the images scripts/images.sh builds and runs only from scripts/test-images.sh).
+const named = filters.filter((f) => f.endsWith('.js') && existsSync(f));
+const files = [
+  ...new Set(
+    globSync([
+      'libs/*/dist/**/*.test.js',
+      'services/*/dist/**/*.test.js',
+      'tests/*/dist/**/*.test.js',
+      'tools/*/dist/**/*.test.js',
+    ])
+      .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+      .concat(named),
+  ),
+].sort();
 if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);

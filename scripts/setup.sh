@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Tapgate needs on a fresh Debian machine: system packages (as root, with apt-get),
 # then the npm packages (which bring Node 24 into node_modules/.bin), then builds every workspace.
-# Usage: scripts/setup.sh [--with-samba] [--with-chromium] [--with-test-tools]
+# Usage: scripts/setup.sh [--with-samba] [--with-chromium] [--with-test-tools] [--with-images]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,7 @@ for arg in "$@"; do
     # tests/deploy/helm-render (the chart rendered with Helm's template engine); prometheus: promtool for
     # the chart's alert rules, and a real Prometheus for the dashboard's queries.
     --with-test-tools) pkgs+=(pcscd vsmartcard-vpcd golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev golang-github-xeipuuv-gojsonschema-dev prometheus) ;;
+    --with-images) pkgs+=(podman buildah mmdebstrap) ;;
     *) echo "setup: unknown option $arg" >&2; exit 2 ;;
   esac
 done

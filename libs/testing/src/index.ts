@@ -4,6 +4,7 @@ export * from './servers';
 export * from './tls';
 export * from './samba';
 export * from './service-process';
+export * from './image-process';
 export * from './platform';
 export * from './memory-probe-client';
 export * from './fuzz';

@@ -1,6 +1,16 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { imageRunConfig, startImageProcess } from './image-process';
 import { freePort } from './ports';
 import { startNats, startRedis, type TestServer } from './servers';
 import { startServiceProcess, type ServiceProcess } from './service-process';
@@ -42,7 +52,18 @@ export interface PlatformOptions {
   nodeOptions?: Record<string, string>;
   /** Extra environment for every service (e.g. the OTEL_* variables of the tracing test). */
   env?: Record<string, string>;
+  /**
+   * Runs each service from its container image instead of the repository's dist: the image name with
+   * `{service}` for the service, e.g. "localhost/tapgate/{service}:dev" (scripts/images.sh builds them).
+   * Default: the TAPGATE_SERVICE_IMAGE environment variable, so the end-to-end tests run unchanged
+   * against the images (scripts/test-images.sh). See `startProgram`.
+   */
+  serviceImage?: string;
 }
+
+/** Where the chart mounts the config (charts/tapgate: TAPGATE_CONFIG and the LDAP CA volume). */
+export const IMAGE_CONFIG_DIR = '/etc/tapgate';
+const IMAGE_LDAP_CA_FILE = `${IMAGE_CONFIG_DIR}/ldap-ca/ca.crt`;
 
 /**
  * The whole platform as separate processes on this machine: a private nats-server (JetStream) and
@@ -153,22 +174,18 @@ ${this.opts.bootstrapAdmin ? `bootstrap_admin_file = "${BOOTSTRAP_ADMIN_FILE}"\n
 cache_expiry_seconds = ${this.opts.userStatusCacheExpirySeconds ?? 30}
 ${directory}`,
     );
-    const env = (httpPort: number): Record<string, string> => ({
-      TAPGATE_CONFIG: join(dir, 'nymi_agent.toml'),
-      TAPGATE_HTTP_PORT: String(httpPort),
-      TAPGATE_HTTP_HOST: '127.0.0.1',
-    });
     const start = (name: string, script: string, httpPort: number) => {
       this.starters.set(name, () => start(name, script, httpPort));
-      return startServiceProcess({
+      return this.startProgram({
         name,
         script,
         env: {
           ...this.opts.env,
-          ...env(httpPort),
+          TAPGATE_CONFIG: join(dir, 'nymi_agent.toml'),
+          TAPGATE_HTTP_PORT: String(httpPort),
+          TAPGATE_HTTP_HOST: '127.0.0.1',
           ...(this.opts.nodeOptions?.[name] ? { NODE_OPTIONS: this.opts.nodeOptions[name] } : {}),
         },
-        logFile: join(dir, 'logs', `${name}.log`),
         readyUrl: `http://127.0.0.1:${httpPort}/readyz`,
       }).then((proc) => {
         this.processes.push(proc);
@@ -181,6 +198,72 @@ ${directory}`,
     ]);
     await start('policy', 'services/policy/dist/main.js', this.ports.policyHttp);
     await start('ws-gateway', 'services/ws-gateway/dist/main.js', this.ports.gatewayHttp);
+  }
+
+  /** The image template services run from (`serviceImage` or TAPGATE_SERVICE_IMAGE), if any. */
+  get serviceImage(): string | undefined {
+    return this.opts.serviceImage ?? (process.env.TAPGATE_SERVICE_IMAGE || undefined);
+  }
+
+  /**
+   * Starts a Tapgate program (a service, or a tool such as the demo's endpoint node) that uses this
+   * platform, logging to <dir>/logs/<name>.log: from the repository's dist, or, when the platform runs
+   * images, from the image named after `name` with the image's USER and CMD (`args` follow the CMD) and
+   * the platform folder mounted where the chart mounts the config; host paths under that folder, in
+   * `env` values and `args`, are rewritten to their place in the container.
+   */
+  async startProgram(opts: {
+    name: string;
+    script: string;
+    args?: string[];
+    env: Record<string, string>;
+    readyUrl?: string;
+  }): Promise<ServiceProcess> {
+    const { dir } = this.opts;
+    const logFile = join(dir, 'logs', `${opts.name}.log`);
+    const image = this.serviceImage;
+    if (!image) return startServiceProcess({ ...opts, logFile });
+    const inContainer = (v: string) => (v.startsWith(`${dir}/`) ? IMAGE_CONFIG_DIR + v.slice(dir.length) : v);
+    const programImage = image.replaceAll('{service}', opts.name);
+    // Files written since the last start (a terminal credential, say) are handed over as well.
+    this.prepareForImage(programImage);
+    return startImageProcess({
+      name: opts.name,
+      image: programImage,
+      args: opts.args?.map(inContainer),
+      env: {
+        ...Object.fromEntries(Object.entries(opts.env).map(([k, v]) => [k, inContainer(v)])),
+        // The test runner's log level; the host environment is not passed into a container.
+        ...(process.env.TAPGATE_LOG_LEVEL ? { TAPGATE_LOG_LEVEL: process.env.TAPGATE_LOG_LEVEL } : {}),
+        ...(this.opts.ldap ? { TAPGATE_LDAP_CA_FILE: IMAGE_LDAP_CA_FILE } : {}),
+      },
+      mounts: [{ host: dir, container: IMAGE_CONFIG_DIR }],
+      logFile,
+      readyUrl: opts.readyUrl,
+    });
+  }
+
+  /**
+   * For a program run from an image: the platform folder is mounted at the chart's config folder, the
+   * LDAP CA is copied to where the chart mounts it, and every file is handed to the image's non-root user
+   * (as the chart's fsGroup does), who must read the config and may write the bootstrap code.
+   */
+  private prepareForImage(image: string): void {
+    const { dir } = this.opts;
+    if (this.opts.ldap) {
+      mkdirSync(join(dir, 'ldap-ca'), { recursive: true });
+      copyFileSync(this.opts.ldap.caFile, join(dir, 'ldap-ca', 'ca.crt'));
+    }
+    const [uid, gid = uid] = imageRunConfig(image).user.split(':').map(Number);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error(`${image}: USER is not numeric`);
+    const chownTree = (path: string) => {
+      chownSync(path, uid, gid);
+      for (const entry of readdirSync(path, { withFileTypes: true })) {
+        if (entry.isDirectory()) chownTree(join(path, entry.name));
+        else chownSync(join(path, entry.name), uid, gid);
+      }
+    };
+    chownTree(dir);
   }
 
   /** Stops a service process (if running) and starts it again with the same config. */

@@ -46,18 +46,26 @@ describe('dockerfile reader', () => {
 });
 
 describe('docker/Dockerfile', () => {
-  it('builds from node:24 images only', () => {
+  it('builds on node:24 and runs on the same Debian release, with only the node binary copied over', () => {
     const names = new Set(all.map((s) => s.name));
-    for (const stage of all) {
-      if (names.has(stage.base)) continue;
+    const external = all.filter((s) => !names.has(s.base));
+    const runtime = all.find((s) => s.name === 'runtime')!;
+    for (const stage of external.filter((s) => s !== runtime)) {
       assert.match(
         stage.base,
-        /^(docker\.io\/)?(library\/)?node:24([.-][\w.-]+)?(@sha256:[0-9a-f]{64})?$/,
+        /^(docker\.io\/)?(library\/)?node:24-(\w+)-slim(@sha256:[0-9a-f]{64})?$/,
         `stage ${stage.name}`,
       );
     }
     assert.ok(
       all.some((s) => s.base.startsWith('node:24') && s.instructions.some((i) => /npm ci/.test(i.args))),
+    );
+    // The node binary links against the build image's glibc and libstdc++: the runtime's Debian must match.
+    const suite = /^node:24-(\w+)-slim/.exec(all.find((s) => s.name === 'build')!.base)?.[1];
+    assert.match(runtime.base, new RegExp(`^(docker\\.io\\/)?(library\\/)?debian:${suite}-slim$`));
+    assert.deepEqual(
+      runtime.instructions.filter((i) => i.keyword === 'COPY' && i.args.includes('/bin/')).map((i) => i.args),
+      ['--from=build /out/bin/node /usr/local/bin/node'],
     );
   });
 

@@ -1,5 +1,5 @@
 import { SoftwareBand, exportBandPublicKeyJwk } from '@tapgate/band';
-import { startServiceProcess, type Platform, type ServiceProcess } from '@tapgate/testing';
+import type { Platform, ServiceProcess } from '@tapgate/testing';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPageServer, type RunningPageServer } from './page-server';
@@ -89,12 +89,12 @@ credential_file = "terminal.credential"
 control_port = ${opts.controlPort}
 `,
   );
-  const endpoint = await startServiceProcess({
+  // From its image too when the platform runs images (then `dir` must be the platform's folder).
+  const endpoint = await platform.startProgram({
     name: 'endpoint-node',
     script: 'services/endpoint-node/dist/main.js',
     args: ['run', '--config', join(dir, 'nbe.toml'), '--bands', join(dir, 'bands')],
     env: {},
-    logFile: join(dir, 'logs', 'endpoint-node.log'),
     readyUrl: `http://127.0.0.1:${opts.controlPort}/status`,
   });
   const control = (path: string, body?: unknown) =>
