@@ -335,17 +335,15 @@ control_port = ${controlPort}
     const band = SoftwareBand.generate();
     band.clasp();
     band.authenticate();
-    const badge = SoftwareBand.generate(`uid-${BADGE_UID}`);
-    for (const [b, user] of [
-      [band, 'nfc.user'],
-      [badge, 'badge.user'],
-    ] as const) {
-      await platform.api('POST', '/v1/enrollments', {
-        bandId: b.bandId,
-        user: { sAMAccountName: user },
-        publicKey: exportBandPublicKeyJwk(b.publicKey),
-      });
-    }
+    await platform.api('POST', '/v1/enrollments', {
+      bandId: band.bandId,
+      user: { sAMAccountName: 'nfc.user' },
+      publicKey: exportBandPublicKeyJwk(band.publicKey),
+    });
+    await platform.api('POST', '/v1/enrollments/uid-badges', {
+      uid: BADGE_UID,
+      user: { sAMAccountName: 'badge.user' },
+    });
     const etc = join(root, 'etc/tapgate-endpoint');
     writeFileSync(join(etc, 'nfc.cred'), terminal.credential, { mode: 0o640 });
     const config = join(scratch, 'nfc.toml');
