@@ -182,6 +182,10 @@ export function installPcscBinding(dir, say, fail) {
     ['file-uri-to-path', fileUri, ['package.json', 'LICENSE', 'index.js']],
   ];
   for (const [name, source, files] of packages) {
+    // One copy per package in one node_modules: never overwrite what the BLE stack brought.
+    if (existsSync(join(dir, 'node_modules', name))) {
+      fail(`${name} is in ${dir}/node_modules already (from the BLE stack): resolve the two copies first`);
+    }
     for (const f of files) {
       cpSync(join(source, f), join(dir, 'node_modules', name, f), { recursive: true });
     }

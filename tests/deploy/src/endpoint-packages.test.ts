@@ -389,7 +389,7 @@ control_port = 0
       const inserted = await VirtualCard.insert(pcscd.port(READER, 0), card);
       try {
         const tap = await waitFor(() => taps()[before], { what: 'the NEA got the tap', timeoutMs: 30_000 });
-        return tap.data as TapEvent;
+        return tap.data;
       } finally {
         await inserted.remove();
       }
