@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { SoftwareBand, exportBandPublicKeyJwk } from '@tapgate/band';
 import { decodeServerFrame, encodeClientFrame, type ServerMessage, type TapEvent } from '@tapgate/contracts';
 import {
@@ -77,6 +77,24 @@ function startEndpoint(
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   return { child, output: () => out };
+}
+
+/**
+ * An NEA client on this machine (it binds to the terminal implicitly, by source address): every frame it
+ * receives, once welcomed. Closed when the test ends.
+ */
+async function neaFrames(platform: Platform, t: TestContext): Promise<ServerMessage[]> {
+  const frames: ServerMessage[] = [];
+  const ws = new WebSocket(`ws://127.0.0.1:${platform.ports.webapi}/`);
+  t.after(() => ws.close());
+  ws.on('message', (d: Buffer) => {
+    const m = decodeServerFrame(d.toString('utf8'));
+    if (!(m instanceof Error)) frames.push(m);
+  });
+  await new Promise((r, j) => ws.once('open', r).once('error', j));
+  ws.send(encodeClientFrame('hello', { role: 'nea' }, 'h'));
+  await waitFor(() => frames.some((f) => f.type === 'welcome'), { what: 'NEA welcome' });
+  return frames;
 }
 
 describe('endpoint node Linux package (.deb)', { timeout: 900_000 }, () => {
@@ -239,17 +257,7 @@ driver = "simulated"
 control_port = ${controlPort}
 `,
     );
-    // An NEA client on the same machine binds implicitly (by source address) and receives the tap.
-    const frames: ServerMessage[] = [];
-    const ws = new WebSocket(`ws://127.0.0.1:${platform.ports.webapi}/`);
-    t.after(() => ws.close());
-    ws.on('message', (d: Buffer) => {
-      const m = decodeServerFrame(d.toString('utf8'));
-      if (!(m instanceof Error)) frames.push(m);
-    });
-    await new Promise((r, j) => ws.once('open', r).once('error', j));
-    ws.send(encodeClientFrame('hello', { role: 'nea' }, 'h'));
-    await waitFor(() => frames.some((f) => f.type === 'welcome'), { what: 'NEA welcome' });
+    const frames = await neaFrames(platform, t);
 
     const node = startEndpoint(exe, ['run', '--config', config, '--bands', bands]);
     t.after(() => node.child.kill('SIGTERM'));
@@ -357,16 +365,7 @@ nfc_reader = "${READER} 00 00"
 control_port = 0
 `,
     );
-    const frames: ServerMessage[] = [];
-    const ws = new WebSocket(`ws://127.0.0.1:${platform.ports.webapi}/`);
-    t.after(() => ws.close());
-    ws.on('message', (d: Buffer) => {
-      const m = decodeServerFrame(d.toString('utf8'));
-      if (!(m instanceof Error)) frames.push(m);
-    });
-    await new Promise((r, j) => ws.once('open', r).once('error', j));
-    ws.send(encodeClientFrame('hello', { role: 'nea' }, 'h'));
-    await waitFor(() => frames.some((f) => f.type === 'welcome'), { what: 'NEA welcome' });
+    const frames = await neaFrames(platform, t);
 
     // The PC/SC client library inside the shipped binding finds the private pcscd by this variable.
     const node = startEndpoint(exe, ['run', '--config', config], { PCSCLITE_CSOCK_NAME: pcscd.socketPath });
