@@ -22,6 +22,7 @@ import {
   checkNode,
   injectBlob,
   installBleStack,
+  installPcscBinding,
   reporter,
 } from './sea.mjs';
 
@@ -48,6 +49,7 @@ const exe = join(lib, 'tapgate-endpoint');
 await injectBlob(process.execPath, exe, blob);
 chmodSync(exe, 0o755);
 installBleStack(lib, 'linux', say);
+installPcscBinding(lib, say, fail);
 symlinkSync('../lib/tapgate-endpoint/tapgate-endpoint', join(tree, 'usr/bin/tapgate-endpoint'));
 copyFileSync(
   join(ROOT, 'packaging/linux/tapgate-endpoint.service'),
@@ -63,7 +65,9 @@ writeFileSync(
 writeFileSync(
   join(doc, 'copyright'),
   'Tapgate: Apache-2.0. Includes Node.js (MIT and the licenses of its bundled dependencies) and the npm\n' +
-    'dependencies of the endpoint node, bundled (see their package.json licenses).\n',
+    'dependencies of the endpoint node, bundled (see their package.json licenses); beside the executable\n' +
+    'in /usr/lib/tapgate-endpoint/node_modules: @stoprocent/noble (MIT) and @pokusew/pcsclite (ISC) with\n' +
+    'their license files.\n',
 );
 for (const script of ['postinst', 'prerm', 'postrm']) {
   copyFileSync(join(ROOT, 'packaging/linux', script), join(tree, 'DEBIAN', script));
@@ -81,12 +85,12 @@ Maintainer: Tapgate <tapgate@localhost>
 Section: net
 Priority: optional
 Installed-Size: ${installedKb}
-Depends: adduser, libc6 (>= 2.28), libstdc++6
-Recommends: bluez
+Depends: adduser, libc6 (>= 2.28), libstdc++6, libpcsclite1
+Recommends: bluez, pcscd
 Description: Tapgate endpoint node for Linux thin clients
- Reads taps from the terminal's BLE adapter (or the simulated driver) and sends them to the Tapgate
- gateway. One executable (Node ${NODE_VERSION} with the endpoint node built in) and a hardened systemd
- unit reading /usr/bin/nbe.toml.
+ Reads taps from the terminal's BLE adapter or PC/SC NFC readers (or the simulated driver) and sends
+ them to the Tapgate gateway. One executable (Node ${NODE_VERSION} with the endpoint node built in), the
+ native BLE and PC/SC bindings beside it, and a hardened systemd unit reading /usr/bin/nbe.toml.
 `,
 );
 const deb = join(out, `tapgate-endpoint_${version}_amd64.deb`);

@@ -2,7 +2,7 @@
 // node binary of the same Node version. Shared by the Windows and Linux packages (scripts/packaging/).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,9 +50,10 @@ export async function buildSeaBlob(work) {
     target: `node${NODE_VERSION.split('.')[0]}`,
     format: 'cjs',
     outfile: bundle,
-    // noble has a native part that cannot live inside the executable (docs/operations.md); ws's optional
-    // native helpers are absent and ws falls back to JavaScript.
-    external: ['@stoprocent/noble', 'bufferutil', 'utf-8-validate'],
+    // noble and the PC/SC binding have native parts that cannot live inside the executable: they are
+    // loaded from beside it (docs/operations.md). ws's optional native helpers are absent and ws falls
+    // back to JavaScript.
+    external: ['@stoprocent/noble', '@pokusew/pcsclite', 'bufferutil', 'utf-8-validate'],
     logLevel: 'warning',
     legalComments: 'none',
   });
@@ -146,4 +147,47 @@ export function installBleStack(dir, os, say) {
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   rmSync(join(dir, 'package.json'));
+}
+
+/**
+ * Copies the PC/SC binding (@pokusew/pcsclite with its runtime dependencies) into `dir`/node_modules,
+ * where the executable loads it from. It publishes no prebuilt binaries: the copy is the one
+ * scripts/install-deps.sh compiled against the project's Node headers (npm_config_nodedir), so it is
+ * loaded here first, by the same Node version the executable embeds, to prove it fits. Linux only.
+ */
+export function installPcscBinding(dir, say, fail) {
+  const pcsclite = dirname(require.resolve('@pokusew/pcsclite/package.json'));
+  // Its dependencies as it resolves them (whichever copy npm placed for it).
+  const requireFromPcsclite = createRequire(join(pcsclite, 'package.json'));
+  const bindings = dirname(requireFromPcsclite.resolve('bindings/package.json'));
+  const fileUri = dirname(
+    createRequire(join(bindings, 'package.json')).resolve('file-uri-to-path/package.json'),
+  );
+  const addon = join(pcsclite, 'build/Release/pcsclite.node');
+  try {
+    require(addon);
+  } catch (e) {
+    fail(
+      `the PC/SC binding ${addon} does not load in Node ${NODE_VERSION} (${e.message.split('\n')[0]}): ` +
+        'install libpcsclite-dev and run scripts/setup.sh',
+    );
+  }
+  const version = JSON.parse(readFileSync(join(pcsclite, 'package.json'), 'utf8')).version;
+  say(`copying @pokusew/pcsclite@${version} (built for Node ${NODE_VERSION}) beside the executable`);
+  // What the binding needs at run time: its JavaScript, the addon, and `bindings` (which finds the
+  // addon) with its one dependency. Sources, build intermediates, tests and nan (headers) stay out.
+  const packages = [
+    ['@pokusew/pcsclite', pcsclite, ['package.json', 'LICENSE.md', 'lib', 'build/Release/pcsclite.node']],
+    ['bindings', bindings, ['package.json', 'LICENSE.md', 'bindings.js']],
+    ['file-uri-to-path', fileUri, ['package.json', 'LICENSE', 'index.js']],
+  ];
+  for (const [name, source, files] of packages) {
+    // One copy per package in one node_modules: never overwrite what the BLE stack brought.
+    if (existsSync(join(dir, 'node_modules', name))) {
+      fail(`${name} is in ${dir}/node_modules already (from the BLE stack): resolve the two copies first`);
+    }
+    for (const f of files) {
+      cpSync(join(source, f), join(dir, 'node_modules', name, f), { recursive: true });
+    }
+  }
 }

@@ -6,6 +6,8 @@
 //                                 service process the Service Control Manager starts; it runs the node;
 //   install.ps1 / uninstall.ps1   sc.exe create / failure / delete;
 //   tapgate-endpoint-service.xml, nbe.toml.example, SHA256SUMS.
+// No PC/SC binding: @pokusew/pcsclite publishes no Windows binary and cannot be compiled for Windows here,
+// so driver = "nfc" exits 2 with a message saying so (docs/operations.md).
 // Usage: npm run package:windows   (after npm run build). Env: TAPGATE_PACKAGE_CACHE (download cache).
 import { copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,12 +2,15 @@
 // with the real scripts (npm run package:linux / package:windows) and checked with real tools:
 // - Linux: dpkg-deb --info/--contents, dpkg --root install/purge into a scratch root, systemd-analyze
 //   verify and security on the unit; the installed executable run against a real gateway (whole platform
-//   as processes, real NATS): it connects, and a tap of an enrolled band reaches an NEA client.
+//   as processes, real NATS): it connects, and a tap of an enrolled band reaches an NEA client; with
+//   driver = "nfc" it loads the PC/SC binding shipped beside it and reads a virtual band and UID badge on
+//   a private pcscd's vpcd reader; without that binding it exits 2 saying what is missing.
 // - Windows: the .exe's PE header, the flipped SEA fuse and the embedded blob, the service wrapper and
 //   the BLE stack beside it; then the .exe under wine when wine can run this Node version at all.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
+  copyFileSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -20,10 +23,19 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { SoftwareBand, exportBandPublicKeyJwk } from '@tapgate/band';
-import { decodeServerFrame, encodeClientFrame, type ServerMessage } from '@tapgate/contracts';
-import { Platform, freePort, waitFor } from '@tapgate/testing';
+import { decodeServerFrame, encodeClientFrame, type ServerMessage, type TapEvent } from '@tapgate/contracts';
+import {
+  Platform,
+  TestPcscd,
+  VirtualCard,
+  bandCard,
+  freePort,
+  pcscStackProblem,
+  uidBadge,
+  waitFor,
+} from '@tapgate/testing';
 import WebSocket from 'ws';
 import { repoRoot } from './index';
 
@@ -55,12 +67,34 @@ function runExe(exe: string, args: string[], env: Record<string, string> = {}) {
 }
 
 /** Starts `run` and collects its output; resolves the child. */
-function startEndpoint(exe: string, args: string[]): { child: ChildProcess; output: () => string } {
+function startEndpoint(
+  exe: string,
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; output: () => string } {
   let out = '';
-  const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   return { child, output: () => out };
+}
+
+/**
+ * An NEA client on this machine (it binds to the terminal implicitly, by source address): every frame it
+ * receives, once welcomed. Closed when the test ends.
+ */
+async function neaFrames(platform: Platform, t: TestContext): Promise<ServerMessage[]> {
+  const frames: ServerMessage[] = [];
+  const ws = new WebSocket(`ws://127.0.0.1:${platform.ports.webapi}/`);
+  t.after(() => ws.close());
+  ws.on('message', (d: Buffer) => {
+    const m = decodeServerFrame(d.toString('utf8'));
+    if (!(m instanceof Error)) frames.push(m);
+  });
+  await new Promise((r, j) => ws.once('open', r).once('error', j));
+  ws.send(encodeClientFrame('hello', { role: 'nea' }, 'h'));
+  await waitFor(() => frames.some((f) => f.type === 'welcome'), { what: 'NEA welcome' });
+  return frames;
 }
 
 describe('endpoint node Linux package (.deb)', { timeout: 900_000 }, () => {
@@ -93,7 +127,8 @@ describe('endpoint node Linux package (.deb)', { timeout: 900_000 }, () => {
     assert.match(info, /Package: tapgate-endpoint\n/);
     assert.match(info, new RegExp(`Version: ${VERSION.replace(/\./g, '\\.')}\\n`));
     assert.match(info, /Architecture: amd64\n/);
-    assert.match(info, /Depends: adduser, libc6/);
+    assert.match(info, /Depends: adduser, libc6.*, libpcsclite1\n/);
+    assert.match(info, /Recommends: bluez, pcscd\n/);
     for (const s of ['postinst', 'prerm', 'postrm']) assert.match(info, new RegExp(`\\b${s}\\b`));
     const contents = execFileSync('dpkg-deb', ['--contents', deb], { encoding: 'utf8' });
     for (const path of [
@@ -101,6 +136,10 @@ describe('endpoint node Linux package (.deb)', { timeout: 900_000 }, () => {
       /\.\/usr\/bin\/tapgate-endpoint -> \.\.\/lib\/tapgate-endpoint\/tapgate-endpoint\n/,
       /\.\/lib\/systemd\/system\/tapgate-endpoint\.service\n/,
       /\.\/usr\/lib\/tapgate-endpoint\/node_modules\/@stoprocent\/noble\/prebuilds\/linux-x64\/node\.napi\.glibc\.node\n/,
+      /\.\/usr\/lib\/tapgate-endpoint\/node_modules\/@pokusew\/pcsclite\/build\/Release\/pcsclite\.node\n/,
+      /\.\/usr\/lib\/tapgate-endpoint\/node_modules\/@pokusew\/pcsclite\/lib\/pcsclite\.js\n/,
+      /\.\/usr\/lib\/tapgate-endpoint\/node_modules\/bindings\/bindings\.js\n/,
+      /\.\/usr\/lib\/tapgate-endpoint\/node_modules\/file-uri-to-path\/index\.js\n/,
       /\.\/usr\/share\/doc\/tapgate-endpoint\/nbe\.toml\.example\n/,
     ]) {
       assert.match(contents, path);
@@ -218,17 +257,7 @@ driver = "simulated"
 control_port = ${controlPort}
 `,
     );
-    // An NEA client on the same machine binds implicitly (by source address) and receives the tap.
-    const frames: ServerMessage[] = [];
-    const ws = new WebSocket(`ws://127.0.0.1:${platform.ports.webapi}/`);
-    t.after(() => ws.close());
-    ws.on('message', (d: Buffer) => {
-      const m = decodeServerFrame(d.toString('utf8'));
-      if (!(m instanceof Error)) frames.push(m);
-    });
-    await new Promise((r, j) => ws.once('open', r).once('error', j));
-    ws.send(encodeClientFrame('hello', { role: 'nea' }, 'h'));
-    await waitFor(() => frames.some((f) => f.type === 'welcome'), { what: 'NEA welcome' });
+    const frames = await neaFrames(platform, t);
 
     const node = startEndpoint(exe, ['run', '--config', config, '--bands', bands]);
     t.after(() => node.child.kill('SIGTERM'));
@@ -263,6 +292,116 @@ control_port = ${controlPort}
       what: 'the NEA got the tap',
     });
     assert.equal((delivered.data as { bandId?: string }).bandId, band.bandId);
+  });
+
+  it('driver = "nfc" without the PC/SC binding beside the executable: exits 2 naming what is missing', () => {
+    // The executable alone, as if its node_modules folder were gone: no silent start without readers.
+    const bare = join(scratch, 'bare');
+    mkdirSync(bare, { recursive: true });
+    copyFileSync(join(root, 'usr/lib/tapgate-endpoint/tapgate-endpoint'), join(bare, 'tapgate-endpoint'));
+    const config = join(scratch, 'nfc-bare.toml');
+    writeFileSync(
+      config,
+      'driver = "nfc"\ncontrol_port = 0\nterminal_id = "nfc-bare"\nagent_url = "ws://127.0.0.1:9/socket/websocket"\n',
+    );
+    const r = runExe(join(bare, 'tapgate-endpoint'), ['run', '--config', config]);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /the PC\/SC binding \(@pokusew\/pcsclite\) could not be loaded: Cannot find module '@pokusew\/pcsclite'/,
+    );
+    assert.match(r.stderr, /ships it in node_modules beside the executable/);
+  });
+
+  it('driver = "nfc": the installed executable reads a band and a UID badge on a PC/SC reader, granted through a real gateway', async (t) => {
+    const problem = pcscStackProblem();
+    if (problem) {
+      // Loud on purpose: the packaged PC/SC path did not run.
+      t.skip(`NO PC/SC STACK (${problem}): the packaged nfc driver was not exercised`);
+      return;
+    }
+    const READER = 'Tapgate Deb VR';
+    const BADGE_UID = '04c0ffee123456';
+    const pcscd = await TestPcscd.start([READER]);
+    t.after(() => pcscd.dispose());
+    const dir = join(scratch, 'platform-nfc');
+    mkdirSync(dir, { recursive: true });
+    // No BLE here to report presence, and UID badges are off by default: this platform allows both.
+    const platform = await Platform.start({
+      dir,
+      users: [
+        { sAMAccountName: 'nfc.user', displayName: 'Nfc User', state: 'active' },
+        { sAMAccountName: 'badge.user', displayName: 'Badge User', state: 'active' },
+      ],
+      logLevel: 'warn',
+      env: { TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false', TAPGATE_GATEWAY_ALLOW_UID_TAPS: 'true' },
+    });
+    t.after(() => platform.stop());
+    const terminal = await platform.api<{ credential: string }>('POST', '/v1/terminals', {
+      terminalId: 'deb-nfc',
+    });
+    const band = SoftwareBand.generate();
+    band.clasp();
+    band.authenticate();
+    await platform.api('POST', '/v1/enrollments', {
+      bandId: band.bandId,
+      user: { sAMAccountName: 'nfc.user' },
+      publicKey: exportBandPublicKeyJwk(band.publicKey),
+    });
+    await platform.api('POST', '/v1/enrollments/uid-badges', {
+      uid: BADGE_UID,
+      user: { sAMAccountName: 'badge.user' },
+    });
+    const etc = join(root, 'etc/tapgate-endpoint');
+    writeFileSync(join(etc, 'nfc.cred'), terminal.credential, { mode: 0o640 });
+    const config = join(scratch, 'nfc.toml');
+    writeFileSync(
+      config,
+      `agent_url = "ws://127.0.0.1:${platform.ports.agent}/socket/websocket"
+terminal_id = "deb-nfc"
+credential_file = "${join(etc, 'nfc.cred')}"
+driver = "nfc"
+nfc_reader = "${READER} 00 00"
+control_port = 0
+`,
+    );
+    const frames = await neaFrames(platform, t);
+
+    // The PC/SC client library inside the shipped binding finds the private pcscd by this variable.
+    const node = startEndpoint(exe, ['run', '--config', config], { PCSCLITE_CSOCK_NAME: pcscd.socketPath });
+    t.after(() => node.child.kill('SIGTERM'));
+    await waitFor(
+      () =>
+        node.child.exitCode !== null ||
+        (/"reader added"/.test(node.output()) && /"connected to gateway"/.test(node.output())
+          ? true
+          : undefined),
+      { what: 'the packaged endpoint seeing the virtual reader', timeoutMs: 60_000 },
+    );
+    assert.equal(node.child.exitCode, null, node.output());
+    assert.match(node.output(), new RegExp(`"reader":"${READER} 00 00"[^\\n]*"reader added"`));
+
+    /** Puts a card on the reader and returns the tap event the NEA receives for it. */
+    const tapOf = async (card: Parameters<typeof VirtualCard.insert>[1]): Promise<TapEvent> => {
+      const taps = () => frames.filter((f) => f.type === 'tap');
+      const before = taps().length;
+      const inserted = await VirtualCard.insert(pcscd.port(READER, 0), card);
+      try {
+        const tap = await waitFor(() => taps()[before], { what: 'the NEA got the tap', timeoutMs: 30_000 });
+        return tap.data;
+      } finally {
+        await inserted.remove();
+      }
+    };
+    const bandTap = await tapOf(bandCard(band));
+    assert.equal(bandTap.bandId, band.bandId);
+    assert.equal(bandTap.decision.outcome, 'granted', JSON.stringify(bandTap) + node.output());
+    assert.equal(bandTap.decision.identifiedBy, 'proof');
+    assert.equal(bandTap.decision.user?.sAMAccountName, 'nfc.user');
+    const badgeTap = await tapOf(uidBadge(BADGE_UID));
+    assert.equal(badgeTap.decision.outcome, 'granted', JSON.stringify(badgeTap) + node.output());
+    assert.equal(badgeTap.decision.identifiedBy, 'uid');
+    assert.equal(badgeTap.decision.user?.sAMAccountName, 'badge.user');
   });
 
   it('removes and purges cleanly', () => {

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
 import { createLogger } from '@tapgate/telemetry';
 import { decodeBandAdvert } from './ble-advert';
+import { loadNativeModule } from './native-module';
 import type { DriverSink, ReaderDriver } from './driver';
 
 const log = createLogger('ble-driver');
@@ -35,25 +35,17 @@ export class BleUnavailableError extends Error {}
 
 /**
  * Loads noble lazily: it is an optional dependency with a native part, so a build without it (or a
- * machine without Bluetooth) still runs the other drivers. Outside node_modules (the Windows single
- * executable) it is looked up next to the executable.
+ * machine without Bluetooth) still runs the other drivers. The packaged executables find it beside
+ * themselves (loadNativeModule).
  */
 export async function loadNoble(): Promise<BleScanner> {
-  // From this package's node_modules, then from beside the executable (the Windows single executable).
-  const attempts = [__filename, process.execPath].map(
-    (from) => (): unknown => createRequire(from)('@stoprocent/noble'),
-  );
-  const errors: string[] = [];
-  for (const attempt of attempts) {
-    try {
-      return attempt() as BleScanner;
-    } catch (e) {
-      errors.push((e as Error).message.split('\n')[0]);
-    }
+  try {
+    return loadNativeModule('@stoprocent/noble') as BleScanner;
+  } catch (e) {
+    throw new BleUnavailableError(
+      `the BLE driver needs @stoprocent/noble and its native Bluetooth binding: ${(e as Error).message}`,
+    );
   }
-  throw new BleUnavailableError(
-    `the BLE driver needs @stoprocent/noble and its native Bluetooth binding: ${errors.join('; ')}`,
-  );
 }
 
 /**

@@ -10,10 +10,10 @@ import {
 } from '@tapgate/band';
 import { createLogger } from '@tapgate/telemetry';
 import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { Backoff } from '../backoff';
 import type { DriverSink, ReaderDriver } from './driver';
+import { loadNativeModule, runningAsSingleExecutable } from './native-module';
 
 const log = createLogger('pcsc');
 
@@ -50,14 +50,47 @@ export function pcscdSocketPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.PCSCLITE_CSOCK_NAME || '/run/pcscd/pcscd.comm';
 }
 
+/**
+ * Why the PC/SC binding is missing and what to do, for the way the endpoint node runs: a source
+ * install builds it (scripts/setup.sh); the Linux package ships it beside the executable and needs
+ * pcsc-lite's client library; the Windows package has none (no prebuilt Windows binary exists for it
+ * and it cannot be compiled where the package is built), so driver = "nfc" is not available there.
+ */
+export function pcscUnavailableMessage(
+  cause: string,
+  runtime: { singleExecutable: boolean; platform: NodeJS.Platform },
+): string {
+  const missing = `the PC/SC binding (@pokusew/pcsclite) could not be loaded: ${cause}. `;
+  if (!runtime.singleExecutable) {
+    return (
+      missing + 'Install libpcsclite-dev and rebuild it: scripts/setup.sh (docs/operations.md, "NFC readers")'
+    );
+  }
+  if (runtime.platform === 'win32') {
+    return (
+      'driver = "nfc" is not available in the Windows package: it does not include the PC/SC binding ' +
+      '@pokusew/pcsclite (the package publishes no prebuilt Windows binary and it is not compiled for ' +
+      'Windows by the build). Use driver = "ble", or run the endpoint node from a source install built on ' +
+      `Windows (docs/operations.md, "Installing the endpoint node on Windows"). Load error: ${cause}`
+    );
+  }
+  return (
+    missing +
+    'The package ships it in node_modules beside the executable and needs pcsc-lite: ' +
+    'apt-get install libpcsclite1 pcscd (docs/operations.md, "Installing the endpoint node on Linux")'
+  );
+}
+
 /** The PC/SC binding, or an error that says how to get it. */
 export function loadPcscBinding(): PcscFactory | Error {
   try {
-    return createRequire(__filename)('@pokusew/pcsclite') as PcscFactory;
+    return loadNativeModule('@pokusew/pcsclite') as PcscFactory;
   } catch (e) {
     return new Error(
-      `the PC/SC binding (@pokusew/pcsclite) could not be loaded: ${(e as Error).message.split('\n')[0]}. ` +
-        'Install libpcsclite-dev and rebuild it: scripts/setup.sh (docs/operations.md, "NFC readers")',
+      pcscUnavailableMessage((e as Error).message, {
+        singleExecutable: runningAsSingleExecutable(),
+        platform: process.platform,
+      }),
     );
   }
 }
