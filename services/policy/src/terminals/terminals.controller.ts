@@ -146,6 +146,7 @@ export class TerminalsController {
   }
 
   @ZodBody(RemoteClients)
+  @ZodResponse(TERMINAL_VIEW)
   @Put(':terminalId/remote-clients')
   @HttpCode(200)
   async remoteClients(
