@@ -11,7 +11,7 @@ export const KV_BUCKET_OPTIONS = { history: 10 } as const;
 /** Opens (creating when missing) a Tapgate KV bucket. */
 export async function openBucket(messaging: Messaging, bucket: string): Promise<KV> {
   const nc = await messaging.connection();
-  return nc.jetstream().views.kv(bucket, KV_BUCKET_OPTIONS);
+  return nc.jetstream().views.kv(bucket, { ...KV_BUCKET_OPTIONS, replicas: messaging.jetstreamReplicas });
 }
 
 /**

@@ -28,6 +28,8 @@ export interface MessagingOptions {
   /** PEM CA bundle to verify a TLS NATS server. */
   ca?: string;
   requestTimeoutMs?: number;
+  /** JetStream replicas of every stream and KV bucket created through this connection ([nats] replicas). Default 1. */
+  replicas?: number;
 }
 
 export interface MessageContext {
@@ -99,9 +101,12 @@ export class Messaging {
   private readonly invalidCounter: Counter;
   private readonly requestTimeoutMs: number;
   private reconnecting = false;
+  /** Replicas every JetStream asset this service creates gets ([nats] replicas). */
+  readonly jetstreamReplicas: number;
 
   constructor(private readonly opts: MessagingOptions) {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 2000;
+    this.jetstreamReplicas = opts.replicas ?? 1;
     this.invalidCounter = getMeter().createCounter('tapgate.messaging.invalid', {
       description: 'NATS messages dropped because they failed schema validation',
     });

@@ -58,6 +58,7 @@ export async function bootstrap(config: PolicyConfig): Promise<PolicyServer> {
     token: config.nats.token,
     ca: config.nats.ca,
     requestTimeoutMs: config.nats.requestTimeoutMs,
+    replicas: config.nats.replicas,
   });
   const buckets = new Buckets(messaging);
   let app: NestExpressApplication;

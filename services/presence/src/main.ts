@@ -24,6 +24,7 @@ async function main(): Promise<void> {
       token: config.nats.token,
       ca: config.nats.ca,
       requestTimeoutMs: config.nats.requestTimeoutMs,
+      replicas: config.nats.replicas,
     },
     redis: config.redis,
     http: config.http,

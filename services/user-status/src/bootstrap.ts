@@ -148,6 +148,7 @@ export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatus
     token: config.nats.token,
     ca: config.nats.ca,
     requestTimeoutMs: config.nats.requestTimeoutMs,
+    replicas: config.nats.replicas,
   });
   // Policies from the policy service's KV bucket (watched), over the configured values as the fallback.
   const kvPolicy = opts.policy

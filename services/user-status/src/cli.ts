@@ -33,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
     token: config.nats.token,
     ca: config.nats.ca,
     requestTimeoutMs: config.nats.requestTimeoutMs,
+    replicas: config.nats.replicas,
   });
   try {
     await Promise.race([

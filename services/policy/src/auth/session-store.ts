@@ -35,7 +35,13 @@ export class SessionStore {
   private bucket(): Promise<KV> {
     this.kv ??= this.messaging
       .connection()
-      .then((nc) => nc.jetstream().views.kv(KvBuckets.adminSessions, { history: 1, ttl: this.ttlMs }))
+      .then((nc) =>
+        nc.jetstream().views.kv(KvBuckets.adminSessions, {
+          history: 1,
+          ttl: this.ttlMs,
+          replicas: this.messaging.jetstreamReplicas,
+        }),
+      )
       .catch((e: unknown) => {
         this.kv = undefined;
         throw e;

@@ -38,7 +38,9 @@ function bucket(messaging: Messaging, name: string, opts: { ttl: number }): () =
   return () => {
     kv ??= messaging
       .connection()
-      .then((nc) => nc.jetstream().views.kv(name, { history: 1, ttl: opts.ttl }))
+      .then((nc) =>
+        nc.jetstream().views.kv(name, { history: 1, ttl: opts.ttl, replicas: messaging.jetstreamReplicas }),
+      )
       .catch((e: unknown) => {
         kv = undefined;
         throw e;
