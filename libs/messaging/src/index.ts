@@ -1,4 +1,4 @@
-export { Messaging, connectMessaging } from './messaging';
+export { Messaging, connectMessaging, natsMessagingOptions } from './messaging';
 export type {
   CollectOptions,
   MessagingOptions,

@@ -433,3 +433,22 @@ export class Messaging {
 export function connectMessaging(opts: MessagingOptions): Messaging {
   return new Messaging(opts);
 }
+
+/**
+ * The connection options of a service from its `[nats]` settings (@tapgate/config NatsSettings), with
+ * `name` when the file names none: the one place they are mapped, so a new `[nats]` key reaches every
+ * service.
+ */
+export function natsMessagingOptions(
+  nats: Omit<MessagingOptions, 'name'> & { name?: string },
+  name: string,
+): MessagingOptions {
+  return {
+    servers: nats.servers,
+    name: nats.name ?? name,
+    token: nats.token,
+    ca: nats.ca,
+    requestTimeoutMs: nats.requestTimeoutMs,
+    replicas: nats.replicas,
+  };
+}

@@ -50,6 +50,7 @@ export class NatsCluster {
     try {
       await Promise.all(nodes.map((n) => cluster.startNode(n)));
       await cluster.waitForMetaLeader();
+      await cluster.waitForPeers();
     } catch (e) {
       await cluster.dispose();
       throw e;
@@ -117,6 +118,37 @@ export class NatsCluster {
   /** Waits (bounded) until the running nodes agree on a JetStream meta leader. */
   async waitForMetaLeader(timeoutMs = 30_000): Promise<NatsNode> {
     return waitFor(() => this.metaLeader(), { timeoutMs, intervalMs: 200, what: 'a JetStream meta leader' });
+  }
+
+  /**
+   * Waits (bounded) until the meta leader sees every running node as a current peer: before that,
+   * creating an R3 asset fails (no responders, or too few peers).
+   */
+  async waitForPeers(timeoutMs = 30_000): Promise<void> {
+    const running = () => this.nodes.filter((n) => n.running() && !n.host.isCutOff).length;
+    await waitFor(
+      async () => {
+        const leader = await this.metaLeader();
+        const meta = leader ? (await this.jsz(leader))?.meta_cluster : undefined;
+        const current = (meta?.replicas ?? []).filter((r) => r.current).length;
+        if (!meta || current + 1 < running()) return false;
+        // /healthz answers 200 once the node's JetStream is current, i.e. it serves the JetStream API.
+        const healthy = await Promise.all(
+          this.nodes
+            .filter((n) => n.running() && !n.host.isCutOff)
+            .map((n) =>
+              fetch(`http://${n.host.address}:${MONITOR_PORT}/healthz`, {
+                signal: AbortSignal.timeout(1000),
+              }).then(
+                (r) => r.ok,
+                () => false,
+              ),
+            ),
+        );
+        return healthy.every(Boolean);
+      },
+      { timeoutMs, intervalMs: 200, what: 'every running NATS node a current JetStream peer' },
+    );
   }
 
   /** Stops every node and removes the stores. */
