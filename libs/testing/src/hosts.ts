@@ -85,6 +85,26 @@ function freeSubnet(): string {
   throw new Error('no free 10.x.y.0/24 for the test hosts');
 }
 
+let hostsProblem: string | undefined | null = null;
+
+/**
+ * Why this machine cannot build test hosts (not root, or no network namespaces), or undefined when it
+ * can; probed once. Tests skip with it as the reason rather than fail on a machine without the rights.
+ */
+export function hostsUnavailable(): string | undefined {
+  if (hostsProblem !== null) return hostsProblem;
+  const ns = `${OWN}yh99`;
+  try {
+    ip(['netns', 'add', ns]);
+    hostsProblem = undefined;
+  } catch (e) {
+    hostsProblem = `cannot create network namespaces (root / CAP_NET_ADMIN needed): ${(e as Error).message}`;
+  } finally {
+    ip(['netns', 'del', ns], { quiet: true });
+  }
+  return hostsProblem;
+}
+
 let netemChecked: boolean | undefined;
 
 /**
