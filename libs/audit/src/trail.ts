@@ -29,8 +29,6 @@ const NO_MESSAGE_FOUND = 10037;
 const STREAM_NOT_FOUND = 10059;
 
 export interface AuditTrailOptions {
-  /** JetStream replicas when the stream is created. Default 1. */
-  replicas?: number;
   /** Size cap; 0 (default) = unlimited. At the cap appends fail: records are never discarded. */
   maxBytes?: number;
   /** Longest one append may take, retries included. Default 5 s. */
@@ -186,7 +184,7 @@ export class AuditTrail {
       max_msgs_per_subject: -1,
       max_bytes: this.opts.maxBytes ? this.opts.maxBytes : -1,
       max_age: 0,
-      num_replicas: this.opts.replicas ?? 1,
+      num_replicas: this.messaging.jetstreamReplicas,
       deny_delete: true,
       deny_purge: true,
       allow_rollup_hdrs: false,

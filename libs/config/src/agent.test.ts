@@ -16,7 +16,7 @@ describe('loadAgentConfig: defaults, file and environment', () => {
     assert.deepEqual(cfg.agent, { logLevel: 'warn', protocol: 'ws', port: 9120 });
     assert.deepEqual(cfg.nes, { neaName: 'tapgate' });
     assert.deepEqual(cfg.webapi, { enabled: true, protocol: 'ws', port: 4443 });
-    assert.deepEqual(cfg.nats, { servers: ['nats://127.0.0.1:4222'], requestTimeoutMs: 2000 });
+    assert.deepEqual(cfg.nats, { servers: ['nats://127.0.0.1:4222'], requestTimeoutMs: 2000, replicas: 1 });
     assert.deepEqual(cfg.redis, { url: 'redis://127.0.0.1:6379' });
     assert.deepEqual(cfg.http, { host: '0.0.0.0', port: 8080 });
     assert.deepEqual(cfg.telemetry, { metricsIntervalMs: 15000 });
@@ -69,6 +69,7 @@ port = 4444
 servers = ["nats://a:4222", "tls://b:4222"]
 name = "gw"
 request_timeout_ms = 500
+replicas = 3
 
 [redis]
 url = "rediss://redis.plant.local:6380"
@@ -102,6 +103,7 @@ rate_limit_per_second = 5
       servers: ['nats://a:4222', 'tls://b:4222'],
       name: 'gw',
       requestTimeoutMs: 500,
+      replicas: 3,
     });
     assert.equal(cfg.redis.url, 'rediss://redis.plant.local:6380');
     assert.deepEqual(cfg.http, { host: '127.0.0.1', port: 8081 });
@@ -128,6 +130,7 @@ rate_limit_per_second = 5
         TAPGATE_AGENT_PORT: '9443',
         TAPGATE_GATEWAY_MAX_FRAME_BYTES: '1024',
         TAPGATE_NATS_SERVERS: 'nats://a:4222, nats://b:4222',
+        TAPGATE_NATS_REPLICAS: '3',
         TAPGATE_WEBAPI_ENABLED: '0',
         TAPGATE_GATEWAY_TRUSTED_PROXIES: '10.1.0.0/16,2001:db8::/32',
         PATH: '/usr/bin',
@@ -139,6 +142,7 @@ rate_limit_per_second = 5
     assert.equal(cfg.agent.logLevel, 'info', 'file value kept where the environment is silent');
     assert.equal(cfg.gateway.maxFrameBytes, 1024);
     assert.deepEqual(cfg.nats.servers, ['nats://a:4222', 'nats://b:4222']);
+    assert.equal(cfg.nats.replicas, 3);
     assert.equal(cfg.webapi.enabled, false);
     assert.deepEqual(cfg.gateway.trustedProxies, ['10.1.0.0/16', '2001:db8::/32']);
   });
@@ -449,6 +453,10 @@ describe('loadAgentConfig: errors name the file, the key and the problem', () =>
     assertConfigError(() => loadAgentConfig({ env: { TAPGATE_GATEWAY_TRUSTED_PROXIES: '10.0.0.0/8,bad' } }), {
       key: 'TAPGATE_GATEWAY_TRUSTED_PROXIES',
       problem: 'entry 2 ("bad") is not an IP address or CIDR range (got 10.0.0.0/8,bad)',
+    });
+    assertConfigError(() => loadAgentConfig({ env: { TAPGATE_NATS_REPLICAS: '0' } }), {
+      key: 'TAPGATE_NATS_REPLICAS',
+      problem: /must be an integer 1-5/,
     });
     assertConfigError(() => loadAgentConfig({ env: { TAPGATE_NATS_SERVERS: ' , ' } }), {
       key: 'TAPGATE_NATS_SERVERS',

@@ -1,4 +1,4 @@
-export { Messaging, connectMessaging } from './messaging';
+export { Messaging, connectMessaging, natsMessagingOptions } from './messaging';
 export type {
   CollectOptions,
   MessagingOptions,
@@ -8,5 +8,5 @@ export type {
 } from './messaging';
 export { RequestError, RemoteError, ERROR_HEADER, ERROR_MESSAGE_HEADER } from './errors';
 export type { RequestErrorKind } from './errors';
-export { KvCache, openBucket, KV_BUCKET_OPTIONS } from './kv-cache';
+export { KvCache, openBucket, openKv, KV_BUCKET_OPTIONS } from './kv-cache';
 export { publishBaseline, type BaselinePublisher } from './baseline-publisher';

@@ -1,5 +1,5 @@
 import { createLogger } from '@tapgate/telemetry';
-import type { KV, KvEntry } from 'nats';
+import type { KV, KvEntry, KvOptions } from 'nats';
 import type { z } from 'zod';
 import type { Messaging } from './messaging';
 
@@ -10,8 +10,41 @@ export const KV_BUCKET_OPTIONS = { history: 10 } as const;
 
 /** Opens (creating when missing) a Tapgate KV bucket. */
 export async function openBucket(messaging: Messaging, bucket: string): Promise<KV> {
+  return openKv(messaging, bucket, KV_BUCKET_OPTIONS);
+}
+
+/** Buckets known to have a stream leader, per connection: checked once, not on every open. */
+const led = new WeakMap<Messaging, Set<string>>();
+const LEADER_WAIT_MS = 10_000;
+
+/**
+ * Opens (creating when missing) a KV bucket with `opts` and the connection's `[nats] replicas`. With
+ * more than one replica, waits (at most 10 s) until the bucket's stream has a leader: a freshly created
+ * replicated stream takes a moment to elect one, and a write before that finds no responder.
+ */
+export async function openKv(
+  messaging: Messaging,
+  bucket: string,
+  opts: Partial<KvOptions> = {},
+): Promise<KV> {
   const nc = await messaging.connection();
-  return nc.jetstream().views.kv(bucket, KV_BUCKET_OPTIONS);
+  const kv = await nc.jetstream().views.kv(bucket, { ...opts, replicas: messaging.jetstreamReplicas });
+  const known = led.get(messaging) ?? new Set<string>();
+  led.set(messaging, known);
+  if (messaging.jetstreamReplicas > 1 && !known.has(bucket)) {
+    const jsm = await nc.jetstreamManager();
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    for (;;) {
+      const info = await jsm.streams.info(`KV_${bucket}`).catch(() => undefined);
+      if (info?.cluster?.leader) break;
+      if (Date.now() > deadline) {
+        throw new Error(`KV bucket ${bucket}: no stream leader within ${LEADER_WAIT_MS} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    known.add(bucket);
+  }
+  return kv;
 }
 
 /**

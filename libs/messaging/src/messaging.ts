@@ -28,6 +28,8 @@ export interface MessagingOptions {
   /** PEM CA bundle to verify a TLS NATS server. */
   ca?: string;
   requestTimeoutMs?: number;
+  /** JetStream replicas of every stream and KV bucket created through this connection ([nats] replicas). Default 1. */
+  replicas?: number;
 }
 
 export interface MessageContext {
@@ -99,9 +101,12 @@ export class Messaging {
   private readonly invalidCounter: Counter;
   private readonly requestTimeoutMs: number;
   private reconnecting = false;
+  /** Replicas every JetStream asset this service creates gets ([nats] replicas). */
+  readonly jetstreamReplicas: number;
 
   constructor(private readonly opts: MessagingOptions) {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 2000;
+    this.jetstreamReplicas = opts.replicas ?? 1;
     this.invalidCounter = getMeter().createCounter('tapgate.messaging.invalid', {
       description: 'NATS messages dropped because they failed schema validation',
     });
@@ -427,4 +432,23 @@ export class Messaging {
 
 export function connectMessaging(opts: MessagingOptions): Messaging {
   return new Messaging(opts);
+}
+
+/**
+ * The connection options of a service from its `[nats]` settings (@tapgate/config NatsSettings), with
+ * `name` when the file names none: the one place they are mapped, so a new `[nats]` key reaches every
+ * service.
+ */
+export function natsMessagingOptions(
+  nats: Omit<MessagingOptions, 'name'> & { name?: string },
+  name: string,
+): MessagingOptions {
+  return {
+    servers: nats.servers,
+    name: nats.name ?? name,
+    token: nats.token,
+    ca: nats.ca,
+    requestTimeoutMs: nats.requestTimeoutMs,
+    replicas: nats.replicas,
+  };
 }

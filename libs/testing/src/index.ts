@@ -10,3 +10,5 @@ export * from './memory-probe-client';
 export * from './fuzz';
 export * from './pcscd';
 export * from './virtual-card';
+export * from './hosts';
+export * from './nats-cluster';

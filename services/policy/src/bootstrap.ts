@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { connectMessaging } from '@tapgate/messaging';
+import { connectMessaging, natsMessagingOptions } from '@tapgate/messaging';
 import { checkLdapBind, checkLdapTrust, LdapTrustError } from '@tapgate/ldap';
 import { NestPinoLogger, createLogger, type Logger } from '@tapgate/telemetry';
 import { PolicyAppModule } from './app.module';
@@ -52,13 +52,7 @@ export async function bootstrap(config: PolicyConfig): Promise<PolicyServer> {
   const log = createLogger('policy');
   const settings = policySettings(config);
   await checkAdminDirectory(settings, config.file, log);
-  const messaging = connectMessaging({
-    servers: config.nats.servers,
-    name: config.nats.name ?? `policy-${hostname()}`,
-    token: config.nats.token,
-    ca: config.nats.ca,
-    requestTimeoutMs: config.nats.requestTimeoutMs,
-  });
+  const messaging = connectMessaging(natsMessagingOptions(config.nats, `policy-${hostname()}`));
   const buckets = new Buckets(messaging);
   let app: NestExpressApplication;
   let bootstrapCode: BootstrapAdminCode | undefined;

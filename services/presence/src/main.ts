@@ -17,14 +17,9 @@ setLogLevel(config.logLevel);
 
 async function main(): Promise<void> {
   const { createPresenceApp } = await import('./bootstrap.js');
+  const { natsMessagingOptions } = await import('@tapgate/messaging');
   const app = await createPresenceApp({
-    nats: {
-      servers: config.nats.servers,
-      name: config.nats.name ?? `presence-${hostname()}`,
-      token: config.nats.token,
-      ca: config.nats.ca,
-      requestTimeoutMs: config.nats.requestTimeoutMs,
-    },
+    nats: natsMessagingOptions(config.nats, `presence-${hostname()}`),
     redis: config.redis,
     http: config.http,
     settings: config.presence,

@@ -4,7 +4,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadAgentConfig } from '@tapgate/config';
 import { CONFIG_SECTIONS, type UserStatusConfig } from './config-sections';
-import { connectMessaging, type Messaging } from '@tapgate/messaging';
+import { connectMessaging, natsMessagingOptions, type Messaging } from '@tapgate/messaging';
 import { NestPinoLogger, createLogger, setLogLevel } from '@tapgate/telemetry';
 import { Redis } from 'ioredis';
 import { AppModule } from './app.module';
@@ -142,13 +142,7 @@ export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatus
   const us = config.userStatus;
   const directory = createDirectory(config);
   await checkDirectoryTrust(config, directory);
-  const messaging = connectMessaging({
-    servers: config.nats.servers,
-    name: config.nats.name ?? `user-status-${hostname()}`,
-    token: config.nats.token,
-    ca: config.nats.ca,
-    requestTimeoutMs: config.nats.requestTimeoutMs,
-  });
+  const messaging = connectMessaging(natsMessagingOptions(config.nats, `user-status-${hostname()}`));
   // Policies from the policy service's KV bucket (watched), over the configured values as the fallback.
   const kvPolicy = opts.policy
     ? undefined

@@ -4,7 +4,7 @@ process.env.TAPGATE_LOG_LEVEL ??= 'warn';
 
 import { UserStatusGet, UserStatusInvalidate } from '@tapgate/contracts';
 import { loadAgentConfig, loadOrExit } from '@tapgate/config';
-import { connectMessaging } from '@tapgate/messaging';
+import { connectMessaging, natsMessagingOptions } from '@tapgate/messaging';
 import { parseUserArg } from './user-ref';
 
 const USAGE = `usage: node services/user-status/dist/cli.js <command> <user>
@@ -28,11 +28,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadOrExit(() => loadAgentConfig({ sections: ['nats'] }));
   const messaging = connectMessaging({
-    servers: config.nats.servers,
+    ...natsMessagingOptions(config.nats, 'user-status-cli'),
     name: 'user-status-cli',
-    token: config.nats.token,
-    ca: config.nats.ca,
-    requestTimeoutMs: config.nats.requestTimeoutMs,
   });
   try {
     await Promise.race([

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import type { AgentConfig, TlsMaterial } from '@tapgate/config';
-import type { Messaging } from '@tapgate/messaging';
+import { natsMessagingOptions, type Messaging } from '@tapgate/messaging';
 import { NestPinoLogger, createLogger, setLogLevel } from '@tapgate/telemetry';
 import { GatewayModule } from './gateway.module';
 import { HealthController } from './health/health.controller';
@@ -46,13 +46,7 @@ export function gatewaySettings(
     trustedProxies: cfg.gateway.trustedProxies,
     allowedOrigins: cfg.gateway.allowedOrigins,
     allowUnauthenticatedExplicitBinding: cfg.gateway.allowUnauthenticatedExplicitBinding,
-    nats: {
-      servers: cfg.nats.servers,
-      name: cfg.nats.name ?? `ws-gateway/${cfg.gateway.gatewayId}`,
-      token: cfg.nats.token,
-      ca: cfg.nats.ca,
-      requestTimeoutMs: cfg.nats.requestTimeoutMs,
-    },
+    nats: natsMessagingOptions(cfg.nats, `ws-gateway/${cfg.gateway.gatewayId}`),
     tapTimeoutMs: cfg.gateway.tapTimeoutMs,
     challengeTtlMs: cfg.gateway.challengeTtlMs,
     requireEndpointCredentials: cfg.gateway.requireEndpointCredentials,

@@ -1,4 +1,5 @@
 import type { AuditSettings } from '@tapgate/config';
+import type { MessagingOptions } from '@tapgate/messaging';
 import type { SocketLimits } from './socket/connection';
 import type { ListenerSpec } from './socket/tapgate-ws.adapter';
 
@@ -22,7 +23,7 @@ export interface GatewaySettings {
   allowedOrigins: string[];
   /** Development only ([gateway] allow_unauthenticated_explicit_binding): explicit NEA binding without credentials. */
   allowUnauthenticatedExplicitBinding: boolean;
-  nats: { servers: string[]; name: string; token?: string; ca?: string; requestTimeoutMs: number };
+  nats: MessagingOptions;
   tapTimeoutMs: number;
   challengeTtlMs: number;
   requireEndpointCredentials: boolean;

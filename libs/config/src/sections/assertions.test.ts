@@ -20,7 +20,7 @@ describe('[assertions] and [audit] sections', () => {
   it('defaults: no keys, issuer "tapgate", 60 s assertions; a single-replica audit stream without a cap', () => {
     const cfg = loadAgentConfig({ env: {}, sections: ['assertions', 'audit'] });
     assert.deepEqual(cfg.assertions, { signingKeys: [], issuer: 'tapgate', ttlSeconds: 60 });
-    assert.deepEqual(cfg.audit, { replicas: 1, maxBytes: 0, appendTimeoutMs: 5000, spoolMaxRecords: 10_000 });
+    assert.deepEqual(cfg.audit, { maxBytes: 0, appendTimeoutMs: 5000, spoolMaxRecords: 10_000 });
   });
 
   it('reads PEM and JWK key files relative to the config file, first one first; keys are redacted', () => {
@@ -33,7 +33,6 @@ signing_key_files = ["keys/new.pem", "keys/old.jwk"]
 issuer = "tapgate-plant-3"
 ttl_seconds = 30
 [audit]
-replicas = 3
 max_bytes = 10737418240
 append_timeout_ms = 2000
 spool_dir = "spool"
@@ -47,7 +46,6 @@ spool_max_records = 500
     assert.equal(cfg.assertions.issuer, 'tapgate-plant-3');
     assert.equal(cfg.assertions.ttlSeconds, 30);
     assert.deepEqual(cfg.audit, {
-      replicas: 3,
       maxBytes: 10737418240,
       appendTimeoutMs: 2000,
       spoolDir: `${tmp.dir}/spool`,
@@ -61,14 +59,13 @@ spool_max_records = 500
     const a = tmp.write('env-a.pem', pem());
     const b = tmp.write('env-b.pem', pem());
     const cfg = loadAgentConfig({
-      env: { TAPGATE_ASSERTIONS_SIGNING_KEY_FILES: `${a}, ${b}`, TAPGATE_AUDIT_REPLICAS: '3' },
+      env: { TAPGATE_ASSERTIONS_SIGNING_KEY_FILES: `${a}, ${b}` },
       sections: ['assertions', 'audit'],
     });
     assert.deepEqual(
       cfg.assertions.signingKeys.map((k) => k.file),
       [a, b],
     );
-    assert.equal(cfg.audit.replicas, 3);
   });
 
   it('fails at start on a missing, non-P-256, garbage or repeated key file', () => {
@@ -110,15 +107,16 @@ spool_max_records = 500
       key: '[assertions].ttl_seconds',
       problem: 'must be an integer 5-600 (got 3600)',
     });
-    assertConfigError(() => load('[audit]\nreplicas = 0\n'), {
+    // Replicas moved to [nats] replicas (one setting for every JetStream asset): the old key is refused.
+    assertConfigError(() => load('[audit]\nreplicas = 3\n'), {
       file: file(),
       key: '[audit].replicas',
-      problem: 'must be an integer 1-5 (got 0)',
+      problem: /unknown key/,
     });
     assertConfigError(() => load('[audit]\nmax_age = 30\n'), {
       file: file(),
       key: '[audit].max_age',
-      problem: /unknown key \(known: replicas, max_bytes, append_timeout_ms, spool_dir, spool_max_records\)/,
+      problem: /unknown key \(known: max_bytes, append_timeout_ms, spool_dir, spool_max_records\)/,
     });
   });
 });

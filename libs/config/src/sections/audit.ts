@@ -3,8 +3,6 @@ import { defineSection } from '../section';
 import { defined } from '../util';
 
 export interface AuditSettings {
-  /** JetStream replicas of the audit stream (1, or 3 on a 3-node NATS cluster). */
-  replicas: number;
   /** Size cap in bytes; 0 = unlimited. When reached, appends fail: old records are never discarded. */
   maxBytes: number;
   /** How long one append may take (all retries included) before it fails. */
@@ -21,9 +19,9 @@ export const AUDIT_SPOOL_MAX_RECORDS = 10_000;
 /** [audit]: the hash-chained audit trail of login and e-signature decisions (JetStream). */
 export const auditSection = defineSection({
   name: 'audit',
-  summary: 'audit trail stream: replicas, size cap (never discards), append timeout, local spool',
+  summary:
+    'audit trail stream: size cap (never discards), append timeout, local spool ([nats] replicas sets its replicas)',
   fields: {
-    replicas: integer({ default: 1, min: 1, max: 5 }),
     max_bytes: integer({ default: 0, min: 0 }),
     append_timeout_ms: integer({ default: 5000, min: 100, max: 60_000 }),
     spool_dir: optionalPath(),
@@ -31,7 +29,6 @@ export const auditSection = defineSection({
   },
   build: (v): AuditSettings =>
     defined({
-      replicas: v.replicas,
       maxBytes: v.max_bytes,
       appendTimeoutMs: v.append_timeout_ms,
       spoolDir: v.spool_dir,

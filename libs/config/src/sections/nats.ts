@@ -11,6 +11,11 @@ export interface NatsSettings {
   /** PEM CA bundle read from ca_file, to verify tls:// servers. */
   ca?: string;
   requestTimeoutMs: number;
+  /**
+   * JetStream replicas of every stream and KV bucket Tapgate creates (the audit streams and all buckets):
+   * 1 on a single server, 3 on a 3-node cluster. One setting, so no asset is left on one node.
+   */
+  replicas: number;
 }
 
 function natsUrlProblem(v: string): string | undefined {
@@ -37,6 +42,7 @@ export const natsSection = defineSection({
     token_file: optionalPath(),
     ca_file: optionalPath(),
     request_timeout_ms: integer({ default: 2000, min: 1, max: 600_000 }),
+    replicas: integer({ default: 1, min: 1, max: 5 }),
   },
   build: (v, at): NatsSettings =>
     defined({
@@ -45,5 +51,6 @@ export const natsSection = defineSection({
       token: v.token_file === undefined ? undefined : at.readSecret('token_file', v.token_file),
       ca: v.ca_file === undefined ? undefined : readCaBundle(at, 'ca_file', v.ca_file),
       requestTimeoutMs: v.request_timeout_ms,
+      replicas: v.replicas,
     }),
 });

@@ -55,6 +55,7 @@ export class AdminAuditLog {
           subjects: [AdminAudit.subject],
           retention: RetentionPolicy.Limits,
           storage: StorageType.File,
+          num_replicas: this.messaging.jetstreamReplicas,
         });
       }
       return jsm;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { KvBuckets } from '@tapgate/contracts';
-import type { Messaging } from '@tapgate/messaging';
+import { openKv, type Messaging } from '@tapgate/messaging';
 import type { KV } from 'nats';
 import { z } from 'zod';
 import { ApiError } from '../common/api-error';
@@ -33,13 +33,12 @@ export class SessionStore {
   ) {}
 
   private bucket(): Promise<KV> {
-    this.kv ??= this.messaging
-      .connection()
-      .then((nc) => nc.jetstream().views.kv(KvBuckets.adminSessions, { history: 1, ttl: this.ttlMs }))
-      .catch((e: unknown) => {
+    this.kv ??= openKv(this.messaging, KvBuckets.adminSessions, { history: 1, ttl: this.ttlMs }).catch(
+      (e: unknown) => {
         this.kv = undefined;
         throw e;
-      });
+      },
+    );
     return this.kv;
   }
 

@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { AssertionSigner } from '@tapgate/assertions';
 import { AuditTrail } from '@tapgate/audit';
 import { KvBuckets, OpenCeremonyRecord, TAP_CLAIM_TTL_MS } from '@tapgate/contracts';
-import type { Messaging } from '@tapgate/messaging';
+import { openKv, type Messaging } from '@tapgate/messaging';
 import { createLogger } from '@tapgate/telemetry';
 import { NatsError, type KV } from 'nats';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
@@ -36,13 +36,10 @@ const isWrongSequence = (e: unknown) =>
 function bucket(messaging: Messaging, name: string, opts: { ttl: number }): () => Promise<KV> {
   let kv: Promise<KV> | undefined;
   return () => {
-    kv ??= messaging
-      .connection()
-      .then((nc) => nc.jetstream().views.kv(name, { history: 1, ttl: opts.ttl }))
-      .catch((e: unknown) => {
-        kv = undefined;
-        throw e;
-      });
+    kv ??= openKv(messaging, name, { history: 1, ttl: opts.ttl }).catch((e: unknown) => {
+      kv = undefined;
+      throw e;
+    });
     return kv;
   };
 }

@@ -43,15 +43,31 @@ export class GatewayTestStack {
   private readonly processes: ServiceProcess[] = [];
 
   private constructor(
-    readonly nats: TestServer,
+    private readonly ownNats: TestServer | undefined,
+    /** Every NATS server's URL, as the gateways and `admin` are given them. */
+    readonly natsServers: string[],
+    /** [nats] replicas of the gateways and `admin`. */
+    readonly replicas: number,
     readonly admin: Messaging,
   ) {}
 
-  static async start(): Promise<GatewayTestStack> {
-    const nats = await startNats();
-    const admin = new Messaging({ servers: [nats.url], name: 'test-admin' });
+  /** The stack's own nats-server (not there when the stack was started on `servers`). */
+  get nats(): TestServer {
+    if (!this.ownNats) throw new Error('this stack runs on NATS servers it does not own');
+    return this.ownNats;
+  }
+
+  /**
+   * Starts its own nats-server, or uses `servers` (e.g. a NatsCluster's) with `replicas` for every
+   * JetStream asset; the stack does not stop servers it was given.
+   */
+  static async start(opts: { servers?: string[]; replicas?: number } = {}): Promise<GatewayTestStack> {
+    const nats = opts.servers ? undefined : await startNats();
+    const servers = opts.servers ?? [nats!.url];
+    const replicas = opts.replicas ?? 1;
+    const admin = new Messaging({ servers, name: 'test-admin', replicas });
     await admin.connection();
-    const stack = new GatewayTestStack(nats, admin);
+    const stack = new GatewayTestStack(nats, servers, replicas, admin);
     await stack.putApplication(TEST_APP_ID, { terminals: ['*'], credentials: { c1: TEST_APP_CREDENTIAL } });
     return stack;
   }
@@ -169,7 +185,8 @@ export class GatewayTestStack {
         TAPGATE_WEBAPI_PORT: String(webapi),
         TAPGATE_HTTP_PORT: String(http),
         TAPGATE_HTTP_HOST: '127.0.0.1',
-        TAPGATE_NATS_SERVERS: this.nats.url,
+        TAPGATE_NATS_SERVERS: this.natsServers.join(','),
+        TAPGATE_NATS_REPLICAS: String(this.replicas),
         TAPGATE_GATEWAY_GATEWAY_ID: `gw-${agent}`,
         TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false',
         ...env,
@@ -204,7 +221,8 @@ export class GatewayTestStack {
         TAPGATE_WEBAPI_PORT: String(webapi),
         TAPGATE_HTTP_PORT: String(http),
         TAPGATE_HTTP_HOST: '127.0.0.1',
-        TAPGATE_NATS_SERVERS: this.nats.url,
+        TAPGATE_NATS_SERVERS: this.natsServers.join(','),
+        TAPGATE_NATS_REPLICAS: String(this.replicas),
         TAPGATE_GATEWAY_GATEWAY_ID: gatewayId,
         TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false',
         ...env,
@@ -220,7 +238,7 @@ export class GatewayTestStack {
     for (const p of this.processes) await p.stop().catch(() => undefined);
     for (const gw of this.gateways) await gw.close().catch(() => undefined);
     await this.admin.close();
-    await this.nats.dispose();
+    await this.ownNats?.dispose();
   }
 }
 

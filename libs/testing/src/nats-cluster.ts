@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HostProcess, TestHost } from './hosts';
+import { waitFor } from './ports';
+
+// Each host is its own network namespace, so every node uses the standard ports on its own address.
+const CLIENT_PORT = 4222;
+const ROUTE_PORT = 6222;
+const MONITOR_PORT = 8222;
+
+export interface NatsNode {
+  readonly host: TestHost;
+  /** Server name (`-n`), as JetStream reports leaders. */
+  readonly name: string;
+  readonly url: string;
+  readonly storeDir: string;
+  running(): boolean;
+}
+
+interface Jsz {
+  meta_cluster?: { leader?: string; cluster_size?: number; replicas?: Array<{ current?: boolean }> };
+}
+
+/**
+ * A NATS cluster, one nats-server per host with JetStream (its own store folder) and routes to every
+ * other node. Clients are given `servers` (every node's URL). `restart` brings a node back on its
+ * store, as a host that rebooted.
+ */
+export class NatsCluster {
+  private constructor(
+    private readonly procs: Map<string, HostProcess>,
+    readonly nodes: NatsNode[],
+    private readonly root: string,
+    private readonly clusterName: string,
+  ) {}
+
+  static async start(hosts: TestHost[], opts: { clusterName?: string } = {}): Promise<NatsCluster> {
+    if (hosts.length < 1) throw new Error('a NATS cluster needs at least one host');
+    const root = mkdtempSync(join(tmpdir(), 'tapgate-nats-cluster-'));
+    const procs = new Map<string, HostProcess>();
+    const nodes: NatsNode[] = hosts.map((host, i) => ({
+      host,
+      name: `n${i + 1}`,
+      url: `nats://${host.address}:${CLIENT_PORT}`,
+      storeDir: join(root, `n${i + 1}`),
+      running: () => procs.has(`n${i + 1}`),
+    }));
+    const cluster = new NatsCluster(procs, nodes, root, opts.clusterName ?? 'tapgate-test');
+    try {
+      await Promise.all(nodes.map((n) => cluster.startNode(n)));
+      await cluster.waitForMetaLeader();
+      await cluster.waitForPeers();
+    } catch (e) {
+      await cluster.dispose();
+      throw e;
+    }
+    return cluster;
+  }
+
+  get servers(): string[] {
+    return this.nodes.map((n) => n.url);
+  }
+
+  node(name: string): NatsNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no NATS node ${name}`);
+    return n;
+  }
+
+  private async startNode(n: NatsNode): Promise<void> {
+    const routes = this.nodes
+      .filter((o) => o !== n)
+      .map((o) => `nats://${o.host.address}:${ROUTE_PORT}`)
+      .join(',');
+    const args = [
+      '-n', n.name,
+      '-a', n.host.address,
+      '-p', String(CLIENT_PORT),
+      '-m', String(MONITOR_PORT),
+      '-js', '-sd', n.storeDir,
+      '--cluster_name', this.clusterName,
+      '--cluster', `nats://${n.host.address}:${ROUTE_PORT}`,
+      ...(routes ? ['--routes', routes] : []),
+    ]; // prettier-ignore
+    const bin = process.env.TAPGATE_NATS_SERVER_BIN ?? 'nats-server';
+    const proc = await n.host.run(bin, args, { port: CLIENT_PORT });
+    this.procs.set(n.name, proc);
+    proc.child.once('exit', () => {
+      if (this.procs.get(n.name) === proc) this.procs.delete(n.name);
+    });
+  }
+
+  /** Starts a stopped node again on its store (as a host coming back). */
+  async restart(name: string): Promise<void> {
+    const n = this.node(name);
+    if (this.procs.has(name)) return;
+    await this.startNode(n);
+  }
+
+  /** Its monitoring /jsz, or undefined when it does not answer within a second. */
+  async jsz(n: NatsNode): Promise<Jsz | undefined> {
+    return fetch(`http://${n.host.address}:${MONITOR_PORT}/jsz`, { signal: AbortSignal.timeout(1000) })
+      .then((r) => (r.ok ? (r.json() as Promise<Jsz>) : undefined))
+      .catch(() => undefined);
+  }
+
+  /** The JetStream meta leader's node, as a reachable running node reports it. */
+  async metaLeader(): Promise<NatsNode | undefined> {
+    for (const n of this.nodes) {
+      if (!n.running() || n.host.isCutOff) continue;
+      const leader = (await this.jsz(n))?.meta_cluster?.leader;
+      if (leader) return this.nodes.find((x) => x.name === leader);
+    }
+    return undefined;
+  }
+
+  /** Waits (bounded) until the running nodes agree on a JetStream meta leader. */
+  async waitForMetaLeader(timeoutMs = 30_000): Promise<NatsNode> {
+    return waitFor(() => this.metaLeader(), { timeoutMs, intervalMs: 200, what: 'a JetStream meta leader' });
+  }
+
+  /**
+   * Waits (bounded) until the meta leader sees every running node as a current peer: before that,
+   * creating an R3 asset fails (no responders, or too few peers).
+   */
+  async waitForPeers(timeoutMs = 30_000): Promise<void> {
+    const running = () => this.nodes.filter((n) => n.running() && !n.host.isCutOff).length;
+    await waitFor(
+      async () => {
+        const leader = await this.metaLeader();
+        const meta = leader ? (await this.jsz(leader))?.meta_cluster : undefined;
+        const current = (meta?.replicas ?? []).filter((r) => r.current).length;
+        if (!meta || current + 1 < running()) return false;
+        // /healthz answers 200 once the node's JetStream is current, i.e. it serves the JetStream API.
+        const healthy = await Promise.all(
+          this.nodes
+            .filter((n) => n.running() && !n.host.isCutOff)
+            .map((n) =>
+              fetch(`http://${n.host.address}:${MONITOR_PORT}/healthz`, {
+                signal: AbortSignal.timeout(1000),
+              }).then(
+                (r) => r.ok,
+                () => false,
+              ),
+            ),
+        );
+        return healthy.every(Boolean);
+      },
+      { timeoutMs, intervalMs: 200, what: 'every running NATS node a current JetStream peer' },
+    );
+  }
+
+  /** Stops every node and removes the stores. */
+  async dispose(): Promise<void> {
+    await Promise.all([...this.procs.values()].map((p) => p.stop('SIGKILL').catch(() => undefined)));
+    this.procs.clear();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
