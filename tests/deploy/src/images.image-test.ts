@@ -88,7 +88,7 @@ describe('the images scripts/images.sh built', () => {
           `${image} carries sources`,
         );
         assert.deepEqual(
-          own.filter((f) => f.endsWith('.test.js')),
+          own.filter((f) => /\.(test|cluster-test)\.js$/.test(f)),
           [],
           `${image} carries compiled tests`,
         );
