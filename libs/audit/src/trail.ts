@@ -411,7 +411,10 @@ export class AuditTrail {
         }
         const ack = await js.publish(AUDIT_SUBJECT, encoder.encode(JSON.stringify(record)), {
           msgID,
-          expect: { lastSequence: head.seq },
+          // Both, on the stream's one subject: nats-server ignores an expected last sequence of 0, so
+          // on an empty stream only the per-subject expectation (0 = no record yet) stops a second
+          // replica from also appending a first record linked to GENESIS.
+          expect: { lastSequence: head.seq, lastSubjectSequence: head.seq },
           timeout: Math.max(100, deadline - Date.now()),
         });
         if (ack.duplicate) {
@@ -455,7 +458,17 @@ export class AuditTrail {
       if (apiErrorCode(e) !== NO_MESSAGE_FOUND) throw e;
     }
     const { lastSeq } = await this.streamState();
-    if (lastSeq > 0) log.error({ seq: lastSeq }, 'last audit record cannot be read; run the audit verifier');
+    if (lastSeq === 0) return { seq: 0, hash: GENESIS_HASH };
+    // Another replica may have appended between the two reads above (the stream was empty for the
+    // first): read the head again by its sequence, so a pair (sequence, hash) always belongs together.
+    try {
+      const stored = await jsm.streams.getMessage(AUDIT_STREAM, { seq: lastSeq });
+      const hash = parseHash(stored.data);
+      if (hash !== undefined) return { seq: lastSeq, hash };
+    } catch (e) {
+      if (apiErrorCode(e) !== NO_MESSAGE_FOUND) throw e;
+    }
+    log.error({ seq: lastSeq }, 'last audit record cannot be read; run the audit verifier');
     return { seq: lastSeq, hash: GENESIS_HASH };
   }
 
