@@ -56,7 +56,13 @@ export function redisClientOptions(settings: RedisSettings, behaviour: RedisBeha
 export function createRedisClient(settings: RedisSettings, behaviour: RedisBehaviour): Redis {
   // The URL first: ioredis takes its scheme (TLS), database and any user:password in it; with
   // Sentinels its host and port are not used.
-  return new Redis(settings.url, redisClientOptions(settings, behaviour));
+  const client = new Redis(settings.url, redisClientOptions(settings, behaviour));
+  if (settings.sentinel) {
+    // quit() ends the data connection but leaves the failover detector's Sentinel subscriptions open
+    // (ioredis cleans them up only in disconnect()); they would keep the process alive and reconnect.
+    client.on('end', () => client.disconnect());
+  }
+  return client;
 }
 
 /** Where the client connects, for logs: never a password. */
