@@ -88,8 +88,8 @@ export class RedisSentinelSet {
       ports.slice(2).map(node),
     );
     try {
-      await set.startData(set.data[0]!);
-      await set.startData(set.data[1]!, set.data[0]);
+      await set.startData(set.data[0]);
+      await set.startData(set.data[1], set.data[0]);
       await Promise.all(set.sentinelNodes.map((s, i) => set.startSentinel(s, i)));
       await set.waitUntilMonitored();
     } catch (e) {
@@ -133,7 +133,7 @@ export class RedisSentinelSet {
    */
   async manualFailover(): Promise<void> {
     await this.command(
-      this.sentinelNodes[0]!,
+      this.sentinelNodes[0],
       this.opts.sentinelPassword,
       'sentinel',
       'failover',
@@ -182,7 +182,7 @@ export class RedisSentinelSet {
 
   /** Stops every process (SIGKILL) and removes the configuration folder. */
   async stop(): Promise<void> {
-    await Promise.all([...this.data, ...this.sentinelNodes].map((n) => n.proc?.stop('SIGKILL')));
+    await Promise.all([...this.data, ...this.sentinelNodes].map(async (n) => n.proc?.stop('SIGKILL')));
     for (const n of [...this.data, ...this.sentinelNodes]) n.proc = undefined;
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -209,7 +209,7 @@ export class RedisSentinelSet {
   }
 
   private async startSentinel(n: Node, index: number): Promise<void> {
-    const primary = this.data[0]!;
+    const primary = this.data[0];
     const name = this.opts.masterName;
     // Sentinel rewrites its file (what it learns), so each one has its own.
     const file = join(this.dir, `sentinel-${index}.conf`);
@@ -240,11 +240,11 @@ export class RedisSentinelSet {
         this.sentinelNodes.map((s) =>
           this.command(s, this.opts.sentinelPassword, 'sentinel', 'master', this.opts.masterName)
             .then(fieldsOf)
-            .catch((e: Error) => ({ error: e.message }) as Record<string, string>),
+            .catch((e: Error): Record<string, string> => ({ error: e.message })),
         ),
       );
       const replicaInfo = String(
-        await this.command(this.data[1]!, this.opts.password, 'info', 'replication').catch(() => ''),
+        await this.command(this.data[1], this.opts.password, 'info', 'replication').catch(() => ''),
       );
       const ok = states.every(
         (m) =>

@@ -37,7 +37,7 @@ export function parseSentinelAddress(value: string): SentinelAddress | undefined
   if (port < 1 || port > 65535) return undefined;
   const v6 = m[1];
   if (v6 !== undefined) return isIP(v6) === 6 ? { host: v6, port } : undefined;
-  const host = m[2]!;
+  const host = m[2];
   return isIP(host) === 4 || HOSTNAME.test(host) ? { host, port } : undefined;
 }
 
