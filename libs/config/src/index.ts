@@ -30,7 +30,7 @@ export type { EndpointDriver, EndpointSettings } from './sections/nbe';
 export type { NesSettings } from './sections/nes';
 export type { PolicySectionSettings } from './sections/policy';
 export type { PresenceSectionSettings } from './sections/presence';
-export type { RedisSettings } from './sections/redis';
+export type { RedisSentinelSettings, RedisSettings, SentinelAddress } from './sections/redis';
 export type { TelemetrySettings } from './sections/telemetry';
 export type { UserStatusSettings } from './sections/user-status';
 export type { WebApiSettings } from './sections/webapi';

@@ -12,6 +12,7 @@ import {
 import { join } from 'node:path';
 import { imageRunConfig, startImageProcess } from './image-process';
 import { freePort } from './ports';
+import { RedisSentinelSet } from './redis-sentinel';
 import { startNats, startRedis, type TestServer } from './servers';
 import { startServiceProcess, type ServiceProcess } from './service-process';
 
@@ -45,6 +46,11 @@ export interface PlatformOptions {
   adminGroup?: string;
   /** [user_status].cache_expiry_seconds, the fallback until a default policy exists (default 30). */
   userStatusCacheExpirySeconds?: number;
+  /**
+   * Redis as a primary, a replica and three Sentinels (RedisSentinelSet) instead of one redis-server:
+   * the services get `[redis] sentinels`; use `redisSentinels` to kill the primary.
+   */
+  redisSentinel?: boolean;
   /** Extra [section] lines appended to nymi_agent.toml, e.g. gateway limits for the benchmark. */
   extraToml?: string;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
@@ -78,7 +84,7 @@ export class Platform {
   private constructor(
     readonly opts: PlatformOptions,
     readonly nats: TestServer,
-    readonly redis: TestServer,
+    private readonly redisStore: TestServer | RedisSentinelSet,
     readonly ports: {
       agent: number;
       webapi: number;
@@ -89,11 +95,28 @@ export class Platform {
     },
   ) {}
 
+  /** The one redis-server (not with `redisSentinel`). */
+  get redis(): TestServer {
+    if (this.redisStore instanceof RedisSentinelSet) {
+      throw new Error('this platform runs Redis with Sentinels: use redisSentinels');
+    }
+    return this.redisStore;
+  }
+
+  /** The primary, replica and Sentinels (only with `redisSentinel`). */
+  get redisSentinels(): RedisSentinelSet {
+    if (!(this.redisStore instanceof RedisSentinelSet)) throw new Error('started without redisSentinel');
+    return this.redisStore;
+  }
+
   static async start(opts: PlatformOptions): Promise<Platform> {
     // Each run starts with empty logs, so the first "listening" line of a log is this run's port.
     rmSync(join(opts.dir, 'logs'), { recursive: true, force: true });
     mkdirSync(join(opts.dir, 'logs'), { recursive: true });
-    const [nats, redis] = await Promise.all([startNats(), startRedis()]);
+    const [nats, redis] = await Promise.all([
+      startNats(),
+      opts.redisSentinel ? RedisSentinelSet.start() : startRedis(),
+    ]);
     const ports = {
       agent: opts.agentPort ?? (await freePort()),
       webapi: opts.webapiPort ?? (await freePort()),
@@ -161,7 +184,7 @@ port = ${this.ports.webapi}
 servers = ["${this.nats.url}"]
 
 [redis]
-url = "${this.redis.url}"
+${this.redisToml()}
 
 [assertions]
 signing_key_files = ["assertion-signing.pem"]
@@ -311,9 +334,17 @@ ${directory}`,
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  private redisToml(): string {
+    const r = this.redisStore;
+    if (!(r instanceof RedisSentinelSet)) return `url = "${r.url}"`;
+    const sentinels = r.sentinels.map((a) => `"${a.host}:${a.port}"`).join(', ');
+    return `sentinels = [${sentinels}]\nmaster_name = "${r.masterName}"`;
+  }
+
   async stop(): Promise<void> {
     for (const p of [...this.processes].reverse()) await p.stop().catch(() => undefined);
-    await this.redis.dispose().catch(() => undefined);
+    const r = this.redisStore;
+    await (r instanceof RedisSentinelSet ? r.stop() : r.dispose()).catch(() => undefined);
     await this.nats.dispose().catch(() => undefined);
   }
 }

@@ -1,4 +1,5 @@
 import { Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import type { RedisSettings } from '@tapgate/config';
 import { Messaging, connectMessaging, type MessagingOptions } from '@tapgate/messaging';
 import { HealthController } from './health/health.controller';
 import { systemClock, type Clock } from './presence/clock';
@@ -11,7 +12,7 @@ import type { PresenceSettings } from './presence/presence-settings';
 
 export interface PresenceModuleOptions {
   nats: MessagingOptions;
-  redis: { url: string; password?: string };
+  redis: RedisSettings;
   settings: PresenceSettings;
   clock?: Clock;
 }
@@ -40,7 +41,7 @@ export class PresenceModule {
         { provide: Messaging, useFactory: () => connectMessaging(opts.nats) },
         {
           provide: PresenceStore,
-          useFactory: () => new PresenceStore(opts.redis.url, opts.settings, opts.redis.password),
+          useFactory: () => new PresenceStore(opts.redis, opts.settings),
         },
         {
           provide: ConnectionCloser,

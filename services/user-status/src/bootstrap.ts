@@ -6,7 +6,8 @@ import { ConfigError, loadAgentConfig } from '@tapgate/config';
 import { CONFIG_SECTIONS, type UserStatusConfig } from './config-sections';
 import { connectMessaging, natsMessagingOptions, type Messaging } from '@tapgate/messaging';
 import { NestPinoLogger, createLogger, setLogLevel } from '@tapgate/telemetry';
-import { Redis } from 'ioredis';
+import { createRedisClient, describeRedisTarget } from '@tapgate/redis';
+import type { Redis } from 'ioredis';
 import { AppModule } from './app.module';
 import { StatusCache } from './cache/status-cache';
 import type { Directory } from './directory/directory';
@@ -104,8 +105,7 @@ async function checkDirectoryTrust(config: UserStatusConfig, directory: Director
 
 function createRedis(config: UserStatusConfig): Redis {
   const log = createLogger('redis');
-  const redis = new Redis(config.redis.url, {
-    password: config.redis.password,
+  const redis = createRedisClient(config.redis, {
     // Fail fast while Redis is away: the service then answers from the directory instead of waiting.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -119,7 +119,10 @@ function createRedis(config: UserStatusConfig): Redis {
   let down = false;
   redis.on('error', (e: Error) => {
     if (!down) {
-      log.warn({ err: e.message }, 'Redis unavailable: answering from the directory without the cache');
+      log.warn(
+        { err: e.message, redis: describeRedisTarget(config.redis) },
+        'Redis unavailable: answering from the directory without the cache',
+      );
     }
     down = true;
   });

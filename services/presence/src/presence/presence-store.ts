@@ -1,5 +1,7 @@
 import type { AdvertBatch } from '@tapgate/contracts';
-import Redis, { type ChainableCommander, type RedisOptions } from 'ioredis';
+import type { RedisSettings } from '@tapgate/config';
+import { createRedisClient, type RedisBehaviour } from '@tapgate/redis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { EVALUATE_SCRIPT, OBSERVE_SCRIPT } from './presence-scripts';
 import { LEVEL_AFTER_MS, type PresenceSettings } from './presence-settings';
 import { parseEvaluation, type Evaluation } from './presence-snapshot';
@@ -27,9 +29,8 @@ export interface BandEvaluation extends Evaluation {
  * Fail fast instead of queueing: a presence answer from a Redis that is down must become an error
  * reply (presence unknown, policy decides) within the gateway's request timeout, not a late success.
  */
-export function presenceRedisOptions(password?: string): RedisOptions {
+export function presenceRedisBehaviour(): RedisBehaviour {
   return {
-    password,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: 1000,
@@ -46,11 +47,10 @@ export class PresenceStore {
   readonly redis: PresenceRedis;
 
   constructor(
-    url: string,
+    redisSettings: RedisSettings,
     private readonly settings: PresenceSettings,
-    password?: string,
   ) {
-    const redis = new Redis(url, presenceRedisOptions(password));
+    const redis = createRedisClient(redisSettings, presenceRedisBehaviour());
     redis.defineCommand('presenceObserve', { numberOfKeys: 2, lua: OBSERVE_SCRIPT });
     redis.defineCommand('presenceEvaluate', { numberOfKeys: 2, lua: EVALUATE_SCRIPT });
     // Errors surface on the commands; without a listener ioredis would print every reconnect failure.

@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import type { RedisSettings } from '@tapgate/config';
 import {
   PresenceChanged,
   type Advert,
@@ -16,14 +17,15 @@ import type { PresenceSettings } from '../presence/presence-settings';
 /** Test helpers: start replicas in-process against real servers, send adverts, collect changes. */
 export async function startReplica(
   natsUrl: string,
-  redisUrl: string,
+  /** A plain redis:// URL, or full settings (Sentinels). */
+  redis: string | RedisSettings,
   clock: Clock,
   name: string,
   settings: Partial<PresenceSettings> = {},
 ): Promise<INestApplication> {
   const app = await createPresenceApp({
     nats: { servers: [natsUrl], name, requestTimeoutMs: 1000 },
-    redis: { url: redisUrl },
+    redis: typeof redis === 'string' ? { url: redis } : redis,
     http: { host: '127.0.0.1', port: 0 },
     settings: { sweepIntervalMs: 25, ...settings },
     clock,

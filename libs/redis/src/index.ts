@@ -1,0 +1,7 @@
+export {
+  createRedisClient,
+  describeRedisTarget,
+  reconnectOnReadonly,
+  redisClientOptions,
+  type RedisBehaviour,
+} from './redis-client';

@@ -1,0 +1,303 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { freePort, sleep } from './ports';
+import { canConnect, spawnServer, type ManagedProcess } from './process';
+
+/**
+ * Starts `cmd args` and resolves once it accepts TCP connections on `port`. The default runs a local
+ * child; on the multi-host harness pass `(cmd, args, o) => host.run(cmd, args, o)` (TestHost.run).
+ */
+export type SpawnProcess = (cmd: string, args: string[], opts: { port: number }) => Promise<ManagedProcess>;
+
+export interface RedisSentinelOptions {
+  /** The address every process binds to and announces (default 127.0.0.1). */
+  address?: string;
+  spawn?: SpawnProcess;
+  /** The Sentinel master group name (default "tapgate", as `[redis] master_name`). */
+  masterName?: string;
+  /** requirepass of primary and replica (and the password Sentinels use to reach them). */
+  password?: string;
+  /** requirepass of the Sentinels themselves. */
+  sentinelPassword?: string;
+  /** How long a silent primary takes to count as down (default 1000 ms). */
+  downAfterMs?: number;
+  /** Sentinel failover-timeout (default 5000 ms). */
+  failoverTimeoutMs?: number;
+}
+
+export interface RedisNodeAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+interface Node extends RedisNodeAddress {
+  proc?: ManagedProcess;
+}
+
+const SENTINELS = 3;
+const QUORUM = 2;
+
+/** Fields of a Sentinel reply given as a flat [name, value, ...] array. */
+function fieldsOf(reply: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const items = Array.isArray(reply) ? (reply as unknown[]) : [];
+  for (let i = 0; i + 1 < items.length; i += 2) out[String(items[i])] = String(items[i + 1]);
+  return out;
+}
+
+/** One `key:value` line of an INFO section. */
+function infoField(info: string, key: string): string | undefined {
+  return new RegExp(`^${key}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+}
+
+/**
+ * A Redis primary, one replica and three Sentinels (quorum 2) on free ports, each its own process
+ * with short failure detection so a test sees a failover in seconds. Every wait is bounded in time.
+ */
+export class RedisSentinelSet {
+  private current: Node;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly opts: Required<Pick<RedisSentinelOptions, 'address' | 'masterName' | 'spawn'>> &
+      RedisSentinelOptions,
+    private readonly data: Node[],
+    private readonly sentinelNodes: Node[],
+  ) {
+    this.current = data[0]!;
+  }
+
+  static async start(options: RedisSentinelOptions = {}): Promise<RedisSentinelSet> {
+    const address = options.address ?? '127.0.0.1';
+    const spawn: SpawnProcess =
+      options.spawn ??
+      ((cmd, args, o) => spawnServer(cmd, args, o.port, { ready: () => canConnect(o.port, address) }));
+    const opts = { ...options, address, spawn, masterName: options.masterName ?? 'tapgate' };
+    const ports: number[] = [];
+    while (ports.length < 2 + SENTINELS) {
+      const p = await freePort();
+      if (!ports.includes(p)) ports.push(p);
+    }
+    const node = (port: number): Node => ({ host: address, port });
+    const set = new RedisSentinelSet(
+      mkdtempSync(join(tmpdir(), 'tapgate-redis-sentinel-')),
+      opts,
+      ports.slice(0, 2).map(node),
+      ports.slice(2).map(node),
+    );
+    try {
+      await set.startData(set.data[0]);
+      await set.startData(set.data[1], set.data[0]);
+      await Promise.all(set.sentinelNodes.map((s, i) => set.startSentinel(s, i)));
+      await set.waitUntilMonitored();
+    } catch (e) {
+      await set.stop();
+      throw e;
+    }
+    return set;
+  }
+
+  /** The Sentinels' addresses, as `[redis] sentinels` lists them. */
+  get sentinels(): RedisNodeAddress[] {
+    return this.sentinelNodes.map(({ host, port }) => ({ host, port }));
+  }
+
+  get masterName(): string {
+    return this.opts.masterName;
+  }
+
+  /** The primary as of the last start or failover this harness saw. */
+  primary(): RedisNodeAddress {
+    return { host: this.current.host, port: this.current.port };
+  }
+
+  /** The other data server (the replica until a failover promotes it). */
+  replica(): RedisNodeAddress {
+    const other = this.data.find((n) => n !== this.current)!;
+    return { host: other.host, port: other.port };
+  }
+
+  /** Kills the primary with SIGKILL (no goodbye to anyone) and returns its address. */
+  async killPrimary(): Promise<RedisNodeAddress> {
+    const killed = this.current;
+    await killed.proc?.stop('SIGKILL');
+    killed.proc = undefined;
+    return { host: killed.host, port: killed.port };
+  }
+
+  /**
+   * Asks a Sentinel for a failover with the primary still running (as an operator's `SENTINEL FAILOVER`):
+   * the old primary becomes a replica and answers writes with READONLY. Follow with waitForFailover.
+   */
+  async manualFailover(): Promise<void> {
+    await this.command(
+      this.sentinelNodes[0],
+      this.opts.sentinelPassword,
+      'sentinel',
+      'failover',
+      this.opts.masterName,
+    );
+  }
+
+  /**
+   * Waits until a quorum of Sentinels names a primary other than the one before and that server says it
+   * is a primary; returns its port.
+   */
+  async waitForFailover(timeoutMs = 30_000): Promise<number> {
+    const before = this.current;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const named = await Promise.all(this.sentinelNodes.map((s) => this.masterOf(s)));
+      const votes = named.filter((p) => p !== undefined && p !== before.port);
+      const port = votes[0];
+      if (port !== undefined && votes.filter((p) => p === port).length >= QUORUM) {
+        const next = this.data.find((n) => n.port === port);
+        if (next && (await this.roleOf(next)) === 'master') {
+          this.current = next;
+          return port;
+        }
+      }
+      await sleep(100);
+    }
+    throw new Error(`no Sentinel failover away from port ${before.port} within ${timeoutMs} ms`);
+  }
+
+  /** Waits until the replica has applied every write the primary had when this was called. */
+  async waitForReplication(timeoutMs = 10_000): Promise<void> {
+    const info = await this.command(this.current, this.opts.password, 'info', 'replication');
+    const target = Number(infoField(String(info), 'master_repl_offset'));
+    const replica = this.data.find((n) => n !== this.current)!;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const r = String(
+        await this.command(replica, this.opts.password, 'info', 'replication').catch(() => ''),
+      );
+      if (Number(infoField(r, 'slave_repl_offset') ?? -1) >= target) return;
+      await sleep(50);
+    }
+    throw new Error(`replica did not reach replication offset ${target} within ${timeoutMs} ms`);
+  }
+
+  /** Stops every process (SIGKILL) and removes the configuration folder. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.data, ...this.sentinelNodes].map(async (n) => n.proc?.stop('SIGKILL')));
+    for (const n of [...this.data, ...this.sentinelNodes]) n.proc = undefined;
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private bin(): string {
+    return process.env.TAPGATE_REDIS_SERVER_BIN ?? 'redis-server';
+  }
+
+  private async startData(n: Node, primary?: Node): Promise<void> {
+    const pw = this.opts.password;
+    const args = [
+      '--port', String(n.port),
+      '--bind', n.host,
+      '--protected-mode', 'no',
+      '--save', '',
+      '--appendonly', 'no',
+      '--dir', this.dir,
+      '--dbfilename', `dump-${n.port}.rdb`,
+      '--replica-announce-ip', n.host,
+      ...(pw ? ['--requirepass', pw, '--masterauth', pw] : []),
+      ...(primary ? ['--replicaof', primary.host, String(primary.port)] : []),
+    ]; // prettier-ignore
+    n.proc = await this.opts.spawn(this.bin(), args, { port: n.port });
+  }
+
+  private async startSentinel(n: Node, index: number): Promise<void> {
+    const primary = this.data[0];
+    const name = this.opts.masterName;
+    // Sentinel rewrites its file (what it learns), so each one has its own.
+    const file = join(this.dir, `sentinel-${index}.conf`);
+    const lines = [
+      `port ${n.port}`,
+      `bind ${n.host}`,
+      'protected-mode no',
+      `dir ${this.dir}`,
+      `sentinel announce-ip ${n.host}`,
+      `sentinel monitor ${name} ${primary.host} ${primary.port} ${QUORUM}`,
+      `sentinel down-after-milliseconds ${name} ${this.opts.downAfterMs ?? 1000}`,
+      `sentinel failover-timeout ${name} ${this.opts.failoverTimeoutMs ?? 5000}`,
+      `sentinel parallel-syncs ${name} 1`,
+      ...(this.opts.password ? [`sentinel auth-pass ${name} ${this.opts.password}`] : []),
+      // Sentinels reach each other with their own requirepass.
+      ...(this.opts.sentinelPassword ? [`requirepass ${this.opts.sentinelPassword}`] : []),
+    ];
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    n.proc = await this.opts.spawn(this.bin(), [file, '--sentinel'], { port: n.port });
+  }
+
+  /** Every Sentinel knows the primary, the replica (in sync) and the two other Sentinels. */
+  private async waitUntilMonitored(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      const states = await Promise.all(
+        this.sentinelNodes.map((s) =>
+          this.command(s, this.opts.sentinelPassword, 'sentinel', 'master', this.opts.masterName)
+            .then(fieldsOf)
+            .catch((e: Error): Record<string, string> => ({ error: e.message })),
+        ),
+      );
+      const replicaInfo = String(
+        await this.command(this.data[1], this.opts.password, 'info', 'replication').catch(() => ''),
+      );
+      const ok = states.every(
+        (m) =>
+          m['num-slaves'] === '1' &&
+          m['num-other-sentinels'] === String(SENTINELS - 1) &&
+          m.flags === 'master',
+      );
+      if (ok && infoField(replicaInfo, 'master_link_status') === 'up') return;
+      last = JSON.stringify(
+        states.map(
+          (m) => m.error ?? `${m.flags} slaves=${m['num-slaves']} others=${m['num-other-sentinels']}`,
+        ),
+      );
+      await sleep(100);
+    }
+    throw new Error(`Sentinels did not settle within ${timeoutMs} ms: ${last}`);
+  }
+
+  private async masterOf(s: Node): Promise<number | undefined> {
+    const reply = await this.command(
+      s,
+      this.opts.sentinelPassword,
+      'sentinel',
+      'get-master-addr-by-name',
+      this.opts.masterName,
+    ).catch(() => undefined);
+    return Array.isArray(reply) ? Number(reply[1]) : undefined;
+  }
+
+  private async roleOf(n: Node): Promise<string | undefined> {
+    const reply = await this.command(n, this.opts.password, 'role').catch(() => undefined);
+    return Array.isArray(reply) ? String(reply[0]) : undefined;
+  }
+
+  /** One command on a fresh connection that gives up within about a second. */
+  private async command(n: RedisNodeAddress, password: string | undefined, cmd: string, ...args: string[]) {
+    const client = new Redis({
+      host: n.host,
+      port: n.port,
+      password,
+      lazyConnect: true,
+      connectTimeout: 1000,
+      commandTimeout: 1000,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: true,
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return await client.call(cmd, ...args);
+    } finally {
+      client.disconnect();
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import type { INestApplication } from '@nestjs/common';
+import { PresenceGet } from '@tapgate/contracts';
+import { startTelemetry } from '@tapgate/telemetry';
+import { RedisSentinelSet, sleep, startNats, type TestServer } from '@tapgate/testing';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ManualClock } from './presence/clock';
+import { advert, batch, httpUrl, PresenceProbe, startReplica } from './testing/presence-harness';
+
+describe('presence across a Redis Sentinel failover', () => {
+  let nats: TestServer;
+  let redis: RedisSentinelSet;
+  let probe: PresenceProbe;
+  let app: INestApplication;
+  const clock = new ManualClock();
+
+  before(async () => {
+    startTelemetry({ serviceName: 'presence-test' });
+    [nats, redis] = await Promise.all([startNats({ jetstream: false }), RedisSentinelSet.start()]);
+    probe = await PresenceProbe.start(nats.url);
+    app = await startReplica(
+      nats.url,
+      // The URL's host is not used with Sentinels.
+      {
+        url: 'redis://unused.invalid:6379',
+        sentinel: { sentinels: redis.sentinels, masterName: redis.masterName },
+      },
+      clock,
+      'presence-failover',
+    );
+  });
+  after(async () => {
+    await app?.close();
+    await probe?.close();
+    await Promise.all([nats?.dispose(), redis?.stop()]);
+  });
+
+  it('answers errors (never a guess) while the primary is gone, then the replicated state from the new one', async () => {
+    probe.send(batch('T1', [advert('band-1', -40, 'authenticated', clock.now())], clock.now()));
+    await probe.nthChange('band-1', 1);
+    assert.equal(
+      (await probe.messaging.request(PresenceGet, { v: 1, bandId: 'band-1' })).band?.authenticated,
+      true,
+    );
+    // Replication is asynchronous: a write the replica has not applied when the primary dies is lost
+    // (documented). This test checks the case of a write that had been replicated.
+    await redis.waitForReplication();
+
+    const killed = await redis.killPrimary();
+    const t0 = Date.now();
+    const outcomes = new Map<string, number>();
+    let answeredMs: number | undefined;
+    while (Date.now() - t0 < 20_000) {
+      const reply = await probe.messaging
+        .request(PresenceGet, { v: 1, bandId: 'band-1' })
+        .then((r) => (r.band?.authenticated === true ? 'authenticated' : JSON.stringify(r)))
+        .catch((e: Error) => `error: ${/unavailable/.test(e.message) ? 'unavailable' : e.message}`);
+      outcomes.set(reply, (outcomes.get(reply) ?? 0) + 1);
+      if (reply === 'authenticated' && (outcomes.get('error: unavailable') ?? 0) > 0) {
+        answeredMs = Date.now() - t0;
+        break;
+      }
+      await sleep(100);
+    }
+    console.log(`presence: primary SIGKILL -> PresenceGet answered again after ${answeredMs} ms`, [
+      ...outcomes,
+    ]);
+    assert.ok(
+      answeredMs !== undefined,
+      `presence answered again within 20 s (${JSON.stringify([...outcomes])})`,
+    );
+    // While the primary was gone every answer was an error reply: nothing else was said about the band.
+    assert.deepEqual([...outcomes.keys()].sort(), ['authenticated', 'error: unavailable']);
+    assert.notEqual(await redis.waitForFailover(), killed.port);
+
+    // Writes go to the new primary: a new band's adverts are stored and published.
+    probe.send(batch('T1', [advert('band-2', -45, 'authenticated', clock.now())], clock.now()));
+    assert.equal((await probe.nthChange('band-2', 1)).after.presence, 'yes');
+    assert.equal((await fetch(httpUrl(app, '/readyz'))).status, 200);
+  });
+});
