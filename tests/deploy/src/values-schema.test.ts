@@ -133,6 +133,7 @@ describe('values.schema.json', () => {
     const expected = [
       '/properties/nats',
       '/properties/redis',
+      '/properties/redis/properties/sentinel',
       '/definitions/volume',
       '/definitions/volumeMount',
     ];
