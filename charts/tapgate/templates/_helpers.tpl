@@ -155,7 +155,7 @@ Sentinel beside each Redis pod of the Bitnami StatefulSet <redis>-node, by its h
 {{- $list := list }}
 {{- if include "tapgate.inChartSentinel" . }}
 {{- $redis := include "tapgate.dependencyFullname" (dict "root" . "chart" "redis") }}
-{{- $port := int (((.Values.redis.sentinel.containerPorts | default dict).sentinel) | default 26379) }}
+{{- $port := int .Values.redis.sentinel.containerPorts.sentinel }}
 {{- range $i := until (int ((.Values.redis.replica | default dict).replicaCount | default 3)) }}
 {{- $list = append $list (printf "%s-node-%d.%s-headless:%d" $redis $i $redis $port) }}
 {{- end }}
@@ -213,7 +213,8 @@ Input: dict root, name, c.
 {{- define "tapgate.terminationGracePeriodSeconds" -}}
 {{- $c := .c }}
 {{- if eq .name "ws-gateway" }}
-{{- $drainMs := add $c.drain.delayMs $c.drain.spreadMs $c.drain.timeoutMs }}
+{{- $drain := .root.Values.wsGateway.drain }}
+{{- $drainMs := add $drain.delayMs $drain.spreadMs $drain.timeoutMs }}
 {{- $needed := add $c.preStopSleepSeconds (div (add $drainMs 999) 1000) 10 }}
 {{- if kindIs "invalid" $c.terminationGracePeriodSeconds }}
 {{- $needed }}
