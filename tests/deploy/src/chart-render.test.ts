@@ -734,10 +734,10 @@ describe('the chart on many hosts', { skip }, () => {
         toml(dflt).gateway.drain_spread_ms,
         toml(dflt).gateway.drain_timeout_ms,
       ],
-      [10_000, 10_000, 30_000],
+      [5_000, 10_000, 30_000],
     );
-    // (10 + 10 + 30) s of drain + 10 s margin; the gateway waits for the load balancer itself: no preStop.
-    assert.equal(podSpec(gw).terminationGracePeriodSeconds, 60);
+    // (5 + 10 + 30) s of drain + 10 s margin; the gateway waits for the load balancer itself: no preStop.
+    assert.equal(podSpec(gw).terminationGracePeriodSeconds, 55);
     assert.equal(podSpec(gw).containers[0].lifecycle, undefined);
     const ha = render(fixture('values-ha-in-chart'));
     assert.equal(toml(ha).gateway.drain_timeout_ms, 60_000);
@@ -749,7 +749,7 @@ describe('the chart on many hosts', { skip }, () => {
     );
     assert.match(
       renderError({ set: [...TRIAL, 'wsGateway.terminationGracePeriodSeconds=45'] })!,
-      /wsGateway\.terminationGracePeriodSeconds=45 is too short for the drain: it needs at least 60/,
+      /wsGateway\.terminationGracePeriodSeconds=45 is too short for the drain: it needs at least 55/,
     );
     // A preStop sleep and the drain delay both wait for the load balancer: one of them only.
     assert.match(
