@@ -725,6 +725,18 @@ describe('the chart on many hosts', { skip }, () => {
     );
   });
 
+  it('the install notes name the single points of failure left, and none once NATS is R3 and Redis has Sentinel', () => {
+    assert.match(render({ set: TRIAL }).notes, /Redis: no Sentinel/);
+    assert.doesNotMatch(render({ set: TRIAL }).notes, /NATS: JetStream/);
+    assert.match(
+      render(fixture('values-wss-external')).notes,
+      /NATS: JetStream streams and buckets have 1 replica/,
+    );
+    for (const f of ['values-ha-in-chart', 'values-ha-external']) {
+      assert.doesNotMatch(render(fixture(f)).notes, /Single points of failure/, f);
+    }
+  });
+
   it('the gateway drain reaches [gateway] drain_*_ms, and the grace period covers it', () => {
     const dflt = render({ set: TRIAL });
     const gw = deployment(dflt, 'ws-gateway');
