@@ -91,19 +91,87 @@ app.kubernetes.io/component: {{ .name }}
 {{- end }}
 {{- end }}
 
+{{/*
+NATS client URLs, comma-separated. In-chart with the cluster on: every server's per-pod address on the NATS
+chart's headless Service (its cluster sets no_advertise, so a client learns no server it was not given).
+*/}}
 {{- define "tapgate.natsServers" -}}
 {{- if .Values.nats.enabled }}
-{{- printf "nats://%s:4222" (include "tapgate.dependencyFullname" (dict "root" . "chart" "nats")) }}
+{{- $nats := include "tapgate.dependencyFullname" (dict "root" . "chart" "nats") }}
+{{- $cluster := .Values.nats.config.cluster | default dict }}
+{{- if $cluster.enabled }}
+{{- $urls := list }}
+{{- range $i := until (int ($cluster.replicas | default 3)) }}
+{{- $urls = append $urls (printf "nats://%s-%d.%s-headless:4222" $nats $i $nats) }}
+{{- end }}
+{{- join "," $urls }}
+{{- else }}
+{{- printf "nats://%s:4222" $nats }}
+{{- end }}
 {{- else }}
 {{- join "," .Values.externalNats.servers }}
 {{- end }}
 {{- end }}
 
+{{/*
+[nats] replicas: JetStream replicas of every stream and KV bucket. In-chart it follows the NATS cluster
+(R3 on 3 or more servers, R1 on one); for external NATS it is externalNats.replicas.
+*/}}
+{{- define "tapgate.natsReplicas" -}}
+{{- if .Values.nats.enabled }}
+{{- $cluster := .Values.nats.config.cluster | default dict }}
+{{- if $cluster.enabled }}
+{{- min 3 (int ($cluster.replicas | default 3)) }}
+{{- else }}1{{ end }}
+{{- else }}
+{{- int64 .Values.externalNats.replicas }}
+{{- end }}
+{{- end }}
+
+{{/* Whether the in-chart Redis runs Sentinels (Bitnami: architecture replication + sentinel.enabled). */}}
+{{- define "tapgate.inChartSentinel" -}}
+{{- if and .Values.redis.enabled (eq (.Values.redis.architecture | default "standalone") "replication") (.Values.redis.sentinel | default dict).enabled }}true{{ end }}
+{{- end }}
+
 {{- define "tapgate.redisUrl" -}}
 {{- if .Values.redis.enabled }}
-{{- printf "redis://%s-master:6379/0" (include "tapgate.dependencyFullname" (dict "root" . "chart" "redis")) }}
+{{- $redis := include "tapgate.dependencyFullname" (dict "root" . "chart" "redis") }}
+{{- if include "tapgate.inChartSentinel" . }}
+{{- /* With Sentinel the Bitnami chart has no -master Service; the url gives only the scheme and db here. */}}
+{{- printf "redis://%s:6379/0" $redis }}
+{{- else }}
+{{- printf "redis://%s-master:6379/0" $redis }}
+{{- end }}
 {{- else }}
 {{- .Values.externalRedis.url }}
+{{- end }}
+{{- end }}
+
+{{/*
+[redis] sentinels as a list of host:port (YAML `sentinels: [...]`); empty without Sentinel. In-chart: the
+Sentinel beside each Redis pod of the Bitnami StatefulSet <redis>-node, by its headless Service address.
+*/}}
+{{- define "tapgate.redisSentinels" -}}
+{{- $list := list }}
+{{- if include "tapgate.inChartSentinel" . }}
+{{- $redis := include "tapgate.dependencyFullname" (dict "root" . "chart" "redis") }}
+{{- $port := int .Values.redis.sentinel.containerPorts.sentinel }}
+{{- range $i := until (int ((.Values.redis.replica | default dict).replicaCount | default 3)) }}
+{{- $list = append $list (printf "%s-node-%d.%s-headless:%d" $redis $i $redis $port) }}
+{{- end }}
+{{- else if not .Values.redis.enabled }}
+{{- $list = .Values.externalRedis.sentinels }}
+{{- end }}
+{{- dict "sentinels" $list | toYaml }}
+{{- end }}
+
+{{/* [redis] master_name, when Sentinels are used. */}}
+{{- define "tapgate.redisMasterName" -}}
+{{- if .Values.redis.enabled }}
+{{- /* Bitnami's own default when the value is removed. */}}
+{{- .Values.redis.sentinel.masterSet | default "mymaster" }}
+{{- else }}
+{{- .Values.externalRedis.masterName }}
 {{- end }}
 {{- end }}
 
@@ -120,6 +188,43 @@ app.kubernetes.io/component: {{ .name }}
 {{- end }}
 {{- else if .Values.externalRedis.passwordSecret.name }}
 {{- printf "%s/%s" .Values.externalRedis.passwordSecret.name .Values.externalRedis.passwordSecret.key }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Secret and key holding the Sentinels' password, as "name/key"; empty when they have none. The Bitnami
+Sentinels take the Redis password while auth.sentinel is true.
+*/}}
+{{- define "tapgate.redisSentinelPasswordRef" -}}
+{{- if include "tapgate.inChartSentinel" . }}
+{{- if ne (toString .Values.redis.auth.sentinel) "false" }}
+{{- include "tapgate.redisPasswordRef" . }}
+{{- end }}
+{{- else if and (not .Values.redis.enabled) .Values.externalRedis.sentinels .Values.externalRedis.sentinelPasswordSecret.name }}
+{{- printf "%s/%s" .Values.externalRedis.sentinelPasswordSecret.name .Values.externalRedis.sentinelPasswordSecret.key }}
+{{- end }}
+{{- end }}
+
+{{/*
+Seconds a component's pod may take to stop. The gateway's is derived from its drain ([gateway] drain_*_ms)
+plus its preStop sleep and a 10 s margin, unless set; a set value below that fails the render.
+Input: dict root, name, c.
+*/}}
+{{- define "tapgate.terminationGracePeriodSeconds" -}}
+{{- $c := .c }}
+{{- if eq .name "ws-gateway" }}
+{{- $drain := .root.Values.wsGateway.drain }}
+{{- $drainMs := add $drain.delayMs $drain.spreadMs $drain.timeoutMs }}
+{{- $needed := add $c.preStopSleepSeconds (div (add $drainMs 999) 1000) 10 }}
+{{- if kindIs "invalid" $c.terminationGracePeriodSeconds }}
+{{- $needed }}
+{{- else if lt (int $c.terminationGracePeriodSeconds) (int $needed) }}
+{{- fail (printf "tapgate: wsGateway.terminationGracePeriodSeconds=%d is too short for the drain: it needs at least %d (preStopSleepSeconds + (drain.delayMs + drain.spreadMs + drain.timeoutMs) / 1000 + 10 s margin); leave it empty to derive it" (int $c.terminationGracePeriodSeconds) (int $needed)) }}
+{{- else }}
+{{- int64 $c.terminationGracePeriodSeconds }}
+{{- end }}
+{{- else }}
+{{- int64 $c.terminationGracePeriodSeconds }}
 {{- end }}
 {{- end }}
 
@@ -157,9 +262,21 @@ app.kubernetes.io/component: {{ .name }}
 {{- end }}
 {{- range $name, $key := include "tapgate.components" . | fromYaml }}
 {{- $c := index $.Values $key }}
-{{- if ge (int $c.preStopSleepSeconds) (int $c.terminationGracePeriodSeconds) }}
+{{- if ge (int $c.preStopSleepSeconds) (int (include "tapgate.terminationGracePeriodSeconds" (dict "root" $ "name" $name "c" $c))) }}
 {{- fail (printf "tapgate: %s.preStopSleepSeconds must be shorter than %s.terminationGracePeriodSeconds" $key $key) }}
 {{- end }}
+{{- end }}
+{{- if and (gt (int $gw.preStopSleepSeconds) 0) (gt (int $gw.drain.delayMs) 0) }}
+{{- fail "tapgate: set wsGateway.preStopSleepSeconds=0 or wsGateway.drain.delayMs=0, not both: each waits for load balancers to stop sending new connections, one after the other (docs/operations.md \"Running on many hosts\")" }}
+{{- end }}
+{{- if and .Values.nats.enabled (.Values.nats.config.cluster | default dict).enabled (lt (int (.Values.nats.config.cluster.replicas | default 3)) 3) }}
+{{- fail "tapgate: nats.config.cluster.replicas must be at least 3 (JetStream needs a majority of its servers; 2 cannot lose one), or set nats.config.cluster.enabled=false for a single server" }}
+{{- end }}
+{{- if and .Values.redis.enabled (.Values.redis.sentinel | default dict).enabled (ne (.Values.redis.architecture | default "standalone") "replication") }}
+{{- fail "tapgate: redis.sentinel.enabled needs redis.architecture=replication (the Bitnami chart runs Sentinels only beside replicated Redis)" }}
+{{- end }}
+{{- if and (not .Values.redis.enabled) .Values.externalRedis.sentinels (empty .Values.externalRedis.masterName) }}
+{{- fail "tapgate: externalRedis.sentinels needs externalRedis.masterName (the name the Sentinels monitor the primary under)" }}
 {{- end }}
 {{- if and .Values.userStatus.enabled (eq .Values.userStatus.directory "file") (empty .Values.userStatus.usersConfigMap.name) }}
 {{- fail "tapgate: userStatus.directory=file needs userStatus.usersConfigMap.name" }}
@@ -230,7 +347,7 @@ spec:
       {{- with $c.priorityClassName }}
       priorityClassName: {{ . }}
       {{- end }}
-      terminationGracePeriodSeconds: {{ int64 $c.terminationGracePeriodSeconds }}
+      terminationGracePeriodSeconds: {{ include "tapgate.terminationGracePeriodSeconds" . }}
       securityContext:
         runAsNonRoot: true
         runAsUser: {{ int64 $root.Values.securityContext.runAsUser }}
@@ -320,17 +437,23 @@ spec:
       tolerations:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      {{- if $c.topologySpreadConstraints }}
       topologySpreadConstraints:
-        {{- if $c.topologySpreadConstraints }}
         {{- toYaml $c.topologySpreadConstraints | nindent 8 }}
-        {{- else }}
+      {{- else if or $root.Values.topologySpread.hostname $root.Values.topologySpread.zone }}
+      # Spread over nodes and zones: losing one costs a share of the replicas, never all of them.
+      topologySpreadConstraints:
+        {{- range $key, $when := dict "kubernetes.io/hostname" $root.Values.topologySpread.hostname "topology.kubernetes.io/zone" $root.Values.topologySpread.zone }}
+        {{- if $when }}
         - maxSkew: 1
-          topologyKey: kubernetes.io/hostname
-          whenUnsatisfiable: ScheduleAnyway
+          topologyKey: {{ $key }}
+          whenUnsatisfiable: {{ $when }}
           labelSelector:
             matchLabels:
-              {{- include "tapgate.selectorLabels" . | nindent 14 }}
+              {{- include "tapgate.selectorLabels" $ | nindent 14 }}
         {{- end }}
+        {{- end }}
+      {{- end }}
 {{- end }}
 
 {{/* Input: the root context. */}}
@@ -367,11 +490,23 @@ files:
     items: [{ key: {{ .key | quote }}, path: ca.crt, env: TAPGATE_NATS_CA_FILE }]
 {{- end }}{{ end }}
 {{- if include "tapgate.usesRedis" .name }}
-{{- with include "tapgate.redisPasswordRef" $root }}
+{{- $password := include "tapgate.redisPasswordRef" $root }}
+{{- $sentinelPassword := include "tapgate.redisSentinelPasswordRef" $root }}
+{{- if $password }}
   - volume: redis-password
     dir: /etc/tapgate/secrets/redis
-    secret: {{ dir . }}
-    items: [{ key: {{ base . | quote }}, path: password, env: TAPGATE_REDIS_PASSWORD_FILE }]
+    secret: {{ dir $password }}
+    items:
+      - { key: {{ base $password | quote }}, path: password, env: TAPGATE_REDIS_PASSWORD_FILE }
+      {{- if eq $sentinelPassword $password }}
+      - { key: {{ base $password | quote }}, path: sentinel-password, env: TAPGATE_REDIS_SENTINEL_PASSWORD_FILE }
+      {{- end }}
+{{- end }}
+{{- if and $sentinelPassword (ne $sentinelPassword $password) }}
+  - volume: redis-sentinel-password
+    dir: /etc/tapgate/secrets/redis-sentinel
+    secret: {{ dir $sentinelPassword }}
+    items: [{ key: {{ base $sentinelPassword | quote }}, path: password, env: TAPGATE_REDIS_SENTINEL_PASSWORD_FILE }]
 {{- end }}
 {{- end }}
 {{- if and (include "tapgate.usesLdap" .name) $v.ldap.url }}
@@ -477,6 +612,12 @@ files:
 {{- if include "tapgate.usesRedis" .name }}
 - name: TAPGATE_REDIS_URL
   value: {{ include "tapgate.redisUrl" $root | quote }}
+{{- with (include "tapgate.redisSentinels" $root | fromYaml).sentinels }}
+- name: TAPGATE_REDIS_SENTINELS
+  value: {{ join "," . | quote }}
+- name: TAPGATE_REDIS_MASTER_NAME
+  value: {{ include "tapgate.redisMasterName" $root | quote }}
+{{- end }}
 {{- end }}
 {{- if and (include "tapgate.usesLdap" .name) $root.Values.ldap.url }}
 {{- with $root.Values.ldap }}
@@ -633,9 +774,17 @@ spec:
 {{/* NetworkPolicy peers/ports for egress to one dependency. Input: dict root, dep ("nats"|"redis"|...). */}}
 {{- define "tapgate.egressRule" -}}
 {{- $e := index .root.Values.networkPolicy.egress .dep -}}
+{{- $ports := list }}
+{{- range $e.ports }}{{ $ports = append $ports (int64 .) }}{{ end }}
+{{- if eq .dep "redis" }}
+{{- /* The Sentinels' ports, taken from their addresses. */}}
+{{- range (include "tapgate.redisSentinels" .root | fromYaml).sentinels }}
+{{- $ports = append $ports (int64 (regexFind "[0-9]+$" .)) }}
+{{- end }}
+{{- end }}
 - ports:
-    {{- range $e.ports }}
-    - port: {{ int64 . }}
+    {{- range $ports | uniq }}
+    - port: {{ . }}
       protocol: TCP
     {{- end }}
   {{- if and (has .dep (list "nats" "redis")) (index .root.Values .dep).enabled }}

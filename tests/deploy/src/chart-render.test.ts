@@ -42,6 +42,12 @@ const CASES: Record<string, RenderOptions> = {
   ingress: { valuesFiles: ['tests/deploy/fixtures/values-ingress.yaml'] },
   monitoring: { valuesFiles: ['tests/deploy/fixtures/values-monitoring.yaml'] },
   'kube 1.29 (exec preStop)': { set: TRIAL, kubeVersion: 'v1.29.4' },
+  'many hosts: in-chart NATS R3 and Redis Sentinel': {
+    valuesFiles: ['tests/deploy/fixtures/values-ha-in-chart.yaml'],
+  },
+  'many hosts: external NATS cluster and Sentinels': {
+    valuesFiles: ['tests/deploy/fixtures/values-ha-external.yaml'],
+  },
 };
 
 type Container = JsonMap & {
@@ -433,8 +439,8 @@ describe('chart defects found by rendering (issue 13)', { skip }, () => {
     const r = render({ set: [...TRIAL, 'presence.preStopSleepSeconds=0'] });
     const presence = byKind(r, 'Deployment').find((d) => d.metadata.name === 'tapgate-presence')!;
     assert.equal(podSpec(presence).containers[0].lifecycle, undefined);
-    const gateway = byKind(r, 'Deployment').find((d) => d.metadata.name === 'tapgate-ws-gateway')!;
-    assert.deepEqual(podSpec(gateway).containers[0].lifecycle, { preStop: { sleep: { seconds: 15 } } });
+    const policy = byKind(r, 'Deployment').find((d) => d.metadata.name === 'tapgate-policy')!;
+    assert.deepEqual(podSpec(policy).containers[0].lifecycle, { preStop: { sleep: { seconds: 5 } } });
   });
 
   it('3: the http/webapi port clash check applies only while webapi is enabled', () => {
@@ -533,5 +539,240 @@ describe('chart defects found by rendering (issue 13)', { skip }, () => {
         `${key}: the loader accepts more than the schema`,
       );
     }
+  });
+});
+
+describe('the chart on many hosts', { skip }, () => {
+  // smol-toml is an ES module; this file is CommonJS.
+  let parseToml: (source: string) => Record<string, unknown>;
+  before(async () => {
+    ({ parse: parseToml } = await import('smol-toml'));
+  });
+  const deployment = (r: Rendered, component: string) =>
+    byKind(r, 'Deployment').find((d) => podSpec(d).containers[0].name === component)!;
+  const env = (r: Rendered, component: string) =>
+    Object.fromEntries(podSpec(deployment(r, component)).containers[0].env.map((e) => [e.name, e.value]));
+  const toml = (r: Rendered) => {
+    const cm = byKind(r, 'ConfigMap').find((o) => isMap(o.data) && 'nymi_agent.toml' in o.data)!;
+    return parseToml((cm.data as Record<string, string>)['nymi_agent.toml']) as Record<string, JsonMap>;
+  };
+  const fixture = (name: string): RenderOptions => ({ valuesFiles: [`tests/deploy/fixtures/${name}.yaml`] });
+  const COMPONENTS = ['ws-gateway', 'presence', 'user-status', 'policy'];
+  type Spread = {
+    topologyKey: string;
+    whenUnsatisfiable: string;
+    labelSelector: { matchLabels: Record<string, string> };
+  };
+
+  /** Replicas a Deployment runs at least: its own count, or its HPA's minimum. */
+  const minReplicas = (r: Rendered, d: RenderedObject): number => {
+    const hpa = byKind(r, 'HorizontalPodAutoscaler').find(
+      (h) => (spec(h).scaleTargetRef as { name: string }).name === d.metadata.name,
+    );
+    return hpa ? (spec(hpa).minReplicas as number) : (spec(d).replicas as number);
+  };
+
+  for (const [name, opts, replicas, hostname, zone] of [
+    ['defaults (trial)', { set: TRIAL }, 2, 'ScheduleAnyway', 'ScheduleAnyway'],
+    ['production', fixture('values-production'), 3, 'DoNotSchedule', 'ScheduleAnyway'],
+    [
+      'external NATS cluster and Sentinels',
+      fixture('values-ha-external'),
+      3,
+      'DoNotSchedule',
+      'DoNotSchedule',
+    ],
+  ] as const) {
+    it(`${name}: every service runs ${replicas}+ replicas spread over nodes and zones, each with a PDB`, () => {
+      const r = render(opts);
+      for (const component of COMPONENTS) {
+        const d = deployment(r, component);
+        assert.ok(minReplicas(r, d) >= replicas, `${component}: ${minReplicas(r, d)} replicas`);
+        const spread = podSpec(d).topologySpreadConstraints as Spread[];
+        assert.deepEqual(
+          spread.map((t) => [t.topologyKey, t.whenUnsatisfiable]),
+          [
+            ['kubernetes.io/hostname', hostname],
+            ['topology.kubernetes.io/zone', zone],
+          ],
+          component,
+        );
+        for (const t of spread) {
+          assert.deepEqual(t.labelSelector.matchLabels, (spec(d).selector as JsonMap).matchLabels, component);
+        }
+        const pdb = byKind(r, 'PodDisruptionBudget').filter((p) =>
+          matches((spec(p).selector as JsonMap).matchLabels as Record<string, string>, podLabels(d)),
+        );
+        assert.equal(pdb.length, 1, `${component}: PDBs`);
+        assert.equal(spec(pdb[0]).maxUnavailable, 1, component);
+      }
+    });
+  }
+
+  it('an empty topologySpread key drops that constraint; a component’s own constraints replace the chart’s', () => {
+    const own = join(mkdtempSync(join(tmpdir(), 'tapgate-spread-')), 'values.yaml');
+    writeFileSync(
+      own,
+      [
+        'topologySpread: { zone: "" }',
+        'policy:',
+        '  topologySpreadConstraints:',
+        '    - { maxSkew: 2, topologyKey: rack, whenUnsatisfiable: DoNotSchedule,',
+        '        labelSelector: { matchLabels: { app.kubernetes.io/component: policy } } }',
+      ].join('\n'),
+    );
+    const r = render({ set: TRIAL, valuesFiles: [own] });
+    rmSync(dirname(own), { recursive: true, force: true });
+    const keys = (c: string) =>
+      (podSpec(deployment(r, c)).topologySpreadConstraints as Spread[]).map((t) => t.topologyKey);
+    assert.deepEqual(keys('presence'), ['kubernetes.io/hostname']);
+    assert.deepEqual(keys('policy'), ['rack']);
+    const none = render({ set: [...TRIAL, 'topologySpread.zone=', 'topologySpread.hostname='] });
+    assert.equal(podSpec(deployment(none, 'presence')).topologySpreadConstraints, undefined);
+  });
+
+  it('[nats] replicas follows the in-chart NATS cluster, and clients get every server’s per-pod address', () => {
+    const r = render(fixture('values-ha-in-chart'));
+    assert.equal(toml(r).nats.replicas, 3);
+    for (const component of COMPONENTS) {
+      assert.equal(
+        env(r, component).TAPGATE_NATS_SERVERS,
+        [0, 1, 2].map((i) => `nats://tapgate-nats-${i}.tapgate-nats-headless:4222`).join(','),
+      );
+    }
+    // Five servers: five addresses, still R3 (a majority of 3 per stream, not of 5).
+    const five = render({ set: [...TRIAL, 'nats.config.cluster.replicas=5'] });
+    assert.equal(toml(five).nats.replicas, 3);
+    assert.equal(env(five, 'policy').TAPGATE_NATS_SERVERS?.split(',').length, 5);
+    // One server: R1 and the Service's address.
+    const single = render({ set: [...TRIAL, 'nats.config.cluster.enabled=false'] });
+    assert.equal(toml(single).nats.replicas, 1);
+    assert.equal(env(single, 'policy').TAPGATE_NATS_SERVERS, 'nats://tapgate-nats:4222');
+    assert.match(
+      renderError({ set: [...TRIAL, 'nats.config.cluster.replicas=2'] })!,
+      /nats\.config\.cluster\.replicas must be at least 3/,
+    );
+  });
+
+  it('[nats] replicas for external NATS is externalNats.replicas; every listed server reaches the clients', () => {
+    const r = render(fixture('values-ha-external'));
+    assert.equal(toml(r).nats.replicas, 3);
+    assert.equal(env(r, 'ws-gateway').TAPGATE_NATS_SERVERS?.split(',').length, 3);
+    assert.equal(toml(render(fixture('values-wss-external'))).nats.replicas, 1);
+  });
+
+  it('in-chart Redis with Sentinel: [redis] sentinels name each Bitnami node’s Sentinel, master_name is masterSet', () => {
+    const r = render(fixture('values-ha-in-chart'));
+    for (const component of ['presence', 'user-status']) {
+      const e = env(r, component);
+      assert.equal(
+        e.TAPGATE_REDIS_SENTINELS,
+        [0, 1, 2].map((i) => `tapgate-redis-node-${i}.tapgate-redis-headless:26379`).join(','),
+      );
+      assert.equal(e.TAPGATE_REDIS_MASTER_NAME, 'tapgate');
+      // Bitnami's Sentinel service has no -master Service; the url gives only scheme and db.
+      assert.equal(e.TAPGATE_REDIS_URL, 'redis://tapgate-redis:6379/0');
+      // The Sentinels take the Redis password (auth.sentinel): the same Secret key, a second file.
+      const vol = podSpec(deployment(r, component)).volumes.find((v) => v.name === 'redis-password')!;
+      assert.deepEqual(vol.secret!.items, [
+        { key: 'redis-password', path: 'password' },
+        { key: 'redis-password', path: 'sentinel-password' },
+      ]);
+      assert.equal(e.TAPGATE_REDIS_SENTINEL_PASSWORD_FILE, '/etc/tapgate/secrets/redis/sentinel-password');
+      const np = byKind(r, 'NetworkPolicy').find((o) => o.metadata.name === `tapgate-${component}`)!;
+      const ports = (spec(np).egress as { ports: { port: number }[] }[]).flatMap((x) =>
+        x.ports.map((p) => p.port),
+      );
+      assert.ok(ports.includes(26379) && ports.includes(6379), `${component}: egress ${ports.join()}`);
+    }
+    for (const component of ['ws-gateway', 'policy']) {
+      assert.equal(env(r, component).TAPGATE_REDIS_SENTINELS, undefined, component);
+    }
+    const noAuth = env(
+      render({ ...fixture('values-ha-in-chart'), set: ['redis.auth.sentinel=false'] }),
+      'presence',
+    );
+    assert.equal(noAuth.TAPGATE_REDIS_SENTINEL_PASSWORD_FILE, undefined);
+    assert.equal(noAuth.TAPGATE_REDIS_PASSWORD_FILE, '/etc/tapgate/secrets/redis/password');
+    assert.match(
+      renderError({ set: [...TRIAL, 'redis.sentinel.enabled=true'] })!,
+      /redis\.sentinel\.enabled needs redis\.architecture=replication/,
+    );
+    // Standalone stays as it was: no Sentinel settings at all.
+    const standalone = env(render({ set: TRIAL }), 'presence');
+    assert.equal(standalone.TAPGATE_REDIS_URL, 'redis://tapgate-redis-master:6379/0');
+    assert.equal(standalone.TAPGATE_REDIS_SENTINELS, undefined);
+    assert.equal(standalone.TAPGATE_REDIS_MASTER_NAME, undefined);
+  });
+
+  it('external Sentinels: listed as given, with their master name and their own password Secret', () => {
+    const r = render(fixture('values-ha-external'));
+    const e = env(r, 'user-status');
+    assert.equal(e.TAPGATE_REDIS_SENTINELS, '10.40.0.5:26379,10.40.1.5:26379,10.40.2.5:26379');
+    assert.equal(e.TAPGATE_REDIS_MASTER_NAME, 'tapgate-prod');
+    assert.equal(e.TAPGATE_REDIS_SENTINEL_PASSWORD_FILE, '/etc/tapgate/secrets/redis-sentinel/password');
+    const vol = podSpec(deployment(r, 'user-status')).volumes.find(
+      (v) => v.name === 'redis-sentinel-password',
+    )!;
+    assert.equal(vol.secret!.secretName, 'tapgate-redis-sentinel');
+    assert.match(
+      renderError({ ...fixture('values-ha-external'), set: ['externalRedis.masterName='] })!,
+      /externalRedis\.sentinels needs externalRedis\.masterName/,
+    );
+    assert.match(
+      renderError({ ...fixture('values-ha-external'), set: ['externalRedis.sentinels={10.40.0.5}'] })!,
+      /sentinels/,
+    );
+  });
+
+  it('the install notes name the single points of failure left, and none once NATS is R3 and Redis has Sentinel', () => {
+    assert.match(render({ set: TRIAL }).notes, /Redis: no Sentinel/);
+    assert.doesNotMatch(render({ set: TRIAL }).notes, /NATS: JetStream/);
+    assert.match(
+      render(fixture('values-wss-external')).notes,
+      /NATS: JetStream streams and buckets have 1 replica/,
+    );
+    for (const f of ['values-ha-in-chart', 'values-ha-external']) {
+      assert.doesNotMatch(render(fixture(f)).notes, /Single points of failure/, f);
+    }
+  });
+
+  it('the gateway drain reaches [gateway] drain_*_ms, and the grace period covers it', () => {
+    const dflt = render({ set: TRIAL });
+    const gw = deployment(dflt, 'ws-gateway');
+    assert.deepEqual(
+      [
+        toml(dflt).gateway.drain_delay_ms,
+        toml(dflt).gateway.drain_spread_ms,
+        toml(dflt).gateway.drain_timeout_ms,
+      ],
+      [5_000, 10_000, 30_000],
+    );
+    // (5 + 10 + 30) s of drain + 10 s margin; the gateway waits for the load balancer itself: no preStop.
+    assert.equal(podSpec(gw).terminationGracePeriodSeconds, 55);
+    assert.equal(podSpec(gw).containers[0].lifecycle, undefined);
+    const ha = render(fixture('values-ha-in-chart'));
+    assert.equal(toml(ha).gateway.drain_timeout_ms, 60_000);
+    assert.equal(podSpec(deployment(ha, 'ws-gateway')).terminationGracePeriodSeconds, 5 + 15 + 60 + 10);
+    // A value set by hand is kept when long enough, refused when not.
+    assert.equal(
+      podSpec(deployment(render(fixture('values-ha-external')), 'ws-gateway')).terminationGracePeriodSeconds,
+      90,
+    );
+    assert.match(
+      renderError({ set: [...TRIAL, 'wsGateway.terminationGracePeriodSeconds=45'] })!,
+      /wsGateway\.terminationGracePeriodSeconds=45 is too short for the drain: it needs at least 55/,
+    );
+    // A preStop sleep and the drain delay both wait for the load balancer: one of them only.
+    assert.match(
+      renderError({ set: [...TRIAL, 'wsGateway.preStopSleepSeconds=15'] })!,
+      /set wsGateway\.preStopSleepSeconds=0 or wsGateway\.drain\.delayMs=0, not both/,
+    );
+    const sleep = render({
+      set: [...TRIAL, 'wsGateway.preStopSleepSeconds=15', 'wsGateway.drain.delayMs=0'],
+    });
+    const sg = podSpec(deployment(sleep, 'ws-gateway'));
+    assert.deepEqual(sg.containers[0].lifecycle, { preStop: { sleep: { seconds: 15 } } });
+    assert.equal(sg.terminationGracePeriodSeconds, 15 + 40 + 10);
   });
 });

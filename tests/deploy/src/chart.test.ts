@@ -152,6 +152,11 @@ describe('service configuration the chart produces', () => {
       ['gateway', 'endpoint_mtls', ['config', 'gateway', 'endpointMtls']],
       ['gateway', 'trusted_proxies', ['config', 'gateway', 'trustedProxies']],
       ['gateway', 'allowed_origins', ['wsGateway', 'allowedOrigins']],
+      ['gateway', 'drain_delay_ms', ['wsGateway', 'drain', 'delayMs']],
+      ['gateway', 'drain_spread_ms', ['wsGateway', 'drain', 'spreadMs']],
+      ['gateway', 'drain_timeout_ms', ['wsGateway', 'drain', 'timeoutMs']],
+      ['redis', 'master_name', ['externalRedis', 'masterName']],
+      ['redis', 'master_name', ['redis', 'sentinel', 'masterSet']],
       ['agent', 'port', ['wsGateway', 'standard', 'port']],
       ['webapi', 'port', ['wsGateway', 'webapi', 'port']],
       ['webapi', 'enabled', ['wsGateway', 'webapi', 'enabled']],
@@ -159,6 +164,7 @@ describe('service configuration the chart produces', () => {
     ];
     for (const [sec, key, path] of chartDefaults) {
       const field = section(sec)!.fields[key];
+      assert.ok(field, `[${sec}] ${key} (${path.join('.')}) is no key of the services' config loader`);
       const chartValue = getPath(values, path);
       assert.deepEqual(
         field.fromToml(chartValue, '/'),

@@ -64,6 +64,16 @@ describe('values.schema.json', () => {
     );
   });
 
+  it('takes Sentinels as host:port or [IPv6]:port, and a NATS replica count of 1-5', () => {
+    const sentinels = (list: string[]) => ({ externalRedis: { sentinels: list } });
+    assert.deepEqual(check(sentinels(['10.0.0.5:26379', 'redis-a.corp:26379', '[fd00::5]:26379'])), []);
+    rejects(sentinels(['10.0.0.5']), '/externalRedis/sentinels/0', 'pattern');
+    rejects(sentinels(['a:1,b:2']), '/externalRedis/sentinels/0', 'pattern');
+    rejects(sentinels(['fd00::5:26379']), '/externalRedis/sentinels/0', 'pattern');
+    rejects({ externalNats: { replicas: 6 } }, '/externalNats/replicas', 'maximum');
+    rejects({ topologySpread: { zone: 'Never' } }, '/topologySpread/zone', 'enum');
+  });
+
   it('rejects unknown keys, at the top and deep down', () => {
     rejects({ replicas: 3 }, '', 'additionalProperties');
     rejects({ wsGateway: { replicas: 3 } }, '/wsGateway', 'additionalProperties');
@@ -133,6 +143,7 @@ describe('values.schema.json', () => {
     const expected = [
       '/properties/nats',
       '/properties/redis',
+      '/properties/redis/properties/sentinel',
       '/definitions/volume',
       '/definitions/volumeMount',
     ];
