@@ -32,6 +32,13 @@ export interface TestTerminal {
 export const TEST_APP_CREDENTIAL = randomBytes(32).toString('base64url');
 export const TEST_APP_ID = 'test-nea';
 
+/** Test gateways stop at once unless a test sets `[gateway] drain_*` itself (the drain tests do). */
+const NO_DRAIN = {
+  TAPGATE_GATEWAY_DRAIN_DELAY_MS: '0',
+  TAPGATE_GATEWAY_DRAIN_SPREAD_MS: '0',
+  TAPGATE_GATEWAY_DRAIN_TIMEOUT_MS: '0',
+};
+
 /**
  * A real NATS (JetStream) with seeded terminal credentials and band enrollments, for gateway tests.
  * Gateways are booted in-process from config built the way production builds it (env overrides).
@@ -189,6 +196,7 @@ export class GatewayTestStack {
         TAPGATE_NATS_REPLICAS: String(this.replicas),
         TAPGATE_GATEWAY_GATEWAY_ID: `gw-${agent}`,
         TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false',
+        ...NO_DRAIN,
         ...env,
       },
       sections: ['agent', 'webapi', 'nats', 'http', 'gateway', 'assertions', 'audit'],
@@ -225,6 +233,7 @@ export class GatewayTestStack {
         TAPGATE_NATS_REPLICAS: String(this.replicas),
         TAPGATE_GATEWAY_GATEWAY_ID: gatewayId,
         TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false',
+        ...NO_DRAIN,
         ...env,
       },
       logFile,
