@@ -137,7 +137,10 @@ describe('TapgateClient: connection', () => {
     const gap = async (code: number, reason: string, count: number): Promise<number> => {
       const closedAt = Date.now();
       s.peer.latest.socket.close(code, reason);
-      await waitFor(() => s.events.connected.length >= count, { timeoutMs: 5000, what: `connected #${count}` });
+      await waitFor(() => s.events.connected.length >= count, {
+        timeoutMs: 5000,
+        what: `connected #${count}`,
+      });
       return Date.now() - closedAt;
     };
     const hinted = await gap(1012, '{"reconnectAfterMs":200}', 2);

@@ -67,7 +67,14 @@ describe('TcpBalancer (a Kubernetes Service for tests)', () => {
   it('refuses connections when no backend is ready', async () => {
     a.setReady(false);
     b.setReady(false);
-    await waitFor(async () => get(lb.port).then(() => false, () => true), { what: 'a refused connection' });
+    await waitFor(
+      async () =>
+        get(lb.port).then(
+          () => false,
+          () => true,
+        ),
+      { what: 'a refused connection' },
+    );
     await assert.rejects(get(lb.port));
     a.setReady(true);
     b.setReady(true);

@@ -14,9 +14,10 @@ export interface DrainTimings {
 
 /**
  * Sockets closed on the spread schedule are already spread in time, so their hint only decorrelates
- * clients closed in the same instant; they reconnect within a second and stay offline no longer.
+ * clients closed in the same instant (as the clients' own first backoff step would): they are offline
+ * for a moment only.
  */
-const SCHEDULED_HINT_MAX_MS = 1000;
+const SCHEDULED_HINT_MAX_MS = 250;
 /** How often the drain looks at its sockets (a ceremony ending, a slot arriving). */
 const TICK_MS = 20;
 /** How long the drain waits for clients to answer the close frames before the listeners go. */

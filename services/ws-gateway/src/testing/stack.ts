@@ -1,7 +1,9 @@
 import { SoftwareBand, exportBandPublicKeyJwk } from '@tapgate/band';
 import { loadAgentConfig } from '@tapgate/config';
+import type { AuditTrail } from '@tapgate/audit';
 import {
   KvBuckets,
+  type AuditRecord,
   UserStatusGet,
   type ApplicationRecord,
   type EnrollmentRecord,
@@ -298,4 +300,14 @@ export function serveUserStatuses(
       checkedAt: new Date().toISOString(),
     };
   });
+}
+
+/** Every audit record stored so far (the JSON export of the last hour). */
+export async function storedAuditRecords(trail: AuditTrail): Promise<AuditRecord[]> {
+  const out = await trail.exportRange({
+    from: new Date(Date.now() - 3600_000),
+    to: new Date(Date.now() + 60_000),
+    format: 'json',
+  });
+  return (JSON.parse(out.body) as Array<{ record: AuditRecord }>).map((e) => e.record);
 }
