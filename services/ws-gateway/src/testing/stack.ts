@@ -12,6 +12,7 @@ import {
 } from '@tapgate/contracts';
 import { Messaging, openBucket } from '@tapgate/messaging';
 import {
+  NO_GATEWAY_DRAIN_ENV,
   freePort,
   startNats,
   startServiceProcess,
@@ -33,13 +34,6 @@ export interface TestTerminal {
  */
 export const TEST_APP_CREDENTIAL = randomBytes(32).toString('base64url');
 export const TEST_APP_ID = 'test-nea';
-
-/** Test gateways stop at once unless a test sets `[gateway] drain_*` itself (the drain tests do). */
-const NO_DRAIN = {
-  TAPGATE_GATEWAY_DRAIN_DELAY_MS: '0',
-  TAPGATE_GATEWAY_DRAIN_SPREAD_MS: '0',
-  TAPGATE_GATEWAY_DRAIN_TIMEOUT_MS: '0',
-};
 
 /**
  * A real NATS (JetStream) with seeded terminal credentials and band enrollments, for gateway tests.
@@ -198,7 +192,8 @@ export class GatewayTestStack {
         TAPGATE_NATS_REPLICAS: String(this.replicas),
         TAPGATE_GATEWAY_GATEWAY_ID: `gw-${agent}`,
         TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false',
-        ...NO_DRAIN,
+        // Test gateways stop at once unless a test sets `[gateway] drain_*` itself (drain.test.ts does).
+        ...NO_GATEWAY_DRAIN_ENV,
         ...env,
       },
       sections: ['agent', 'webapi', 'nats', 'http', 'gateway', 'assertions', 'audit'],
@@ -235,7 +230,8 @@ export class GatewayTestStack {
         TAPGATE_NATS_REPLICAS: String(this.replicas),
         TAPGATE_GATEWAY_GATEWAY_ID: gatewayId,
         TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false',
-        ...NO_DRAIN,
+        // Test gateways stop at once unless a test sets `[gateway] drain_*` itself (drain.test.ts does).
+        ...NO_GATEWAY_DRAIN_ENV,
         ...env,
       },
       logFile,
