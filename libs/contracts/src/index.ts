@@ -2,6 +2,7 @@ export * from './ids';
 export * from './socket/codes';
 export * from './socket/messages';
 export * from './socket/codec';
+export * from './socket/reconnect-hint';
 export * from './nats/subjects';
 export * from './nats/records';
 export * from './nats/audit';

@@ -129,6 +129,34 @@ describe('TapgateClient: connection', () => {
     assert.equal(s.events.disconnected[1].code, 4009);
   });
 
+  it('after a drain (1012) reconnects after the hinted delay, not its backoff; a bad hint gets the backoff', async (t) => {
+    // The backoff is pinned near its 1.5 s cap, so a fast reconnect can only come from the hint.
+    t.mock.method(Math, 'random', () => 0.999);
+    const s = await setup({ reconnect: { initialDelayMs: 1500, maxDelayMs: 1500 } });
+    await connected(s);
+    const gap = async (code: number, reason: string, count: number): Promise<number> => {
+      const closedAt = Date.now();
+      s.peer.latest.socket.close(code, reason);
+      await waitFor(() => s.events.connected.length >= count, {
+        timeoutMs: 5000,
+        what: `connected #${count}`,
+      });
+      return Date.now() - closedAt;
+    };
+    const hinted = await gap(1012, '{"reconnectAfterMs":200}', 2);
+    assert.ok(hinted >= 190 && hinted < 1000, `hinted reconnect after ${hinted} ms`);
+    assert.deepEqual(
+      [s.events.disconnected.at(-1)?.code, s.events.disconnected.at(-1)?.reason],
+      [1012, '{"reconnectAfterMs":200}'],
+    );
+    for (const [i, reason] of ['{"reconnectAfterMs":"200"}', 'not json', ''].entries()) {
+      const fallback = await gap(1012, reason, 3 + i);
+      assert.ok(fallback >= 1400, `a bad hint (${reason}) fell back to the backoff: ${fallback} ms`);
+    }
+    const plain = await gap(1001, '{"reconnectAfterMs":0}', 6);
+    assert.ok(plain >= 1400, `1001 ignores any hint: ${plain} ms`);
+  });
+
   it('a server that is down at start gives the disconnected text, then connected once it is up', async () => {
     const port = await freePort();
     const s = await setup({ port });

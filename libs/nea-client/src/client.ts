@@ -1,6 +1,7 @@
 import { CeremonyState, type Ceremony } from './ceremony.js';
 import { Emitter } from './emitter.js';
 import { TapgateError } from './errors.js';
+import { parseReconnectHint } from './reconnect-hint.js';
 import {
   TERMINAL_ID_PATTERN,
   encodeFrame,
@@ -52,7 +53,10 @@ export interface TapgateClientOptions {
   credential?: string;
   /** Identifies the application in hello (and in the audit trail). */
   app?: { name: string; version: string };
-  /** Reconnect backoff: a random delay in [0, min(maxDelayMs, initialDelayMs * 2^attempt)]. */
+  /**
+   * Reconnect backoff: a random delay in [0, min(maxDelayMs, initialDelayMs * 2^attempt)]. After a
+   * close with a reconnect hint (1012, a draining gateway) the hinted delay is used instead.
+   */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** How long to wait for `welcome` after the socket opened. Default 10 s. */
   handshakeTimeoutMs?: number;
@@ -289,9 +293,17 @@ export class TapgateClient extends Emitter<ClientEvents> {
     this.stateValue = 'disconnected';
     this.failOperations(new TapgateError('disconnected', DISCONNECTED_MESSAGE));
     const { initialDelayMs = 250, maxDelayMs = 30_000 } = this.opts.reconnect ?? {};
-    // Full jitter, so that every page of a plant does not reconnect in the same instant.
-    const delay = Math.floor(Math.random() * Math.min(maxDelayMs, initialDelayMs * 2 ** this.attempt));
-    this.attempt = Math.min(this.attempt + 1, 30);
+    // A draining gateway (1012) says when to come back (it spreads its clients' reconnects itself);
+    // otherwise full jitter, so that every page of a plant does not reconnect in the same instant.
+    const hinted = parseReconnectHint(code, reason);
+    let delay: number;
+    if (hinted !== undefined) {
+      delay = hinted;
+      this.attempt = 0;
+    } else {
+      delay = Math.floor(Math.random() * Math.min(maxDelayMs, initialDelayMs * 2 ** this.attempt));
+      this.attempt = Math.min(this.attempt + 1, 30);
+    }
     this.log('disconnected', { code, reason, reconnectInMs: delay });
     if (this.announced !== 'disconnected') {
       this.announced = 'disconnected';

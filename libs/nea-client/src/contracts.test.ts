@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   RefusalReason as ContractReasons,
+  CloseCode,
+  MAX_RECONNECT_HINT_MS as CONTRACT_MAX_HINT,
+  parseReconnectHint as contractHint,
   TERMINAL_ID_PATTERN as CONTRACT_TERMINAL_ID,
   UserStatus as ContractUserStatus,
   decodeClientFrame,
@@ -22,6 +25,7 @@ import {
   type ServerFrames,
   type UserStatus,
 } from './frames';
+import { MAX_RECONNECT_HINT_MS, SERVICE_RESTART, parseReconnectHint } from './reconnect-hint';
 
 // ----- compile time: what the contracts produce fits the SDK's types, and what the SDK sends fits theirs.
 type Assert<T extends true> = T;
@@ -190,5 +194,35 @@ describe('SDK frames against @tapgate/contracts', () => {
     };
     assert.deepEqual(Object.keys(sdkReasons).sort(), Object.values(ContractReasons).sort());
     assert.deepEqual(ContractUserStatus.options.length, 10);
+  });
+});
+
+describe('the reconnect hint reads as in the contracts', () => {
+  it('has the same close code and bound', () => {
+    assert.equal(SERVICE_RESTART, CloseCode.ServiceRestart);
+    assert.equal(MAX_RECONNECT_HINT_MS, CONTRACT_MAX_HINT);
+  });
+
+  it('parses every sample alike', () => {
+    const reasons = [
+      '{"reconnectAfterMs":0}',
+      '{"reconnectAfterMs":1234}',
+      '{"reconnectAfterMs":99999999}',
+      '{"reconnectAfterMs":50,"extra":true}',
+      '{"reconnectAfterMs":-1}',
+      '{"reconnectAfterMs":1.5}',
+      '{"reconnectAfterMs":"5"}',
+      '{}',
+      '[]',
+      'null',
+      '',
+      'server shutting down',
+      `{"reconnectAfterMs":1,"pad":"${'x'.repeat(130)}"}`,
+    ];
+    for (const code of [1000, 1001, 1012, 4001]) {
+      for (const reason of reasons) {
+        assert.equal(parseReconnectHint(code, reason), contractHint(code, reason), `${code} ${reason}`);
+      }
+    }
   });
 });

@@ -13,3 +13,4 @@ export * from './virtual-card';
 export * from './hosts';
 export * from './nats-cluster';
 export * from './redis-sentinel';
+export * from './tcp-balancer';

@@ -16,6 +16,16 @@ import { RedisSentinelSet } from './redis-sentinel';
 import { startNats, startRedis, type TestServer } from './servers';
 import { startServiceProcess, type ServiceProcess } from './service-process';
 
+/**
+ * `[gateway] drain_*` overrides for a gateway that stops at once (docs/operations.md, "Rolling upgrades"):
+ * what test gateways and the platform's use unless a test sets its own.
+ */
+export const NO_GATEWAY_DRAIN_ENV: Readonly<Record<string, string>> = {
+  TAPGATE_GATEWAY_DRAIN_DELAY_MS: '0',
+  TAPGATE_GATEWAY_DRAIN_SPREAD_MS: '0',
+  TAPGATE_GATEWAY_DRAIN_TIMEOUT_MS: '0',
+};
+
 const BOOTSTRAP_ADMIN_FILE = 'bootstrap-admin.code';
 
 export interface DemoUser {
@@ -203,6 +213,9 @@ ${directory}`,
         name,
         script,
         env: {
+          // The demo, the benchmark and the end-to-end tests stop their gateway at once (a drain of the
+          // default 5 s or more would outlast the 5 s that stop() gives a program); tests may set them.
+          ...(name === 'ws-gateway' ? NO_GATEWAY_DRAIN_ENV : {}),
           ...this.opts.env,
           TAPGATE_CONFIG: join(dir, 'nymi_agent.toml'),
           TAPGATE_HTTP_PORT: String(httpPort),

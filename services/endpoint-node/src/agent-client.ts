@@ -4,6 +4,7 @@ import {
   CloseCode,
   decodeServerFrame,
   encodeClientFrame,
+  parseReconnectHint,
   type Advert,
   type Challenge,
   type ClientMessageData,
@@ -86,7 +87,7 @@ const FATAL_CLOSE_CODES = new Set<number>([CloseCode.Unauthorized, CloseCode.Rev
 
 /**
  * The endpoint's one outbound socket to a gateway: handshake, heartbeats, challenges, taps, adverts,
- * and reconnection with jittered exponential backoff. Emits 'connected', 'disconnected' (code, reason),
+ * and reconnection with jittered exponential backoff (or after the delay a draining gateway hinted). Emits 'connected', 'disconnected' (code, reason),
  * and 'unauthorized' events.
  */
 export class AgentClient extends EventEmitter {
@@ -244,8 +245,13 @@ export class AgentClient extends EventEmitter {
       );
       this.emit('unauthorized', reason);
     }
-    // Even after 4001/4003 keep retrying (slowly, via backoff): an administrator may fix the credential.
-    const delay = this.backoff.next();
+    // A draining gateway (1012) says when to come back: its closes are spread so that thousands of
+    // terminals do not reconnect at once, and the next replica is ready. Otherwise, and even after
+    // 4001/4003, keep retrying (slowly, via backoff): an administrator may fix the credential.
+    const hinted = parseReconnectHint(code, reason);
+    if (hinted !== undefined) this.backoff.reset();
+    const delay = hinted ?? this.backoff.next();
+    if (hinted !== undefined) log.info({ reconnectAfterMs: hinted }, 'gateway is draining; reconnecting');
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 

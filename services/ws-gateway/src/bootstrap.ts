@@ -11,6 +11,7 @@ import { GatewayMetrics } from './metrics';
 import type { GatewaySettings } from './settings';
 import { ClientAddressResolver } from './socket/client-address';
 import { ConnectionRegistry } from './socket/connection-registry';
+import { drainSockets, type DrainReport } from './socket/drain';
 import type { Interface } from './socket/connection';
 import { TapgateWsAdapter, type ListenerSpec } from './socket/tapgate-ws.adapter';
 import { MESSAGING } from './tokens';
@@ -58,6 +59,11 @@ export function gatewaySettings(
     esignTimeoutMs: cfg.gateway.esignTimeoutMs,
     assertions: cfg.assertions,
     audit: cfg.audit,
+    drain: {
+      delayMs: cfg.gateway.drainDelayMs,
+      spreadMs: cfg.gateway.drainSpreadMs,
+      timeoutMs: cfg.gateway.drainTimeoutMs,
+    },
   };
 }
 
@@ -66,8 +72,14 @@ export interface RunningGateway {
   /** Bound ports (useful when tests ask for port 0 semantics through free ports). */
   ports: { agent: number | undefined; webapi: number | undefined; http: number };
   messaging: Messaging;
-  /** Graceful stop: readiness false, sockets told "going away", then everything closes. */
-  close(): Promise<void>;
+  /**
+   * Graceful stop (SIGTERM): readiness false, new logins and ceremonies refused (`draining`), then the
+   * drain of `[gateway] drain_*` closes every socket with 1012 and a reconnect hint once its work is
+   * done, and everything closes. `{ drain: false }`: a plain stop, sockets closed at once with 1001.
+   */
+  close(opts?: { drain?: boolean }): Promise<void>;
+  /** Resolves when the sockets of a drain started by close() are closed, with what the drain did. */
+  drained(): Promise<DrainReport | undefined>;
 }
 
 /** Boots the gateway in this process (main.ts and the tests both use it). */
@@ -95,21 +107,34 @@ export async function bootstrap(settings: GatewaySettings): Promise<RunningGatew
   const httpAddr = httpServer.address() as { port: number };
   const messaging = app.get<Messaging>(MESSAGING);
   log.info({ ...socketPorts, http: httpAddr.port, gateway: settings.gatewayId }, 'ws-gateway listening');
-  let closed = false;
+  let closing: Promise<void> | undefined;
+  let drainReport: Promise<DrainReport | undefined> = Promise.resolve(undefined);
+  const ceremonies = app.get(CeremonyProvider);
   return {
     app,
     messaging,
     ports: { agent: socketPorts.agent, webapi: socketPorts.webapi, http: httpAddr.port },
-    async close() {
-      if (closed) return;
-      closed = true;
-      app.get(HealthController).startDraining();
-      // Open ceremonies get their closing record while NATS is still connected.
-      await app.get(CeremonyProvider).drain();
-      registry.closeAll('server shutting down');
-      await app.close();
-      await messaging.close();
+    close(opts = {}) {
+      closing ??= (async () => {
+        app.get(HealthController).startDraining();
+        ceremonies.startDraining();
+        if (opts.drain ?? true) {
+          drainReport = drainSockets(
+            registry,
+            (conn) => conn.tapsInFlight > 0 || ceremonies.ceremonies.busy(conn),
+            settings.drain,
+          );
+          await drainReport;
+        }
+        // Ceremonies still open get their closing record while NATS is still connected.
+        await ceremonies.drain();
+        registry.closeAll('server shutting down');
+        await app.close();
+        await messaging.close();
+      })();
+      return closing;
     },
+    drained: () => drainReport,
   };
 }
 

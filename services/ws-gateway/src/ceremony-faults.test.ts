@@ -11,7 +11,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunningGateway } from './bootstrap';
 import { endpointClient, neaClient, takeChallenges, type RawClient } from './testing/clients';
-import { GatewayTestStack, endpointUrl, neaUrl, serveUserStatuses } from './testing/stack';
+import {
+  GatewayTestStack,
+  endpointUrl,
+  neaUrl,
+  serveUserStatuses,
+  storedAuditRecords as stored,
+} from './testing/stack';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLOSINGS = new Set(['completed', 'expired', 'cancelled', 'abandoned']);
@@ -24,16 +30,6 @@ async function ready(http: number): Promise<void> {
     },
     { timeoutMs: 30_000, what: `gateway :${http} ready for ceremonies` },
   );
-}
-
-/** Every audit record stored so far (the JSON export of the last hour). */
-async function stored(trail: AuditTrail): Promise<AuditRecord[]> {
-  const out = await trail.exportRange({
-    from: new Date(Date.now() - 3600_000),
-    to: new Date(Date.now() + 60_000),
-    format: 'json',
-  });
-  return (JSON.parse(out.body) as Array<{ record: AuditRecord }>).map((e) => e.record);
 }
 
 /** Sends one signed tap on a raw endpoint socket; resolves with its tap.result (or undefined). */

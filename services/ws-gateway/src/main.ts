@@ -18,7 +18,8 @@ void (async () => {
   const { bootstrap, gatewaySettings, setLogLevel } = await import('./bootstrap.js');
   setLogLevel(cfg.agent.logLevel);
   const gw = await bootstrap(gatewaySettings(cfg));
-  stopOnSignals('ws-gateway', () => gw.close());
+  // SIGTERM (Kubernetes) drains; SIGINT (Ctrl-C) stops at once (docs/operations.md, "Rolling upgrades").
+  stopOnSignals('ws-gateway', (signal) => gw.close({ drain: signal === 'SIGTERM' }));
 })().catch((e: unknown) => {
   console.error('ws-gateway failed to start:', e);
   process.exit(1);

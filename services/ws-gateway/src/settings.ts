@@ -1,6 +1,7 @@
 import type { AuditSettings } from '@tapgate/config';
 import type { MessagingOptions } from '@tapgate/messaging';
 import type { SocketLimits } from './socket/connection';
+import type { DrainTimings } from './socket/drain';
 import type { ListenerSpec } from './socket/tapgate-ws.adapter';
 
 /** What a tap needs besides a valid proof: the effective policy's tap section. */
@@ -32,6 +33,8 @@ export interface GatewaySettings {
   /** Assertion signing keys ([assertions]); none = login and e-signature are not offered. */
   assertions: { signingKeys: Array<{ file?: string; key: string }>; issuer: string; ttlSeconds: number };
   audit: AuditSettings;
+  /** Graceful stop on SIGTERM ([gateway] drain_delay_ms, drain_spread_ms, drain_timeout_ms). */
+  drain: DrainTimings;
 }
 
 /**

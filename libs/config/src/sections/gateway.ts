@@ -37,6 +37,15 @@ export interface GatewaySettings {
    * credential or certificate. Off by default: anyone who can reach the port could watch any terminal.
    */
   allowUnauthenticatedExplicitBinding: boolean;
+  /**
+   * Drain (SIGTERM): how long readiness is false while every socket stays open and new ones are still
+   * served, so the load balancer stops sending new connections before any socket closes.
+   */
+  drainDelayMs: number;
+  /** Drain: sockets close at random moments within this window after the delay (1012 + reconnect hint). */
+  drainSpreadMs: number;
+  /** Drain: the longest wait for logins and ceremonies in flight; the rest then end as `abandoned`. */
+  drainTimeoutMs: number;
 }
 
 // setTimeout overflows above 2^31-1 ms, so durations are capped at one day.
@@ -83,6 +92,11 @@ export const gatewaySection = defineSection({
       },
     }),
     allow_unauthenticated_explicit_binding: boolean(false),
+    // Defaults for Kubernetes: endpoints propagation takes a few seconds; see docs/operations.md for the
+    // terminationGracePeriodSeconds they need.
+    drain_delay_ms: ms(5000, 0),
+    drain_spread_ms: ms(10_000, 0),
+    drain_timeout_ms: ms(30_000, 0),
   },
   build: (v): GatewaySettings => {
     return defined({
@@ -104,6 +118,9 @@ export const gatewaySection = defineSection({
       esignTimeoutMs: v.esign_timeout_ms,
       allowedOrigins: v.allowed_origins,
       allowUnauthenticatedExplicitBinding: v.allow_unauthenticated_explicit_binding,
+      drainDelayMs: v.drain_delay_ms,
+      drainSpreadMs: v.drain_spread_ms,
+      drainTimeoutMs: v.drain_timeout_ms,
     });
   },
 });

@@ -17,12 +17,17 @@ export const ErrorCode = {
   Internal: 'internal_error',
   /** login.request / esign.open while one is already open, or cancel with none open. */
   Conflict: 'conflict',
+  /**
+   * login.request / esign.open on a replica that is draining: nothing was opened; open it again once
+   * the socket has reconnected (the replica closes it with 1012 soon).
+   */
+  Draining: 'draining',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** WebSocket close codes the gateway uses. 1xxx are RFC 6455; 4xxx are Tapgate's own. */
 export const CloseCode = {
-  /** Server shutting down or draining: reconnect (to another replica). */
+  /** Server shutting down (a plain stop, without a drain): reconnect with the usual backoff. */
   GoingAway: 1001,
   /** Repeated protocol violations, or a message flood past the rate limit. */
   PolicyViolation: 1008,
@@ -30,6 +35,11 @@ export const CloseCode = {
   MessageTooBig: 1009,
   /** Unexpected server error. */
   InternalError: 1011,
+  /**
+   * Service restart: the replica drains (a rolling upgrade). The reason carries a reconnect hint, JSON
+   * `{"reconnectAfterMs":N}` (encodeReconnectHint / parseReconnectHint): reconnect after N ms.
+   */
+  ServiceRestart: 1012,
   /** The server cannot accept the connection yet (e.g. still loading its registries): retry later. */
   TryAgainLater: 1013,
   /**

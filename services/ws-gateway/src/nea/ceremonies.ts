@@ -561,6 +561,12 @@ export class Ceremonies {
     return n;
   }
 
+  /** A login is pending or a ceremony is open on this socket (a drain waits for them). */
+  busy(conn: Connection): boolean {
+    const s = this.sessions.get(conn);
+    return s !== undefined && (s.login !== undefined || s.ceremony !== undefined);
+  }
+
   /** Ceremonies open on this replica (the janitor leaves them alone). */
   isOpenHere(ceremonyId: string): boolean {
     for (const s of this.sessions.values()) if (s.ceremony?.id === ceremonyId) return true;

@@ -77,6 +77,7 @@ export class CeremonyProvider implements OnModuleInit, OnModuleDestroy {
   private readonly ledgerRevisions = new Map<string, Promise<number | undefined>>();
   private readonly closings = new Set<Promise<unknown>>();
   private janitor: NodeJS.Timeout | undefined;
+  private drainingValue = false;
 
   constructor(
     @Inject(MESSAGING) messaging: Messaging,
@@ -283,6 +284,15 @@ export class CeremonyProvider implements OnModuleInit, OnModuleDestroy {
     if (!(await this.trail.drained(Math.max(0, deadline - Date.now())))) {
       log.error({ waiting: this.trail.waiting() }, 'audit records not stored at shutdown');
     }
+  }
+
+  /** The replica stops: new logins and ceremonies are refused (`draining`); those open may finish. */
+  startDraining(): void {
+    this.drainingValue = true;
+  }
+
+  get draining(): boolean {
+    return this.drainingValue;
   }
 
   /** Login and e-signature can be offered: keys configured and the audit stream exists. */

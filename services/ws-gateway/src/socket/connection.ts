@@ -104,6 +104,8 @@ export class Connection {
   dropWindowStart = 0;
   lastRateErrorAt = 0;
   protocolErrors = 0;
+  /** Taps of this endpoint socket being decided: a drain closes the socket only once they are answered. */
+  tapsInFlight = 0;
   errorWindowStart = 0;
   /** Set only when the socket came through a trusted proxy (docs/protocol.md §4, remote sessions). */
   remoteSession: RemoteSessionClient | undefined;

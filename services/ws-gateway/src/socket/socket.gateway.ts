@@ -37,8 +37,13 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
   }
 
   @SubscribeMessage('tap')
-  onTap(conn: Connection, msg: Msg<'tap'>): Promise<ServerFrame> {
-    return this.taps.handle(conn, msg.data, msg.ref);
+  async onTap(conn: Connection, msg: Msg<'tap'>): Promise<ServerFrame> {
+    conn.tapsInFlight++;
+    try {
+      return await this.taps.handle(conn, msg.data, msg.ref);
+    } finally {
+      conn.tapsInFlight--;
+    }
   }
 
   @SubscribeMessage('enroll.tap')
@@ -116,6 +121,16 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
   }
 
   private ceremoniesUnavailable(ref: string | undefined): ServerFrame | undefined {
+    if (this.ceremonies.draining) {
+      return frame(
+        'error',
+        {
+          code: ErrorCode.Draining,
+          message: 'this gateway is shutting down; open it again once reconnected',
+        },
+        ref,
+      );
+    }
     if (this.ceremonies.available()) return undefined;
     return frame(
       'error',

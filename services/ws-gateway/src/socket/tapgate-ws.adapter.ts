@@ -175,6 +175,9 @@ export class TapgateWsAdapter extends WsAdapter {
     // A linear search over the ~10 handlers beats a Map per connection: at 20,000 idle sockets the
     // per-socket allocations are what the memory goal is about.
     conn.socket.on('message', (data: RawData, isBinary: boolean) => {
+      // The gateway already closed this socket (a drain, say): no answer could reach the client, so a
+      // tap that crossed the close frame is not decided at all; the client sees the close and retries.
+      if (!conn.open) return;
       const now = Date.now();
       if (!conn.bucket.take(now)) {
         this.rateLimited(conn, now);

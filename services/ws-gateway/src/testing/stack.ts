@@ -1,7 +1,9 @@
 import { SoftwareBand, exportBandPublicKeyJwk } from '@tapgate/band';
 import { loadAgentConfig } from '@tapgate/config';
+import type { AuditTrail } from '@tapgate/audit';
 import {
   KvBuckets,
+  type AuditRecord,
   UserStatusGet,
   type ApplicationRecord,
   type EnrollmentRecord,
@@ -10,6 +12,7 @@ import {
 } from '@tapgate/contracts';
 import { Messaging, openBucket } from '@tapgate/messaging';
 import {
+  NO_GATEWAY_DRAIN_ENV,
   freePort,
   startNats,
   startServiceProcess,
@@ -189,6 +192,8 @@ export class GatewayTestStack {
         TAPGATE_NATS_REPLICAS: String(this.replicas),
         TAPGATE_GATEWAY_GATEWAY_ID: `gw-${agent}`,
         TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false',
+        // Test gateways stop at once unless a test sets `[gateway] drain_*` itself (drain.test.ts does).
+        ...NO_GATEWAY_DRAIN_ENV,
         ...env,
       },
       sections: ['agent', 'webapi', 'nats', 'http', 'gateway', 'assertions', 'audit'],
@@ -225,6 +230,8 @@ export class GatewayTestStack {
         TAPGATE_NATS_REPLICAS: String(this.replicas),
         TAPGATE_GATEWAY_GATEWAY_ID: gatewayId,
         TAPGATE_GATEWAY_REQUIRE_PRESENCE: 'false',
+        // Test gateways stop at once unless a test sets `[gateway] drain_*` itself (drain.test.ts does).
+        ...NO_GATEWAY_DRAIN_ENV,
         ...env,
       },
       logFile,
@@ -289,4 +296,14 @@ export function serveUserStatuses(
       checkedAt: new Date().toISOString(),
     };
   });
+}
+
+/** Every audit record stored so far (the JSON export of the last hour). */
+export async function storedAuditRecords(trail: AuditTrail): Promise<AuditRecord[]> {
+  const out = await trail.exportRange({
+    from: new Date(Date.now() - 3600_000),
+    to: new Date(Date.now() + 60_000),
+    format: 'json',
+  });
+  return (JSON.parse(out.body) as Array<{ record: AuditRecord }>).map((e) => e.record);
 }

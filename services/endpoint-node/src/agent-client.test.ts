@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { WebSocketServer } from 'ws';
+import { AgentClient } from './agent-client';
+import { Backoff } from './backoff';
+
+// A gateway stand-in that closes every connection at once with the code and reason a test chose, and
+// records when connections arrive: reconnect timing is the client's own logic (the drain of a real
+// gateway is tested in services/ws-gateway, drain.test.ts).
+describe('AgentClient reconnects after a drain hint', () => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const arrivals: number[] = [];
+  let nextClose: { code: number; reason: string } = { code: 1001, reason: '' };
+  server.on('connection', (ws) => {
+    arrivals.push(Date.now());
+    ws.close(nextClose.code, nextClose.reason);
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  async function gapAfter(close: { code: number; reason: string }): Promise<number> {
+    const { port } = server.address() as AddressInfo;
+    arrivals.length = 0;
+    nextClose = close;
+    // The backoff is pinned at 1.5 s, so a faster reconnect can only come from the hint.
+    const client = new AgentClient({
+      url: `ws://127.0.0.1:${port}/socket/websocket`,
+      terminalId: 'T-HINT',
+      backoff: new Backoff(1500, 1500, () => 1),
+    });
+    client.start();
+    try {
+      while (arrivals.length < 2) await once(server, 'connection');
+      return arrivals[1] - arrivals[0];
+    } finally {
+      await client.stop();
+    }
+  }
+
+  it('waits the hinted delay after 1012', async () => {
+    const gap = await gapAfter({ code: 1012, reason: '{"reconnectAfterMs":150}' });
+    assert.ok(gap >= 140 && gap < 1000, `reconnected after ${gap} ms`);
+  });
+
+  it('uses its backoff for a bad hint, and for 1001 whatever its reason', async () => {
+    for (const close of [
+      { code: 1012, reason: '{"reconnectAfterMs":-150}' },
+      { code: 1012, reason: 'service restart' },
+      { code: 1001, reason: '{"reconnectAfterMs":150}' },
+    ]) {
+      const gap = await gapAfter(close);
+      assert.ok(gap >= 1400, `${close.code} ${close.reason}: reconnected after ${gap} ms`);
+    }
+  });
+});
