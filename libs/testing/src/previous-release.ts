@@ -106,6 +106,18 @@ function linkNodeModules(dir: string): void {
 }
 
 /**
+ * Why the previous release cannot be prepared here, or undefined when it can: no git history with the
+ * commit (an image build context, a shallow clone), or the platform runs from images
+ * (TAPGATE_SERVICE_IMAGE), where the current side would not be this tree's build.
+ */
+export function previousReleaseUnavailable(commit = PREVIOUS_RELEASE_COMMIT): string | undefined {
+  if (process.env.TAPGATE_SERVICE_IMAGE) return 'the platform runs from images (TAPGATE_SERVICE_IMAGE)';
+  if (existsSync(join(PREVIOUS_RELEASE_CACHE, commit, READY_STAMP))) return undefined;
+  const probe = spawnSync('git', ['-C', REPO_ROOT, 'cat-file', '-e', `${commit}^{commit}`]);
+  return probe.status === 0 ? undefined : `commit ${commit} is not in this repository's git history`;
+}
+
+/**
  * The previous release's tree, extracted from git history (`git archive`) into the cache and built just
  * enough to run its ws-gateway (`tsc -b services/ws-gateway/tsconfig.json` with this tree's TypeScript).
  * A second call for the same commit returns the cached tree at once. Throws with the reason when there is
@@ -121,15 +133,13 @@ export function preparePreviousRelease(commit = PREVIOUS_RELEASE_COMMIT): Previo
     const { buildMs } = JSON.parse(readFileSync(stamp, 'utf8')) as { buildMs: number };
     return { commit, dir, gatewayScript, preparedMs: Date.now() - started, buildMs, cached: true };
   }
-  const git = (args: string[]) => execFileSync('git', ['-C', REPO_ROOT, ...args], { maxBuffer: 1 << 30 });
-  try {
-    git(['cat-file', '-e', `${commit}^{commit}`]);
-  } catch {
+  const unavailable = previousReleaseUnavailable(commit);
+  if (unavailable !== undefined) {
     throw new Error(
-      `previous release ${commit} is not in this repository's git history (a shallow clone or an image ` +
-        'build context?); fetch it, or bump PREVIOUS_RELEASE_COMMIT (libs/testing/src/previous-release.ts)',
+      `previous release: ${unavailable}; fetch it, or bump PREVIOUS_RELEASE_COMMIT (libs/testing/src/previous-release.ts)`,
     );
   }
+  const git = (args: string[]) => execFileSync('git', ['-C', REPO_ROOT, ...args], { maxBuffer: 1 << 30 });
   // Built in a folder of its own and renamed into place, so an interrupted run leaves no half tree.
   const work = `${dir}.partial-${process.pid}`;
   rmSync(work, { recursive: true, force: true });
