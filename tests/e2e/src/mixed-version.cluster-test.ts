@@ -404,8 +404,10 @@ describe(
       for (const f of [fwd.aNea, fwd.bNea]) f.target = previousPorts.webapi;
       await platform.process('ws-gateway').stop();
       await tapsArriveAfterReconnect(before, ['endpoint A', 'endpoint B', 'NEA A', 'NEA B']);
-      for (const w of [endpointWelcomes.A, endpointWelcomes.B])
-        assert.equal(w.at(-1)?.protocolMinor, undefined);
+      assert.deepEqual(
+        [endpointWelcomes.A.at(-1)?.protocolMinor, endpointWelcomes.B.at(-1)?.protocolMinor],
+        [undefined, undefined],
+      );
       assert.deepEqual([neaWelcomes.A.at(-1), neaWelcomes.B.at(-1)], [0, 0]);
       const report = await new AuditTrail(messaging).verifyChain();
       assert.equal(report.ok, true, JSON.stringify(report));
