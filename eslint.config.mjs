@@ -12,6 +12,7 @@ export default tseslint.config(
       '**/*.mjs',
       '**/*.js',
       'artifacts/**',
+      '.cache/**',
     ],
   },
   js.configs.recommended,

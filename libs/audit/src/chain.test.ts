@@ -37,8 +37,22 @@ describe('hash chain (pure)', () => {
     const edited = { ...second, user: { sAMAccountName: 'mallory' } };
     assert.deepEqual(pick(checkLink(edited, first.hash)), 'hash_mismatch');
     assert.deepEqual(pick(checkLink(second, GENESIS_HASH)), 'prev_hash_mismatch');
-    assert.deepEqual(pick(checkLink({ ...second, extra: 1 }, first.hash)), 'invalid_record');
+    // A field added after hashing is an edit like any other.
+    assert.deepEqual(pick(checkLink({ ...second, extra: 1 }, first.hash)), 'hash_mismatch');
+    assert.deepEqual(pick(checkLink({ ...second, hash: undefined }, first.hash)), 'invalid_record');
     assert.deepEqual(pick(checkLink('nope', first.hash)), 'invalid_record');
+  });
+
+  it('a record from a newer gateway, with a field this reader does not know, verifies; editing that field breaks it', () => {
+    const first = chainRecord(decision(), GENESIS_HASH);
+    const newer = { ...decision({ tapId: 't-new' }), addedLater: { hint: 'x' } };
+    const linked = { ...newer, prevHash: first.hash };
+    const stored = { ...linked, hash: recordHash(linked) };
+    const read = checkLink(stored, first.hash);
+    assert.equal(read.ok, true);
+    assert.equal(read.ok && 'addedLater' in read.record, false);
+    assert.deepEqual(pick(checkLink({ ...stored, addedLater: { hint: 'y' } }, first.hash)), 'hash_mismatch');
+    assert.deepEqual(pick(checkLink({ ...stored, outcome: 'maybe' }, first.hash)), 'invalid_record');
   });
 });
 

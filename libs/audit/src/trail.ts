@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AUDIT_STREAM, AUDIT_SUBJECT, AuditRecord } from '@tapgate/contracts';
+import { AUDIT_STREAM, AUDIT_SUBJECT, AuditRecord, receiving } from '@tapgate/contracts';
 import type { Messaging } from '@tapgate/messaging';
 import { createLogger, getMeter } from '@tapgate/telemetry';
 import {
@@ -617,7 +617,7 @@ export class AuditTrail {
         yield { seq: entry.seq, unreadable: 'not JSON' };
         continue;
       }
-      const parsed = AuditRecord.safeParse(raw);
+      const parsed = receiving(AuditRecord).safeParse(raw);
       if (!parsed.success) {
         tally.unreadable.push(entry.seq);
         yield { seq: entry.seq, unreadable: 'not a valid audit record' };

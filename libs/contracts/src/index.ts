@@ -8,3 +8,4 @@ export * from './nats/records';
 export * from './nats/audit';
 export * from './nats/policies';
 export * from './nats/enrollment-sessions';
+export * from './nats/receiving';

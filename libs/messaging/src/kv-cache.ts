@@ -1,3 +1,4 @@
+import { receiving } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
 import type { KV, KvEntry, KvOptions } from 'nats';
 import type { z } from 'zod';
@@ -102,7 +103,8 @@ export class KvCache<T, V = T> {
     }
     let value: V | undefined;
     try {
-      const parsed = this.schema.safeParse(JSON.parse(new TextDecoder().decode(e.value)));
+      // Records written by a newer service may hold fields this one does not know (docs/protocol.md §11).
+      const parsed = receiving(this.schema).safeParse(JSON.parse(new TextDecoder().decode(e.value)));
       if (parsed.success) value = this.map(parsed.data);
       else {
         log.error(

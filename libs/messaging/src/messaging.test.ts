@@ -217,6 +217,64 @@ describe('Messaging against a real nats-server', () => {
     stop();
   });
 
+  it('accepts messages and replies from a newer replica with fields it does not know, still checking the known ones', async () => {
+    // A newer gateway delivering a tap: extra fields at the top and inside the decision.
+    const delivered: TapDelivery[] = [];
+    const stop = b.respond(TapDeliver, async (req) => {
+      delivered.push(req);
+      return { v: 1, delivered: 1 };
+    });
+    await b.connection().then((nc) => nc.flush());
+    const nc = await a.connection();
+    const delivery = {
+      v: 1,
+      tapId: 't-new',
+      terminalId: 'T-1',
+      kind: 'nfc',
+      decision: { outcome: 'refused', reason: 'no_listener', identifiedBy: 'proof', hint: 'new' },
+      receivedAt: new Date().toISOString(),
+      addedByANewerGateway: { x: 1 },
+    };
+    const ack = await nc.request('tapgate.v1.tap.deliver.T-1.a', JSON.stringify(delivery));
+    assert.equal(
+      ack.headers?.has('Tapgate-Error') ?? false,
+      false,
+      ack.headers?.get('Tapgate-Error-Message'),
+    );
+    const { addedByANewerGateway: _added, ...known } = delivery;
+    assert.deepEqual(delivered, [
+      { ...known, decision: { outcome: 'refused', reason: 'no_listener', identifiedBy: 'proof' } },
+    ]);
+    // The same message without a required field is still refused, with an error reply.
+    const { decision: _missing, ...incomplete } = delivery;
+    const refused = await nc.request('tapgate.v1.tap.deliver.T-1.a', JSON.stringify(incomplete));
+    assert.equal(refused.headers?.get('Tapgate-Error'), 'invalid_request');
+    assert.equal(delivered.length, 1);
+    stop();
+
+    // A newer user-status replica answering: extra fields are dropped; a missing status fails closed.
+    let reply: Record<string, unknown> = {
+      ...answer('active'),
+      addedLater: true,
+      user: { sAMAccountName: 'alice', x: 1 },
+    };
+    const raw = nc.subscribe(UserStatusGet.subject, {
+      callback: (_err, m) => m.respond(JSON.stringify(reply)),
+    });
+    await nc.flush();
+    const res = await b.request(UserStatusGet, { v: 1, user: { sAMAccountName: 'alice' } });
+    assert.equal(res.status, 'active');
+    assert.deepEqual(res.user, { sAMAccountName: 'alice' });
+    assert.equal('addedLater' in res, false);
+    const { status: _status, ...withoutStatus } = reply;
+    reply = withoutStatus;
+    await assert.rejects(
+      b.request(UserStatusGet, { v: 1, user: { sAMAccountName: 'alice' } }),
+      (e: unknown) => e instanceof RequestError && e.kind === 'invalid_reply',
+    );
+    raw.unsubscribe();
+  });
+
   it('reports readiness false while NATS is down and recovers after a restart', async () => {
     assert.equal(a.isConnected(), true);
     await nats.stop();

@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, context, trace, type Counter } from '@opentelemetry/api';
-import type { NatsContract, RequestContract } from '@tapgate/contracts';
+import { receiving, type NatsContract, type RequestContract } from '@tapgate/contracts';
 import {
   createLogger,
   extractTraceContext,
@@ -263,7 +263,8 @@ export class Messaging {
     } catch {
       throw new RequestError('invalid_reply', subject, 'reply is not JSON');
     }
-    const parsed = c.reply.safeParse(body);
+    // A newer replica may answer with fields this one does not know (docs/protocol.md §11).
+    const parsed = receiving(c.reply).safeParse(body);
     if (!parsed.success) throw new RequestError('invalid_reply', subject, parsed.error.message);
     return parsed.data;
   }
@@ -275,7 +276,7 @@ export class Messaging {
     } catch {
       return { ok: false, why: 'not JSON' };
     }
-    const parsed = c.schema.safeParse(body);
+    const parsed = receiving(c.schema).safeParse(body);
     if (!parsed.success) {
       return {
         ok: false,

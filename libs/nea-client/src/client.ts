@@ -67,7 +67,8 @@ export interface TapgateClientOptions {
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
 
 export interface ClientEvents {
-  connected: { message: string; sessionId: string; binding?: Binding };
+  /** `protocolMinor`: the gateway's protocol minor version (0 for gateways that do not say). */
+  connected: { message: string; sessionId: string; protocolMinor: number; binding?: Binding };
   disconnected: { message: string; code?: number; reason?: string; willReconnect: boolean };
   /** Every tap on the bound terminal, granted or refused. */
   tap: TapEvent;
@@ -390,6 +391,7 @@ export class TapgateClient extends Emitter<ClientEvents> {
         this.emit('connected', {
           message: CONNECTED_MESSAGE,
           sessionId: frame.data.sessionId,
+          protocolMinor: frame.data.protocolMinor ?? 0,
           ...(frame.data.binding ? { binding: frame.data.binding } : {}),
         });
         if (this.presenceWanted) this.sendFrame('presence.subscribe', undefined, this.nextRef('s'));

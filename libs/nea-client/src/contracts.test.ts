@@ -68,6 +68,7 @@ const serverSamples: { [T in keyof ServerFrames]: ServerMessageData<T> } = {
   welcome: {
     sessionId: 's-1',
     protocol: 1,
+    protocolMinor: 1,
     heartbeatIntervalMs: 15_000,
     maxFrameBytes: 65_536,
     binding: { mode: 'explicit', terminalId: 'LINE1-T04' },

@@ -84,6 +84,8 @@ export interface Binding {
 export interface Welcome {
   sessionId: string;
   protocol: 1;
+  /** The gateway's protocol minor version; absent from gateways of minor 0 (docs/protocol.md §11). */
+  protocolMinor?: number;
   heartbeatIntervalMs: number;
   maxFrameBytes: number;
   challenge?: { challenge: string; expiresAt: string };
@@ -205,7 +207,10 @@ const isDecision = (v: unknown): boolean =>
 // add optional fields within version 1 (docs/protocol.md §11).
 const CHECKS: { [T in keyof ServerFrames]: (d: Obj) => boolean } = {
   welcome: (d) =>
-    isStr(d.sessionId) && typeof d.heartbeatIntervalMs === 'number' && d.heartbeatIntervalMs > 0,
+    isStr(d.sessionId) &&
+    typeof d.heartbeatIntervalMs === 'number' &&
+    d.heartbeatIntervalMs > 0 &&
+    (d.protocolMinor === undefined || typeof d.protocolMinor === 'number'),
   pong: () => true,
   tap: (d) => isStr(d.tapId) && isStr(d.terminalId) && isDecision(d.decision),
   presence: (d) => isStr(d.bandId) && isStr(d.terminalId) && isStr(d.presence),

@@ -14,3 +14,4 @@ export * from './hosts';
 export * from './nats-cluster';
 export * from './redis-sentinel';
 export * from './tcp-balancer';
+export * from './previous-release';

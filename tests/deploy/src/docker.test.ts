@@ -151,6 +151,7 @@ describe('.dockerignore', () => {
       'libs/config/dist/index.js',
       '.git/HEAD',
       'bands/alice.jwk',
+      '.cache/previous/0123abc/libs/contracts/src/index.ts',
     ]) {
       assert.ok(dockerIgnores(patterns, path), `${path} would reach the builder`);
     }

@@ -14,6 +14,14 @@ import { EnrollRefusalReason, ErrorCode, RefusalReason } from './codes';
 /** Socket protocol version carried in every frame as `v`. */
 export const SOCKET_PROTOCOL_VERSION = 1;
 
+/**
+ * The protocol minor version this gateway speaks within version 1, sent in `welcome` as
+ * `protocolMinor` (absent = 0, what gateways before minor versions speak). A minor only adds what older
+ * clients can ignore; clients read it to know which additions they may rely on. docs/protocol.md §11
+ * lists what each minor added: raise this with every such addition, and add its row there.
+ */
+export const SOCKET_PROTOCOL_MINOR = 1;
+
 // ---------------------------------------------------------------------------------------------------
 // Shared pieces
 // ---------------------------------------------------------------------------------------------------
@@ -268,6 +276,8 @@ export const Welcome = z
   .object({
     sessionId: z.string(),
     protocol: z.literal(SOCKET_PROTOCOL_VERSION),
+    /** SOCKET_PROTOCOL_MINOR of the gateway; absent from gateways of minor 0. */
+    protocolMinor: z.number().int().nonnegative().optional(),
     heartbeatIntervalMs: z.number().int().positive(),
     maxFrameBytes: z.number().int().positive(),
     /** Endpoints only: the first challenge to sign. */

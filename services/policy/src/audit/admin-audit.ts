@@ -1,4 +1,4 @@
-import { ADMIN_AUDIT_STREAM, AdminAudit, AdminAuditRecord } from '@tapgate/contracts';
+import { ADMIN_AUDIT_STREAM, AdminAudit, AdminAuditRecord, receiving } from '@tapgate/contracts';
 import type { Messaging } from '@tapgate/messaging';
 import { createLogger } from '@tapgate/telemetry';
 import { RetentionPolicy, StorageType, type JetStreamManager } from 'nats';
@@ -120,7 +120,7 @@ export class AdminAuditLog {
       if (!m) continue;
       let parsed;
       try {
-        parsed = AdminAuditRecord.safeParse(JSON.parse(decoder.decode(m.data)));
+        parsed = receiving(AdminAuditRecord).safeParse(JSON.parse(decoder.decode(m.data)));
       } catch {
         continue;
       }
@@ -148,7 +148,7 @@ export class AdminAuditLog {
     for await (const m of readStream(js, { seq: first }, last, ADMIN_AUDIT_STREAM)) {
       let parsed;
       try {
-        parsed = AdminAuditRecord.safeParse(JSON.parse(decoder.decode(m.data)));
+        parsed = receiving(AdminAuditRecord).safeParse(JSON.parse(decoder.decode(m.data)));
       } catch {
         continue;
       }

@@ -15,6 +15,7 @@ import {
   type BaselineSettings,
   type EffectivePolicy,
   type ReportedBaseline,
+  receiving,
 } from '@tapgate/contracts';
 import { Messaging, openBucket } from '@tapgate/messaging';
 import { z } from 'zod';
@@ -97,7 +98,7 @@ const Snapshot = z.looseObject({ revision: z.number().int().positive().optional(
 function snapshotPolicy(snapshot: unknown): PolicyRecord | undefined {
   if (!Snapshot.safeParse(snapshot).success) return undefined;
   const { revision: _written, ...rest } = snapshot as { revision?: number };
-  const parsed = PolicyRecord.safeParse(rest);
+  const parsed = receiving(PolicyRecord).safeParse(rest);
   return parsed.success ? parsed.data : undefined;
 }
 
@@ -295,7 +296,7 @@ export class PoliciesService {
     for (const key of keys) {
       const entry = await kv.get(key);
       if (!entry || entry.operation !== 'PUT') continue;
-      const parsed = ServiceBaseline.safeParse(entry.json());
+      const parsed = receiving(ServiceBaseline).safeParse(entry.json());
       if (parsed.success) reports.push(parsed.data);
     }
     return combineBaselines(reports, configurationDefaults());

@@ -1,3 +1,4 @@
+import { receiving } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
 import type { KV, KvEntry } from 'nats';
 import type { z } from 'zod';
@@ -128,7 +129,8 @@ export class RevisionedStore<T> {
     } catch {
       body = undefined;
     }
-    const parsed = this.schema.safeParse(body);
+    // Read with the tolerant copy: a newer policy replica may have written fields this one does not know.
+    const parsed = receiving(this.schema).safeParse(body);
     if (parsed.success) return parsed.data;
     this.log.error(
       { bucket: this.bucket, key: entry.key, revision: entry.revision },

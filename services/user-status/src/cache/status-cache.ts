@@ -1,4 +1,4 @@
-import { DecisionUser, ObjectGuid, ObjectSid, UserStatus, type UserRef } from '@tapgate/contracts';
+import { DecisionUser, ObjectGuid, ObjectSid, UserStatus, receiving, type UserRef } from '@tapgate/contracts';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
@@ -93,7 +93,8 @@ export class StatusCache {
     } catch {
       return null;
     }
-    const parsed = CachedStatus.safeParse(raw);
+    // Replicas of two versions share the cache during an upgrade (docs/protocol.md §11).
+    const parsed = receiving(CachedStatus).safeParse(raw);
     if (!parsed.success) return null; // an unreadable entry is a miss, and is overwritten
     if (objectGUID && !answersBound(parsed.data, ref)) return null;
     return parsed.data;

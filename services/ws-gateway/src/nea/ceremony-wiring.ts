@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { AssertionSigner } from '@tapgate/assertions';
 import { AuditTrail } from '@tapgate/audit';
-import { KvBuckets, OpenCeremonyRecord, TAP_CLAIM_TTL_MS } from '@tapgate/contracts';
+import { KvBuckets, OpenCeremonyRecord, TAP_CLAIM_TTL_MS, receiving } from '@tapgate/contracts';
 import { openKv, type Messaging } from '@tapgate/messaging';
 import { createLogger } from '@tapgate/telemetry';
 import { NatsError, type KV } from 'nats';
@@ -207,7 +207,7 @@ export class CeremonyProvider implements OnModuleInit, OnModuleDestroy {
       if (this.ceremonies.isOpenHere(key) || this.ledgerRevisions.has(key)) continue;
       const entry = await kv.get(key);
       if (!entry || entry.operation !== 'PUT') continue;
-      const parsed = OpenCeremonyRecord.safeParse(entry.json());
+      const parsed = receiving(OpenCeremonyRecord).safeParse(entry.json());
       if (parsed.success && Date.parse(parsed.data.deadline) + ABANDONED_AFTER_MS > now) continue;
       try {
         await kv.delete(key, { previousSeq: entry.revision });

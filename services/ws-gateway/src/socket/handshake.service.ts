@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CloseCode, ErrorCode, SOCKET_PROTOCOL_VERSION, type Hello } from '@tapgate/contracts';
+import {
+  CloseCode,
+  ErrorCode,
+  SOCKET_PROTOCOL_MINOR,
+  SOCKET_PROTOCOL_VERSION,
+  type Hello,
+} from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
 import { ChallengeStore } from '../endpoints/challenge-store';
 import { EnrollmentStationService } from '../enrollment/enrollment-station';
@@ -35,6 +41,7 @@ export class HandshakeService {
     const base = {
       sessionId: conn.id,
       protocol: SOCKET_PROTOCOL_VERSION,
+      protocolMinor: SOCKET_PROTOCOL_MINOR,
       heartbeatIntervalMs: this.settings.limits.heartbeatIntervalMs,
       maxFrameBytes: this.settings.limits.maxFrameBytes,
     } as const;
