@@ -12,3 +12,4 @@ export * from './pcscd';
 export * from './virtual-card';
 export * from './hosts';
 export * from './nats-cluster';
+export * from './cluster-platform';

@@ -91,6 +91,11 @@ export class NatsCluster {
     });
   }
 
+  /** Stops one node's nats-server with `signal` (SIGKILL: as the process crashing), leaving its host up. */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await this.procs.get(this.node(name).name)?.stop(signal);
+  }
+
   /** Starts a stopped node again on its store (as a host coming back). */
   async restart(name: string): Promise<void> {
     const n = this.node(name);
