@@ -82,7 +82,7 @@ export class ClusterPlatform {
     const net = HostNetwork.create(count + 1);
     let nats: NatsCluster | undefined;
     try {
-      nats = await NatsCluster.start(net.hosts.slice(0, count));
+      nats = await NatsCluster.start(net.hosts.slice(0, count), { logDir: join(opts.dir, 'logs') });
       const p = new ClusterPlatform(opts, net, nats);
       try {
         await p.startRedis();
@@ -124,11 +124,9 @@ export class ClusterPlatform {
     this.adminToken = `cluster-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
     writeFileSync(join(dir, 'admin.token'), this.adminToken, { mode: 0o600 });
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    writeFileSync(
-      join(dir, 'assertion-signing.pem'),
-      privateKey.export({ format: 'pem', type: 'pkcs8' }),
-      { mode: 0o600 },
-    );
+    writeFileSync(join(dir, 'assertion-signing.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }), {
+      mode: 0o600,
+    });
     writeFileSync(
       join(dir, 'users.yaml'),
       'users:\n' +
@@ -228,7 +226,11 @@ users_file = "users.yaml"
   }
 
   /** Stops one replica with `signal` (SIGTERM: its graceful shutdown; SIGKILL after 5 s). */
-  async stopService(service: ClusterService, host: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  async stopService(
+    service: ClusterService,
+    host: number,
+    signal: NodeJS.Signals = 'SIGTERM',
+  ): Promise<void> {
     await this.replica(service, host)?.stop(signal);
   }
 
