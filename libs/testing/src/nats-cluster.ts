@@ -195,11 +195,13 @@ export class NatsCluster {
         const current = (meta?.replicas ?? []).filter((r) => r.current).length;
         if (!meta || current + 1 < running()) return false;
         // /healthz answers 200 once the node's JetStream is current, i.e. it serves the JetStream API.
+        // js-server-only: the node and the meta group only; without it one stale ephemeral consumer
+        // (a killed client's KV watcher, until its inactivity threshold) fails the check for minutes.
         const healthy = await Promise.all(
           this.nodes
             .filter((n) => n.running() && !n.host.isCutOff)
             .map((n) =>
-              fetch(`http://${n.host.address}:${MONITOR_PORT}/healthz`, {
+              fetch(`http://${n.host.address}:${MONITOR_PORT}/healthz?js-server-only=true`, {
                 signal: AbortSignal.timeout(1000),
               }).then(
                 (r) => r.ok,
