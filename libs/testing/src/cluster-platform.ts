@@ -37,6 +37,8 @@ export interface ClusterPlatformOptions {
   /** Extra lines appended to nymi_agent.toml (sections of their own). */
   extraToml?: string;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  /** nats-server ping_interval in seconds (NatsCluster `pingIntervalS`); default nats-server's 120 s. */
+  natsPingIntervalS?: number;
 }
 
 /**
@@ -82,7 +84,10 @@ export class ClusterPlatform {
     const net = HostNetwork.create(count + 1);
     let nats: NatsCluster | undefined;
     try {
-      nats = await NatsCluster.start(net.hosts.slice(0, count), { logDir: join(opts.dir, 'logs') });
+      nats = await NatsCluster.start(net.hosts.slice(0, count), {
+        logDir: join(opts.dir, 'logs'),
+        pingIntervalS: opts.natsPingIntervalS,
+      });
       const p = new ClusterPlatform(opts, net, nats);
       try {
         await p.startRedis();

@@ -1,4 +1,4 @@
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostProcess, TestHost } from './hosts';
@@ -51,12 +51,17 @@ export class NatsCluster {
     private readonly root: string,
     private readonly clusterName: string,
     private readonly logDir?: string,
+    private readonly configFile?: string,
   ) {}
 
-  /** `logDir`: each node's output goes to <logDir>/nats-<name>.log (appended across restarts). */
+  /**
+   * `logDir`: each node's output goes to <logDir>/nats-<name>.log (appended across restarts).
+   * `pingIntervalS`: nats-server `ping_interval` (clients and routes; default 120 s) with `ping_max` 2,
+   * so a silent peer (a cut-off host) is dropped after about three intervals.
+   */
   static async start(
     hosts: TestHost[],
-    opts: { clusterName?: string; logDir?: string } = {},
+    opts: { clusterName?: string; logDir?: string; pingIntervalS?: number } = {},
   ): Promise<NatsCluster> {
     if (hosts.length < 1) throw new Error('a NATS cluster needs at least one host');
     const root = mkdtempSync(join(tmpdir(), 'tapgate-nats-cluster-'));
@@ -68,7 +73,19 @@ export class NatsCluster {
       storeDir: join(root, `n${i + 1}`),
       running: () => procs.has(`n${i + 1}`),
     }));
-    const cluster = new NatsCluster(procs, nodes, root, opts.clusterName ?? 'tapgate-test', opts.logDir);
+    let config: string | undefined;
+    if (opts.pingIntervalS !== undefined) {
+      config = join(root, 'nats.conf');
+      writeFileSync(config, `ping_interval: "${opts.pingIntervalS}s"\nping_max: 2\n`);
+    }
+    const cluster = new NatsCluster(
+      procs,
+      nodes,
+      root,
+      opts.clusterName ?? 'tapgate-test',
+      opts.logDir,
+      config,
+    );
     try {
       await Promise.all(nodes.map((n) => cluster.startNode(n)));
       await cluster.waitForMetaLeader();
@@ -96,6 +113,7 @@ export class NatsCluster {
       .map((o) => `nats://${o.host.address}:${ROUTE_PORT}`)
       .join(',');
     const args = [
+      ...(this.configFile ? ['-c', this.configFile] : []),
       '-n', n.name,
       '-a', n.host.address,
       '-p', String(CLIENT_PORT),

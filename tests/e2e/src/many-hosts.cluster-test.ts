@@ -29,7 +29,7 @@ const TERMINALS = 6;
 const PAUSE_MS = 200;
 const ATTEMPT_LIMIT_MS = 8_000;
 const RECOVERY_LIMIT_MS = 60_000;
-const PARTITION_MS = 10_000;
+const PARTITION_MS = 30_000;
 const ADVERT_EVERY_MS = 2_000;
 const AUDIENCE = 'pomsnet';
 
@@ -126,6 +126,11 @@ describe(
         users,
         // Short heartbeats: a gateway notices a silent socket (a cut-off client) in 2.5 intervals.
         extraToml: '[gateway]\nheartbeat_interval_ms = 2000\n',
+        // TAPGATE_CLUSTER_NATS_PING_S=2 runs NATS with a short ping_interval (default 120 s): how fast the
+        // cluster drops a cut-off host's routes, and so its queue subscribers, shows in scenario b.
+        natsPingIntervalS: process.env.TAPGATE_CLUSTER_NATS_PING_S
+          ? Number(process.env.TAPGATE_CLUSTER_NATS_PING_S)
+          : undefined,
       });
       const hosts = platform.serviceHosts;
       const gatewayReady = (i: number) =>
