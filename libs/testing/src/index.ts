@@ -15,3 +15,4 @@ export * from './nats-cluster';
 export * from './redis-sentinel';
 export * from './tcp-balancer';
 export * from './previous-release';
+export * from './cluster-platform';

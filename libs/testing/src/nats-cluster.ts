@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostProcess, TestHost } from './hosts';
@@ -20,6 +20,23 @@ export interface NatsNode {
 
 interface Jsz {
   meta_cluster?: { leader?: string; cluster_size?: number; replicas?: Array<{ current?: boolean }> };
+  account_details?: Array<{
+    stream_detail?: Array<{
+      name: string;
+      cluster?: { leader?: string };
+      state?: { messages?: number; first_seq?: number; last_seq?: number };
+    }>;
+  }>;
+}
+
+/** One node's copy of a stream, as that node's monitoring port reports it. */
+export interface StreamReplicaState {
+  node: string;
+  stream: string;
+  leader: string | undefined;
+  messages: number;
+  firstSeq: number;
+  lastSeq: number;
 }
 
 /**
@@ -33,9 +50,19 @@ export class NatsCluster {
     readonly nodes: NatsNode[],
     private readonly root: string,
     private readonly clusterName: string,
+    private readonly logDir?: string,
+    private readonly configFile?: string,
   ) {}
 
-  static async start(hosts: TestHost[], opts: { clusterName?: string } = {}): Promise<NatsCluster> {
+  /**
+   * `logDir`: each node's output goes to <logDir>/nats-<name>.log (appended across restarts).
+   * `pingIntervalS`: nats-server `ping_interval` (clients and routes; default 120 s) with `ping_max` 2,
+   * so a silent peer (a cut-off host) is dropped after about three intervals.
+   */
+  static async start(
+    hosts: TestHost[],
+    opts: { clusterName?: string; logDir?: string; pingIntervalS?: number } = {},
+  ): Promise<NatsCluster> {
     if (hosts.length < 1) throw new Error('a NATS cluster needs at least one host');
     const root = mkdtempSync(join(tmpdir(), 'tapgate-nats-cluster-'));
     const procs = new Map<string, HostProcess>();
@@ -46,7 +73,19 @@ export class NatsCluster {
       storeDir: join(root, `n${i + 1}`),
       running: () => procs.has(`n${i + 1}`),
     }));
-    const cluster = new NatsCluster(procs, nodes, root, opts.clusterName ?? 'tapgate-test');
+    let config: string | undefined;
+    if (opts.pingIntervalS !== undefined) {
+      config = join(root, 'nats.conf');
+      writeFileSync(config, `ping_interval: "${opts.pingIntervalS}s"\nping_max: 2\n`);
+    }
+    const cluster = new NatsCluster(
+      procs,
+      nodes,
+      root,
+      opts.clusterName ?? 'tapgate-test',
+      opts.logDir,
+      config,
+    );
     try {
       await Promise.all(nodes.map((n) => cluster.startNode(n)));
       await cluster.waitForMetaLeader();
@@ -74,6 +113,7 @@ export class NatsCluster {
       .map((o) => `nats://${o.host.address}:${ROUTE_PORT}`)
       .join(',');
     const args = [
+      ...(this.configFile ? ['-c', this.configFile] : []),
       '-n', n.name,
       '-a', n.host.address,
       '-p', String(CLIENT_PORT),
@@ -85,10 +125,21 @@ export class NatsCluster {
     ]; // prettier-ignore
     const bin = process.env.TAPGATE_NATS_SERVER_BIN ?? 'nats-server';
     const proc = await n.host.run(bin, args, { port: CLIENT_PORT });
+    if (this.logDir) {
+      const log = createWriteStream(join(this.logDir, `nats-${n.name}.log`), { flags: 'a' });
+      log.write(proc.output());
+      proc.child.stdout?.pipe(log);
+      proc.child.stderr?.pipe(log);
+    }
     this.procs.set(n.name, proc);
     proc.child.once('exit', () => {
       if (this.procs.get(n.name) === proc) this.procs.delete(n.name);
     });
+  }
+
+  /** Stops one node's nats-server with `signal` (SIGKILL: as the process crashing), leaving its host up. */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await this.procs.get(this.node(name).name)?.stop(signal);
   }
 
   /** Starts a stopped node again on its store (as a host coming back). */
@@ -103,6 +154,35 @@ export class NatsCluster {
     return fetch(`http://${n.host.address}:${MONITOR_PORT}/jsz`, { signal: AbortSignal.timeout(1000) })
       .then((r) => (r.ok ? (r.json() as Promise<Jsz>) : undefined))
       .catch(() => undefined);
+  }
+
+  /**
+   * Every running, reachable node's copy of every stream (its /jsz): where copies disagree on their last
+   * sequence, they have diverged or one is catching up.
+   */
+  async streamStates(): Promise<StreamReplicaState[]> {
+    const out: StreamReplicaState[] = [];
+    for (const n of this.nodes) {
+      if (!n.running() || n.host.isCutOff) continue;
+      const jsz = await fetch(`http://${n.host.address}:${MONITOR_PORT}/jsz?accounts=true&streams=true`, {
+        signal: AbortSignal.timeout(2000),
+      })
+        .then((r) => (r.ok ? (r.json() as Promise<Jsz>) : undefined))
+        .catch(() => undefined);
+      for (const a of jsz?.account_details ?? []) {
+        for (const st of a.stream_detail ?? []) {
+          out.push({
+            node: n.name,
+            stream: st.name,
+            leader: st.cluster?.leader,
+            messages: st.state?.messages ?? 0,
+            firstSeq: st.state?.first_seq ?? 0,
+            lastSeq: st.state?.last_seq ?? 0,
+          });
+        }
+      }
+    }
+    return out;
   }
 
   /** The JetStream meta leader's node, as a reachable running node reports it. */
@@ -133,11 +213,13 @@ export class NatsCluster {
         const current = (meta?.replicas ?? []).filter((r) => r.current).length;
         if (!meta || current + 1 < running()) return false;
         // /healthz answers 200 once the node's JetStream is current, i.e. it serves the JetStream API.
+        // js-server-only: the node and the meta group only; without it one stale ephemeral consumer
+        // (a killed client's KV watcher, until its inactivity threshold) fails the check for minutes.
         const healthy = await Promise.all(
           this.nodes
             .filter((n) => n.running() && !n.host.isCutOff)
             .map((n) =>
-              fetch(`http://${n.host.address}:${MONITOR_PORT}/healthz`, {
+              fetch(`http://${n.host.address}:${MONITOR_PORT}/healthz?js-server-only=true`, {
                 signal: AbortSignal.timeout(1000),
               }).then(
                 (r) => r.ok,
