@@ -40,18 +40,25 @@ const PROFILE_DIR = values.profile ? resolve(values.profile) : undefined;
 const SWEEP_RATES = values.sweep ? values['sweep-rates'].split(',').map(Number) : [];
 const SWEEP_DURATION_MS = Number(values['sweep-duration']) * 1000;
 const IDLE_CONNECTIONS = Number(values.connections);
+/** Bad options end the run with one clear line and exit code 2, before anything starts. */
+function usageError(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
 for (const [name, v] of Object.entries({
   endpoints: N,
   rate: RATE,
   duration: DURATION_MS,
   'sweep-duration': SWEEP_DURATION_MS,
 })) {
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
+  if (!Number.isFinite(v) || v <= 0) usageError(`--${name} must be a positive number`);
 }
-if (SWEEP_RATES.some((r) => !Number.isFinite(r) || r <= 0))
-  throw new Error('--sweep-rates: comma-separated positive taps/s');
-if (!Number.isInteger(IDLE_CONNECTIONS) || IDLE_CONNECTIONS < 0)
-  throw new Error('--connections must be a whole number');
+if (SWEEP_RATES.some((r) => !Number.isFinite(r) || r <= 0)) {
+  usageError('--sweep-rates must be comma-separated positive taps/s, e.g. 250,500,1000');
+}
+if (!Number.isInteger(IDLE_CONNECTIONS) || IDLE_CONNECTIONS < 0) {
+  usageError('--connections must be a whole number of idle endpoint sockets');
+}
 const CORES = availableParallelism();
 /** The goals the final table holds the figures to (one place; the JSON carries them too). */
 const GOALS = {
@@ -188,15 +195,36 @@ async function main(): Promise<void> {
     displayName: `Bench User ${i}`,
     state: 'active',
   }));
-  const platform = await Platform.start({
-    dir,
-    users,
-    logLevel: 'warn',
-    // --profile: every Node service opens its inspector on a loopback port, through which the sampling
-    // profiler runs during the measured tap phase only.
-    nodeOptions: PROFILE_DIR ? Object.fromEntries(SERVICES.map((n) => [n, INSPECT_NODE_OPTIONS])) : undefined,
-  });
   const children: ChildProcess[] = [];
+  const startPlatform = () =>
+    Platform.start({
+      dir,
+      users,
+      logLevel: 'warn',
+      // --profile: every Node service opens its inspector on a loopback port, through which the sampling
+      // profiler runs during the measured tap phase only.
+      nodeOptions: PROFILE_DIR
+        ? Object.fromEntries(SERVICES.map((n) => [n, INSPECT_NODE_OPTIONS]))
+        : undefined,
+    });
+  // A machine loaded by other work can keep a service from becoming ready within the harness's timeout:
+  // one more try after a pause before giving up.
+  const platform = await startPlatform().catch(async (e: unknown) => {
+    say(`the platform did not start (${(e as Error).message}); trying once more in 30 s`);
+    await new Promise((r) => setTimeout(r, 30_000));
+    return startPlatform();
+  });
+  // Ctrl-C or SIGTERM must not leave the services, servers and workers running without their parent.
+  const onSignal = (signal: NodeJS.Signals) => {
+    say(`${signal}: stopping the platform`);
+    for (const c of children) c.kill();
+    void platform.stop().finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const setupStarted = performance.now();
   try {
     say('setting up terminals and enrollments through the policy API ...');
