@@ -320,15 +320,12 @@ async function main(): Promise<void> {
     const rssAfter = await gateway().rss();
     const perConnectionKb = (rssAfter - rssBefore) / (2 * N) / 1024;
 
-    let errored = 0;
     let refused = 0;
     let refusedBecause: Record<string, number> = {};
     const tapOnce = (i: number, record: boolean) => {
       const p = pairs[i % N];
-      if (p.sentAt !== undefined) {
-        errored++; // the previous tap of this terminal never arrived
-        p.sentAt = undefined;
-      }
+      // The previous tap of this terminal never arrived (it counts as lost): measure the new one.
+      p.sentAt = undefined;
       void p.endpoint
         .tap({
           kind: 'nfc',
@@ -346,7 +343,7 @@ async function main(): Promise<void> {
             const reason = r.decision.reason ?? 'no reason';
             refusedBecause[reason] = (refusedBecause[reason] ?? 0) + 1;
           },
-          () => errored++,
+          () => undefined, // an error or timeout: neither delivered nor refused, so lost
         );
     };
     /** Every process whose CPU a phase reports (the gateway's pid changes when it restarts). */
@@ -360,7 +357,6 @@ async function main(): Promise<void> {
     const tapPhase = async (rate: number, durationMs: number, profile = false): Promise<TapPhase> => {
       latencies.length = 0;
       received = 0;
-      errored = 0;
       refused = 0;
       refusedBecause = {};
       const stopMeter = await startCpuMeter(meteredProcesses(), CORES);
@@ -376,9 +372,10 @@ async function main(): Promise<void> {
       const elapsed = (performance.now() - t0) / 1000;
       const stopped = await Promise.all(running.map(async ([n, r]) => [n, await r.stop()] as const));
       const cpu = await stopMeter();
-      // Taps still in flight get 3 s to arrive; what has not arrived by then is lost.
+      // Taps still in flight get 3 s to arrive; a tap neither delivered granted to its NEA client nor
+      // answered with a refusal by then is lost (errored, timed out, or never answered).
       await new Promise((r) => setTimeout(r, 3000));
-      const lost = pairs.filter((p) => p.sentAt !== undefined).length + errored;
+      const lost = Math.max(0, sent - received - refused);
       for (const p of pairs) p.sentAt = undefined;
       const phase: TapPhase = {
         rate,
@@ -423,7 +420,12 @@ async function main(): Promise<void> {
     // A gateway restart: every endpoint must come back by itself (jittered backoff), and taps flow again.
     say('restarting the gateway ...');
     const restartedAt = performance.now();
-    await platform.restart('ws-gateway');
+    await platform.restart('ws-gateway').catch(async (e: unknown) => {
+      // A loaded machine can keep the new gateway from becoming ready within the harness's timeout; the
+      // time keeps running, so the figure shows the whole outage.
+      say(`the gateway did not come back (${(e as Error).message}); starting it once more`);
+      return platform.restart('ws-gateway');
+    });
     const gatewayUpMs = performance.now() - restartedAt;
     await waitFor(() => pairs.every((p) => p.endpoint.connected), { timeoutMs: 60_000, intervalMs: 50 });
     const reconnectMs = performance.now() - restartedAt;
@@ -691,7 +693,11 @@ function goalsTable(r: {
     ],
     [
       'CPU per tap, gateway+user-status+presence',
-      `${r.pipeline.tapPathCpuPerTapMs} ms (${TAP_PATH.map((n) => r.pipeline.cpuPerTapMs[n]).join(' + ')})`,
+      `${r.pipeline.tapPathCpuPerTapMs} ms (${TAP_PATH.map((n) => r.pipeline.cpuPerTapMs[n]).join(' + ')})${
+        r.pipeline.received < r.pipeline.sent
+          ? `, only ${r.pipeline.received} of ${r.pipeline.sent} taps delivered`
+          : ''
+      }`,
       `${r.floor.cpuPerMessageMs} ms (bare ws server + NATS responder)`,
       `<= ${GOALS.cpuPerTapMs} ms`,
       met(r.pipeline.tapPathCpuPerTapMs <= GOALS.cpuPerTapMs),
