@@ -46,7 +46,11 @@ export function pidOfServer(binary: string, port: number): number | undefined {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv[0].endsWith(binary) && argv.includes(String(port))) return Number(entry);
+      // redis-server rewrites its title to "redis-server 127.0.0.1:<port>".
+      const names = (a: string) => a === String(port) || a.endsWith(`:${port}`);
+      if (argv[0].split(' ')[0].endsWith(binary) && argv.some((a) => a.split(' ').some(names))) {
+        return Number(entry);
+      }
     } catch {
       // The process ended while the list was read.
     }
