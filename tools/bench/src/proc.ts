@@ -38,13 +38,17 @@ async function machineCpuMs(): Promise<{ busy: number; total: number }> {
 }
 
 /**
- * The pid of a server binary started with `port` among its arguments (the harness's private nats-server
- * and redis-server, which report no pid).
+ * The pid of a server binary this process started with `port` among its arguments (the harness's private
+ * nats-server and redis-server, which report no pid). Only this process's children count: other work on
+ * the machine may run servers on the same port number in other network namespaces.
  */
 export function pidOfServer(binary: string, port: number): number | undefined {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent !== process.pid) continue;
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       // redis-server rewrites its title to "redis-server 127.0.0.1:<port>".
       const names = (a: string) => a === String(port) || a.endsWith(`:${port}`);
