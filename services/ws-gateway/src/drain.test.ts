@@ -279,7 +279,9 @@ describe('graceful drain of a gateway behind a load balancer (rolling upgrade)',
     const loopEndpointCloses = endpointCloses.slice(0, TERMINALS).map((c) => c.at - sigterm);
     const first = Math.min(...loopEndpointCloses);
     const last = Math.max(...loopEndpointCloses);
-    assert.ok(last <= DELAY_MS + SPREAD_MS + 300, `last endpoint closed at +${last} ms`);
+    // An endpoint socket waits for the tap it has in flight (at most the tap timeout, 2 s by default), so
+    // the bound only catches a drain that ignores its schedule, not a slow machine.
+    assert.ok(last <= DELAY_MS + SPREAD_MS + 2_500, `last endpoint closed at +${last} ms`);
     assert.ok(last - first >= SPREAD_MS / 4, `closes spread over ${last - first} ms, not in one instant`);
     // The NEA socket with the open ceremony was held until drain_timeout, then closed.
     const leftClose = abandoning.neaCloses[0].at - sigterm;
