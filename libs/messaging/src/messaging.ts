@@ -127,6 +127,9 @@ export class Messaging {
       // look ready while nothing reaches it.
       pingInterval: 3_000,
       maxPingOut: 2,
+      // A listed server that is cut off does not refuse a connection, it lets it hang: give up on it after
+      // 5 s and try the next (nats.js waits 20 s by default, while the service is out of its queue groups).
+      timeout: 5_000,
       // nats.js otherwise builds an Error (a stack trace) per request just in case it fails: a
       // measurable share of a tap's CPU, for a stack that would only point into nats.js.
       noAsyncTraces: true,

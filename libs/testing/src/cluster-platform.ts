@@ -37,7 +37,7 @@ export interface ClusterPlatformOptions {
   /** Extra lines appended to nymi_agent.toml (sections of their own). */
   extraToml?: string;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
-  /** nats-server ping_interval in seconds (NatsCluster `pingIntervalS`); default 2 s. */
+  /** nats-server ping_interval in seconds (NatsCluster `pingIntervalS`); default nats-server's 120 s. */
   natsPingIntervalS?: number;
 }
 

@@ -130,8 +130,8 @@ describe(
         users,
         // Short heartbeats: a gateway notices a silent socket (a cut-off client) in 2.5 intervals.
         extraToml: '[gateway]\nheartbeat_interval_ms = 2000\n',
-        // TAPGATE_CLUSTER_NATS_PING_S sets NATS's ping_interval (the harness's default 2 s; 120 is
-        // nats-server's own): how fast the cluster drops a cut-off host's routes and clients shows in b.
+        // TAPGATE_CLUSTER_NATS_PING_S=2 runs NATS with a short ping_interval (default 120 s): how fast the
+        // cluster drops a cut-off host's routes, and so its queue subscribers, shows in scenario b.
         natsPingIntervalS: process.env.TAPGATE_CLUSTER_NATS_PING_S
           ? Number(process.env.TAPGATE_CLUSTER_NATS_PING_S)
           : undefined,

@@ -224,6 +224,9 @@ export class TapDecider {
 
 function presenceRefusal(result: PromiseSettledResult<PresenceAnswer | undefined>): TapDecision | undefined {
   if (result.status === 'rejected' || result.value === undefined) {
+    if (result.status === 'rejected') {
+      log.warn({ err: (result.reason as Error).message }, 'presence did not answer');
+    }
     return refuse(RefusalReason.PresenceUnknown, 'Your band could not be found nearby. Tap again.');
   }
   const answer = result.value;
