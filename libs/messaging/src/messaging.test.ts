@@ -95,10 +95,17 @@ describe('Messaging against a real nats-server', () => {
     // Two tries: a request is answered exactly when some try reached the answering member, and one the
     // silent member got first was sent again (at least one such, odds of none (3/4)^40).
     names('two').forEach((who, i) =>
-      assert.equal(twice[i], answered.has(who) ? 'active' : 'timeout', `${who}: ${silentGot.get(who)} silent tries`),
+      assert.equal(
+        twice[i],
+        answered.has(who) ? 'active' : 'timeout',
+        `${who}: ${silentGot.get(who)} silent tries`,
+      ),
     );
     const rescued = names('two').filter((who) => silentGot.get(who) === 1 && answered.has(who));
-    assert.ok(rescued.length > 0, 'some request timed out at the silent member and was answered by the other');
+    assert.ok(
+      rescued.length > 0,
+      'some request timed out at the silent member and was answered by the other',
+    );
     assert.ok(
       names('two').every((who) => (silentGot.get(who) ?? 0) + (answered.has(who) ? 1 : 0) <= 2),
       'never more than two tries',
