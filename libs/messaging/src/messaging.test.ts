@@ -62,6 +62,56 @@ describe('Messaging against a real nats-server', () => {
     stop();
   });
 
+  it('attempts: a try that times out is sent again and reaches another member of the queue group', async () => {
+    // Two members of user-status's queue group: one (on a) takes requests and never answers, as a replica
+    // on a cut-off host whose subscription the cluster still holds; the other (on b) answers. Each request
+    // names its own user, so the test knows which member got which try.
+    const silentGot = new Map<string, number>();
+    const answered = new Set<string>();
+    const stops = [
+      a.respond(UserStatusGet, async (req) => {
+        const who = 'sAMAccountName' in req.user ? req.user.sAMAccountName : '';
+        silentGot.set(who, (silentGot.get(who) ?? 0) + 1);
+        return new Promise<never>(() => undefined);
+      }),
+      b.respond(UserStatusGet, async (req) => {
+        answered.add('sAMAccountName' in req.user ? req.user.sAMAccountName : '');
+        return answer('active');
+      }),
+    ];
+    await Promise.all([a.flush(), b.flush()]);
+    const ask = (who: string, attempts?: number) =>
+      a.request(UserStatusGet, { v: 1, user: { sAMAccountName: who } }, { timeoutMs: 600, attempts }).then(
+        (r) => r.status,
+        (e: unknown) => (e instanceof RequestError ? e.kind : 'other'),
+      );
+    const names = (prefix: string) => Array.from({ length: 40 }, (_, i) => `${prefix}${i}`);
+    const once = await Promise.all(names('one').map((who) => ask(who)));
+    const twice = await Promise.all(names('two').map((who) => ask(who, 2)));
+    for (const stop of stops) stop();
+    // One try: a request NATS gave to the silent member times out (40 to the other: odds of 1 in 2^40).
+    names('one').forEach((who, i) => assert.equal(once[i], silentGot.has(who) ? 'timeout' : 'active', who));
+    assert.ok(once.includes('timeout'), `one try: ${once.join(',')}`);
+    // Two tries: a request is answered exactly when some try reached the answering member, and one the
+    // silent member got first was sent again (at least one such, odds of none (3/4)^40).
+    names('two').forEach((who, i) =>
+      assert.equal(
+        twice[i],
+        answered.has(who) ? 'active' : 'timeout',
+        `${who}: ${silentGot.get(who)} silent tries`,
+      ),
+    );
+    const rescued = names('two').filter((who) => silentGot.get(who) === 1 && answered.has(who));
+    assert.ok(
+      rescued.length > 0,
+      'some request timed out at the silent member and was answered by the other',
+    );
+    assert.ok(
+      names('two').every((who) => (silentGot.get(who) ?? 0) + (answered.has(who) ? 1 : 0) <= 2),
+      'never more than two tries',
+    );
+  });
+
   it('requestAll collects every responder, waits for announced follow-ups, and fails fast or closed', async () => {
     // TapDeliver has no queue group: every subscriber answers. Three responders (two on b, one on a);
     // the one on a sends an early `handed` ack and its `settled` one 1 s later. The quiet times below are

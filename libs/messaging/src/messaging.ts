@@ -122,8 +122,14 @@ export class Messaging {
       reconnectTimeWait: 250,
       reconnectJitter: 250,
       waitOnFirstConnect: true,
-      pingInterval: 10_000,
-      maxPingOut: 3,
+      // A server that stops answering (its host cut off from the network) is given up after 2 unanswered
+      // pings, 6-9 s, and the client moves to another server of the list; longer, and the service would
+      // look ready while nothing reaches it.
+      pingInterval: 3_000,
+      maxPingOut: 2,
+      // A listed server that is cut off does not refuse a connection, it lets it hang: give up on it after
+      // 5 s and try the next (nats.js waits 20 s by default, while the service is out of its queue groups).
+      timeout: 5_000,
       // nats.js otherwise builds an Error (a stack trace) per request just in case it fails: a
       // measurable share of a tap's CPU, for a stack that would only point into nats.js.
       noAsyncTraces: true,
@@ -171,18 +177,43 @@ export class Messaging {
     this.nc.publish(subject, encode(msg), { headers: outgoingHeaders() });
   }
 
+  /**
+   * One request, answered by one responder (of the contract's queue group). `attempts` (default 1) splits
+   * `timeoutMs` into that many equal tries, each sent again after the previous one timed out: NATS hands
+   * each try to a queue member at random, so a member that fell silent without leaving the group (its
+   * host cut off, its subscription still held by the cluster) costs one try, not the whole request. Only
+   * a timeout is retried; the reply of a try is whatever one responder said, never a guess.
+   */
   async request<Req, Res>(
     c: RequestContract<Req, Res>,
     msg: Req,
-    opts: { subject?: string; timeoutMs?: number } = {},
+    opts: { subject?: string; timeoutMs?: number; attempts?: number } = {},
   ): Promise<Res> {
-    const subject = opts.subject ?? c.subject;
+    const attempts = Math.max(1, Math.floor(opts.attempts ?? 1));
+    const tryMs = Math.max(1, Math.floor((opts.timeoutMs ?? this.requestTimeoutMs) / attempts));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.requestOnce(c, msg, opts.subject, tryMs);
+      } catch (e) {
+        if (attempt >= attempts || !(e instanceof RequestError) || e.kind !== 'timeout') throw e;
+        log.debug({ subject: e.subject, attempt }, 'request timed out; asking again');
+      }
+    }
+  }
+
+  private async requestOnce<Req, Res>(
+    c: RequestContract<Req, Res>,
+    msg: Req,
+    subjectOverride: string | undefined,
+    timeoutMs: number,
+  ): Promise<Res> {
+    const subject = subjectOverride ?? c.subject;
     const nc = this.nc;
     if (!nc || this.closed) throw new RequestError('closed', subject, 'not connected to NATS');
     let reply: Msg;
     try {
       reply = await nc.request(subject, encode(msg), {
-        timeout: opts.timeoutMs ?? this.requestTimeoutMs,
+        timeout: timeoutMs,
         headers: outgoingHeaders(),
       });
     } catch (e) {

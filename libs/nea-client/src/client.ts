@@ -91,6 +91,8 @@ interface ActiveLogin {
 type Timer = ReturnType<typeof setTimeout>;
 
 const OPEN = 1;
+/** A gateway silent for this many heartbeat intervals is dead (a copy; contracts.test.ts checks it). */
+export const HEARTBEAT_DEADLINE_INTERVALS = 2.5;
 
 /** Shortens bearer tokens in debug output: assertions are credentials until they expire. */
 function redact(value: unknown): unknown {
@@ -340,7 +342,7 @@ export class TapgateClient extends Emitter<ClientEvents> {
     this.heartbeatTimer = setInterval(() => {
       // Any frame is a sign of life; 2.5 intervals of silence mean the connection is dead (a half-open
       // TCP connection would otherwise look connected for minutes).
-      if (Date.now() - this.lastFrameAt > this.heartbeatMs * 2.5) {
+      if (Date.now() - this.lastFrameAt > this.heartbeatMs * HEARTBEAT_DEADLINE_INTERVALS) {
         this.log('heartbeat timeout');
         this.teardownSocket(1000, 'heartbeat timeout');
         this.lost(undefined, 'heartbeat timeout');

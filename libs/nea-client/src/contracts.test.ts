@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import {
   RefusalReason as ContractReasons,
   CloseCode,
+  HEARTBEAT_DEADLINE_INTERVALS as CONTRACT_HEARTBEAT_DEADLINE,
   MAX_RECONNECT_HINT_MS as CONTRACT_MAX_HINT,
   parseReconnectHint as contractHint,
   TERMINAL_ID_PATTERN as CONTRACT_TERMINAL_ID,
@@ -25,6 +26,7 @@ import {
   type ServerFrames,
   type UserStatus,
 } from './frames';
+import { HEARTBEAT_DEADLINE_INTERVALS } from './client';
 import { MAX_RECONNECT_HINT_MS, SERVICE_RESTART, parseReconnectHint } from './reconnect-hint';
 
 // ----- compile time: what the contracts produce fits the SDK's types, and what the SDK sends fits theirs.
@@ -199,9 +201,10 @@ describe('SDK frames against @tapgate/contracts', () => {
 });
 
 describe('the reconnect hint reads as in the contracts', () => {
-  it('has the same close code and bound', () => {
+  it('has the same close code, bound and heartbeat deadline', () => {
     assert.equal(SERVICE_RESTART, CloseCode.ServiceRestart);
     assert.equal(MAX_RECONNECT_HINT_MS, CONTRACT_MAX_HINT);
+    assert.equal(HEARTBEAT_DEADLINE_INTERVALS, CONTRACT_HEARTBEAT_DEADLINE);
   });
 
   it('parses every sample alike', () => {

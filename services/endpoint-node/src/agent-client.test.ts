@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeServerFrame } from '@tapgate/contracts';
 import { WebSocketServer } from 'ws';
 import { AgentClient } from './agent-client';
 import { Backoff } from './backoff';
@@ -51,6 +53,82 @@ describe('AgentClient reconnects after a drain hint', () => {
     ]) {
       const gap = await gapAfter(close);
       assert.ok(gap >= 1400, `${close.code} ${close.reason}: reconnected after ${gap} ms`);
+    }
+  });
+});
+
+// A gateway stand-in that welcomes the endpoint with short heartbeats and answers its pings until told to
+// fall silent without closing (as a gateway cut off from the network looks from the endpoint's side).
+describe('AgentClient gives up on a silent gateway', () => {
+  const HEARTBEAT_MS = 200;
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const arrivals: number[] = [];
+  let silent = false;
+  server.on('connection', (ws) => {
+    arrivals.push(Date.now());
+    ws.on('message', (data: Buffer) => {
+      if (silent) return;
+      const frame = JSON.parse(data.toString('utf8')) as { type: string; ref?: string };
+      if (frame.type === 'hello') {
+        ws.send(
+          encodeServerFrame(
+            'welcome',
+            { sessionId: 's', protocol: 1, heartbeatIntervalMs: HEARTBEAT_MS, maxFrameBytes: 65536 },
+            frame.ref,
+          ),
+        );
+      } else if (frame.type === 'ping') {
+        ws.send(encodeServerFrame('pong', undefined, frame.ref));
+      }
+    });
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  function connectedClient(): AgentClient {
+    const { port } = server.address() as AddressInfo;
+    return new AgentClient({
+      url: `ws://127.0.0.1:${port}/socket/websocket`,
+      terminalId: 'T-SILENT',
+      backoff: new Backoff(50, 50, () => 1),
+    });
+  }
+
+  it('stays connected while the gateway answers', async () => {
+    silent = false;
+    arrivals.length = 0;
+    const client = connectedClient();
+    client.start();
+    try {
+      await once(client, 'connected');
+      await sleep(HEARTBEAT_MS * 6);
+      assert.equal(client.connected, true);
+      assert.equal(arrivals.length, 1, 'no reconnect while pongs arrive');
+    } finally {
+      await client.stop();
+    }
+  });
+
+  it('terminates the socket after 2.5 silent intervals and reconnects', async () => {
+    silent = false;
+    arrivals.length = 0;
+    const client = connectedClient();
+    client.start();
+    try {
+      await once(client, 'connected');
+      silent = true;
+      const since = Date.now();
+      await once(client, 'disconnected');
+      const noticedMs = Date.now() - since;
+      assert.ok(
+        noticedMs >= HEARTBEAT_MS * 2 && noticedMs < HEARTBEAT_MS * 5,
+        `noticed the silence after ${noticedMs} ms`,
+      );
+      assert.equal(client.connected, false);
+      silent = false;
+      await once(client, 'connected');
+      assert.equal(arrivals.length, 2, 'reconnected once');
+    } finally {
+      await client.stop();
     }
   });
 });

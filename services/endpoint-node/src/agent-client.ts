@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import {
   CloseCode,
+  HEARTBEAT_DEADLINE_INTERVALS,
   decodeServerFrame,
   encodeClientFrame,
   parseReconnectHint,
@@ -93,6 +94,8 @@ const FATAL_CLOSE_CODES = new Set<number>([CloseCode.Unauthorized, CloseCode.Rev
 export class AgentClient extends EventEmitter {
   private ws: WebSocket | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** When the current socket last received a frame (any frame is a sign of the gateway's life). */
+  private lastFrameAt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private challenge: { value: string; expiresAt: number } | undefined;
   private readonly pending = new Map<string, Pending>();
@@ -138,7 +141,10 @@ export class AgentClient extends EventEmitter {
         'hello',
       );
     });
-    ws.on('message', (data: Buffer) => this.onFrame(data.toString('utf8')));
+    ws.on('message', (data: Buffer) => {
+      if (ws === this.ws) this.lastFrameAt = Date.now();
+      this.onFrame(data.toString('utf8'));
+    });
     // No 'error' event: an EventEmitter 'error' without a listener would crash the endpoint, and
     // every socket error is followed by 'close', which reconnects.
     ws.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
@@ -218,9 +224,27 @@ export class AgentClient extends EventEmitter {
     this.challenge = { value: c.challenge, expiresAt: Date.parse(c.expiresAt) };
   }
 
+  /**
+   * Pings every interval, and gives up on a gateway silent for 2.5 intervals (the rule the gateway applies
+   * to its clients, close code 4002): a gateway cut off from the network, or a half-open TCP connection,
+   * would otherwise look connected until the link returns, and taps would wait on it. Terminating the
+   * socket reconnects through the usual path (backoff, the load balancer's choice of a ready replica).
+   */
   private startHeartbeat(intervalMs: number): void {
     clearInterval(this.heartbeat);
-    this.heartbeat = setInterval(() => this.send('ping', undefined), intervalMs);
+    const ws = this.ws;
+    this.lastFrameAt = Date.now();
+    this.heartbeat = setInterval(() => {
+      const silentMs = Date.now() - this.lastFrameAt;
+      if (ws && ws === this.ws && silentMs > intervalMs * HEARTBEAT_DEADLINE_INTERVALS) {
+        log.warn({ silentMs, url: this.opts.url }, 'the gateway fell silent; reconnecting');
+        clearInterval(this.heartbeat);
+        // terminate, not close: a close handshake would wait for the silent peer. 'close' follows at once.
+        ws.terminate();
+        return;
+      }
+      this.send('ping', undefined);
+    }, intervalMs);
     this.heartbeat.unref();
   }
 

@@ -25,6 +25,12 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * A peer silent for this many heartbeat intervals is taken for dead, by both sides: the gateway closes
+ * the socket with 4002, a client terminates it and reconnects (docs/protocol.md, Heartbeats).
+ */
+export const HEARTBEAT_DEADLINE_INTERVALS = 2.5;
+
 /** WebSocket close codes the gateway uses. 1xxx are RFC 6455; 4xxx are Tapgate's own. */
 export const CloseCode = {
   /** Server shutting down (a plain stop, without a drain): reconnect with the usual backoff. */

@@ -5,7 +5,7 @@ import { AuditTrail } from '@tapgate/audit';
 import { KvBuckets, OpenCeremonyRecord, TAP_CLAIM_TTL_MS, receiving } from '@tapgate/contracts';
 import { openKv, type Messaging } from '@tapgate/messaging';
 import { createLogger } from '@tapgate/telemetry';
-import { NatsError, type KV } from 'nats';
+import { ErrorCode, NatsError, type KV } from 'nats';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
 import { decisionAgeBounds, type GatewaySettings } from '../settings';
 import { TAP_POLICY_SOURCE, type TapPolicySource } from '../tap/tap-policy-source';
@@ -31,6 +31,16 @@ const OPEN_CEREMONY_TTL_MS = 24 * 3600_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isWrongSequence = (e: unknown) =>
   e instanceof NatsError && e.api_error?.err_code === WRONG_LAST_SEQUENCE;
+
+/**
+ * 503 (no responders): no server took the write, because the bucket's stream has no leader at that
+ * moment (an election after a node was lost, or after a partition healed). Nothing was stored, so the
+ * claim may be tried again; a try that did store and lost its answer makes the next one see the key
+ * taken (refused, never granted twice).
+ */
+const isNoLeader = (e: unknown) => e instanceof NatsError && e.code === ErrorCode.NoResponders;
+/** Pause between claim tries while the tap-claims stream elects a leader. */
+const CLAIM_RETRY_PAUSE_MS = 250;
 
 /** Opens a KV bucket once and reuses it; a failure is retried on the next call. */
 function bucket(messaging: Messaging, name: string, opts: { ttl: number }): () => Promise<KV> {
@@ -128,17 +138,22 @@ export class CeremonyProvider implements OnModuleInit, OnModuleDestroy {
       claim: async (kind, tap, holder) => {
         const id = createHash('sha256').update(`${tap.terminalId}\n${tap.tapId}`).digest('hex');
         const key = `${kind}.${id}`;
-        try {
-          const kv = await within(this.claimsKv(), maxAgeMs, 'opening the tap-claims bucket');
-          await within(
-            kv.create(key, JSON.stringify({ holder, at: new Date().toISOString() })),
-            maxAgeMs,
-            'tap claim',
-          );
-          return true;
-        } catch (e) {
-          if (isWrongSequence(e)) return false;
-          throw e;
+        const deadline = Date.now() + maxAgeMs;
+        for (;;) {
+          try {
+            const kv = await within(this.claimsKv(), deadline - Date.now(), 'opening the tap-claims bucket');
+            await within(
+              kv.create(key, JSON.stringify({ holder, at: new Date().toISOString() })),
+              deadline - Date.now(),
+              'tap claim',
+            );
+            return true;
+          } catch (e) {
+            if (isWrongSequence(e)) return false;
+            if (!isNoLeader(e) || Date.now() + CLAIM_RETRY_PAUSE_MS >= deadline) throw e;
+            log.debug({ tap: tap.tapId }, 'tap-claims stream has no leader; claiming again');
+            await new Promise((resolve) => setTimeout(resolve, CLAIM_RETRY_PAUSE_MS));
+          }
         }
       },
     };

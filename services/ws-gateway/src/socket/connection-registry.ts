@@ -1,12 +1,10 @@
-import { CloseCode } from '@tapgate/contracts';
+import { CloseCode, HEARTBEAT_DEADLINE_INTERVALS } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
 import type { GatewayMetrics } from '../metrics';
 import type { Connection, Role, SocketLimits } from './connection';
 
 const log = createLogger('connections');
 
-/** How long after the last frame a client is considered dead: 2.5 heartbeat intervals. */
-const HEARTBEAT_GRACE = 2.5;
 /** Push a fresh challenge when the newest one expires within this margin. */
 const CHALLENGE_REFRESH_MARGIN_MS = 10_000;
 
@@ -55,7 +53,7 @@ export class ConnectionRegistry {
   }
 
   sweep(now: number): void {
-    const deadAfter = this.limits.heartbeatIntervalMs * HEARTBEAT_GRACE;
+    const deadAfter = this.limits.heartbeatIntervalMs * HEARTBEAT_DEADLINE_INTERVALS;
     for (const conn of this.all) {
       if (!conn.role) {
         if (now > conn.handshakeDeadline) {

@@ -21,6 +21,13 @@ import { TAP_POLICY_SOURCE, type TapPolicySource } from './tap-policy-source';
 
 const log = createLogger('tap-decider');
 
+/**
+ * Presence and user status are each asked in this many tries within the tap's budget: a replica on a
+ * host that fell silent stays in its queue group until NATS drops the host, and a second try goes to a
+ * member chosen afresh.
+ */
+const SERVICE_REQUEST_ATTEMPTS = 2;
+
 const refuse = (reason: RefusalReason, message: string, extra: Partial<TapDecision> = {}): TapDecision => ({
   outcome: 'refused',
   reason,
@@ -79,7 +86,11 @@ export class TapDecider {
     const askPresence = this.policies.presenceMayBeRequired(user.sAMAccountName);
     const [presence, status] = await Promise.allSettled([
       askPresence
-        ? this.messaging.request(PresenceGet, { v: 1, bandId: enrollment.record.bandId }, { timeoutMs })
+        ? this.messaging.request(
+            PresenceGet,
+            { v: 1, bandId: enrollment.record.bandId },
+            { timeoutMs, attempts: SERVICE_REQUEST_ATTEMPTS },
+          )
         : Promise.resolve(undefined),
       this.messaging.request(
         UserStatusGet,
@@ -89,7 +100,7 @@ export class TapDecider {
           user: { sAMAccountName: user.sAMAccountName },
           objectGUID: enrollment.record.user.objectGUID,
         },
-        { timeoutMs },
+        { timeoutMs, attempts: SERVICE_REQUEST_ATTEMPTS },
       ),
     ]);
     const base = { identifiedBy, user };
@@ -213,6 +224,9 @@ export class TapDecider {
 
 function presenceRefusal(result: PromiseSettledResult<PresenceAnswer | undefined>): TapDecision | undefined {
   if (result.status === 'rejected' || result.value === undefined) {
+    if (result.status === 'rejected') {
+      log.warn({ err: (result.reason as Error).message }, 'presence did not answer');
+    }
     return refuse(RefusalReason.PresenceUnknown, 'Your band could not be found nearby. Tap again.');
   }
   const answer = result.value;
