@@ -12,5 +12,6 @@ why=$("$node" -e "process.stdout.write(require('@tapgate/testing').hostsUnavaila
 mapfile -t files < <(find libs services tests tools -path '*/node_modules' -prune -o \
   -path '*/dist/*' -name '*.cluster-test.js' -print | sort)
 # One file at a time: each one takes every host and most of the CPU. The suite closes every handle it
-# opens (and prints any left); the time limit makes a hang a failure, never a stuck CI job.
-TAPGATE_TEST_CONCURRENCY=1 exec timeout --kill-after=10 540 "$node" scripts/run-tests.mjs "${files[@]}" "$@"
+# opens (and prints any left); the time limit makes a hang a failure, never a stuck CI job. It is
+# about twice what the files take on a loaded 2-core machine (6-9 minutes in all).
+TAPGATE_TEST_CONCURRENCY=1 exec timeout --kill-after=10 900 "$node" scripts/run-tests.mjs "${files[@]}" "$@"

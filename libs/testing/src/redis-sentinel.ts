@@ -96,7 +96,11 @@ export class RedisSentinelSet {
     if (placement.length !== ports.length) {
       throw new Error(`RedisSentinelSet placement needs ${ports.length} entries, got ${placement.length}`);
     }
-    const nodes = ports.map((port, i): Node => ({ host: placement[i].address, port, spawn: placement[i].spawn }));
+    const nodes = ports.map((port, i): Node => ({
+      host: placement[i].address,
+      port,
+      spawn: placement[i].spawn,
+    }));
     const set = new RedisSentinelSet(
       mkdtempSync(join(tmpdir(), 'tapgate-redis-sentinel-')),
       opts,

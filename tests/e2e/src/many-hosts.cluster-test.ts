@@ -433,7 +433,7 @@ describe(
       const reasons = [...refusedByReason].map(([r, c]) => `${c}x ${r}`).join('; ') || 'none';
       const ms = (v: number | 'none dropped') => (typeof v === 'number' ? `${v} ms` : v);
       console.log(
-        `| ${f.event} | false grants ${f.falseGrants}, late grants ${f.lateGrants} | active taps refused ${[...refusedByReason.values()].reduce((s, c) => s + c, 0)}/${f.activeTaps} (${reasons}) | every terminal granted again ${f.grantedAgainMs} ms (each: ${firstGrants.map((g) => g - at).join(', ')}) | endpoints reconnected ${ms(f.endpointsReconnectedMs)}, NEA clients ${ms(anyNeaDropped ? Math.max(...neaReconnects) : 'none dropped')} | once back: ${lostOnceBack.length}/${onceBack.length} active taps not granted${lostOnceBack.length ? ` (${lostOnceBack.map((a) => a.endpointReason ?? a.reason).join('; ')})` : ''} |`,
+        `| ${f.event} | false grants ${f.falseGrants}, late grants ${f.lateGrants} | active taps refused ${[...refusedByReason.values()].reduce((s, c) => s + c, 0)}/${f.activeTaps} (${reasons}) | every terminal granted again ${f.grantedAgainMs} ms (each: ${firstGrants.map((g) => g - at).join(', ')}) | endpoints reconnected ${ms(f.endpointsReconnectedMs)}, NEA clients ${ms(anyNeaDropped ? Math.max(...neaReconnects) : 'none dropped')} |${opts.noLossOnceBack ? ` once back: ${lostOnceBack.length}/${onceBack.length} active taps not granted${lostOnceBack.length ? ` (${lostOnceBack.map((a) => a.endpointReason ?? a.reason).join('; ')})` : ''} |` : ''}`,
       );
       assert.equal(f.falseGrants, 0, `${name}: false grants`);
       if (opts.noLossOnceBack) {
