@@ -19,5 +19,5 @@ for f in "${found[@]}"; do
 done
 # One file at a time: each one takes every host and most of the CPU. The suite closes every handle it
 # opens (and prints any left); the time limit makes a hang a failure, never a stuck CI job. It is
-# about twice what the files take on a loaded 2-core machine (6-9 minutes in all).
+# about twice what the files take on a loaded 2-core machine (5-8.5 minutes in all).
 TAPGATE_TEST_CONCURRENCY=1 exec timeout --kill-after=10 900 "$node" scripts/run-tests.mjs "${files[@]}" "$@"
