@@ -5,6 +5,7 @@ import { HostNetwork, type HostProcess, type TestHost } from './hosts';
 import { NatsCluster } from './nats-cluster';
 import type { DemoUser } from './platform';
 import { sleep } from './ports';
+import { RedisSentinelSet } from './redis-sentinel';
 import { REPO_ROOT } from './service-process';
 
 /** The services every service host runs one replica of, in start order (policy needs the first two). */
@@ -18,7 +19,6 @@ export type ClusterService = (typeof CLUSTER_SERVICES)[number];
 export const CLUSTER_PORTS = {
   agent: 9120,
   webapi: 4443,
-  redis: 6379,
   http: { 'ws-gateway': 8080, policy: 8081, 'user-status': 8082, presence: 8083 },
 } as const satisfies { http: Record<ClusterService, number> } & Record<string, unknown>;
 
@@ -41,20 +41,25 @@ export interface ClusterPlatformOptions {
   natsPingIntervalS?: number;
 }
 
+/** Data hosts: Redis primary, Redis replica, and a third so that each Sentinel has a host of its own. */
+const DATA_HOSTS = 3;
+
 /**
  * The whole platform replicated over several hosts (network namespaces on a bridge, libs/testing
  * HostNetwork): on each service host a NATS node (JetStream, routes to the others) and one replica of
- * ws-gateway, presence, user-status and policy as their own processes; Redis on a separate data host,
- * so that losing a service host loses no Redis. Every replica reads one nymi_agent.toml that lists
- * every NATS node and sets `[nats] replicas` to the number of service hosts.
+ * ws-gateway, presence, user-status and policy as their own processes. Redis with Sentinel runs on
+ * three data hosts of its own: the primary on the first, its replica on the second, one Sentinel on
+ * each (quorum 2). So losing or cutting off a service host touches no Redis, losing any one data host
+ * leaves two Sentinels (a quorum, and the majority a failover needs), and replication crosses the
+ * bridge as between machines. Every replica reads one nymi_agent.toml that lists every NATS node, sets
+ * `[nats] replicas` to the number of service hosts and lists the Sentinels in `[redis] sentinels`.
  *
  * Clients reach a replica at `host.address` and CLUSTER_PORTS; a test puts a balancer in front to give
- * them one address. Redis is one server for now: `redisToml` is the one place that says how services
- * reach it, so a Sentinel topology (primary, replica, sentinels on the hosts) replaces it there.
+ * them one address.
  */
 export class ClusterPlatform {
   private readonly replicas = new Map<string, HostProcess>();
-  private redisProc: HostProcess | undefined;
+  private redisSet: RedisSentinelSet | undefined;
   adminToken = '';
 
   private constructor(
@@ -68,9 +73,15 @@ export class ClusterPlatform {
     return this.net.hosts.slice(0, this.opts.serviceHosts ?? 3);
   }
 
-  /** The host of Redis. */
-  get dataHost(): TestHost {
-    return this.net.hosts[this.net.hosts.length - 1];
+  /** The hosts of Redis and its Sentinels (after the service hosts). */
+  get dataHosts(): TestHost[] {
+    return this.net.hosts.slice(this.serviceHosts.length);
+  }
+
+  /** Redis primary, replica and Sentinels (`killPrimary`, `waitForFailover`, `primary()`). */
+  get redis(): RedisSentinelSet {
+    if (!this.redisSet) throw new Error('ClusterPlatform: Redis is not running');
+    return this.redisSet;
   }
 
   get configFile(): string {
@@ -81,7 +92,7 @@ export class ClusterPlatform {
     const count = opts.serviceHosts ?? 3;
     rmSync(join(opts.dir, 'logs'), { recursive: true, force: true });
     mkdirSync(join(opts.dir, 'logs'), { recursive: true });
-    const net = HostNetwork.create(count + 1);
+    const net = HostNetwork.create(count + DATA_HOSTS);
     let nats: NatsCluster | undefined;
     try {
       nats = await NatsCluster.start(net.hosts.slice(0, count), {
@@ -107,21 +118,24 @@ export class ClusterPlatform {
     }
   }
 
-  /** The `[redis]` section every service reads. */
+  /**
+   * The `[redis]` section every service reads: the Sentinels only (no `url`: its default names no
+   * server inside a host, so a service that ignored the Sentinels would find no Redis at all).
+   */
   private redisToml(): string {
-    return `[redis]\nurl = "redis://${this.dataHost.address}:${CLUSTER_PORTS.redis}"\n`;
+    const sentinels = this.redis.sentinels.map((s) => JSON.stringify(`${s.host}:${s.port}`));
+    return `[redis]\nsentinels = [${sentinels.join(', ')}]\nmaster_name = "${this.redis.masterName}"\n`;
   }
 
   private async startRedis(): Promise<void> {
-    const dir = join(this.opts.dir, 'redis');
-    mkdirSync(dir, { recursive: true });
-    const bin = process.env.TAPGATE_REDIS_SERVER_BIN ?? 'redis-server';
-    this.redisProc = await this.dataHost.run(
-      bin,
-      ['--port', String(CLUSTER_PORTS.redis), '--bind', this.dataHost.address, '--protected-mode', 'no',
-        '--save', '', '--appendonly', 'no', '--dir', dir], // prettier-ignore
-      { port: CLUSTER_PORTS.redis },
-    );
+    const [first, second, third] = this.dataHosts;
+    const on = (host: TestHost) => ({
+      address: host.address,
+      spawn: (cmd: string, args: string[], o: { port: number }) => host.run(cmd, args, o),
+    });
+    this.redisSet = await RedisSentinelSet.start({
+      placement: [on(first), on(second), on(first), on(second), on(third)],
+    });
   }
 
   private writeConfig(): void {
@@ -284,7 +298,7 @@ users_file = "users.yaml"
   async stop(): Promise<void> {
     await Promise.all([...this.replicas.values()].map((p) => p.stop('SIGKILL').catch(() => undefined)));
     this.replicas.clear();
-    await this.redisProc?.stop('SIGKILL').catch(() => undefined);
+    await this.redisSet?.stop().catch(() => undefined);
     await this.nats.dispose().catch(() => undefined);
     await this.net.dispose();
   }

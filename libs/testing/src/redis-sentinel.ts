@@ -25,6 +25,17 @@ export interface RedisSentinelOptions {
   downAfterMs?: number;
   /** Sentinel failover-timeout (default 5000 ms). */
   failoverTimeoutMs?: number;
+  /**
+   * Where each process runs, in the order primary, replica, Sentinel 1-3 (five entries): its address
+   * and how it is started (e.g. on different TestHosts). Without it all five use `address` and `spawn`.
+   */
+  placement?: RedisSentinelPlacement[];
+}
+
+/** The address a process of the set binds to and announces, and how it is started there. */
+export interface RedisSentinelPlacement {
+  address: string;
+  spawn: SpawnProcess;
 }
 
 export interface RedisNodeAddress {
@@ -33,6 +44,7 @@ export interface RedisNodeAddress {
 }
 
 interface Node extends RedisNodeAddress {
+  spawn: SpawnProcess;
   proc?: ManagedProcess;
 }
 
@@ -80,12 +92,20 @@ export class RedisSentinelSet {
       const p = await freePort();
       if (!ports.includes(p)) ports.push(p);
     }
-    const node = (port: number): Node => ({ host: address, port });
+    const placement = options.placement ?? ports.map(() => ({ address, spawn }));
+    if (placement.length !== ports.length) {
+      throw new Error(`RedisSentinelSet placement needs ${ports.length} entries, got ${placement.length}`);
+    }
+    const nodes = ports.map((port, i): Node => ({
+      host: placement[i].address,
+      port,
+      spawn: placement[i].spawn,
+    }));
     const set = new RedisSentinelSet(
       mkdtempSync(join(tmpdir(), 'tapgate-redis-sentinel-')),
       opts,
-      ports.slice(0, 2).map(node),
-      ports.slice(2).map(node),
+      nodes.slice(0, 2),
+      nodes.slice(2),
     );
     try {
       await set.startData(set.data[0]);
@@ -205,7 +225,7 @@ export class RedisSentinelSet {
       ...(pw ? ['--requirepass', pw, '--masterauth', pw] : []),
       ...(primary ? ['--replicaof', primary.host, String(primary.port)] : []),
     ]; // prettier-ignore
-    n.proc = await this.opts.spawn(this.bin(), args, { port: n.port });
+    n.proc = await n.spawn(this.bin(), args, { port: n.port });
   }
 
   private async startSentinel(n: Node, index: number): Promise<void> {
@@ -228,7 +248,7 @@ export class RedisSentinelSet {
       ...(this.opts.sentinelPassword ? [`requirepass ${this.opts.sentinelPassword}`] : []),
     ];
     writeFileSync(file, `${lines.join('\n')}\n`);
-    n.proc = await this.opts.spawn(this.bin(), [file, '--sentinel'], { port: n.port });
+    n.proc = await n.spawn(this.bin(), [file, '--sentinel'], { port: n.port });
   }
 
   /** Every Sentinel knows the primary, the replica (in sync) and the two other Sentinels. */

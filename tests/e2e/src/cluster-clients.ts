@@ -1,5 +1,4 @@
 import { decodeServerFrame, encodeClientFrame, type ServerMessage } from '@tapgate/contracts';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import WebSocket from 'ws';
 
 type LoginResult = Extract<ServerMessage, { type: 'login.result' }>['data'];
@@ -11,7 +10,10 @@ export class NeaSocket {
   private closedWith: string | undefined;
   private refs = 0;
 
-  private constructor(private readonly ws: WebSocket) {
+  private constructor(
+    private readonly ws: WebSocket,
+    onClose?: () => void,
+  ) {
     ws.on('error', () => undefined);
     ws.on('message', (d: Buffer) => {
       const m = decodeServerFrame(d.toString('utf8'));
@@ -21,12 +23,19 @@ export class NeaSocket {
     ws.on('close', (code) => {
       this.closedWith = `NEA socket closed (${code})`;
       this.wake();
+      onClose?.();
     });
   }
 
-  static async open(url: string, terminalId: string, credential: string): Promise<NeaSocket> {
+  /** Opens a socket and says hello; `onClose` is called once the socket closes (for whatever reason). */
+  static async open(
+    url: string,
+    terminalId: string,
+    credential: string,
+    onClose?: () => void,
+  ): Promise<NeaSocket> {
     const ws = new WebSocket(url, { perMessageDeflate: false });
-    const nea = new NeaSocket(ws);
+    const nea = new NeaSocket(ws, onClose);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
@@ -35,6 +44,11 @@ export class NeaSocket {
     ws.send(encodeClientFrame('hello', { role: 'nea', terminalId, credential }, 'h'));
     await nea.next((m) => m.type === 'welcome', 5_000);
     return nea;
+  }
+
+  /** True once the socket closed (a drain's 1012, a lost gateway, close()). */
+  get closed(): boolean {
+    return this.closedWith !== undefined;
   }
 
   private wake(): void {
@@ -90,84 +104,3 @@ export class NeaSocket {
     this.ws.terminate();
   }
 }
-
-/**
- * A minimal layer-4 balancer, as a Kubernetes Service is to clients: one address; each new connection
- * goes to the next backend whose health check passed last (round robin); connections already made stay
- * where they are. Health is checked every HEALTH_EVERY_MS.
- */
-export class TcpBalancer {
-  private readonly sockets = new Set<Socket>();
-  private healthy: boolean[];
-  private next = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private closed = false;
-
-  private constructor(
-    private readonly server: Server,
-    private readonly backends: Array<{ host: string; port: number }>,
-    private readonly health: (i: number) => Promise<boolean>,
-  ) {
-    this.healthy = backends.map(() => true);
-    server.on('connection', (client) => this.forward(client));
-  }
-
-  static async start(
-    backends: Array<{ host: string; port: number }>,
-    health: (i: number) => Promise<boolean>,
-  ): Promise<TcpBalancer> {
-    const server = createServer();
-    const lb = new TcpBalancer(server, backends, health);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    await lb.check();
-    return lb;
-  }
-
-  get port(): number {
-    return (this.server.address() as { port: number }).port;
-  }
-
-  private async check(): Promise<void> {
-    this.healthy = await Promise.all(this.backends.map((_, i) => this.health(i).catch(() => false)));
-    if (!this.closed) this.timer = setTimeout(() => void this.check(), HEALTH_EVERY_MS);
-  }
-
-  private forward(client: Socket): void {
-    const n = this.backends.length;
-    let pick = -1;
-    for (let k = 0; k < n; k++) {
-      const i = (this.next + k) % n;
-      if (this.healthy[i]) {
-        pick = i;
-        break;
-      }
-    }
-    if (pick < 0) {
-      client.destroy();
-      return;
-    }
-    this.next = pick + 1;
-    const upstream = connect(this.backends[pick]);
-    for (const s of [client, upstream]) {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    }
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.timer);
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-const HEALTH_EVERY_MS = 250;

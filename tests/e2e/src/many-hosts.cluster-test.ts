@@ -10,16 +10,18 @@ import {
   ClusterPlatform,
   hostsUnavailable,
   sleep,
+  TcpBalancer,
   waitFor,
   type DemoUser,
 } from '@tapgate/testing';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { NeaSocket, TcpBalancer } from './cluster-clients';
+import { NeaSocket } from './cluster-clients';
 
 // The platform replicated on three hosts (network namespaces), under a steady login load on TERMINALS
 // terminals, through host loss, a partition and NATS leader loss. Every tap's decision is checked against
@@ -31,6 +33,10 @@ const ATTEMPT_LIMIT_MS = 8_000;
 const RECOVERY_LIMIT_MS = 60_000;
 const PARTITION_MS = 30_000;
 const ADVERT_EVERY_MS = 2_000;
+/** The gateways' drain (`[gateway] drain_*`): short, but each step as in production. */
+const DRAIN = { delayMs: 1_000, spreadMs: 2_000, timeoutMs: 5_000 };
+/** A drained gateway must have exited by then (its drain takes at most delay + spread + timeout). */
+const DRAIN_EXIT_LIMIT_MS = DRAIN.delayMs + DRAIN.spreadMs + DRAIN.timeoutMs + 10_000;
 const AUDIENCE = 'pomsnet';
 /** TAPGATE_CLUSTER_SCENARIOS=b (or a,c): run only those events; the final checks always run. */
 const SCENARIOS = process.env.TAPGATE_CLUSTER_SCENARIOS?.split(',').map((s) => s.trim());
@@ -79,6 +85,11 @@ interface Terminal {
   /** Times the endpoint lost and regained its gateway. */
   disconnects: number[];
   connects: number[];
+  /** Times the terminal's NEA client lost its socket and opened a new one. */
+  neaDisconnects: number[];
+  neaConnects: number[];
+  /** Its NEA client's current socket. */
+  nea?: NeaSocket;
 }
 
 /** Rejects after `ms`: one attempt must not hold its terminal's loop (and so the test) forever. */
@@ -133,23 +144,29 @@ describe(
         dir,
         users,
         // Short heartbeats: a gateway notices a silent socket (a cut-off client) in 2.5 intervals.
-        extraToml: '[gateway]\nheartbeat_interval_ms = 2000\n',
+        // The drain settings apply to scenario e's SIGTERM; every other stop is a SIGKILL.
+        extraToml: `[gateway]\nheartbeat_interval_ms = 2000\ndrain_delay_ms = ${DRAIN.delayMs}\ndrain_spread_ms = ${DRAIN.spreadMs}\ndrain_timeout_ms = ${DRAIN.timeoutMs}\n`,
         // TAPGATE_CLUSTER_NATS_PING_S=2 runs NATS with a short ping_interval (default 120 s): how fast the
         // cluster drops a cut-off host's routes, and so its queue subscribers, shows in scenario b.
         natsPingIntervalS: process.env.TAPGATE_CLUSTER_NATS_PING_S
           ? Number(process.env.TAPGATE_CLUSTER_NATS_PING_S)
           : undefined,
       });
-      const hosts = platform.serviceHosts;
-      const gatewayReady = (i: number) =>
-        fetch(`${platform.httpUrl('ws-gateway', i)}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
-          (r) => r.ok,
-          () => false,
+      // One address per gateway port, as a Kubernetes Service: new connections go to ready gateways only.
+      const balance = async (port: number) => {
+        const lb = new TcpBalancer(
+          platform.serviceHosts.map((h, i) => ({
+            host: h.address,
+            port,
+            readyUrl: `${platform.httpUrl('ws-gateway', i)}/readyz`,
+          })),
         );
-      const backends = (port: number) => hosts.map((h) => ({ host: h.address, port }));
-      agentLb = await TcpBalancer.start(backends(CLUSTER_PORTS.agent), gatewayReady);
-      webapiLb = await TcpBalancer.start(backends(CLUSTER_PORTS.webapi), gatewayReady);
-      httpLb = await TcpBalancer.start(backends(CLUSTER_PORTS.http['ws-gateway']), gatewayReady);
+        await lb.listen();
+        return lb;
+      };
+      agentLb = await balance(CLUSTER_PORTS.agent);
+      webapiLb = await balance(CLUSTER_PORTS.webapi);
+      httpLb = await balance(CLUSTER_PORTS.http['ws-gateway']);
       verifier = new AssertionVerifier({
         jwksUrl: `http://127.0.0.1:${httpLb.port}/.well-known/jwks.json`,
         audience: AUDIENCE,
@@ -197,6 +214,8 @@ describe(
           }),
           disconnects: [],
           connects: [],
+          neaDisconnects: [],
+          neaConnects: [],
         };
         t.endpoint.on('disconnected', () => t.disconnects.push(Date.now()));
         t.endpoint.on('connected', () => {
@@ -264,10 +283,19 @@ describe(
           reason: '',
         };
         try {
-          nea ??= await within(
-            ATTEMPT_LIMIT_MS,
-            NeaSocket.open(`ws://127.0.0.1:${webapiLb.port}/`, t.id, appCredential),
-          );
+          // A socket closed while idle (a drain's 1012, a lost gateway) is replaced before the next login,
+          // as an NEA client reconnects at once on its own: no login is asked on a dead socket.
+          if (nea?.closed) nea = undefined;
+          if (!nea) {
+            nea = await within(
+              ATTEMPT_LIMIT_MS,
+              NeaSocket.open(`ws://127.0.0.1:${webapiLb.port}/`, t.id, appCredential, () =>
+                t.neaDisconnects.push(Date.now()),
+              ),
+            );
+            t.nea = nea;
+            t.neaConnects.push(Date.now());
+          }
           const nonce = randomUUID();
           const login = await nea.requestLogin(AUDIENCE, nonce);
           const band =
@@ -326,13 +354,16 @@ describe(
 
     /**
      * Runs `event` at a moment of steady load, waits until every terminal had an active tap granted
-     * again (started after the event) and every endpoint that dropped is back, then `restore`s and waits
-     * for the cluster to be whole. Returns the phase's figures and prints them as one table line.
+     * again (started after the event) and every endpoint and NEA client that dropped is back, then
+     * `restore`s and waits for the cluster to be whole. Returns the phase's figures and prints them as
+     * one table line. With `noLossOnceBack`, an active tap started once every client was back (until the
+     * restore is done) that is not granted fails the phase.
      */
     async function phase(
       name: string,
       event: () => Promise<string>,
       restore: () => Promise<void>,
+      opts: { noLossOnceBack?: boolean } = {},
     ): Promise<PhaseFigures> {
       await sleep(3_000);
       const at = Date.now();
@@ -354,18 +385,27 @@ describe(
           `${(e as Error).message}; recent: ${recent.map((a) => `${a.terminal}/${a.kind}:${a.reason}`).join(' | ')}`,
         );
       });
+      /** Per terminal: 0 when it did not drop after `at`, else ms from `at` until it was back. */
+      const backAfter = (drops: number[], backs: number[]) => {
+        const dropped = drops.find((d) => d >= at);
+        return dropped === undefined ? 0 : (backs.find((c) => c >= dropped) ?? Infinity) - at;
+      };
       const reconnects = await waitFor(
-        () => {
-          if (!terminals.every((t) => t.endpoint.connected)) return undefined;
-          return terminals.map((t) => {
-            const dropped = t.disconnects.find((d) => d >= at);
-            if (dropped === undefined) return 0;
-            return (t.connects.find((c) => c >= dropped) ?? Infinity) - at;
-          });
-        },
+        () =>
+          terminals.every((t) => t.endpoint.connected)
+            ? terminals.map((t) => backAfter(t.disconnects, t.connects))
+            : undefined,
         { timeoutMs: RECOVERY_LIMIT_MS, intervalMs: 100, what: `${name}: every endpoint connected` },
       );
+      const neaReconnects = await waitFor(
+        () =>
+          terminals.every((t) => t.nea && !t.nea.closed)
+            ? terminals.map((t) => backAfter(t.neaDisconnects, t.neaConnects))
+            : undefined,
+        { timeoutMs: RECOVERY_LIMIT_MS, intervalMs: 100, what: `${name}: every NEA client connected` },
+      );
       const until = Math.max(...firstGrants);
+      const backAt = at + Math.max(...reconnects, ...neaReconnects);
       await restore();
       const restoredAt = Date.now();
       const during = attempts.filter((a) => a.startedAt >= at && a.startedAt <= until);
@@ -376,7 +416,12 @@ describe(
         const why = a.endpointOutcome === 'refused' ? a.endpointReason! : `nea: ${a.reason}`;
         refusedByReason.set(why, (refusedByReason.get(why) ?? 0) + 1);
       }
+      const onceBack = attempts.filter(
+        (a) => a.kind === 'active' && a.startedAt >= backAt && a.startedAt < restoredAt,
+      );
+      const lostOnceBack = onceBack.filter((a) => a.outcome !== 'granted');
       const anyDropped = terminals.some((t) => t.disconnects.some((d) => d >= at));
+      const anyNeaDropped = terminals.some((t) => t.neaDisconnects.some((d) => d >= at));
       const f: PhaseFigures = {
         event: `${name}: ${what}`,
         falseGrants: attempts.filter((a) => a.startedAt >= at && a.falseGrant).length,
@@ -394,10 +439,18 @@ describe(
       };
       figures.push(f);
       const reasons = [...refusedByReason].map(([r, c]) => `${c}x ${r}`).join('; ') || 'none';
+      const ms = (v: number | 'none dropped') => (typeof v === 'number' ? `${v} ms` : v);
       console.log(
-        `| ${f.event} | false grants ${f.falseGrants}, late grants ${f.lateGrants} | active taps refused ${[...refusedByReason.values()].reduce((s, c) => s + c, 0)}/${f.activeTaps} (${reasons}) | every terminal granted again ${f.grantedAgainMs} ms (each: ${firstGrants.map((g) => g - at).join(', ')}) | endpoints reconnected ${typeof f.endpointsReconnectedMs === 'number' ? `${f.endpointsReconnectedMs} ms` : f.endpointsReconnectedMs} |`,
+        `| ${f.event} | false grants ${f.falseGrants}, late grants ${f.lateGrants} | active taps refused ${[...refusedByReason.values()].reduce((s, c) => s + c, 0)}/${f.activeTaps} (${reasons}) | every terminal granted again ${f.grantedAgainMs} ms (each: ${firstGrants.map((g) => g - at).join(', ')}) | endpoints reconnected ${ms(f.endpointsReconnectedMs)}, NEA clients ${ms(anyNeaDropped ? Math.max(...neaReconnects) : 'none dropped')} |${opts.noLossOnceBack ? ` once back: ${lostOnceBack.length}/${onceBack.length} active taps not granted${lostOnceBack.length ? ` (${lostOnceBack.map((a) => a.endpointReason ?? a.reason).join('; ')})` : ''} |` : ''}`,
       );
       assert.equal(f.falseGrants, 0, `${name}: false grants`);
+      if (opts.noLossOnceBack) {
+        assert.deepEqual(
+          lostOnceBack.map((a) => `${a.terminal}: ${a.endpointReason ?? a.reason}`),
+          [],
+          `${name}: active taps not granted once every client was back`,
+        );
+      }
       return f;
     }
 
@@ -538,6 +591,46 @@ describe(
         );
       } finally {
         await messaging.close();
+      }
+    });
+
+    it('d. loss of the Redis primary (SIGKILL; the Sentinels promote the replica)', async (t) => {
+      if (leftOut('d', t)) return;
+      await phase(
+        'd. Redis primary lost',
+        async () => {
+          const killed = await platform.redis.killPrimary();
+          return `primary ${killed.host}:${killed.port} killed, replica ${platform.redis.replica().host} promoted by the Sentinels`;
+        },
+        async () => {
+          // The old primary stays down: the suite's later events need no second Redis.
+          await platform.redis.waitForFailover();
+          await whole();
+        },
+      );
+    });
+
+    it('e. rolling upgrade of the gateways: each replica drained (SIGTERM) and started again in turn', async (t) => {
+      if (leftOut('e', t)) return;
+      for (let i = 0; i < platform.serviceHosts.length; i++) {
+        const { held } = await busiestGateway();
+        await phase(
+          `e${i + 1}. gateway drained`,
+          async () => {
+            const gateway = platform.replica('ws-gateway', i);
+            assert.ok(gateway, `gateway on host ${i + 1} runs`);
+            const exited = once(gateway.child, 'exit');
+            const started = Date.now();
+            gateway.child.kill('SIGTERM');
+            await within(DRAIN_EXIT_LIMIT_MS, exited);
+            return `host ${i + 1}'s gateway (${held[i]} of ${TERMINALS} endpoints) exited ${Date.now() - started} ms after SIGTERM`;
+          },
+          async () => {
+            await platform.startService('ws-gateway', i);
+            await whole();
+          },
+          { noLossOnceBack: true },
+        );
       }
     });
 
