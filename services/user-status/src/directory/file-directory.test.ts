@@ -105,7 +105,7 @@ describe('FileDirectory', () => {
 
   it('picks up edits, and keeps the last good users when an edit is broken', async () => {
     const path = write('live.yaml', 'users: [{ sAMAccountName: a, state: active }]');
-    const d = new FileDirectory(path);
+    const d = new FileDirectory(path, { recheckMs: 0 });
     const bump = (text: string, secondsAhead: number) => {
       writeFileSync(path, text);
       const t = new Date(Date.now() + secondsAhead * 1000);
@@ -119,5 +119,20 @@ describe('FileDirectory', () => {
     assert.equal(still?.attributes.userAccountControl, '514');
     assert.equal(d.health().state, 'down');
     assert.match(d.health().detail ?? '', /live\.yaml: not valid YAML/);
+  });
+
+  it('checks the file at most once per recheckMs, so a lookup per tap is not a stat per tap', async () => {
+    const path = write('throttled.yaml', 'users: [{ sAMAccountName: a, state: active }]');
+    let now = 1_000_000;
+    const d = new FileDirectory(path, { recheckMs: 1000, now: () => now });
+    writeFileSync(path, 'users: [{ sAMAccountName: a, state: disabled }]');
+    const t = new Date(Date.now() + 5000);
+    utimesSync(path, t, t);
+    now += 999;
+    const before = await d.lookup({ sAMAccountName: 'a' });
+    assert.equal(before?.attributes.userAccountControl, '512');
+    now += 1;
+    const after = await d.lookup({ sAMAccountName: 'a' });
+    assert.equal(after?.attributes.userAccountControl, '514');
   });
 });

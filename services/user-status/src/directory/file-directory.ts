@@ -73,10 +73,21 @@ export function fileGuid(sAMAccountName: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
+export interface FileDirectoryOptions {
+  /**
+   * How often at most a lookup checks the file's modification time (ms; default 1000). Lookups come with
+   * every tap, and a stat per tap showed in the profile; an edit is seen at most this much later.
+   */
+  recheckMs?: number;
+  /** The clock for recheckMs (tests). */
+  now?: () => number;
+}
+
 /**
  * Users and their states from a YAML or JSON file, for the demo and for air-gapped trials. The file is
  * read and validated when the service starts (a bad file stops it with the problem named) and read again
- * whenever its modification time changes; a later bad edit keeps the last good users and reports down.
+ * when a lookup finds its modification time changed (checked at most once per recheckMs); a later bad
+ * edit keeps the last good users and reports down.
  */
 export class FileDirectory implements Directory {
   readonly kind = 'file';
@@ -85,9 +96,18 @@ export class FileDirectory implements Directory {
   private byGuid = new Map<string, DirectoryEntry>();
   private loadedMtimeMs = -1;
   private readonly tracker = new HealthTracker();
+  private readonly recheckMs: number;
+  private readonly now: () => number;
+  private checkedAt: number;
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    opts: FileDirectoryOptions = {},
+  ) {
+    this.recheckMs = opts.recheckMs ?? 1000;
+    this.now = opts.now ?? Date.now;
     this.load();
+    this.checkedAt = this.now();
   }
 
   static parse(text: string, path: string): UsersFile {
@@ -148,6 +168,9 @@ export class FileDirectory implements Directory {
   }
 
   private refresh(): void {
+    const now = this.now();
+    if (now - this.checkedAt < this.recheckMs) return;
+    this.checkedAt = now;
     try {
       if (statSync(this.path).mtimeMs !== this.loadedMtimeMs) this.load();
     } catch (e) {
