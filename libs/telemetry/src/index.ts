@@ -6,3 +6,5 @@ export { NestPinoLogger } from './nest-logger';
 export { injectTraceContext, extractTraceContext } from './propagation';
 export type { HeaderCarrier } from './propagation';
 export { stopOnSignals } from './shutdown';
+export { rateLimitedLog } from './rate-limited-log';
+export type { RateLimitedLogOptions } from './rate-limited-log';

@@ -8,7 +8,7 @@ import {
   type PresenceChange,
 } from '@tapgate/contracts';
 import { Messaging, RemoteError } from '@tapgate/messaging';
-import { createLogger, getMeter } from '@tapgate/telemetry';
+import { createLogger, getMeter, rateLimitedLog } from '@tapgate/telemetry';
 import type { Clock } from './clock';
 import { CLOCK, PRESENCE_SETTINGS } from './presence.constants';
 import type { PresenceSettings } from './presence-settings';
@@ -23,6 +23,8 @@ import { PresenceStore, type BandEvaluation } from './presence-store';
 @Injectable()
 export class PresenceService {
   private readonly log = createLogger(PresenceService.name);
+  /** Per query, so per tap while Redis is down: one line per window with the count. */
+  private readonly warnQueryFailed = rateLimitedLog(this.log, 'presence query failed');
   private readonly adverts: Counter;
   private readonly changes: Counter;
   private readonly queries: Counter;
@@ -78,7 +80,7 @@ export class PresenceService {
     } catch (e) {
       this.queries.add(1, { result: 'error' });
       this.failures.add(1, { operation: 'get' });
-      this.log.warn({ err: errorText(e), bandId }, 'presence query failed');
+      this.warnQueryFailed({ err: errorText(e), bandId });
       throw new RemoteError('unavailable', 'presence state unavailable');
     }
   }

@@ -16,11 +16,13 @@ import {
 import type { Messaging, ResponderContext, Unsubscribe } from '@tapgate/messaging';
 import type { Connection } from '../socket/connection';
 import { MESSAGING } from '../tokens';
-import { createLogger } from '@tapgate/telemetry';
+import { createLogger, rateLimitedLog } from '@tapgate/telemetry';
 import type { TapHandled } from './ceremonies';
 import { CeremonyProvider } from './ceremony-wiring';
 
 const log = createLogger('nea-registry');
+// Under overload every tap can be too old: one line per window, with the count (a line per tap adds load).
+const warnTooOld = rateLimitedLog(log, 'decision too old; not delivered');
 const DECISION_TOO_OLD = {
   reason: RefusalReason.DecisionTooOld,
   message: 'The tap took too long to reach the application; please tap again.',
@@ -142,7 +144,7 @@ export class NeaRegistry {
   ): Promise<DeliveryAck> {
     const ceremonies = this.ceremonies.ceremonies;
     if (ceremonies.remainingMs(d) <= 0) {
-      log.warn({ tap: d.tapId, receivedAt: d.receivedAt }, 'decision too old; not delivered');
+      warnTooOld({ tap: d.tapId, receivedAt: d.receivedAt });
       return { v: 1, delivered: 0, refusal: DECISION_TOO_OLD };
     }
     const handled: Array<Promise<TapHandled>> = [];

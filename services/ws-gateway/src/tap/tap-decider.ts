@@ -11,7 +11,7 @@ import {
 } from '@tapgate/contracts';
 import { verifyProof } from '@tapgate/band';
 import type { Messaging } from '@tapgate/messaging';
-import { createLogger } from '@tapgate/telemetry';
+import { createLogger, rateLimitedLog } from '@tapgate/telemetry';
 import { CHALLENGE_REFUSALS } from '../endpoints/challenge-store';
 import type { Connection } from '../socket/connection';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
@@ -20,6 +20,8 @@ import { EnrollmentDirectory, type Enrollment } from './enrollments';
 import { TAP_POLICY_SOURCE, type TapPolicySource } from './tap-policy-source';
 
 const log = createLogger('tap-decider');
+// Per tap while user-status is down or overloaded: one line per window with the count (a line per tap adds load).
+const warnStatusUnavailable = rateLimitedLog(log, 'user-status did not answer');
 
 /**
  * Presence and user status are each asked in this many tries within the tap's budget: a replica on a
@@ -126,7 +128,7 @@ export class TapDecider {
       if (refusal) return { ...refusal, ...base };
     }
     if (status.status === 'rejected') {
-      log.warn({ err: (status.reason as Error).message }, 'user-status did not answer');
+      warnStatusUnavailable({ err: (status.reason as Error).message });
       return refuse(RefusalReason.StatusUnavailable, STATUS_MESSAGES.unavailable, {
         ...base,
         status: 'unavailable',
