@@ -70,10 +70,14 @@ export class TerminalActivity implements OnModuleDestroy {
       ...(o.decision.reason ? { reason: o.decision.reason } : {}),
       deliveredTo: o.deliveredTo,
     };
-    // Announcements from several gateways may arrive out of order: keep the list sorted by time.
-    cur.lastTaps = [...(cur.lastTaps ?? []), seen]
-      .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))
-      .slice(0, LAST_TAPS);
+    // Announcements from several gateways may arrive out of order: keep the list sorted by time, newest
+    // first, a tap of the same time after those already listed. Inserted in place, not sorted again: this
+    // runs for every tap of the platform, and the newest usually goes first after one comparison.
+    const taps = cur.lastTaps ?? [];
+    const t = Date.parse(seen.at);
+    let i = 0;
+    while (i < taps.length && Date.parse(taps[i].at) >= t) i++;
+    cur.lastTaps = [...taps.slice(0, i), seen, ...taps.slice(i)].slice(0, LAST_TAPS);
     cur.lastTap = cur.lastTaps[0];
   }
 }
