@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TapOutcome } from '@tapgate/contracts';
 import type { Messaging } from '@tapgate/messaging';
 import { LAST_TAPS, TerminalActivity } from './terminal-activity';
 
@@ -25,7 +24,7 @@ function activity(): { view: TerminalActivity; tap: (at: string, tapId: string) 
       deliveredTo: 1,
       gateway: 'gw',
       at,
-    } as unknown as TapOutcome);
+    });
   return { view, tap };
 }
 
