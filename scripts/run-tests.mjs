@@ -27,7 +27,16 @@ if (files.length === 0) {
 const concurrency = process.env.TAPGATE_TEST_CONCURRENCY ?? '4';
 const result = spawnSync(
   process.execPath,
-  ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', '--test-reporter=spec', ...files],
+  [
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-timeout=300000',
+    // A file whose tests have all finished exits even if something it opened is still alive (a client
+    // left reconnecting after a failed assertion): the failure is reported, the run never hangs.
+    '--test-force-exit',
+    '--test-reporter=spec',
+    ...files,
+  ],
   { stdio: 'inherit', env: { TAPGATE_LOG_LEVEL: 'error', ...process.env } },
 );
 process.exit(result.status ?? 1);

@@ -26,9 +26,14 @@ describe('end to end with every service as its own process: presence decides tap
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('grants only bands presence reports authenticated, refuses removed ones at once, and fails closed when presence cannot know', async () => {
+  it('grants only bands presence reports authenticated, refuses removed ones at once, and fails closed when presence cannot know', async (t) => {
     const ep = await connectTerminal(platform, 'E2E-T1');
     const nea = await Nea.open(platform, 'E2E-T1');
+    t.after(async () => {
+      // Closed even when an assertion fails: an endpoint left open reconnects forever.
+      nea.close();
+      await ep.stop();
+    });
     const alice = await enrollBand(platform, 'alice');
     // Enrollment reaches every gateway through the KV watch; presence has not heard the band yet.
     await waitFor(async () => (await tap(ep, alice)).decision.reason === 'band_not_authenticated', {
@@ -69,24 +74,31 @@ describe('end to end with every service as its own process: presence decides tap
     } finally {
       await platform.redis.start();
     }
-    nea.close();
-    await ep.stop();
   });
 
   it('keeps presence across a presence replica restart (state lives in Redis)', async () => {
     const ep = await connectTerminal(platform, 'E2E-T2');
-    const alice = await enrollBand(platform, 'alice');
     const nea = await Nea.open(platform, 'E2E-T2');
-    ep.adverts([alice.advert(-58)]);
-    await waitFor(async () => (await tap(ep, alice)).decision.outcome === 'granted');
-    await platform.process('presence').stop();
-    const r = await tap(ep, alice);
-    assert.equal(r.decision.reason, 'presence_unknown', 'no presence replica: fail closed');
-    await platform.restart('presence');
-    // No new adverts: the restarted replica answers from Redis.
-    const again = await tap(ep, alice);
-    assert.equal(again.decision.outcome, 'granted', JSON.stringify(again.decision));
-    nea.close();
-    await ep.stop();
+    // Closed even when an assertion fails: an endpoint left open reconnects forever and the test file
+    // would never exit.
+    try {
+      const alice = await enrollBand(platform, 'alice');
+      // The band advertises until presence has stored it, as a real band does: the previous test
+      // restarted Redis, and an advert that arrives before presence has reconnected is not stored.
+      await waitFor(async () => {
+        ep.adverts([alice.advert(-58)]);
+        return (await tap(ep, alice)).decision.outcome === 'granted' || undefined;
+      });
+      await platform.process('presence').stop();
+      const r = await tap(ep, alice);
+      assert.equal(r.decision.reason, 'presence_unknown', 'no presence replica: fail closed');
+      await platform.restart('presence');
+      // No new adverts: the restarted replica answers from Redis.
+      const again = await tap(ep, alice);
+      assert.equal(again.decision.outcome, 'granted', JSON.stringify(again.decision));
+    } finally {
+      nea.close();
+      await ep.stop();
+    }
   });
 });
