@@ -157,8 +157,10 @@ describe('graceful drain of a gateway behind a load balancer (rolling upgrade)',
     for (let i = 0; i < TERMINALS; i++) await connectTerminal(`T-DRAIN-${i}`, `user${i}`);
     const signing = await connectTerminal('T-SIGN-OK', 'signer');
     const abandoning = await connectTerminal('T-SIGN-LEFT', 'user-left');
-    const before = await readyz(a);
-    assert.equal(before.endpoints, TERMINALS + 2, 'every endpoint is on A');
+    // The count follows the welcome by a moment (the registry records the socket as it answers).
+    await waitFor(async () => (await readyz(a)).endpoints === TERMINALS + 2 || undefined, {
+      what: 'every endpoint is on A',
+    });
     // B comes up (the new version), and the balancer sees it ready.
     b = await stack.gateway({
       ...env,
@@ -226,11 +228,17 @@ describe('graceful drain of a gateway behind a load balancer (rolling upgrade)',
 
     // The ceremony left open is signed after the delay, while A waits for it (within drain_timeout).
     await sleep(DELAY_MS + 300 - (Date.now() - sigterm));
-    const signed = await signing.endpoint.tap({
-      kind: 'nfc',
-      bandId: signing.band.bandId,
-      sign: (c, id) => signing.band.answerTap({ challenge: c, terminalId: id }),
-    });
+    // The signing terminal's own endpoint socket may be among the first closed by the spread: then the
+    // worker taps again once it is back (on B; the tap reaches the ceremony on A over NATS).
+    const signed = await waitFor(
+      () =>
+        signing.endpoint.tap({
+          kind: 'nfc',
+          bandId: signing.band.bandId,
+          sign: (c, id) => signing.band.answerTap({ challenge: c, terminalId: id }),
+        }),
+      { timeoutMs: 5_000, intervalMs: 100, what: 'the signing tap answered' },
+    );
     assert.equal(signed.decision.outcome, 'granted');
     const okClosed = await ok.done;
     assert.equal(okClosed.state, 'completed');
