@@ -77,6 +77,15 @@ export interface PlatformOptions {
   serviceImage?: string;
 }
 
+/** The file-backed user directory (`[user_status] users_file`) the platforms' user-status reads. */
+export function writeUsersFile(path: string, users: DemoUser[]): void {
+  const entries = users.map(
+    (u) =>
+      `  - sAMAccountName: ${u.sAMAccountName}\n    displayName: "${u.displayName}"\n    state: ${u.state}\n`,
+  );
+  writeFileSync(path, `users:\n${entries.join('')}`);
+}
+
 /** Where the chart mounts the config (charts/tapgate: TAPGATE_CONFIG and the LDAP CA volume). */
 export const IMAGE_CONFIG_DIR = '/etc/tapgate';
 const IMAGE_LDAP_CA_FILE = `${IMAGE_CONFIG_DIR}/ldap-ca/ca.crt`;
@@ -155,16 +164,7 @@ export class Platform {
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       writeFileSync(signingKey, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
     }
-    writeFileSync(
-      join(dir, 'users.yaml'),
-      'users:\n' +
-        users
-          .map(
-            (u) =>
-              `  - sAMAccountName: ${u.sAMAccountName}\n    displayName: "${u.displayName}"\n    state: ${u.state}\n`,
-          )
-          .join(''),
-    );
+    writeUsersFile(join(dir, 'users.yaml'), users);
     const ldap = this.opts.ldap;
     if (ldap) writeFileSync(join(dir, 'ldap.password'), ldap.bindPassword, { mode: 0o600 });
     const directory = ldap
