@@ -55,7 +55,9 @@ describe('user-status across a Redis Sentinel failover', () => {
     const t0 = Date.now();
     const sources = new Map<string, number>();
     let cachedAgainMs: number | undefined;
-    while (Date.now() - t0 < 20_000) {
+    // A gross bound (a failover takes about 3 s here; a loaded CI machine has needed more): the printed
+    // figure is the measurement.
+    while (Date.now() - t0 < 45_000) {
       const a = await ask(client, sam('alice'));
       assert.equal(a.status, 'active', 'every answer during the failover is the right one');
       sources.set(a.source, (sources.get(a.source) ?? 0) + 1);
@@ -70,7 +72,7 @@ describe('user-status across a Redis Sentinel failover', () => {
     ]);
     assert.ok(
       cachedAgainMs !== undefined,
-      `the cache was in use again within 20 s (${JSON.stringify([...sources])})`,
+      `the cache was in use again within 45 s (${JSON.stringify([...sources])})`,
     );
     await redis.waitForFailover();
     // The cache is written on the new primary: a new user's answer is cached.
