@@ -1,7 +1,7 @@
 import { generateSigningKeyFile } from '@tapgate/assertions';
 import { AuditTrail } from '@tapgate/audit';
 import type { SoftwareBand } from '@tapgate/band';
-import { CloseCode, ErrorCode, parseReconnectHint, type TapResult } from '@tapgate/contracts';
+import { CloseCode, ErrorCode, RefusalReason, parseReconnectHint, type TapResult } from '@tapgate/contracts';
 import { AgentClient, Backoff } from '@tapgate/endpoint-node';
 import { TapgateClient } from '@tapgate/nea-client';
 import { TcpBalancer, freePort, sleep, waitFor } from '@tapgate/testing';
@@ -317,10 +317,21 @@ describe('graceful drain of a gateway behind a load balancer (rolling upgrade)',
     assert.deepEqual([...falseGrants, ...bobGranted], [], 'no false grant');
     const afterward = results.filter((r) => r.at > allBack);
     assert.ok(afterward.length >= TERMINALS, `${afterward.length} taps after everyone was on B`);
+    // "Too old" is the fail-closed answer of a machine too loaded to deliver in time (the worker is told to
+    // tap again); it says nothing about the drain, so it is allowed once the terminal's next tap is right.
+    const tooOld = (r: (typeof results)[number]) => r.result?.decision.reason === RefusalReason.DecisionTooOld;
+    let retriedTooOld = 0;
     for (const r of afterward) {
       assert.equal(r.error, undefined, `${r.terminal}: ${r.error}`);
+      if (tooOld(r)) {
+        const next = afterward.find((n) => n.terminal === r.terminal && n.at > r.at && !tooOld(n));
+        assert.ok(next, `${r.terminal}: a tap after the one refused as too old (${JSON.stringify(r)})`);
+        retriedTooOld++;
+        continue;
+      }
       assert.equal(r.result?.decision.outcome, r.user === 'bob' ? 'refused' : 'granted', JSON.stringify(r));
     }
+    assert.ok(retriedTooOld <= afterward.length / 4, `${retriedTooOld} of ${afterward.length} refused as too old`);
     const duringDrain = results.filter((r) => r.at >= sigterm && r.at <= allBack && r.user !== 'bob');
     const notGranted = new Map<string, number>();
     for (const r of duringDrain) {
@@ -356,7 +367,8 @@ describe('graceful drain of a gateway behind a load balancer (rolling upgrade)',
     console.log(
       `taps: ${results.length} in all, ${duringDrain.length} between SIGTERM and all back, of which not granted: ` +
         (notGranted.size === 0 ? 'none' : [...notGranted].map(([why, n]) => `${n} x ${why}`).join('; ')) +
-        `; after all back: ${afterward.length}, every one answered as expected`,
+        `; after all back: ${afterward.length}, every one answered as expected` +
+        (retriedTooOld ? ` (${retriedTooOld} too old on this loaded machine, each followed by a right answer)` : ''),
     );
   });
 });
