@@ -332,5 +332,43 @@ describe('Messaging against a real nats-server', () => {
     await assert.rejects(a.request(PresenceGet, { v: 1, bandId: 'b1' }));
     await nats.start();
     await waitFor(() => a.isConnected(), { timeoutMs: 10_000, what: 'reconnect' });
+    // The one reply subscription came back with the connection: requests are answered again.
+    const stop = b.respond(PresenceGet, async (req) => ({ v: 1, known: req.bandId === 'b2' }));
+    await waitFor(() => b.isConnected(), { timeoutMs: 10_000, what: 'b reconnected' });
+    await b.flush();
+    assert.equal((await a.request(PresenceGet, { v: 1, bandId: 'b2' })).known, true);
+    stop();
+  });
+
+  it('hands each reply to its own request on the one reply subscription, and drops replies nobody waits for', async () => {
+    // Answers come back in the reverse order of the requests; a second, late answer to each is sent too.
+    const held: Array<() => void> = [];
+    const stop = b.respond(UserStatusGet, (req, ctx) => {
+      const who = 'sAMAccountName' in req.user ? req.user.sAMAccountName : '';
+      return new Promise((resolve) => {
+        held.push(() => {
+          resolve({ ...answer('active'), message: who });
+          setTimeout(() => ctx.interim({ ...answer('disabled'), message: who }), 5);
+        });
+      });
+    });
+    await b.flush();
+    const asked = Array.from({ length: 200 }, (_, i) =>
+      a.request(UserStatusGet, { v: 1, user: { sAMAccountName: `user${i}` } }),
+    );
+    await waitFor(() => held.length === 200 || undefined, { what: 'every request held' });
+    for (const release of held.reverse()) release();
+    const answers = await Promise.all(asked);
+    assert.deepEqual(
+      answers.map((r) => [r.message, r.status]),
+      answers.map((_, i) => [`user${i}`, 'active']),
+    );
+    // The late answers reach nobody; the next request still gets its own answer, not a late one.
+    await new Promise((r) => setTimeout(r, 50));
+    stop();
+    const again = b.respond(UserStatusGet, async () => ({ ...answer('locked_out'), message: 'again' }));
+    await b.flush();
+    assert.equal((await a.request(UserStatusGet, { v: 1, user: { sAMAccountName: 'x' } })).message, 'again');
+    again();
   });
 });

@@ -85,6 +85,44 @@ function outgoingHeaders(): MsgHdrs | undefined {
   return h;
 }
 
+/** What a reply waiter is told: a reply, or that the connection failed it. */
+type ReplyListener = (err: Error | null, m: Msg | undefined) => void;
+
+/**
+ * Every reply to this connection's requests arrives on one wildcard subscription, `<inbox>.*`, made once,
+ * and is handed to the waiter of its last token. Without it, each collecting request (a tap's delivery)
+ * cost a SUB and an UNSUB next to its PUB, and each single request a nats.js `RequestOne`, which builds an
+ * Error with a stack trace after every answered request (a few % of the gateway's CPU per tap).
+ */
+class ReplyInbox {
+  private readonly prefix: string;
+  private readonly waiting = new Map<string, ReplyListener>();
+  private next = 0;
+
+  constructor(nc: NatsConnection) {
+    // Random per connection, as nats.js's own inboxes: another client cannot guess where replies go.
+    this.prefix = `${createInbox()}.`;
+    nc.subscribe(`${this.prefix}*`, {
+      callback: (err, m) => {
+        if (err) {
+          // The subscription itself failed (the connection closed): nothing more will arrive for anyone.
+          for (const listener of [...this.waiting.values()]) listener(err, undefined);
+          this.waiting.clear();
+          return;
+        }
+        this.waiting.get(m.subject.slice(this.prefix.length))?.(null, m);
+      },
+    });
+  }
+
+  /** A reply subject of its own for one request; `close` stops its replies (later ones are dropped). */
+  open(listener: ReplyListener): { subject: string; close: () => void } {
+    const token = (this.next++).toString(36);
+    this.waiting.set(token, listener);
+    return { subject: this.prefix + token, close: () => this.waiting.delete(token) };
+  }
+}
+
 /**
  * Typed NATS access for every service: each call names a contract from @tapgate/contracts, payloads
  * are validated where they are received, and the trace context travels in message headers.
@@ -95,6 +133,7 @@ function outgoingHeaders(): MsgHdrs | undefined {
  */
 export class Messaging {
   private nc: NatsConnection | undefined;
+  private replies: ReplyInbox | undefined;
   private closed = false;
   private readonly pending: Array<(nc: NatsConnection) => void> = [];
   private readonly connected: Promise<NatsConnection>;
@@ -141,6 +180,7 @@ export class Messaging {
       throw new RequestError('closed', '-', 'messaging closed before it connected');
     }
     this.nc = nc;
+    this.replies = new ReplyInbox(nc);
     for (const apply of this.pending.splice(0)) apply(nc);
     void (async () => {
       for await (const s of nc.status()) {
@@ -204,25 +244,12 @@ export class Messaging {
   private async requestOnce<Req, Res>(
     c: RequestContract<Req, Res>,
     msg: Req,
-    subjectOverride: string | undefined,
+    subject: string | undefined,
     timeoutMs: number,
   ): Promise<Res> {
-    const subject = subjectOverride ?? c.subject;
-    const nc = this.nc;
-    if (!nc || this.closed) throw new RequestError('closed', subject, 'not connected to NATS');
-    let reply: Msg;
-    try {
-      reply = await nc.request(subject, encode(msg), {
-        timeout: timeoutMs,
-        headers: outgoingHeaders(),
-      });
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === ErrorCode.NoResponders) throw new RequestError('no_responders', subject, 'no responders');
-      if (code === ErrorCode.Timeout) throw new RequestError('timeout', subject, 'request timed out');
-      throw new RequestError('closed', subject, (e as Error).message);
-    }
-    return this.parseReply(c, subject, reply);
+    // The first reply is the answer: complete at once.
+    const [reply] = await this.requestAll(c, msg, { subject, timeoutMs, quietMs: 0, complete: () => true });
+    return reply;
   }
 
   /**
@@ -238,15 +265,15 @@ export class Messaging {
   ): Promise<Res[]> {
     const subject = opts.subject ?? c.subject;
     const nc = this.nc;
-    if (!nc || this.closed) throw new RequestError('closed', subject, 'not connected to NATS');
-    const inbox = createInbox();
+    const inboxes = this.replies;
+    if (!nc || !inboxes || this.closed) throw new RequestError('closed', subject, 'not connected to NATS');
     const replies: Res[] = [];
     return new Promise<Res[]>((resolve, reject) => {
       let quiet: NodeJS.Timeout | undefined;
       const end = (result: { ok: Res[] } | { err: RequestError }) => {
         clearTimeout(overall);
         clearTimeout(quiet);
-        sub.unsubscribe();
+        inbox.close();
         if ('ok' in result) resolve(result.ok);
         else reject(result.err);
       };
@@ -254,28 +281,26 @@ export class Messaging {
         () => end({ err: new RequestError('timeout', subject, 'request timed out') }),
         opts.timeoutMs ?? this.requestTimeoutMs,
       );
-      const sub = nc.subscribe(inbox, {
-        callback: (err, m) => {
-          if (err) return end({ err: new RequestError('closed', subject, err.message) });
-          if (m.data.length === 0 && m.headers?.status === ErrorCode.NoResponders) {
-            return end({ err: new RequestError('no_responders', subject, 'no responders') });
-          }
-          try {
-            replies.push(this.parseReply(c, subject, m));
-          } catch (e) {
-            return end({ err: e as RequestError });
-          }
-          if (opts.complete?.(replies)) return end({ ok: replies });
-          clearTimeout(quiet);
-          // An announced follow-up is still to come: no quiet time may end the wait before it (a timer
-          // started by an earlier reply would otherwise cut it short).
-          if (opts.outstanding?.(replies)) return;
-          const wait = Math.min(opts.quietMs, (opts.settleBy ?? Infinity) - Date.now());
-          quiet = setTimeout(() => end({ ok: replies }), Math.max(0, wait));
-        },
+      const inbox = inboxes.open((err, m) => {
+        if (err || !m) return end({ err: new RequestError('closed', subject, err?.message ?? 'closed') });
+        if (m.data.length === 0 && m.headers?.status === ErrorCode.NoResponders) {
+          return end({ err: new RequestError('no_responders', subject, 'no responders') });
+        }
+        try {
+          replies.push(this.parseReply(c, subject, m));
+        } catch (e) {
+          return end({ err: e as RequestError });
+        }
+        if (opts.complete?.(replies)) return end({ ok: replies });
+        clearTimeout(quiet);
+        // An announced follow-up is still to come: no quiet time may end the wait before it (a timer
+        // started by an earlier reply would otherwise cut it short).
+        if (opts.outstanding?.(replies)) return;
+        const wait = Math.min(opts.quietMs, (opts.settleBy ?? Infinity) - Date.now());
+        quiet = setTimeout(() => end({ ok: replies }), Math.max(0, wait));
       });
       try {
-        nc.publish(subject, encode(msg), { reply: inbox, headers: outgoingHeaders() });
+        nc.publish(subject, encode(msg), { reply: inbox.subject, headers: outgoingHeaders() });
       } catch (e) {
         end({ err: new RequestError('closed', subject, (e as Error).message) });
       }
