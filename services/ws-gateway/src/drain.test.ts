@@ -319,7 +319,8 @@ describe('graceful drain of a gateway behind a load balancer (rolling upgrade)',
     assert.ok(afterward.length >= TERMINALS, `${afterward.length} taps after everyone was on B`);
     // "Too old" is the fail-closed answer of a machine too loaded to deliver in time (the worker is told to
     // tap again); it says nothing about the drain, so it is allowed once the terminal's next tap is right.
-    const tooOld = (r: (typeof results)[number]) => r.result?.decision.reason === RefusalReason.DecisionTooOld;
+    const tooOld = (r: (typeof results)[number]) =>
+      r.result?.decision.reason === RefusalReason.DecisionTooOld;
     let retriedTooOld = 0;
     for (const r of afterward) {
       assert.equal(r.error, undefined, `${r.terminal}: ${r.error}`);
@@ -331,7 +332,10 @@ describe('graceful drain of a gateway behind a load balancer (rolling upgrade)',
       }
       assert.equal(r.result?.decision.outcome, r.user === 'bob' ? 'refused' : 'granted', JSON.stringify(r));
     }
-    assert.ok(retriedTooOld <= afterward.length / 4, `${retriedTooOld} of ${afterward.length} refused as too old`);
+    assert.ok(
+      retriedTooOld <= afterward.length / 4,
+      `${retriedTooOld} of ${afterward.length} refused as too old`,
+    );
     const duringDrain = results.filter((r) => r.at >= sigterm && r.at <= allBack && r.user !== 'bob');
     const notGranted = new Map<string, number>();
     for (const r of duringDrain) {
@@ -368,7 +372,9 @@ describe('graceful drain of a gateway behind a load balancer (rolling upgrade)',
       `taps: ${results.length} in all, ${duringDrain.length} between SIGTERM and all back, of which not granted: ` +
         (notGranted.size === 0 ? 'none' : [...notGranted].map(([why, n]) => `${n} x ${why}`).join('; ')) +
         `; after all back: ${afterward.length}, every one answered as expected` +
-        (retriedTooOld ? ` (${retriedTooOld} too old on this loaded machine, each followed by a right answer)` : ''),
+        (retriedTooOld
+          ? ` (${retriedTooOld} too old on this loaded machine, each followed by a right answer)`
+          : ''),
     );
   });
 });
