@@ -57,6 +57,7 @@ export class KvCache<T, V = T> {
   private readonly entries = new Map<string, V>();
   private initialized = false;
   private stopped = false;
+  private lastRevision = 0;
   private iter: { stop(): void } | undefined;
   private readonly listeners: Array<(key: string, value: V | undefined) => void> = [];
 
@@ -96,6 +97,7 @@ export class KvCache<T, V = T> {
   }
 
   private apply(e: KvEntry): void {
+    this.lastRevision = Math.max(this.lastRevision, e.revision);
     if (e.operation === 'DEL' || e.operation === 'PURGE') {
       this.entries.delete(e.key);
       this.emit(e.key, undefined);
@@ -133,6 +135,14 @@ export class KvCache<T, V = T> {
 
   values(): IterableIterator<V> {
     return this.entries.values();
+  }
+
+  /**
+   * The bucket's revision this cache has applied (the highest of the entries and deletions seen; every
+   * watcher of a bucket reaches the same number once it has caught up), undefined until loaded.
+   */
+  revision(): number | undefined {
+    return this.initialized ? this.lastRevision : undefined;
   }
 
   /** True once the initial contents are loaded. Until then, lookups must be treated as unavailable. */

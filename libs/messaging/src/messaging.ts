@@ -140,6 +140,7 @@ export class Messaging {
   private readonly invalidCounter: Counter;
   private readonly requestTimeoutMs: number;
   private reconnecting = false;
+  private disconnects = 0;
   /** Replicas every JetStream asset this service creates gets ([nats] replicas). */
   readonly jetstreamReplicas: number;
 
@@ -185,7 +186,10 @@ export class Messaging {
     void (async () => {
       for await (const s of nc.status()) {
         // 'disconnect' and 'reconnect' bracket the window in which readiness must be false.
-        if (s.type === 'disconnect') this.reconnecting = true;
+        if (s.type === 'disconnect') {
+          this.reconnecting = true;
+          this.disconnects++;
+        }
         if (s.type === 'reconnect') this.reconnecting = false;
         const level = s.type === 'disconnect' || s.type === 'reconnect' ? 'warn' : 'debug';
         log[level]({ status: s.type, data: typeof s.data === 'string' ? s.data : undefined }, 'nats status');
@@ -203,6 +207,14 @@ export class Messaging {
   /** True while a NATS server is connected (readiness). */
   isConnected(): boolean {
     return this.nc !== undefined && !this.nc.isClosed() && !this.closed && !this.reconnecting;
+  }
+
+  /**
+   * Changes with every lost connection: what a service learnt from events (which core NATS may have
+   * dropped while it was away) is trusted only within one epoch. Undefined while not connected.
+   */
+  connectionEpoch(): number | undefined {
+    return this.isConnected() ? this.disconnects : undefined;
   }
 
   private withConnection(apply: (nc: NatsConnection) => void): void {

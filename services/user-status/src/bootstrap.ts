@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadAgentConfig } from '@tapgate/config';
+import { UserStatusInvalidated } from '@tapgate/contracts';
 import { CONFIG_SECTIONS, type UserStatusConfig } from './config-sections';
 import { connectMessaging, natsMessagingOptions, type Messaging } from '@tapgate/messaging';
 import { NestPinoLogger, createLogger, setLogLevel } from '@tapgate/telemetry';
@@ -172,7 +173,14 @@ export async function bootstrap(opts: BootstrapOptions = {}): Promise<UserStatus
       resolve();
     });
   });
-  const service = new UserStatusService(directory, new StatusCache(redis, us.negativeCacheSeconds), policy);
+  const service = new UserStatusService(
+    directory,
+    new StatusCache(redis, us.negativeCacheSeconds),
+    policy,
+    undefined,
+    // Gateways reuse active answers; after an invalidation they must forget them, or it is not done.
+    (user) => messaging.publish(UserStatusInvalidated, { v: 1, user, at: new Date().toISOString() }),
+  );
   const stopResponding = registerResponders(messaging, service);
 
   const app = await NestFactory.create(

@@ -17,6 +17,7 @@ import { ConnectionsReport } from './socket/connections-report';
 import { HandshakeService } from './socket/handshake.service';
 import { AgentInterfaceGateway, WebApiInterfaceGateway } from './socket/socket.gateway';
 import { EnrollmentDirectory } from './tap/enrollments';
+import { StatusMemory } from './tap/status-memory';
 import { TapDecider } from './tap/tap-decider';
 import { KvTapPolicySource, TAP_POLICY_SOURCE } from './tap/tap-policy-source';
 import { TapService } from './tap/tap.service';
@@ -59,6 +60,7 @@ export class GatewayModule {
         RemoteSessionMap,
         PresenceRelay,
         TapDecider,
+        StatusMemory,
         TapService,
         HandshakeService,
         ConnectionsReport,

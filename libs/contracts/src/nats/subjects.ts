@@ -205,6 +205,19 @@ export const StatusAnswer = z
       .object({ objectGUID: ObjectGuid, objectSid: ObjectSid.optional() })
       .strict()
       .optional(),
+    /**
+     * On an `active` answer that user-status would itself serve from its cache for `forMs` more: the
+     * asker may answer the same query (same name, same objectGUID) from memory that long, counted from
+     * when it sent the query, while its policies bucket is at `policyRevision` (the revision user-status
+     * applied) and no UserStatusInvalidated came (docs/architecture.md, "The gateway's status memory").
+     */
+    reuse: z
+      .object({
+        forMs: z.number().int().positive(),
+        policyRevision: z.number().int().nonnegative(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type StatusAnswer = z.infer<typeof StatusAnswer>;
@@ -220,6 +233,14 @@ export const UserStatusInvalidate = request(
   z.object({ v: z.literal(V), user: UserRef }).strict(),
   z.object({ v: z.literal(V), removed: z.boolean() }).strict(),
   'user-status',
+);
+/**
+ * Published by user-status after it removed a user's cached status (admin API, CLI): whoever keeps
+ * status answers in memory (the gateways) forgets them.
+ */
+export const UserStatusInvalidated = contract(
+  `tapgate.v${V}.userstatus.invalidated`,
+  z.object({ v: z.literal(V), user: UserRef, at: IsoTime }).strict(),
 );
 
 // ----- endpoint lifecycle (for the console and the audit trail) -----------------------------------

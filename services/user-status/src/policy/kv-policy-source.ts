@@ -75,6 +75,10 @@ export class KvPolicySource implements PolicySource {
     return answer;
   }
 
+  revision(): number | undefined {
+    return this.cache.revision();
+  }
+
   current(): UserStatusPolicy {
     return this.forUser({ groups: [] }).settings;
   }

@@ -23,6 +23,11 @@ export interface PolicySource {
   /** What applies to a user whom no group or user policy names (the baseline < the default policy). */
   current(): UserStatusPolicy;
   onChange(cb: (policy: UserStatusPolicy) => void): () => void;
+  /**
+   * The policies bucket's revision in force (KvCache.revision), for answers a gateway may reuse; a source
+   * without one (undefined) lets no answer be reused.
+   */
+  revision?(): number | undefined;
 }
 
 export function validatePolicy(p: UserStatusPolicy): UserStatusPolicy {

@@ -3,7 +3,7 @@ import { DecisionUser, type StatusAnswer, type UserRef, type UserStatus } from '
 import { createLogger, getMeter, getTracer, type Logger } from '@tapgate/telemetry';
 import { cacheKey, guidKey, type CachedStatus, type StatusCache } from '../cache/status-cache';
 import type { BoundLookup, Directory, DirectoryEntry } from '../directory/directory';
-import type { PolicySource } from '../policy/policy-source';
+import type { PolicySource, UserStatusPolicy } from '../policy/policy-source';
 import { statusFromAttributes } from './rules';
 import { SingleFlight } from './single-flight';
 
@@ -39,6 +39,8 @@ export class UserStatusService {
     private readonly cache: StatusCache,
     private readonly policy: PolicySource,
     private readonly now: () => Date = () => new Date(),
+    /** Tells the gateways that a user's cached status is gone (UserStatusInvalidated); throws when it cannot. */
+    private readonly announceInvalidation: (ref: UserRef) => void = () => undefined,
   ) {
     const meter = getMeter();
     this.cacheResults = meter.createCounter('tapgate.userstatus.cache', {
@@ -72,6 +74,8 @@ export class UserStatusService {
    */
   private async decide(ref: UserRef, objectGUID?: string): Promise<StatusAnswer> {
     const sam = 'sAMAccountName' in ref ? ref.sAMAccountName : undefined;
+    // Read first: an answer is offered for reuse only when no policy change came while it was computed.
+    const revision = this.policy.revision?.();
     const byName = this.policy.forUser({ sAMAccountName: sam });
     if (!byName.groupsNeeded && !byName.settings.checkUserStatus) return this.notConfigured();
     // A GUID query's answer depends on the name asked too (who holds it now), so both make the key.
@@ -92,11 +96,29 @@ export class UserStatusService {
       // Freshness against the expiry in force now, so a policy change applies to cached entries at once.
       else if (this.cache.fresh(entry, policy.cacheExpirySeconds, this.now().getTime())) {
         this.cacheResults.add(1, { result: 'hit' });
-        return this.fromCache(entry);
+        return this.offerReuse(this.fromCache(entry), policy, entry.filledAt, revision);
       } else this.cacheResults.add(1, { result: 'miss' });
     } else this.cacheResults.add(1, { result: 'entry' in read ? 'miss' : 'error' });
     // After a Redis error the write would fail too: answer straight from the directory.
-    return this.flight.run(key, () => this.fromDirectory(ref, 'entry' in read, objectGUID));
+    return this.flight.run(key, () => this.fromDirectory(ref, 'entry' in read, objectGUID, revision));
+  }
+
+  /**
+   * An `active` answer that this service would serve from its cache (caching on, fresh under the expiry
+   * in force) says for how much longer, and under which policies revision: the gateway may reuse it that
+   * long (StatusAnswer.reuse). Nothing else is offered: a refusal always asks again.
+   */
+  private offerReuse(
+    answer: StatusAnswer,
+    policy: UserStatusPolicy,
+    filledAtMs: number,
+    revision: number | undefined,
+  ): StatusAnswer {
+    if (answer.status !== 'active' || revision === undefined) return answer;
+    if (!policy.checkUserStatus || !policy.cacheUserStatus) return answer;
+    if (this.policy.revision?.() !== revision) return answer;
+    const forMs = Math.floor(filledAtMs + policy.cacheExpirySeconds * 1000 - this.now().getTime());
+    return forMs >= 1 ? { ...answer, reuse: { forMs, policyRevision: revision } } : answer;
   }
 
   /** Carries the user and groups when they were read, so the gateway applies the same group policies. */
@@ -136,7 +158,12 @@ export class UserStatusService {
    * the user's settings with the groups just read: caches the answer (when `mayCache` and the policy says
    * so) and answers not_configured when Check User Status is off.
    */
-  private async fromDirectory(ref: UserRef, mayCache: boolean, objectGUID?: string): Promise<StatusAnswer> {
+  private async fromDirectory(
+    ref: UserRef,
+    mayCache: boolean,
+    objectGUID?: string,
+    revision?: number,
+  ): Promise<StatusAnswer> {
     const checkedAt = this.now();
     const read: { entry: DirectoryEntry | null; bound?: BoundLookup } | { error: Error } =
       await getTracer().startActiveSpan(
@@ -181,10 +208,16 @@ export class UserStatusService {
         ...(answer.directoryObject ? { directoryObject: answer.directoryObject } : {}),
         filledAt: checkedAt.getTime(),
       };
-      await this.cache.put(ref, entry, policy.cacheExpirySeconds, objectGUID).catch((e: unknown) => {
-        this.cacheResults.add(1, { result: 'error' });
-        this.log.debug({ err: (e as Error).message }, 'status cache write failed');
-      });
+      const stored = await this.cache.put(ref, entry, policy.cacheExpirySeconds, objectGUID).then(
+        () => true,
+        (e: unknown) => {
+          this.cacheResults.add(1, { result: 'error' });
+          this.log.debug({ err: (e as Error).message }, 'status cache write failed');
+          return false;
+        },
+      );
+      // Reusable only as long as the cached copy would be served (not when it could not be stored).
+      if (stored && policy.checkUserStatus) return this.offerReuse(answer, policy, entry.filledAt, revision);
     }
     return policy.checkUserStatus ? answer : this.notConfigured(answer);
   }
@@ -253,8 +286,13 @@ export class UserStatusService {
     };
   }
 
-  /** Removes one user's cached status (under both of its names). Throws when Redis fails. */
-  invalidate(ref: UserRef): Promise<boolean> {
-    return this.cache.remove(ref);
+  /**
+   * Removes one user's cached status (under both of its names) and tells the gateways to forget what
+   * they reuse. Throws when Redis fails, or when the gateways could not be told.
+   */
+  async invalidate(ref: UserRef): Promise<boolean> {
+    const removed = await this.cache.remove(ref);
+    this.announceInvalidation(ref);
+    return removed;
   }
 }

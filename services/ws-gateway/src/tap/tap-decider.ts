@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   PresenceGet,
   RefusalReason,
-  UserStatusGet,
   badgeBandId,
   type StatusAnswer,
   type Tap,
@@ -17,6 +16,7 @@ import type { Connection } from '../socket/connection';
 import { GATEWAY_SETTINGS, MESSAGING } from '../tokens';
 import type { GatewaySettings } from '../settings';
 import { EnrollmentDirectory, type Enrollment } from './enrollments';
+import { StatusMemory } from './status-memory';
 import { TAP_POLICY_SOURCE, type TapPolicySource } from './tap-policy-source';
 
 const log = createLogger('tap-decider');
@@ -65,6 +65,7 @@ export class TapDecider {
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
     private readonly enrollments: EnrollmentDirectory,
     @Inject(TAP_POLICY_SOURCE) private readonly policies: TapPolicySource,
+    private readonly statuses: StatusMemory,
   ) {}
 
   async decide(conn: Connection, tap: Tap, now: number): Promise<TapDecision> {
@@ -94,8 +95,7 @@ export class TapDecider {
             { timeoutMs, attempts: SERVICE_REQUEST_ATTEMPTS },
           )
         : Promise.resolve(undefined),
-      this.messaging.request(
-        UserStatusGet,
+      this.statuses.ask(
         // Bound enrollments are checked against their directory object, not just the name.
         {
           v: 1,

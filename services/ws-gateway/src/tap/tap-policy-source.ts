@@ -17,6 +17,8 @@ export interface TapPolicySource {
   esignTimeoutMs(): number;
   /** Whether the second signer of a ceremony must be another person (the default policy's). */
   secondSignerMustDiffer(): boolean;
+  /** The policies bucket's revision in force (KvCache.revision), undefined until loaded. */
+  policyRevision(): number | undefined;
 }
 
 export const TAP_POLICY_SOURCE = Symbol('TAP_POLICY_SOURCE');
@@ -101,6 +103,10 @@ export class KvTapPolicySource implements TapPolicySource, OnModuleInit, OnModul
     const policies = this.policies();
     if (effectivePolicy(policies, { sAMAccountName }, this.base).settings.tap.requirePresence) return true;
     return policies.some((p) => p.active && p.kind === 'group' && p.settings.tap?.requirePresence === true);
+  }
+
+  policyRevision(): number | undefined {
+    return this.cache.revision();
   }
 
   secondSignerMustDiffer(): boolean {
