@@ -42,6 +42,8 @@ interface TapgateServer {
   iface: Interface;
   http: Server;
   wss: WebSocketServer;
+  /** Set by stopAccepting: resolves once the listener is closed and its last connection ended. */
+  closed?: Promise<void>;
 }
 
 /** Protocol errors tolerated within one second before the socket is closed as abusive. */
@@ -286,12 +288,21 @@ export class TapgateWsAdapter extends WsAdapter {
     }
   }
 
+  /**
+   * Closes every socket port's listener: new connections are refused from now on (ECONNREFUSED), the
+   * sockets already open go on. Idempotent; close() finishes the job.
+   */
+  stopAccepting(): void {
+    for (const server of this.servers) {
+      server.closed ??= new Promise<void>((resolve) => server.http.close(() => resolve()));
+    }
+  }
+
   override async close(server: TapgateServer): Promise<void> {
     await new Promise<void>((resolve) => server.wss.close(() => resolve()));
-    await new Promise<void>((resolve) => {
-      server.http.close(() => resolve());
-      server.http.closeAllConnections();
-    });
+    this.stopAccepting();
+    server.http.closeAllConnections();
+    await server.closed;
   }
 }
 
