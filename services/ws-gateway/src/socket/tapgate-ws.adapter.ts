@@ -46,6 +46,13 @@ interface TapgateServer {
   closed?: Promise<void>;
 }
 
+/**
+ * The socket ports' accept queue (Node's default is 511; the kernel caps it at net.core.somaxconn). After a
+ * restart thousands of terminals reconnect within a second while the new process is still warming up; a
+ * full queue drops their SYNs, and each dropped one waits for TCP's 1 s retransmission.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Protocol errors tolerated within one second before the socket is closed as abusive. */
 const PROTOCOL_ERRORS_BEFORE_CLOSE = 20;
 
@@ -109,7 +116,7 @@ export class TapgateWsAdapter extends WsAdapter {
         ),
     });
     wss.on('error', (err) => log.error({ iface, err: err.message }, 'websocket server error'));
-    http.listen(spec.port, spec.host);
+    http.listen({ port: spec.port, host: spec.host, backlog: LISTEN_BACKLOG });
     const server = { iface, http, wss };
     this.servers.push(server);
     return server;
