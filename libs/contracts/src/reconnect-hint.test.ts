@@ -2,13 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CloseCode, MAX_RECONNECT_HINT_MS, encodeReconnectHint, parseReconnectHint } from './index';
 
-describe('reconnect hint (close code 1012)', () => {
+describe('reconnect hint (close codes 1012 and 1013)', () => {
   it('round-trips a delay and fits a close reason', () => {
     const reason = encodeReconnectHint(1234);
     assert.equal(reason, '{"reconnectAfterMs":1234}');
     assert.ok(Buffer.byteLength(reason) <= 123);
     assert.equal(parseReconnectHint(CloseCode.ServiceRestart, reason), 1234);
     assert.equal(parseReconnectHint(1012, encodeReconnectHint(0)), 0);
+  });
+
+  it('is read after 1013 (not ready yet) as after 1012', () => {
+    assert.equal(parseReconnectHint(CloseCode.TryAgainLater, encodeReconnectHint(700)), 700);
+    assert.equal(parseReconnectHint(1013, 'try again later'), undefined);
   });
 
   it('bounds what it encodes and what it accepts to MAX_RECONNECT_HINT_MS', () => {
@@ -18,7 +23,7 @@ describe('reconnect hint (close code 1012)', () => {
   });
 
   it('ignores the reason of any other close code', () => {
-    for (const code of [1000, 1001, 1006, 1011, 1013, 4001]) {
+    for (const code of [1000, 1001, 1006, 1011, 4001]) {
       assert.equal(parseReconnectHint(code, '{"reconnectAfterMs":10}'), undefined, String(code));
     }
   });

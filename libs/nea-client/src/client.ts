@@ -296,8 +296,9 @@ export class TapgateClient extends Emitter<ClientEvents> {
     this.stateValue = 'disconnected';
     this.failOperations(new TapgateError('disconnected', DISCONNECTED_MESSAGE));
     const { initialDelayMs = 250, maxDelayMs = 30_000 } = this.opts.reconnect ?? {};
-    // A draining gateway (1012) says when to come back (it spreads its clients' reconnects itself);
-    // otherwise full jitter, so that every page of a plant does not reconnect in the same instant.
+    // A draining gateway (1012), or one not ready yet (1013), says when to come back (it spreads its
+    // clients' reconnects itself); otherwise full jitter, so that every page of a plant does not
+    // reconnect in the same instant.
     const hinted = parseReconnectHint(code, reason);
     let delay: number;
     if (hinted !== undefined) {

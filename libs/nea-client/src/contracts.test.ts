@@ -27,7 +27,12 @@ import {
   type UserStatus,
 } from './frames';
 import { HEARTBEAT_DEADLINE_INTERVALS } from './client';
-import { MAX_RECONNECT_HINT_MS, SERVICE_RESTART, parseReconnectHint } from './reconnect-hint';
+import {
+  MAX_RECONNECT_HINT_MS,
+  SERVICE_RESTART,
+  TRY_AGAIN_LATER,
+  parseReconnectHint,
+} from './reconnect-hint';
 
 // ----- compile time: what the contracts produce fits the SDK's types, and what the SDK sends fits theirs.
 type Assert<T extends true> = T;
@@ -203,6 +208,7 @@ describe('SDK frames against @tapgate/contracts', () => {
 describe('the reconnect hint reads as in the contracts', () => {
   it('has the same close code, bound and heartbeat deadline', () => {
     assert.equal(SERVICE_RESTART, CloseCode.ServiceRestart);
+    assert.equal(TRY_AGAIN_LATER, CloseCode.TryAgainLater);
     assert.equal(MAX_RECONNECT_HINT_MS, CONTRACT_MAX_HINT);
     assert.equal(HEARTBEAT_DEADLINE_INTERVALS, CONTRACT_HEARTBEAT_DEADLINE);
   });
@@ -223,7 +229,7 @@ describe('the reconnect hint reads as in the contracts', () => {
       'server shutting down',
       `{"reconnectAfterMs":1,"pad":"${'x'.repeat(130)}"}`,
     ];
-    for (const code of [1000, 1001, 1012, 4001]) {
+    for (const code of [1000, 1001, 1012, 1013, 4001]) {
       for (const reason of reasons) {
         assert.equal(parseReconnectHint(code, reason), contractHint(code, reason), `${code} ${reason}`);
       }

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeServerFrame } from '@tapgate/contracts';
 import { WebSocketServer } from 'ws';
 import { AgentClient } from './agent-client';
-import { Backoff } from './backoff';
+import { Backoff, type AttemptFailure } from './backoff';
 
 // A gateway stand-in that closes every connection at once with the code and reason a test chose, and
 // records when connections arrive: reconnect timing is the client's own logic (the drain of a real
@@ -42,6 +42,11 @@ describe('AgentClient reconnects after a drain hint', () => {
 
   it('waits the hinted delay after 1012', async () => {
     const gap = await gapAfter({ code: 1012, reason: '{"reconnectAfterMs":150}' });
+    assert.ok(gap >= 140 && gap < 1000, `reconnected after ${gap} ms`);
+  });
+
+  it('waits the hinted delay after 1013 (gateway not ready yet)', async () => {
+    const gap = await gapAfter({ code: 1013, reason: '{"reconnectAfterMs":150}' });
     assert.ok(gap >= 140 && gap < 1000, `reconnected after ${gap} ms`);
   });
 
@@ -129,6 +134,57 @@ describe('AgentClient gives up on a silent gateway', () => {
       assert.equal(arrivals.length, 2, 'reconnected once');
     } finally {
       await client.stop();
+    }
+  });
+});
+
+// The backoff is told how each attempt failed: a refusal (nothing listening) keeps its retries quick
+// early in an outage (backoff.test.ts), anything that reached a server does not.
+describe('AgentClient tells its backoff how an attempt failed', () => {
+  class RecordingBackoff extends Backoff {
+    readonly failures: AttemptFailure[] = [];
+    constructor() {
+      super(20, 20, () => 1);
+    }
+    override next(failure: AttemptFailure = 'other'): number {
+      this.failures.push(failure);
+      return super.next(failure);
+    }
+  }
+
+  async function failuresAgainst(port: number): Promise<AttemptFailure[]> {
+    const backoff = new RecordingBackoff();
+    const client = new AgentClient({
+      url: `ws://127.0.0.1:${port}/socket/websocket`,
+      terminalId: 'T-B',
+      backoff,
+    });
+    client.start();
+    try {
+      while (backoff.failures.length < 2) await once(client, 'disconnected');
+      return backoff.failures;
+    } finally {
+      await client.stop();
+    }
+  }
+
+  it('refused: nothing listens on the port', async () => {
+    const probe = createServer().listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((r) => probe.close(() => r()));
+    assert.deepEqual((await failuresAgainst(port)).slice(0, 2), ['refused', 'refused']);
+  });
+
+  it('other: a server accepted the connection and closed it', async () => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    server.on('connection', (ws) => ws.close(1011, 'unexpected'));
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      assert.deepEqual((await failuresAgainst(port)).slice(0, 2), ['other', 'other']);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });

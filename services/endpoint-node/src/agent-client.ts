@@ -20,7 +20,7 @@ import {
 import type { EnrollmentAnswer } from '@tapgate/band';
 import { createLogger } from '@tapgate/telemetry';
 import WebSocket from 'ws';
-import { Backoff } from './backoff';
+import { Backoff, type AttemptFailure } from './backoff';
 import type { BandSigner } from './drivers/driver';
 
 const log = createLogger('agent-client');
@@ -145,10 +145,16 @@ export class AgentClient extends EventEmitter {
       if (ws === this.ws) this.lastFrameAt = Date.now();
       this.onFrame(data.toString('utf8'));
     });
+    // Nothing listening at the address (the gateway is restarting): the backoff keeps such retries
+    // quick for a while, since refusing costs the gateway nothing (backoff.ts).
+    let failure: AttemptFailure = 'other';
     // No 'error' event: an EventEmitter 'error' without a listener would crash the endpoint, and
     // every socket error is followed by 'close', which reconnects.
-    ws.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
-    ws.on('close', (code, reasonBuf) => this.onClose(ws, code, reasonBuf.toString()));
+    ws.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED') failure = 'refused';
+      log.debug({ err: err.message }, 'socket error');
+    });
+    ws.on('close', (code, reasonBuf) => this.onClose(ws, code, reasonBuf.toString(), failure));
   }
 
   private onFrame(text: string): void {
@@ -248,7 +254,7 @@ export class AgentClient extends EventEmitter {
     this.heartbeat.unref();
   }
 
-  private onClose(ws: WebSocket, code: number, reason: string): void {
+  private onClose(ws: WebSocket, code: number, reason: string, failure: AttemptFailure): void {
     if (ws !== this.ws) return;
     const wasReady = this.ready;
     this.ready = false;
@@ -270,12 +276,15 @@ export class AgentClient extends EventEmitter {
       this.emit('unauthorized', reason);
     }
     // A draining gateway (1012) says when to come back: its closes are spread so that thousands of
-    // terminals do not reconnect at once, and the next replica is ready. Otherwise, and even after
-    // 4001/4003, keep retrying (slowly, via backoff): an administrator may fix the credential.
+    // terminals do not reconnect at once, and the next replica is ready; so does a gateway that is not
+    // ready yet (1013), spreading the retries over its start-up. Otherwise, and even after 4001/4003,
+    // keep retrying (slowly, via backoff): an administrator may fix the credential.
     const hinted = parseReconnectHint(code, reason);
     if (hinted !== undefined) this.backoff.reset();
-    const delay = hinted ?? this.backoff.next();
-    if (hinted !== undefined) log.info({ reconnectAfterMs: hinted }, 'gateway is draining; reconnecting');
+    const delay = hinted ?? this.backoff.next(failure);
+    if (hinted !== undefined) {
+      log.info({ code, reconnectAfterMs: hinted }, 'gateway asked to reconnect later; reconnecting');
+    }
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 

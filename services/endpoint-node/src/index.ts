@@ -6,7 +6,7 @@ export {
   type AgentClientOptions,
   type TapRequest,
 } from './agent-client';
-export { Backoff } from './backoff';
+export { Backoff, type AttemptFailure, type BackoffOptions } from './backoff';
 export { EndpointNode, LEGACY_PROTOCOL_REFUSED, LocalRefusal, type TapRecord } from './endpoint-node';
 export { PcscDriver, loadPcscBinding, pcscdSocketPath, type PcscDriverOptions } from './drivers/pcsc';
 export { SimulatedDriver } from './drivers/simulated';

@@ -118,14 +118,20 @@ export async function bootstrap(settings: GatewaySettings): Promise<RunningGatew
       closing ??= (async () => {
         app.get(HealthController).startDraining();
         ceremonies.startDraining();
+        // No new sockets once the open ones are being closed: a client reconnecting to a replica that is
+        // going away is refused at once (a refusal is cheap, and its backoff retries quickly), instead of
+        // being welcomed and closed again, or keeping the listener's close waiting.
+        const stopAccepting = () => adapter.stopAccepting();
         if (opts.drain ?? true) {
           drainReport = drainSockets(
             registry,
             (conn) => conn.tapsInFlight > 0 || ceremonies.ceremonies.busy(conn),
             settings.drain,
+            { stopAccepting },
           );
           await drainReport;
         }
+        stopAccepting();
         // Ceremonies still open get their closing record while NATS is still connected.
         await ceremonies.drain();
         registry.closeAll('server shutting down');

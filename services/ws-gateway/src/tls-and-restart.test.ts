@@ -1,10 +1,11 @@
 import { SoftwareBand } from '@tapgate/band';
 import { AgentClient } from '@tapgate/endpoint-node';
+import { CloseCode, parseReconnectHint } from '@tapgate/contracts';
 import { makeTestPki, waitFor, type TestPki } from '@tapgate/testing';
 import assert from 'node:assert/strict';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { neaClient } from './testing/clients';
+import { RawClient, neaClient } from './testing/clients';
 import { GatewayTestStack, endpointUrl, neaUrl, serveUserStatuses } from './testing/stack';
 
 function tlsEnv(pki: TestPki, prefix: 'AGENT' | 'WEBAPI'): Record<string, string> {
@@ -139,6 +140,37 @@ describe('wss on both ports, mTLS endpoints, and reconnection after a gateway re
     await nea2.next('tap');
     nea2.close();
     await ep.stop();
+  });
+
+  it('answers a hello before the registries are loaded with 1013 and a reconnect hint; the endpoint comes back once ready', async () => {
+    // NATS down while the gateway starts: it listens, but cannot load its terminal registry.
+    await stack.nats.stop();
+    const gw = await stack.gateway({}, { waitForRegistries: false });
+    const credential = stack.terminals.get('T-TLS')!.credential;
+    const ep = new AgentClient({ url: endpointUrl(gw), terminalId: 'T-TLS', credential });
+    try {
+      assert.equal((await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).status, 503);
+      const raw = await RawClient.open(endpointUrl(gw));
+      raw.send('hello', { role: 'endpoint', terminalId: 'T-TLS', credential }, 'h');
+      assert.equal((await raw.next('error')).data.code, 'unavailable');
+      await waitFor(() => raw.closed !== undefined, { what: 'the close' });
+      assert.equal(raw.closed!.code, CloseCode.TryAgainLater);
+      // A gateway that just started asks to come back within a second (the window grows as it waits).
+      const hint = parseReconnectHint(raw.closed!.code, raw.closed!.reason);
+      assert.ok(hint !== undefined && hint <= 1000, `hint ${raw.closed!.reason}`);
+      const closes: number[] = [];
+      ep.on('disconnected', (code: number) => closes.push(code));
+      ep.start();
+      await waitFor(() => closes.includes(CloseCode.TryAgainLater), { what: 'the endpoint refused (1013)' });
+    } finally {
+      await stack.nats.start();
+    }
+    await waitFor(() => ep.connected, {
+      timeoutMs: 15_000,
+      what: 'the endpoint back once the gateway is ready',
+    });
+    await ep.stop();
+    await gw.close();
   });
 
   it('reports not ready while NATS is down, and ready again after it returns', async () => {

@@ -46,7 +46,10 @@ export const CloseCode = {
    * `{"reconnectAfterMs":N}` (encodeReconnectHint / parseReconnectHint): reconnect after N ms.
    */
   ServiceRestart: 1012,
-  /** The server cannot accept the connection yet (e.g. still loading its registries): retry later. */
+  /**
+   * The server cannot accept the connection yet (e.g. still loading its registries). The reason carries
+   * a reconnect hint like 1012's (a gateway not ready since long asks for longer waits): retry then.
+   */
   TryAgainLater: 1013,
   /**
    * Endpoint or application credentials missing or wrong, an application not authorized for the

@@ -38,14 +38,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * socket a random slot in [0, spreadMs] and closes it at that slot with 1012 and a reconnect hint.
  * A socket with work in flight (`busy`: an NEA socket's login or ceremony, an endpoint's tap) closes
  * once that work is done, or at `timeoutMs` after the delay, whichever comes first; the sockets still
- * busy then close together, with hints spread over [0, spreadMs] instead.
+ * busy then close together, with hints spread over [0, spreadMs] instead. Once every socket got its
+ * close, `stopAccepting` runs: a client that comes back to this replica (no load balancer in front, or
+ * one that has not noticed yet) is refused at once rather than welcomed and closed again.
  */
 export async function drainSockets(
   registry: ConnectionRegistry,
   busy: (conn: Connection) => boolean,
   timings: DrainTimings,
-  random: () => number = Math.random,
+  opts: { stopAccepting?: () => void; random?: () => number } = {},
 ): Promise<DrainReport> {
+  const random = opts.random ?? Math.random;
   log.info({ sockets: registry.size, ...timings }, 'draining: readiness is false');
   await sleep(timings.delayMs);
   const start = Date.now();
@@ -83,6 +86,7 @@ export async function drainSockets(
     if (open === 0) break;
     await sleep(TICK_MS);
   }
+  opts.stopAccepting?.();
   const waitUntil = Date.now() + CLOSE_HANDSHAKE_WAIT_MS;
   while (registry.size > 0 && Date.now() < waitUntil) await sleep(TICK_MS);
   log.info({ ...report, ms: Date.now() - start }, 'draining: sockets closed');

@@ -2,8 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   CloseCode,
   ErrorCode,
+  MAX_RECONNECT_HINT_MS,
   SOCKET_PROTOCOL_MINOR,
   SOCKET_PROTOCOL_VERSION,
+  encodeReconnectHint,
   type Hello,
 } from '@tapgate/contracts';
 import { createLogger } from '@tapgate/telemetry';
@@ -22,9 +24,26 @@ import { ConnectionRegistry } from './connection-registry';
 
 const log = createLogger('handshake');
 
+/** The shortest window a not-ready gateway spreads its refused clients' retries over. */
+const NOT_READY_MIN_RETRY_WINDOW_MS = 1000;
+
+/**
+ * The reconnect hint of a 1013 (not ready yet): a random delay in a window as long as the gateway has
+ * been starting (at least 1 s, at most the 30 s a hint may ask for). A gateway that just started is
+ * ready within a second, so its clients come back at once and spread over that second; one that has
+ * waited long (NATS unreachable) spreads them ever wider, as their own backoff would.
+ */
+export function notReadyRetryHintMs(startingForMs: number, random: () => number = Math.random): number {
+  const window = Math.min(MAX_RECONNECT_HINT_MS, Math.max(NOT_READY_MIN_RETRY_WINDOW_MS, startingForMs));
+  return Math.round(random() * window);
+}
+
 /** The `hello` step: authenticates endpoints, binds NEA clients, and answers `welcome`. */
 @Injectable()
 export class HandshakeService {
+  /** When this gateway started (its registries load from then on): see notReadyRetryHintMs. */
+  private readonly startedAt = Date.now();
+
   constructor(
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
     private readonly connections: ConnectionRegistry,
@@ -53,7 +72,7 @@ export class HandshakeService {
           'endpoint refused',
         );
         // The log names the exact reason; the client gets one text for all of them (ENDPOINT_REFUSED_MESSAGE).
-        refuse(conn, auth.retry ? auth : { ...auth, message: ENDPOINT_REFUSED_MESSAGE }, ref);
+        this.refuse(conn, auth.retry ? auth : { ...auth, message: ENDPOINT_REFUSED_MESSAGE }, ref);
         return undefined;
       }
       conn.terminalId = hello.terminalId;
@@ -75,7 +94,7 @@ export class HandshakeService {
         { terminal: hello.terminalId, address: conn.address, origin: conn.origin, why: app.message },
         'NEA client refused',
       );
-      refuse(conn, app, ref);
+      this.refuse(conn, app, ref);
       return undefined;
     }
     let mapped: string | undefined;
@@ -87,7 +106,7 @@ export class HandshakeService {
           'NEA client refused',
         );
         this.apps.release(conn);
-        refuse(conn, session, ref);
+        this.refuse(conn, session, ref);
         return undefined;
       }
       mapped = session.terminalId;
@@ -105,6 +124,25 @@ export class HandshakeService {
     return frame('welcome', { ...base, binding: conn.binding }, ref);
   }
 
+  /**
+   * Refuses a hello: `unauthorized` + close 4001, or `unavailable` + 1013 with a reconnect hint when
+   * retrying later may work (docs/protocol.md, "Reconnecting").
+   */
+  private refuse(conn: Connection, why: { retry: boolean; message: string }, ref: string | undefined): void {
+    conn.sendError(
+      { code: why.retry ? ErrorCode.Unavailable : ErrorCode.Unauthorized, message: why.message },
+      ref,
+    );
+    if (why.retry) {
+      conn.close(
+        CloseCode.TryAgainLater,
+        encodeReconnectHint(notReadyRetryHintMs(Date.now() - this.startedAt)),
+      );
+    } else {
+      conn.close(CloseCode.Unauthorized, 'unauthorized');
+    }
+  }
+
   disconnected(conn: Connection): void {
     if (conn.role === 'endpoint') {
       this.endpoints.unregister(conn);
@@ -116,16 +154,4 @@ export class HandshakeService {
       this.remoteSessions.release(conn);
     }
   }
-}
-
-/** Refuses a hello: `unauthorized` + close 4001, or `unavailable` + 1013 when retrying later may work. */
-function refuse(conn: Connection, why: { retry: boolean; message: string }, ref: string | undefined): void {
-  conn.sendError(
-    { code: why.retry ? ErrorCode.Unavailable : ErrorCode.Unauthorized, message: why.message },
-    ref,
-  );
-  conn.close(
-    why.retry ? CloseCode.TryAgainLater : CloseCode.Unauthorized,
-    why.retry ? 'try again later' : 'unauthorized',
-  );
 }

@@ -42,7 +42,16 @@ interface TapgateServer {
   iface: Interface;
   http: Server;
   wss: WebSocketServer;
+  /** Set by stopAccepting: resolves once the listener is closed and its last connection ended. */
+  closed?: Promise<void>;
 }
+
+/**
+ * The socket ports' accept queue (Node's default is 511; the kernel caps it at net.core.somaxconn). After a
+ * restart thousands of terminals reconnect within a second while the new process is still warming up; a
+ * full queue drops their SYNs, and each dropped one waits for TCP's 1 s retransmission.
+ */
+const LISTEN_BACKLOG = 4096;
 
 /** Protocol errors tolerated within one second before the socket is closed as abusive. */
 const PROTOCOL_ERRORS_BEFORE_CLOSE = 20;
@@ -107,7 +116,7 @@ export class TapgateWsAdapter extends WsAdapter {
         ),
     });
     wss.on('error', (err) => log.error({ iface, err: err.message }, 'websocket server error'));
-    http.listen(spec.port, spec.host);
+    http.listen({ port: spec.port, host: spec.host, backlog: LISTEN_BACKLOG });
     const server = { iface, http, wss };
     this.servers.push(server);
     return server;
@@ -286,12 +295,21 @@ export class TapgateWsAdapter extends WsAdapter {
     }
   }
 
+  /**
+   * Closes every socket port's listener: new connections are refused from now on (ECONNREFUSED), the
+   * sockets already open go on. Idempotent; close() finishes the job.
+   */
+  stopAccepting(): void {
+    for (const server of this.servers) {
+      server.closed ??= new Promise<void>((resolve) => server.http.close(() => resolve()));
+    }
+  }
+
   override async close(server: TapgateServer): Promise<void> {
     await new Promise<void>((resolve) => server.wss.close(() => resolve()));
-    await new Promise<void>((resolve) => {
-      server.http.close(() => resolve());
-      server.http.closeAllConnections();
-    });
+    this.stopAccepting();
+    server.http.closeAllConnections();
+    await server.closed;
   }
 }
 
