@@ -35,6 +35,8 @@ describe('presence across a Redis Sentinel failover', () => {
     await Promise.all([nats?.dispose(), redis?.stop()]);
   });
 
+  const FAILOVER_BOUND_MS = 45_000;
+
   it('answers errors (never a guess) while the primary is gone, then the replicated state from the new one', async () => {
     probe.send(batch('T1', [advert('band-1', -40, 'authenticated', clock.now())], clock.now()));
     await probe.nthChange('band-1', 1);
@@ -50,7 +52,9 @@ describe('presence across a Redis Sentinel failover', () => {
     const t0 = Date.now();
     const outcomes = new Map<string, number>();
     let answeredMs: number | undefined;
-    while (Date.now() - t0 < 20_000) {
+    // A gross bound: a failover takes 2-3 s here, but Sentinel retries a failed attempt only after twice
+    // its failover-timeout (10 s), which a loaded CI machine can need; the figure printed is the measurement.
+    while (Date.now() - t0 < FAILOVER_BOUND_MS) {
       const reply = await probe.messaging
         .request(PresenceGet, { v: 1, bandId: 'band-1' })
         .then((r) => (r.band?.authenticated === true ? 'authenticated' : JSON.stringify(r)))
@@ -67,7 +71,7 @@ describe('presence across a Redis Sentinel failover', () => {
     ]);
     assert.ok(
       answeredMs !== undefined,
-      `presence answered again within 20 s (${JSON.stringify([...outcomes])})`,
+      `presence answered again within ${FAILOVER_BOUND_MS / 1000} s (${JSON.stringify([...outcomes])})`,
     );
     // While the primary was gone every answer was an error reply: nothing else was said about the band.
     assert.deepEqual([...outcomes.keys()].sort(), ['authenticated', 'error: unavailable']);
