@@ -165,7 +165,7 @@ export class RedisSentinelSet {
    * Waits until a quorum of Sentinels names a primary other than the one before and that server says it
    * is a primary; returns its port.
    */
-  async waitForFailover(timeoutMs = 30_000): Promise<number> {
+  async waitForFailover(timeoutMs = 45_000): Promise<number> {
     const before = this.current;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
