@@ -26,7 +26,8 @@ const MAX_REMEMBERED_USED = 64;
  */
 export class ChallengeStore {
   private readonly outstanding = new Map<string, number>();
-  private readonly used = new Map<string, number>();
+  /** Made on the first consumed challenge: an idle endpoint never consumes one. */
+  private used: Map<string, number> | undefined;
   private latestExpiry = 0;
 
   constructor(private readonly ttlMs: number) {}
@@ -46,9 +47,10 @@ export class ChallengeStore {
   /** Checks and, when valid, consumes a challenge. */
   consume(challenge: string, now: number): ChallengeCheck {
     const expiresAt = this.outstanding.get(challenge);
-    if (expiresAt === undefined) return this.used.has(challenge) ? 'replayed' : 'unknown';
+    if (expiresAt === undefined) return this.used?.has(challenge) ? 'replayed' : 'unknown';
     this.outstanding.delete(challenge);
     if (now > expiresAt) return 'expired';
+    this.used ??= new Map();
     this.used.set(challenge, expiresAt);
     if (this.used.size > MAX_REMEMBERED_USED) {
       const oldest = this.used.keys().next().value;
