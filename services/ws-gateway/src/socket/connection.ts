@@ -81,7 +81,6 @@ const OPEN = 1;
 export class Connection {
   readonly id = randomUUID();
   readonly connectedAt: number;
-  readonly handshakeDeadline: number;
   /**
    * The message budget, a token bucket as two numbers (`rateLimitPerSecond` sustained,
    * `rateLimitBurst` at once): the tokens left at `tokensAt`.
@@ -127,7 +126,6 @@ export class Connection {
   ) {
     this.connectedAt = now;
     this.lastSeen = now;
-    this.handshakeDeadline = now + limits.handshakeTimeoutMs;
     this.tokens = limits.rateLimitBurst;
     this.tokensAt = now;
   }
