@@ -73,8 +73,8 @@ function nodeGroup(type: string, name: string, where: string | undefined): strin
     case 'hidden':
     case 'array':
     case 'object shape':
-      // "system / Context", "(object elements)", "(internal array)": the kind of V8-internal node.
-      return `(${type}) ${name.replace(/ \/ .*$/, '').replace(/\d+/g, '#')}`.trim();
+      // "system / PropertyArray", "(object elements)", "(internal array)": the kind of V8-internal node.
+      return `(${type}) ${name.replace(/\d+/g, '#')}`.trim();
     default:
       return `(${type})`;
   }
@@ -277,9 +277,9 @@ async function main(): Promise<void> {
     const heapPerNea = (totalBytes(withNeas) - totalBytes(withEndpoints)) / N;
     const heapPerSocket = (totalBytes(withNeas) - totalBytes(base)) / (2 * N);
     const table: string[][] = [
-      ['node (constructor / type)', 'per endpoint', 'bytes', 'per NEA', 'bytes', 'bytes per socket'],
+      ['node (constructor / type)', 'nodes/endpoint', 'bytes', 'nodes/NEA', 'bytes', 'bytes/socket'],
       ...shown.map((r) => [
-        r.name.slice(0, 60),
+        r.name.slice(0, 72),
         r.endpointCount.toFixed(2),
         r.endpointBytes.toFixed(0),
         r.neaCount.toFixed(2),
