@@ -5,8 +5,10 @@
  * The diff of self sizes by node name, divided by N, is the heap per socket of each kind; RSS is read
  * alongside (noisy, for comparison with the bench's figure).
  *
- * Usage: node tools/bench/dist/heap-per-socket.js [n] [--rows 30] [--json FILE] [--save DIR]
- * (--save writes the three snapshots, to open in Chrome DevTools' Memory tab).
+ * Usage: node tools/bench/dist/heap-per-socket.js [n] [--idle S] [--rows 30] [--json FILE] [--save DIR]
+ * (--save writes the three snapshots, to open in Chrome DevTools' Memory tab). --idle holds the sockets
+ * S seconds before each measurement (default 2): an idle endpoint keeps collecting the challenges the
+ * gateway pushes to it, up to the store's limit, so the steady state of an idle socket needs minutes.
  */
 import { encodeClientFrame, decodeServerFrame } from '@tapgate/contracts';
 import { Platform } from '@tapgate/testing';
@@ -26,14 +28,16 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     rows: { type: 'string', default: '30' },
+    idle: { type: 'string', default: '2' },
     json: { type: 'string' },
     save: { type: 'string' },
   },
 });
 const N = Number(positionals[0] ?? '500');
 const ROWS = Number(values.rows);
-if (!Number.isInteger(N) || N <= 0 || !Number.isInteger(ROWS) || ROWS <= 0) {
-  console.error('usage: heap-per-socket [n] [--rows 30] [--json FILE] [--save DIR]');
+const IDLE_MS = Number(values.idle) * 1000;
+if (!Number.isInteger(N) || N <= 0 || !Number.isInteger(ROWS) || ROWS <= 0 || !(IDLE_MS >= 0)) {
+  console.error('usage: heap-per-socket [n] [--idle S] [--rows 30] [--json FILE] [--save DIR]');
   process.exit(2);
 }
 /** Throwaway sockets of each kind before the first snapshot: JIT, inline caches and pools grow once. */
@@ -174,7 +178,9 @@ const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tapgate-heap-'));
-  say(`gateway heap per socket: ${N} endpoints + ${N} NEA clients (Node ${process.version})`);
+  say(
+    `gateway heap per socket: ${N} endpoints + ${N} NEA clients, idle ${IDLE_MS / 1000} s before each measurement (Node ${process.version})`,
+  );
   const platform = await Platform.start({
     dir,
     // The file directory needs one user; no tap is made here.
@@ -232,12 +238,12 @@ async function main(): Promise<void> {
       const endpoints = await connectEndpoints(agentUrl, terminals);
       const neas: WebSocket[] = [];
       try {
-        await settle(2000);
+        await settle(IDLE_MS);
         const withEndpoints = await measure('1-endpoints');
         await pool(terminals, 50, async (t) => {
           neas.push(await connectNea(neaUrl, t.terminalId, credential));
         });
-        await settle(2000);
+        await settle(IDLE_MS);
         return [before, withEndpoints, await measure('2-nea')];
       } finally {
         endpoints.stop();

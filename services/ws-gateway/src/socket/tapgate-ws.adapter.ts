@@ -11,6 +11,7 @@ import {
   REMOTE_CLIENT_NAME_HEADER,
   decodeClientFrame,
   type ClientMessage,
+  type ErrorBody,
 } from '@tapgate/contracts';
 import { tlsServerOptions, type TlsMaterial } from '@tapgate/config';
 import { createLogger } from '@tapgate/telemetry';
@@ -241,41 +242,11 @@ export class TapgateWsAdapter extends WsAdapter {
       return;
     }
     const msg = decoded.message;
-    if (conn.role === undefined) {
-      if (msg.type !== 'hello') {
-        this.protocolError(
-          conn,
-          now,
-          { code: ErrorCode.HandshakeRequired, message: 'send hello first' },
-          msg.ref,
-        );
-        return;
-      }
-    } else if (msg.type === 'hello') {
-      this.protocolError(
-        conn,
-        now,
-        { code: ErrorCode.AlreadyHandshaken, message: 'hello was already accepted' },
-        msg.ref,
-      );
-      return;
-    } else if (!(conn.role === 'endpoint' ? ENDPOINT_MESSAGE_TYPES : NEA_MESSAGE_TYPES).includes(msg.type)) {
-      this.protocolError(
-        conn,
-        now,
-        { code: ErrorCode.UnknownType, message: `"${msg.type}" is not available to ${conn.role} clients` },
-        msg.ref,
-      );
-      return;
-    }
-    const handler = handlers.find((h) => h.message === msg.type);
+    const refused = notPermitted(conn, msg.type);
+    const handler = refused ? undefined : handlers.find((h) => h.message === msg.type);
     if (!handler) {
-      this.protocolError(
-        conn,
-        now,
-        { code: ErrorCode.UnknownType, message: `no handler for "${msg.type}"` },
-        msg.ref,
-      );
+      const noHandler = { code: ErrorCode.UnknownType, message: `no handler for "${msg.type}"` };
+      this.protocolError(conn, now, refused ?? noHandler, msg.ref);
       return;
     }
     // A handler's reply (or its failure) is sent once it settles, also when the handler is synchronous.
@@ -337,6 +308,21 @@ export class TapgateWsAdapter extends WsAdapter {
       server.http.closeAllConnections();
     });
   }
+}
+
+/**
+ * Why a message of this type may not run on this socket now (the handshake state machine and the
+ * role's message types), or undefined when it may.
+ */
+function notPermitted(conn: Connection, type: ClientMessage['type']): ErrorBody | undefined {
+  if (conn.role === undefined) {
+    return type === 'hello' ? undefined : { code: ErrorCode.HandshakeRequired, message: 'send hello first' };
+  }
+  if (type === 'hello') return { code: ErrorCode.AlreadyHandshaken, message: 'hello was already accepted' };
+  if (!(conn.role === 'endpoint' ? ENDPOINT_MESSAGE_TYPES : NEA_MESSAGE_TYPES).includes(type)) {
+    return { code: ErrorCode.UnknownType, message: `"${type}" is not available to ${conn.role} clients` };
+  }
+  return undefined;
 }
 
 /**
