@@ -140,18 +140,20 @@ function openWs(url: string): Promise<WebSocket> {
   });
 }
 
-/** An NEA client that sent its hello and got its welcome. */
+/** An NEA client that sent its hello, got its welcome, and then sends the heartbeats `welcome` asks for. */
 async function connectNea(url: string, terminalId: string, credential: string): Promise<WebSocket> {
   const ws = await openWs(url);
-  await new Promise<void>((resolveWelcome, reject) => {
+  const heartbeatIntervalMs = await new Promise<number>((resolveWelcome, reject) => {
     ws.on('message', (d: Buffer) => {
       const m = decodeServerFrame(d.toString('utf8'));
       if (m instanceof Error) return;
-      if (m.type === 'welcome') resolveWelcome();
+      if (m.type === 'welcome') resolveWelcome(m.data.heartbeatIntervalMs);
       else if (m.type === 'error') reject(new Error(`NEA hello refused: ${m.data.code}`));
     });
     ws.send(encodeClientFrame('hello', { role: 'nea', terminalId, credential }));
   });
+  const heartbeat = setInterval(() => ws.send(encodeClientFrame('ping', undefined)), heartbeatIntervalMs);
+  ws.once('close', () => clearInterval(heartbeat));
   return ws;
 }
 
