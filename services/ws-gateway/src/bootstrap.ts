@@ -13,6 +13,7 @@ import { ClientAddressResolver } from './socket/client-address';
 import { ConnectionRegistry } from './socket/connection-registry';
 import { drainSockets, type DrainReport } from './socket/drain';
 import type { Interface } from './socket/connection';
+import { AgentInterfaceGateway, WebApiInterfaceGateway } from './socket/socket.gateway';
 import { TapgateWsAdapter, type ListenerSpec } from './socket/tapgate-ws.adapter';
 import { MESSAGING } from './tokens';
 
@@ -95,6 +96,10 @@ export async function bootstrap(settings: GatewaySettings): Promise<RunningGatew
     app.get(ConnectionRegistry),
     app.get(ClientAddressResolver),
     app.get(GatewayMetrics),
+    {
+      agent: app.get(AgentInterfaceGateway),
+      webapi: settings.listeners.webapi ? app.get(WebApiInterfaceGateway) : undefined,
+    },
     settings.allowedOrigins,
   );
   app.useWebSocketAdapter(adapter);

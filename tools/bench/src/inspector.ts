@@ -26,14 +26,18 @@ export async function inspectorUrlFromLog(logFile: string, timeoutMs = 10_000): 
 export class InspectorSession {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly listeners = new Map<string, (params: unknown) => void>();
 
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (d: Buffer) => {
       const m = JSON.parse(d.toString('utf8')) as {
         id?: number;
+        method?: string;
+        params?: unknown;
         result?: unknown;
         error?: { message: string };
       };
+      if (m.method !== undefined) this.listeners.get(m.method)?.(m.params);
       const p = m.id === undefined ? undefined : this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id!);
@@ -61,6 +65,11 @@ export class InspectorSession {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.ws.send(JSON.stringify({ id, method, params }));
     });
+  }
+
+  /** Handles the events named `method` (e.g. HeapProfiler.addHeapSnapshotChunk); one listener each. */
+  on<T>(method: string, listener: (params: T) => void): void {
+    this.listeners.set(method, listener as (params: unknown) => void);
   }
 
   close(): void {

@@ -25,8 +25,14 @@ const MAX_REMEMBERED_USED = 64;
  * such rather than as "unknown".
  */
 export class ChallengeStore {
-  private readonly outstanding = new Map<string, number>();
-  private readonly used = new Map<string, number>();
+  /**
+   * The outstanding challenges, oldest first, as [challenge, expiresAt, challenge, expiresAt, ...]. An idle
+   * endpoint holds MAX_OUTSTANDING of them (the sweep pushes a fresh one as the newest nears expiry), and
+   * a Map's hash table for those few entries costs more than a flat array searched linearly.
+   */
+  private readonly outstanding: Array<string | number> = [];
+  /** Made on the first consumed challenge: an idle endpoint never consumes one. */
+  private used: Map<string, number> | undefined;
   private latestExpiry = 0;
 
   constructor(private readonly ttlMs: number) {}
@@ -34,21 +40,21 @@ export class ChallengeStore {
   issue(now: number): Challenge {
     const challenge = randomBytes(32).toString('base64url');
     const expiresAt = now + this.ttlMs;
-    if (this.outstanding.size >= MAX_OUTSTANDING) {
-      const oldest = this.outstanding.keys().next().value;
-      if (oldest !== undefined) this.outstanding.delete(oldest);
-    }
-    this.outstanding.set(challenge, expiresAt);
+    if (this.outstanding.length >= 2 * MAX_OUTSTANDING) this.outstanding.splice(0, 2);
+    this.outstanding.push(challenge, expiresAt);
     this.latestExpiry = expiresAt;
     return { challenge, expiresAt: new Date(expiresAt).toISOString() };
   }
 
   /** Checks and, when valid, consumes a challenge. */
   consume(challenge: string, now: number): ChallengeCheck {
-    const expiresAt = this.outstanding.get(challenge);
-    if (expiresAt === undefined) return this.used.has(challenge) ? 'replayed' : 'unknown';
-    this.outstanding.delete(challenge);
+    // Only a challenge (a string) can equal the string looked for, never an expiry.
+    const at = this.outstanding.indexOf(challenge);
+    if (at < 0) return this.used?.has(challenge) ? 'replayed' : 'unknown';
+    const expiresAt = this.outstanding[at + 1] as number;
+    this.outstanding.splice(at, 2);
     if (now > expiresAt) return 'expired';
+    this.used ??= new Map();
     this.used.set(challenge, expiresAt);
     if (this.used.size > MAX_REMEMBERED_USED) {
       const oldest = this.used.keys().next().value;

@@ -117,8 +117,9 @@ interface NeaSession {
   /**
    * The taps of this socket are handled one after another (a promise chain): the signer number and the
    * same-signer check are taken and kept across the awaits of one tap before the next tap looks.
+   * Undefined until the socket's first tap (an idle socket holds no promise).
    */
-  chain: Promise<unknown>;
+  chain?: Promise<unknown>;
 }
 
 type Grant = { jws: string; jti: string };
@@ -142,13 +143,13 @@ export class Ceremonies {
   ) {}
 
   open(conn: Connection, audience: string): void {
-    this.sessions.set(conn, { audience, chain: Promise.resolve() });
+    this.sessions.set(conn, { audience });
   }
 
   private session(conn: Connection): NeaSession {
     let s = this.sessions.get(conn);
     if (!s) {
-      s = { audience: 'nea', chain: Promise.resolve() };
+      s = { audience: 'nea' };
       this.sessions.set(conn, s);
     }
     return s;
@@ -293,7 +294,7 @@ export class Ceremonies {
   onTap(conn: Connection, d: TapDelivery): Promise<TapHandled> {
     const s = this.sessions.get(conn);
     if (!s) return Promise.resolve({});
-    const step = s.chain.then(async (): Promise<TapHandled> => {
+    const step = (s.chain ?? Promise.resolve()).then(async (): Promise<TapHandled> => {
       const handled: TapHandled = {};
       try {
         if (s.login) handled.refusal = await this.completeLogin(conn, s, s.login, d);

@@ -56,7 +56,8 @@ export class ConnectionRegistry {
     const deadAfter = this.limits.heartbeatIntervalMs * HEARTBEAT_DEADLINE_INTERVALS;
     for (const conn of this.all) {
       if (!conn.role) {
-        if (now > conn.handshakeDeadline) {
+        // The deadline is derived, not stored: a double per socket is a heap number of its own.
+        if (now > conn.connectedAt + this.limits.handshakeTimeoutMs) {
           this.metrics.socketErrors.add(1, { code: 'handshake_timeout' });
           conn.close(CloseCode.HandshakeTimeout, 'handshake timeout');
         }

@@ -7,7 +7,6 @@ import {
 } from '@tapgate/contracts';
 import type { WebSocket } from 'ws';
 import type { ChallengeStore } from '../endpoints/challenge-store';
-import { TokenBucket } from './token-bucket';
 
 export type Interface = 'agent' | 'webapi';
 export type Role = 'endpoint' | 'nea';
@@ -76,13 +75,18 @@ const OPEN = 1;
 
 /**
  * Everything the gateway knows about one socket. Kept small on purpose: an idle connection's memory
- * is ws's own state plus this object (the goal is <= 16 KB per idle connection in total).
+ * is ws's own state plus this object (the goal is <= 10 KB per idle connection in total; docs/operations.md
+ * "Benchmark" has the breakdown), so per-socket state is plain fields, not objects made for every socket.
  */
 export class Connection {
   readonly id = randomUUID();
   readonly connectedAt: number;
-  readonly handshakeDeadline: number;
-  readonly bucket: TokenBucket;
+  /**
+   * The message budget, a token bucket as two numbers (`rateLimitPerSecond` sustained,
+   * `rateLimitBurst` at once): the tokens left at `tokensAt`.
+   */
+  private tokens: number;
+  private tokensAt: number;
   role: Role | undefined;
   terminalId: string | undefined;
   binding: NeaBinding | undefined;
@@ -122,8 +126,28 @@ export class Connection {
   ) {
     this.connectedAt = now;
     this.lastSeen = now;
-    this.handshakeDeadline = now + limits.handshakeTimeoutMs;
-    this.bucket = new TokenBucket(limits.rateLimitPerSecond, limits.rateLimitBurst, now);
+    this.tokens = limits.rateLimitBurst;
+    this.tokensAt = now;
+  }
+
+  /**
+   * Takes one message from the socket's budget; false when it is spent. Checked before a frame is
+   * parsed, so a flooding client costs a counter update per frame, not a JSON parse.
+   */
+  takeToken(limits: Pick<SocketLimits, 'rateLimitPerSecond' | 'rateLimitBurst'>, now: number): boolean {
+    const elapsed = now - this.tokensAt;
+    if (elapsed > 0) {
+      this.tokens = Math.min(
+        limits.rateLimitBurst,
+        this.tokens + (elapsed * limits.rateLimitPerSecond) / 1000,
+      );
+      this.tokensAt = now;
+    }
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    return false;
   }
 
   /** Subject CN of a verified client certificate, when there is one. */

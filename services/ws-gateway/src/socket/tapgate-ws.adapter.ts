@@ -1,6 +1,8 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import { MetadataScanner } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
-import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { OnGatewayDisconnect } from '@nestjs/websockets';
+import { GatewayMetadataExplorer } from '@nestjs/websockets/gateway-metadata-explorer';
 import {
   CloseCode,
   ENDPOINT_MESSAGE_TYPES,
@@ -8,6 +10,8 @@ import {
   NEA_MESSAGE_TYPES,
   REMOTE_CLIENT_NAME_HEADER,
   decodeClientFrame,
+  type ClientMessage,
+  type ErrorBody,
 } from '@tapgate/contracts';
 import { tlsServerOptions, type TlsMaterial } from '@tapgate/config';
 import { createLogger } from '@tapgate/telemetry';
@@ -15,8 +19,7 @@ import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import type { Observable } from 'rxjs';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { GatewayMetrics } from '../metrics';
 import type { ClientAddressResolver } from './client-address';
 import {
@@ -37,6 +40,25 @@ export interface ListenerSpec {
   port: number;
   tls?: { material: TlsMaterial; requestClientCert: boolean };
 }
+
+/**
+ * The socket class of the gateway's servers: it carries its Connection, so that the listeners of every
+ * socket are the server's shared functions rather than closures made per socket.
+ */
+class GatewaySocket extends WebSocket {
+  conn: Connection | undefined;
+}
+
+/** The Connection of a socket of the gateway's servers (set before any listener can run). */
+const connOf = (socket: WebSocket): Connection => (socket as GatewaySocket).conn!;
+
+/** A gateway's message handlers and disconnect hook (SocketGateway's @SubscribeMessage methods). */
+type MessageGateway = OnGatewayDisconnect<Connection>;
+type MessageHandler = (
+  this: MessageGateway,
+  conn: Connection,
+  msg: ClientMessage,
+) => ServerFrame | undefined | Promise<ServerFrame | undefined>;
 
 interface TapgateServer {
   iface: Interface;
@@ -73,6 +95,8 @@ export class TapgateWsAdapter extends WsAdapter {
     private readonly registry: ConnectionRegistry,
     private readonly addresses: ClientAddressResolver,
     private readonly metrics: GatewayMetrics,
+    /** The Nest gateway (SocketGateway) of each interface: its handlers run every socket's messages. */
+    private readonly gateways: Partial<Record<Interface, MessageGateway>>,
     private readonly allowedOrigins: readonly string[] = [],
   ) {
     super(app);
@@ -97,6 +121,7 @@ export class TapgateWsAdapter extends WsAdapter {
     http.on('tlsClientError', (err: Error) => log.debug({ iface, err: err.message }, 'TLS handshake failed'));
     http.on('clientError', (_err, socket) => socket.destroy());
     const wss = new WebSocketServer({
+      WebSocket: GatewaySocket,
       server: http,
       maxPayload: this.limits.maxFrameBytes,
       perMessageDeflate: false,
@@ -138,10 +163,40 @@ export class TapgateWsAdapter extends WsAdapter {
     return ports;
   }
 
-  override bindClientConnect(
-    server: TapgateServer,
-    callback: (conn: Connection, req: IncomingMessage) => void,
-  ): void {
+  /**
+   * Every socket of a server shares these listeners: Nest's own per-client binding (a bound function and
+   * an object per handler, rxjs streams, closures) would cost about 2 KB per idle socket, and the memory
+   * goal is about exactly those per-socket allocations. The handlers are still the gateway's
+   * @SubscribeMessage methods, found once per server the way Nest finds them.
+   */
+  override bindClientConnect(server: TapgateServer): void {
+    const gateway = this.gateways[server.iface];
+    if (!gateway) throw new Error(`no gateway for interface ${server.iface}`);
+    // A linear search over the ~10 handlers beats a Map: no allocation per message or per socket.
+    const handlers = new GatewayMetadataExplorer(new MetadataScanner())
+      .explore(gateway)
+      .map((h) => ({ message: h.message as string, callback: h.callback as unknown as MessageHandler }));
+    // ws calls a listener with the socket as `this`: plain functions, one set per server.
+    const message = (conn: Connection, data: RawData, isBinary: boolean) =>
+      this.onMessage(conn, gateway, handlers, data, isBinary);
+    const closed = (conn: Connection) => {
+      this.registry.remove(conn);
+      gateway.handleDisconnect(conn);
+    };
+    const failed = (conn: Connection, err: Error) => {
+      // ws closes the socket itself (e.g. 1009 for an oversized frame); this only records why.
+      this.metrics.socketErrors.add(1, { code: (err as { code?: string }).code ?? 'socket_error' });
+      log.debug({ conn: conn.id, err: err.message }, 'socket error');
+    };
+    function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+      message(connOf(this), data, isBinary);
+    }
+    function onClose(this: WebSocket): void {
+      closed(connOf(this));
+    }
+    function onError(this: WebSocket, err: Error): void {
+      failed(connOf(this), err);
+    }
     server.wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
       const tls = req.socket as TLSSocket;
       const address = this.addresses.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
@@ -159,102 +214,62 @@ export class TapgateWsAdapter extends WsAdapter {
         const name = req.headers[REMOTE_CLIENT_NAME_HEADER];
         conn.remoteSession = { clientName: Array.isArray(name) ? name[0] : name };
       }
-      socket.on('error', (err) => {
-        // ws closes the socket itself (e.g. 1009 for an oversized frame); this only records why.
-        this.metrics.socketErrors.add(1, { code: (err as { code?: string }).code ?? 'socket_error' });
-        log.debug({ conn: conn.id, err: err.message }, 'socket error');
-      });
+      (socket as GatewaySocket).conn = conn;
+      socket.on('error', onError);
       this.registry.add(conn);
-      callback(conn, req);
+      socket.on('message', onMessage);
+      socket.on('close', onClose);
     });
   }
 
-  override bindClientDisconnect(conn: Connection, callback: () => void): void {
-    conn.socket.on('close', () => {
-      this.registry.remove(conn);
-      callback();
-    });
-  }
-
-  override bindMessageHandlers(
+  private onMessage(
     conn: Connection,
-    handlers: MessageMappingProperties[],
-    transform: (data: unknown) => Observable<unknown>,
+    gateway: MessageGateway,
+    handlers: ReadonlyArray<{ message: string; callback: MessageHandler }>,
+    data: RawData,
+    isBinary: boolean,
   ): void {
-    // A linear search over the ~10 handlers beats a Map per connection: at 20,000 idle sockets the
-    // per-socket allocations are what the memory goal is about.
-    conn.socket.on('message', (data: RawData, isBinary: boolean) => {
-      // The gateway already closed this socket (a drain, say): no answer could reach the client, so a
-      // tap that crossed the close frame is not decided at all; the client sees the close and retries.
-      if (!conn.open) return;
-      const now = Date.now();
-      if (!conn.bucket.take(now)) {
-        this.rateLimited(conn, now);
-        return;
-      }
-      conn.lastSeen = now;
-      if (isBinary) {
-        this.protocolError(conn, now, {
-          code: ErrorCode.InvalidEnvelope,
-          message: 'binary frames are not supported',
-        });
-        return;
-      }
-      const decoded = decodeClientFrame(rawText(data));
-      if (!decoded.ok) {
-        this.protocolError(conn, now, decoded.error, decoded.ref);
-        return;
-      }
-      const msg = decoded.message;
-      if (conn.role === undefined) {
-        if (msg.type !== 'hello') {
-          this.protocolError(
-            conn,
-            now,
-            { code: ErrorCode.HandshakeRequired, message: 'send hello first' },
-            msg.ref,
-          );
-          return;
-        }
-      } else if (msg.type === 'hello') {
-        this.protocolError(
-          conn,
-          now,
-          { code: ErrorCode.AlreadyHandshaken, message: 'hello was already accepted' },
-          msg.ref,
-        );
-        return;
-      } else if (
-        !(conn.role === 'endpoint' ? ENDPOINT_MESSAGE_TYPES : NEA_MESSAGE_TYPES).includes(msg.type)
-      ) {
-        this.protocolError(
-          conn,
-          now,
-          { code: ErrorCode.UnknownType, message: `"${msg.type}" is not available to ${conn.role} clients` },
-          msg.ref,
-        );
-        return;
-      }
-      const handler = handlers.find((h) => h.message === msg.type);
-      if (!handler) {
-        this.protocolError(
-          conn,
-          now,
-          { code: ErrorCode.UnknownType, message: `no handler for "${msg.type}"` },
-          msg.ref,
-        );
-        return;
-      }
-      transform(handler.callback(msg)).subscribe({
-        next: (reply) => {
-          if (reply) conn.sendFrame(reply as ServerFrame);
-        },
-        error: (err: unknown) => {
-          log.error({ conn: conn.id, type: msg.type, err }, 'handler failed');
-          conn.sendError({ code: ErrorCode.Internal, message: 'internal error' }, msg.ref);
-        },
+    // The gateway already closed this socket (a drain, say): no answer could reach the client, so a
+    // tap that crossed the close frame is not decided at all; the client sees the close and retries.
+    if (!conn.open) return;
+    const now = Date.now();
+    if (!conn.takeToken(this.limits, now)) {
+      this.rateLimited(conn, now);
+      return;
+    }
+    conn.lastSeen = now;
+    if (isBinary) {
+      this.protocolError(conn, now, {
+        code: ErrorCode.InvalidEnvelope,
+        message: 'binary frames are not supported',
       });
-    });
+      return;
+    }
+    const decoded = decodeClientFrame(rawText(data));
+    if (!decoded.ok) {
+      this.protocolError(conn, now, decoded.error, decoded.ref);
+      return;
+    }
+    const msg = decoded.message;
+    const refused = notPermitted(conn, msg.type);
+    const handler = refused ? undefined : handlers.find((h) => h.message === msg.type);
+    if (!handler) {
+      const noHandler = { code: ErrorCode.UnknownType, message: `no handler for "${msg.type}"` };
+      this.protocolError(conn, now, refused ?? noHandler, msg.ref);
+      return;
+    }
+    // A handler's reply (or its failure) is sent once it settles, also when the handler is synchronous.
+    new Promise<ServerFrame | undefined>((resolve) =>
+      resolve(handler.callback.call(gateway, conn, msg)),
+    ).then(
+      (reply) => {
+        if (reply) conn.sendFrame(reply);
+      },
+      (err: unknown) => {
+        log.error({ conn: conn.id, type: msg.type, err }, 'handler failed');
+        conn.sendError({ code: ErrorCode.Internal, message: 'internal error' }, msg.ref);
+      },
+    );
   }
 
   private rateLimited(conn: Connection, now: number): void {
@@ -311,6 +326,21 @@ export class TapgateWsAdapter extends WsAdapter {
     server.http.closeAllConnections();
     await server.closed;
   }
+}
+
+/**
+ * Why a message of this type may not run on this socket now (the handshake state machine and the
+ * role's message types), or undefined when it may.
+ */
+function notPermitted(conn: Connection, type: ClientMessage['type']): ErrorBody | undefined {
+  if (conn.role === undefined) {
+    return type === 'hello' ? undefined : { code: ErrorCode.HandshakeRequired, message: 'send hello first' };
+  }
+  if (type === 'hello') return { code: ErrorCode.AlreadyHandshaken, message: 'hello was already accepted' };
+  if (!(conn.role === 'endpoint' ? ENDPOINT_MESSAGE_TYPES : NEA_MESSAGE_TYPES).includes(type)) {
+    return { code: ErrorCode.UnknownType, message: `"${type}" is not available to ${conn.role} clients` };
+  }
+  return undefined;
 }
 
 /**
