@@ -54,6 +54,8 @@ export interface CollectOptions<Res> {
   outstanding?: (replies: Res[]) => boolean;
   /** True when the replies so far are all that are expected: resolve at once, without the quiet wait. */
   complete?: (replies: Res[]) => boolean;
+  /** Headers the contract declares for the request (trace context is added by itself). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export type Unsubscribe = () => void;
@@ -78,10 +80,12 @@ function carrier(h: MsgHdrs) {
   };
 }
 
-function outgoingHeaders(): MsgHdrs | undefined {
-  if (!trace.getActiveSpan()) return undefined;
+function outgoingHeaders(extra?: Readonly<Record<string, string>>): MsgHdrs | undefined {
+  const traced = trace.getActiveSpan() !== undefined;
+  if (!traced && extra === undefined) return undefined;
   const h = natsHeaders();
-  injectTraceContext(carrier(h));
+  if (traced) injectTraceContext(carrier(h));
+  for (const [k, v] of Object.entries(extra ?? {})) h.set(k, v);
   return h;
 }
 
@@ -239,13 +243,18 @@ export class Messaging {
   async request<Req, Res>(
     c: RequestContract<Req, Res>,
     msg: Req,
-    opts: { subject?: string; timeoutMs?: number; attempts?: number } = {},
+    opts: {
+      subject?: string;
+      timeoutMs?: number;
+      attempts?: number;
+      headers?: Readonly<Record<string, string>>;
+    } = {},
   ): Promise<Res> {
     const attempts = Math.max(1, Math.floor(opts.attempts ?? 1));
     const tryMs = Math.max(1, Math.floor((opts.timeoutMs ?? this.requestTimeoutMs) / attempts));
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.requestOnce(c, msg, opts.subject, tryMs);
+        return await this.requestOnce(c, msg, opts.subject, tryMs, opts.headers);
       } catch (e) {
         if (attempt >= attempts || !(e instanceof RequestError) || e.kind !== 'timeout') throw e;
         log.debug({ subject: e.subject, attempt }, 'request timed out; asking again');
@@ -258,9 +267,16 @@ export class Messaging {
     msg: Req,
     subject: string | undefined,
     timeoutMs: number,
+    headers: Readonly<Record<string, string>> | undefined,
   ): Promise<Res> {
     // The first reply is the answer: complete at once.
-    const [reply] = await this.requestAll(c, msg, { subject, timeoutMs, quietMs: 0, complete: () => true });
+    const [reply] = await this.requestAll(c, msg, {
+      subject,
+      timeoutMs,
+      quietMs: 0,
+      complete: () => true,
+      headers,
+    });
     return reply;
   }
 
@@ -312,7 +328,7 @@ export class Messaging {
         quiet = setTimeout(() => end({ ok: replies }), Math.max(0, wait));
       });
       try {
-        nc.publish(subject, encode(msg), { reply: inbox.subject, headers: outgoingHeaders() });
+        nc.publish(subject, encode(msg), { reply: inbox.subject, headers: outgoingHeaders(opts.headers) });
       } catch (e) {
         end({ err: new RequestError('closed', subject, (e as Error).message) });
       }

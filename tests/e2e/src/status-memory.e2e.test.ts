@@ -1,4 +1,9 @@
-import { UserStatusGet, UserStatusInvalidate, type PolicySettings } from '@tapgate/contracts';
+import {
+  ACCEPTS_STATUS_REUSE,
+  UserStatusGet,
+  UserStatusInvalidate,
+  type PolicySettings,
+} from '@tapgate/contracts';
 import { Messaging } from '@tapgate/messaging';
 import { Platform, waitFor, writeUsersFile, type DemoUser } from '@tapgate/testing';
 import assert from 'node:assert/strict';
@@ -67,6 +72,15 @@ describe("the gateway's status memory, end to end: reuse only what user-status o
       nea.close();
       await ep.stop();
     });
+    // The offer goes only to askers that say they read it (replicas from before tolerant readers refuse
+    // an answer with a field they do not know).
+    const bobQuery = { v: 1 as const, user: { sAMAccountName: 'bob' } };
+    const plain = await spy.request(UserStatusGet, bobQuery);
+    assert.equal(plain.status, 'active');
+    assert.equal(plain.reuse, undefined);
+    const offered = await spy.request(UserStatusGet, bobQuery, { headers: { [ACCEPTS_STATUS_REUSE]: '1' } });
+    assert.ok(offered.reuse && offered.reuse.forMs > 3_500_000, JSON.stringify(offered.reuse));
+
     const alice = await enrollBand(platform, 'alice');
     const bob = await enrollBand(platform, 'bob');
     const granted = async (band: typeof alice) => {

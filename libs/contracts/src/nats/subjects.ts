@@ -206,7 +206,9 @@ export const StatusAnswer = z
       .strict()
       .optional(),
     /**
-     * On an `active` answer that user-status would itself serve from its cache for `forMs` more: the
+     * Only when the query carried the header ACCEPTS_STATUS_REUSE (replicas from before readers tolerated
+     * unknown fields refuse an answer with it, docs/protocol.md §11), and only on an `active` answer
+     * that user-status would itself serve from its cache for `forMs` more: the
      * asker may answer the same query (same name, same objectGUID) from memory that long, counted from
      * when it sent the query, while its policies bucket is at `policyRevision` (the revision user-status
      * applied) and no UserStatusInvalidated came (docs/architecture.md, "The gateway's status memory").
@@ -221,6 +223,12 @@ export const StatusAnswer = z
   })
   .strict();
 export type StatusAnswer = z.infer<typeof StatusAnswer>;
+
+/**
+ * A UserStatusGet request header: the asker reads StatusAnswer.reuse. Sent by the gateways' status memory;
+ * without it user-status leaves the field out.
+ */
+export const ACCEPTS_STATUS_REUSE = 'Tapgate-Accepts-Reuse';
 
 export const UserStatusGet = request(
   `tapgate.v${V}.userstatus.get`,

@@ -1,4 +1,4 @@
-import { UserStatusGet, UserStatusInvalidate } from '@tapgate/contracts';
+import { ACCEPTS_STATUS_REUSE, UserStatusGet, UserStatusInvalidate } from '@tapgate/contracts';
 import { RemoteError, type Messaging, type Unsubscribe } from '@tapgate/messaging';
 import { createLogger } from '@tapgate/telemetry';
 import type { UserStatusService } from '../status/user-status.service';
@@ -6,9 +6,17 @@ import type { UserStatusService } from '../status/user-status.service';
 /** Answers UserStatusGet and UserStatusInvalidate in the "user-status" queue group (one replica each). */
 export function registerResponders(messaging: Messaging, service: UserStatusService): Unsubscribe {
   const log = createLogger('UserStatusResponders');
-  const offGet = messaging.respond(UserStatusGet, (req) => service.get(req.user, req.objectGUID), {
-    queue: 'user-status',
-  });
+  const offGet = messaging.respond(
+    UserStatusGet,
+    async (req, ctx) => {
+      const answer = await service.get(req.user, req.objectGUID);
+      // The reuse offer goes only to askers that said they read it: older ones refuse unknown fields.
+      if (answer.reuse === undefined || ctx.headers?.has(ACCEPTS_STATUS_REUSE)) return answer;
+      const { reuse: _notAsked, ...plain } = answer;
+      return plain;
+    },
+    { queue: 'user-status' },
+  );
   const offInvalidate = messaging.respond(
     UserStatusInvalidate,
     async (req) => {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Counter } from '@opentelemetry/api';
 import {
+  ACCEPTS_STATUS_REUSE,
   UserStatusGet,
   UserStatusInvalidated,
   type StatusAnswer,
@@ -90,7 +91,10 @@ export class StatusMemory implements OnModuleInit, OnModuleDestroy {
     const generation = this.generation;
     const connectionEpoch = this.messaging.connectionEpoch();
     const askedAt = Date.now();
-    const answer = await this.messaging.request(UserStatusGet, query, opts);
+    const answer = await this.messaging.request(UserStatusGet, query, {
+      ...opts,
+      headers: { [ACCEPTS_STATUS_REUSE]: '1' },
+    });
     if (
       answer.status === 'active' &&
       answer.reuse !== undefined &&
