@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RunningGateway } from './bootstrap';
 import { neaClient, type RawClient } from './testing/clients';
-import { GatewayTestStack, endpointUrl, neaUrl, serveUserStatuses } from './testing/stack';
+import { GatewayTestStack, endpointUrl, neaUrl, readyz, serveUserStatuses } from './testing/stack';
 
 const TERMINAL = 'T-SHARED';
 
@@ -111,12 +111,12 @@ describe('deliveredTo counts every NEA socket that got the tap (explicit + impli
   it('nobody bound: refused no_listener at once (the no-responders fast path)', async () => {
     // Every NEA socket of the previous test is gone on both replicas (on a loaded machine a close takes
     // a while), then their delivery subscriptions are dropped a moment later.
-    const sockets = async (gw: RunningGateway) =>
-      ((await (await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).json()) as { sockets: number })
-        .sockets;
-    await waitFor(async () => ((await sockets(gwA)) === 1 && (await sockets(gwB)) === 0) || undefined, {
-      what: 'only the endpoint connected',
-    });
+    await waitFor(
+      async () => ((await readyz(gwA)).sockets === 1 && (await readyz(gwB)).sockets === 0) || undefined,
+      {
+        what: 'only the endpoint connected',
+      },
+    );
     await new Promise((r) => setTimeout(r, 100));
     const started = performance.now();
     const result = await tap();

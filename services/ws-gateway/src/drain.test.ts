@@ -16,6 +16,7 @@ import {
   GatewayTestStack,
   TEST_APP_CREDENTIAL,
   neaUrl,
+  readyz,
   serveUserStatuses,
   storedAuditRecords,
 } from './testing/stack';
@@ -26,17 +27,6 @@ const TIMEOUT_MS = 3500;
 /** Both clients' own backoff is pinned this high, so a quick reconnect can only come from the hint. */
 const BACKOFF_MS = 4000;
 const TERMINALS = 10;
-
-interface Readyz {
-  ready: boolean;
-  draining: boolean;
-  sockets: number;
-  endpoints: number;
-  nea: Record<string, number>;
-  ceremonies: boolean;
-}
-const readyz = async (gw: { ports: { http: number } }): Promise<Readyz> =>
-  (await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).json() as Promise<Readyz>;
 
 interface Close {
   at: number;

@@ -172,6 +172,17 @@ export const UserRef = z.union([
 ]);
 export type UserRef = z.infer<typeof UserRef>;
 
+/**
+ * A user name as one token, `sam:<lower>` or `upn:<lower>`: AD compares account names case-insensitively,
+ * so this is what says two references name the same account (user-status's cache keys, the gateways'
+ * status memory).
+ */
+export function userNameToken(ref: UserRef): string {
+  return 'sAMAccountName' in ref
+    ? `sam:${ref.sAMAccountName.toLowerCase()}`
+    : `upn:${ref.userPrincipalName.toLowerCase()}`;
+}
+
 export const StatusQuery = z
   .object({
     v: z.literal(V),

@@ -1,4 +1,12 @@
-import { DecisionUser, ObjectGuid, ObjectSid, UserStatus, receiving, type UserRef } from '@tapgate/contracts';
+import {
+  DecisionUser,
+  ObjectGuid,
+  ObjectSid,
+  UserStatus,
+  receiving,
+  userNameToken,
+  type UserRef,
+} from '@tapgate/contracts';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
@@ -17,7 +25,7 @@ export const CachedStatus = z
       .object({ objectGUID: ObjectGuid, objectSid: ObjectSid.optional() })
       .strict()
       .optional(),
-    /** For an answer to a GUID query: the name it was asked with (nameToken), which the answer depends on. */
+    /** For an answer to a GUID query: the name it was asked with (userNameToken), which the answer depends on. */
     queried: z.string().optional(),
     filledAt: z.number().int().nonnegative(),
   })
@@ -38,16 +46,9 @@ const NEGATIVE: ReadonlySet<UserStatus> = new Set(['not_found', 'identity_change
 
 const PREFIX = 'tapgate:userstatus:v1:';
 
-/** A name as one token: `sam:<lower>` or `upn:<lower>` (AD compares account names case-insensitively). */
-function nameToken(ref: UserRef): string {
-  return 'sAMAccountName' in ref
-    ? `sam:${ref.sAMAccountName.toLowerCase()}`
-    : `upn:${ref.userPrincipalName.toLowerCase()}`;
-}
-
 /** One key per account name. */
 export function cacheKey(ref: UserRef): string {
-  return `${PREFIX}${nameToken(ref)}`;
+  return `${PREFIX}${userNameToken(ref)}`;
 }
 
 /** The key of an enrollment's bound directory object. */
@@ -66,13 +67,13 @@ function aliasKeys(entry: CachedStatus): string[] {
 
 /** Whether a cached entry answers a GUID query made with `ref`: same object, and the name checked. */
 function answersBound(entry: CachedStatus, ref: UserRef): boolean {
-  if (entry.queried !== undefined) return entry.queried === nameToken(ref);
+  if (entry.queried !== undefined) return entry.queried === userNameToken(ref);
   // Filled by a name query: valid when that name is the one asked (so it resolved to this object).
   const names = [
-    entry.user && `sam:${entry.user.sAMAccountName.toLowerCase()}`,
-    entry.upn && `upn:${entry.upn.toLowerCase()}`,
+    entry.user && userNameToken({ sAMAccountName: entry.user.sAMAccountName }),
+    entry.upn && userNameToken({ userPrincipalName: entry.upn }),
   ];
-  return names.includes(nameToken(ref));
+  return names.includes(userNameToken(ref));
 }
 
 /** Redis-backed status cache. Every method throws when Redis fails; callers decide what that means. */
@@ -109,7 +110,7 @@ export class StatusCache {
   async put(ref: UserRef, entry: CachedStatus, expirySeconds: number, objectGUID?: string): Promise<void> {
     const negative = NEGATIVE.has(entry.status);
     const ttl = negative ? this.negativeSeconds : Math.max(expirySeconds, MIN_RETENTION_SECONDS);
-    const value = JSON.stringify(objectGUID ? { ...entry, queried: nameToken(ref) } : entry);
+    const value = JSON.stringify(objectGUID ? { ...entry, queried: userNameToken(ref) } : entry);
     // A negative answer to a GUID query is about that query only; a positive one is the object's status,
     // the same a query by its current names would get, so it is stored under those too.
     const keys = new Set(objectGUID ? [guidKey(objectGUID)] : [cacheKey(ref)]);

@@ -4,6 +4,7 @@ import {
   ACCEPTS_STATUS_REUSE,
   UserStatusGet,
   UserStatusInvalidated,
+  userNameToken,
   type StatusAnswer,
   type StatusQuery,
 } from '@tapgate/contracts';
@@ -28,11 +29,7 @@ interface Remembered {
 
 /** One query, as user-status's cache keys it: the name (case-insensitive) and the bound object. */
 function queryKey(q: StatusQuery): string {
-  const name =
-    'sAMAccountName' in q.user
-      ? `sam:${q.user.sAMAccountName.toLowerCase()}`
-      : `upn:${q.user.userPrincipalName.toLowerCase()}`;
-  return `${name}\u0000${q.objectGUID ?? ''}`;
+  return `${userNameToken(q.user)}\u0000${q.objectGUID ?? ''}`;
 }
 
 /**
@@ -111,11 +108,6 @@ export class StatusMemory implements OnModuleInit, OnModuleDestroy {
       });
     }
     return answer;
-  }
-
-  /** How many answers are kept (for tests and /readyz). */
-  size(): number {
-    return this.answers.size;
   }
 
   private forgetAll(): void {

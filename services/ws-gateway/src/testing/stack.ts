@@ -282,6 +282,20 @@ export function neaUrl(
   return `${scheme}://127.0.0.1:${iface === 'agent' ? gw.ports.agent : gw.ports.webapi}/`;
 }
 
+/** What a gateway's /readyz says (the fields the tests read). */
+export interface Readyz {
+  ready: boolean;
+  draining: boolean;
+  sockets: number;
+  endpoints: number;
+  nea: Record<string, number>;
+  ceremonies: boolean;
+}
+
+export async function readyz(gw: { ports: { http: number } }): Promise<Readyz> {
+  return (await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).json() as Promise<Readyz>;
+}
+
 /**
  * Answers UserStatusGet from a table. A stand-in for the user-status *service* on the NATS side, used
  * only by the gateway's own tests so they can set any status; the end-to-end tests (tests/e2e) run
