@@ -45,6 +45,9 @@ export interface ImageMount {
  * runtime can run containers (rlimits cannot be set in this sandbox, so `podman run` fails). The
  * container is removed when the program exits.
  */
+/** How long a service started from its image may take to answer /readyz (a process from dist: 30 s). */
+const IMAGE_READY_TIMEOUT_MS = 90_000;
+
 export async function startImageProcess(opts: {
   name: string;
   image: string;
@@ -90,6 +93,9 @@ export async function startImageProcess(opts: {
   );
   const proc = await superviseServiceProcess(child, {
     ...opts,
+    // A service from its image starts under buildah's chroot helpers: with several platforms booting
+    // at once on 2 cores (test:images runs 4 files in parallel) readiness has taken over 30 s.
+    timeoutMs: opts.timeoutMs ?? IMAGE_READY_TIMEOUT_MS,
     // buildah run ends the program with SIGKILL when it gets SIGTERM itself, so the program (the
     // processes under buildah's chroot helpers) is signalled directly: the service's own shutdown runs.
     programPids: () => (child.pid === undefined ? [] : programProcesses(child.pid)),
