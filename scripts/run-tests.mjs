@@ -32,16 +32,7 @@ const concurrency = process.env.TAPGATE_TEST_CONCURRENCY ?? '4';
 const runLimitMs = Number(process.env.TAPGATE_TEST_RUN_TIMEOUT_MS ?? 50 * 60_000);
 const result = spawnSync(
   process.execPath,
-  [
-    '--test',
-    `--test-concurrency=${concurrency}`,
-    '--test-timeout=300000',
-    '--test-reporter=spec',
-    // Each file's process exits 10 s after its tests end, whatever it left open (see the module).
-    '--import',
-    new URL('./test-file-exit.mjs', import.meta.url).href,
-    ...files,
-  ],
+  ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', '--test-reporter=spec', ...files],
   {
     stdio: 'inherit',
     env: { TAPGATE_LOG_LEVEL: 'error', ...process.env },
