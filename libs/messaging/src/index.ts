@@ -1,4 +1,4 @@
-export { Messaging, connectMessaging, natsMessagingOptions } from './messaging';
+export { DRAIN_LIMIT_MS, Messaging, connectMessaging, natsMessagingOptions } from './messaging';
 export type {
   CollectOptions,
   MessagingOptions,

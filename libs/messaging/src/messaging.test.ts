@@ -12,7 +12,7 @@ import { getTracer, startTelemetry } from '@tapgate/telemetry';
 import { startNats, waitFor, type TestServer } from '@tapgate/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Messaging, RemoteError, RequestError } from './index';
+import { DRAIN_LIMIT_MS, Messaging, RemoteError, RequestError } from './index';
 
 const answer = (status: StatusAnswer['status']): StatusAnswer => ({
   v: 1,
@@ -370,5 +370,24 @@ describe('Messaging against a real nats-server', () => {
     await b.flush();
     assert.equal((await a.request(UserStatusGet, { v: 1, user: { sAMAccountName: 'x' } })).message, 'again');
     again();
+  });
+
+  it('close() ends within the drain limit when the server stops answering with the socket open (a partition)', async () => {
+    const c = new Messaging({ servers: [nats.url], name: 'c', requestTimeoutMs: 500 });
+    await c.connection();
+    const stop = c.respond(PresenceGet, async () => ({ v: 1, known: false }));
+    nats.freeze(true);
+    try {
+      const started = Date.now();
+      await c.close();
+      const ms = Date.now() - started;
+      // Without the limit the drain waits for the server's answer until the ping timeout (minutes).
+      assert.ok(ms >= DRAIN_LIMIT_MS - 100 && ms < DRAIN_LIMIT_MS + 3000, `closed after ${ms} ms`);
+    } finally {
+      nats.freeze(false);
+      stop();
+    }
+    // The others were only paused with the server.
+    await waitFor(() => a.isConnected() || undefined, { timeoutMs: 10_000, what: 'a still connected' });
   });
 });

@@ -63,6 +63,8 @@ export type Unsubscribe = () => void;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const log = createLogger('messaging');
+/** How long close() waits for a drain (pending replies, flushed publishes) before it just closes. */
+export const DRAIN_LIMIT_MS = 5000;
 
 function encode(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value));
@@ -510,8 +512,23 @@ export class Messaging {
     const nc = this.nc;
     if (!nc || nc.isClosed()) return;
     // Draining needs the server; while disconnected it would wait for a reconnect that may never come.
-    if (this.reconnecting) await nc.close();
-    else await nc.drain().catch(() => nc.close());
+    if (this.reconnecting) {
+      await nc.close();
+      return;
+    }
+    // A server cut off without a reset (a partition) leaves the socket open and a drain waiting for
+    // answers that never come; after DRAIN_LIMIT_MS the connection is closed without them.
+    let limit: NodeJS.Timeout | undefined;
+    const drained = nc.drain().then(
+      () => true,
+      () => false,
+    );
+    const timedOut = new Promise<boolean>((resolve) => {
+      limit = setTimeout(() => resolve(false), DRAIN_LIMIT_MS);
+    });
+    const ok = await Promise.race([drained, timedOut]);
+    clearTimeout(limit);
+    if (!ok && !nc.isClosed()) await nc.close();
   }
 }
 

@@ -98,6 +98,8 @@ const IMAGE_LDAP_CA_FILE = `${IMAGE_CONFIG_DIR}/ldap-ca/ca.crt`;
 export class Platform {
   readonly processes: ServiceProcess[] = [];
   private readonly starters = new Map<string, () => Promise<ServiceProcess>>();
+  /** Clients opened against this platform, closed first by stop() (see closeOnStop). */
+  private readonly clientClosers = new Set<() => unknown>();
   adminToken = '';
 
   private constructor(
@@ -354,7 +356,19 @@ ${directory}`,
     return `sentinels = [${sentinels}]\nmaster_name = "${r.masterName}"`;
   }
 
+  /**
+   * Registers how to close a client a test opened against this platform (an endpoint, an NEA socket).
+   * stop() closes it before the services stop: a test that fails before its own cleanup would otherwise
+   * leave a client reconnecting forever, which keeps the test file's process alive.
+   */
+  closeOnStop(close: () => unknown): void {
+    this.clientClosers.add(close);
+  }
+
   async stop(): Promise<void> {
+    const closers = [...this.clientClosers];
+    this.clientClosers.clear();
+    await Promise.allSettled(closers.map(async (close) => close()));
     for (const p of [...this.processes].reverse()) await p.stop().catch(() => undefined);
     const r = this.redisStore;
     await (r instanceof RedisSentinelSet ? r.stop() : r.dispose()).catch(() => undefined);

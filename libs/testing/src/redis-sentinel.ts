@@ -21,7 +21,12 @@ export interface RedisSentinelOptions {
   password?: string;
   /** requirepass of the Sentinels themselves. */
   sentinelPassword?: string;
-  /** How long a silent primary takes to count as down (default 1000 ms). */
+  /**
+   * How long a silent primary takes to count as down (default 5000 ms, as the chart sets). Not much
+   * less: a Sentinel that was starved of CPU for 2 s enters TILT and acts on nothing for 30 s, and after
+   * it promotes only a replica that lost its primary less than 10 x this (plus the time the primary has
+   * been seen down) ago. With 1000 ms, one such pause during an outage left no failover at all.
+   */
   downAfterMs?: number;
   /** Sentinel failover-timeout (default 5000 ms). */
   failoverTimeoutMs?: number;
@@ -50,6 +55,14 @@ interface Node extends RedisNodeAddress {
 
 const SENTINELS = 3;
 const QUORUM = 2;
+const DEFAULT_DOWN_AFTER_MS = 5000;
+
+/**
+ * A gross bound on a failover after SIGKILL of the primary, for tests: a Sentinel's TILT (30 s, after
+ * it was starved of CPU on a loaded machine) plus down-after, the election and a retried failover.
+ * Quiet, a failover takes down-after plus 1-2 s.
+ */
+export const SENTINEL_FAILOVER_BOUND_MS = 75_000;
 
 /** Fields of a Sentinel reply given as a flat [name, value, ...] array. */
 function fieldsOf(reply: unknown): Record<string, string> {
@@ -165,7 +178,7 @@ export class RedisSentinelSet {
    * Waits until a quorum of Sentinels names a primary other than the one before and that server says it
    * is a primary; returns its port.
    */
-  async waitForFailover(timeoutMs = 45_000): Promise<number> {
+  async waitForFailover(timeoutMs = SENTINEL_FAILOVER_BOUND_MS): Promise<number> {
     const before = this.current;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
@@ -181,7 +194,31 @@ export class RedisSentinelSet {
       }
       await sleep(100);
     }
-    throw new Error(`no Sentinel failover away from port ${before.port} within ${timeoutMs} ms`);
+    throw new Error(
+      `no Sentinel failover away from port ${before.port} within ${timeoutMs} ms: ${await this.describe()}`,
+    );
+  }
+
+  /**
+   * What each Sentinel thinks, for a failing test's message: the primary it names, its flags, the state
+   * of a failover in progress and whether it is in TILT (it then acts on nothing for 30 s).
+   */
+  async describe(): Promise<string> {
+    const name = this.opts.masterName;
+    const pw = this.opts.sentinelPassword;
+    const states = await Promise.all(
+      this.sentinelNodes.map(async (s) => {
+        try {
+          const m = fieldsOf(await this.command(s, pw, 'sentinel', 'master', name));
+          const tilt = infoField(String(await this.command(s, pw, 'info', 'sentinel')), 'sentinel_tilt');
+          const failover = m['failover-state'] ? ` failover=${m['failover-state']}` : '';
+          return `Sentinel :${s.port} tilt=${tilt} primary=:${m.port} flags=${m.flags}${failover}`;
+        } catch (e) {
+          return `Sentinel :${s.port} ${(e as Error).message}`;
+        }
+      }),
+    );
+    return states.join('; ');
   }
 
   /** Waits until the replica has applied every write the primary had when this was called. */
@@ -240,7 +277,7 @@ export class RedisSentinelSet {
       `dir ${this.dir}`,
       `sentinel announce-ip ${n.host}`,
       `sentinel monitor ${name} ${primary.host} ${primary.port} ${QUORUM}`,
-      `sentinel down-after-milliseconds ${name} ${this.opts.downAfterMs ?? 1000}`,
+      `sentinel down-after-milliseconds ${name} ${this.opts.downAfterMs ?? DEFAULT_DOWN_AFTER_MS}`,
       `sentinel failover-timeout ${name} ${this.opts.failoverTimeoutMs ?? 5000}`,
       `sentinel parallel-syncs ${name} 1`,
       ...(this.opts.password ? [`sentinel auth-pass ${name} ${this.opts.password}`] : []),

@@ -15,6 +15,11 @@ export interface TestServer {
   start(): Promise<void>;
   /** Stops it and removes its files. */
   dispose(): Promise<void>;
+  /**
+   * Freezes the process (SIGSTOP) or thaws it (SIGCONT): its sockets stay open and nothing answers, as
+   * with a server behind a network partition (no reset reaches the clients).
+   */
+  freeze(frozen: boolean): void;
 }
 
 function binary(name: string): string {
@@ -42,12 +47,18 @@ async function startOwned(
       proc = await spawnServer(binary(name), args(port, dir), port);
     },
     async stop() {
+      // A frozen process would hold a SIGTERM until it is thawed.
+      proc?.child.kill('SIGCONT');
       await proc?.stop();
       proc = undefined;
     },
     async dispose() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+    freeze(frozen) {
+      if (!proc) throw new Error(`${name} is not running`);
+      proc.child.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
     },
   };
   await server.start();

@@ -12,6 +12,7 @@ export async function connectTerminal(platform: Platform, terminalId: string): P
     terminalId,
     credential: t.credential,
   });
+  platform.closeOnStop(() => ep.stop());
   ep.start();
   await waitFor(() => ep.connected, { what: `endpoint ${terminalId} connected` });
   return ep;
@@ -65,6 +66,7 @@ export class Nea {
   static async open(platform: Platform, terminalId: string): Promise<Nea> {
     const credential = await applicationCredential(platform);
     const ws = new WebSocket(`ws://127.0.0.1:${platform.ports.webapi}/`);
+    platform.closeOnStop(() => ws.terminate());
     await new Promise((r, j) => {
       ws.once('open', r);
       ws.once('error', j);
