@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { SubscribeMessage, WebSocketGateway, type OnGatewayDisconnect } from '@nestjs/websockets';
-import { ErrorCode, type ClientMessage } from '@tapgate/contracts';
+import { WebSocketGateway } from '@nestjs/websockets';
+import { ErrorCode } from '@tapgate/contracts';
 import { EnrollmentStationService } from '../enrollment/enrollment-station';
 import { CeremonyProvider } from '../nea/ceremony-wiring';
 import { NeaRegistry } from '../nea/nea-registry';
@@ -8,15 +8,32 @@ import { PresenceRelay } from '../presence/presence-relay';
 import { TapService } from '../tap/tap.service';
 import { frame, type Connection, type ServerFrame } from './connection';
 import { HandshakeService } from './handshake.service';
-
-type Msg<T extends ClientMessage['type']> = Extract<ClientMessage, { type: T }>;
+import type { MessageGateway, MessageHandlers, MessageOf as Msg } from './message-handlers';
 
 /**
  * Message handlers shared by both interfaces. The adapter (TapgateWsAdapter) has already validated
  * every message and checked that its type is allowed for the connection's role and handshake state.
  */
 @Injectable()
-export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
+export abstract class SocketGateway implements MessageGateway {
+  /**
+   * The handler of each message type. The adapter (TapgateWsAdapter) runs them itself, once per message,
+   * rather than through Nest's @SubscribeMessage binding, which allocated about 2 KB per socket.
+   */
+  readonly handlers: MessageHandlers = {
+    hello: (conn, msg) => this.onHello(conn, msg),
+    ping: (conn, msg) => this.onPing(conn, msg),
+    tap: (conn, msg) => this.onTap(conn, msg),
+    'enroll.tap': (conn, msg) => this.onEnrollTap(conn, msg),
+    adverts: (conn, msg) => this.onAdverts(conn, msg),
+    'challenge.request': (conn, msg) => this.onChallengeRequest(conn, msg),
+    'presence.subscribe': (conn, msg) => this.onPresenceSubscribe(conn, msg),
+    'login.request': (conn, msg) => this.onLoginRequest(conn, msg),
+    'login.cancel': (conn, msg) => this.onLoginCancel(conn, msg),
+    'esign.open': (conn, msg) => this.onEsignOpen(conn, msg),
+    'esign.cancel': (conn, msg) => this.onEsignCancel(conn, msg),
+  };
+
   constructor(
     private readonly handshake: HandshakeService,
     private readonly taps: TapService,
@@ -26,17 +43,14 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
     private readonly stations: EnrollmentStationService,
   ) {}
 
-  @SubscribeMessage('hello')
   onHello(conn: Connection, msg: Msg<'hello'>): Promise<ServerFrame | undefined> {
     return this.handshake.hello(conn, msg.data, msg.ref);
   }
 
-  @SubscribeMessage('ping')
   onPing(_conn: Connection, msg: Msg<'ping'>): ServerFrame {
     return frame('pong', undefined, msg.ref);
   }
 
-  @SubscribeMessage('tap')
   async onTap(conn: Connection, msg: Msg<'tap'>): Promise<ServerFrame> {
     conn.tapsInFlight++;
     try {
@@ -46,22 +60,18 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
     }
   }
 
-  @SubscribeMessage('enroll.tap')
   onEnrollTap(conn: Connection, msg: Msg<'enroll.tap'>): Promise<ServerFrame> {
     return this.stations.handleTap(conn, msg.data, msg.ref);
   }
 
-  @SubscribeMessage('adverts')
   onAdverts(conn: Connection, msg: Msg<'adverts'>): ServerFrame | undefined {
     return this.presence.relay(conn, msg.data.adverts, msg.ref);
   }
 
-  @SubscribeMessage('challenge.request')
   onChallengeRequest(conn: Connection, msg: Msg<'challenge.request'>): ServerFrame {
     return frame('challenge', conn.challenges!.issue(Date.now()), msg.ref);
   }
 
-  @SubscribeMessage('presence.subscribe')
   async onPresenceSubscribe(
     conn: Connection,
     msg: Msg<'presence.subscribe'>,
@@ -82,7 +92,6 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
     return undefined;
   }
 
-  @SubscribeMessage('login.request')
   onLoginRequest(conn: Connection, msg: Msg<'login.request'>): ServerFrame {
     const unavailable = this.ceremoniesUnavailable(msg.ref);
     if (unavailable) return unavailable;
@@ -93,13 +102,11 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
     return frame('login.pending', pending, msg.ref);
   }
 
-  @SubscribeMessage('login.cancel')
   onLoginCancel(conn: Connection, msg: Msg<'login.cancel'>): ServerFrame | undefined {
     if (this.ceremonies.ceremonies.cancelLogin(conn, msg.ref)) return undefined;
     return frame('error', { code: ErrorCode.Conflict, message: 'no login is pending' }, msg.ref);
   }
 
-  @SubscribeMessage('esign.open')
   onEsignOpen(conn: Connection, msg: Msg<'esign.open'>): ServerFrame {
     const unavailable = this.ceremoniesUnavailable(msg.ref);
     if (unavailable) return unavailable;
@@ -114,7 +121,6 @@ export abstract class SocketGateway implements OnGatewayDisconnect<Connection> {
     return frame('esign.opened', opened, msg.ref);
   }
 
-  @SubscribeMessage('esign.cancel')
   onEsignCancel(conn: Connection, msg: Msg<'esign.cancel'>): ServerFrame | undefined {
     if (this.ceremonies.ceremonies.cancelCeremony(conn, msg.data.ceremonyId, msg.ref)) return undefined;
     return frame('error', { code: ErrorCode.Conflict, message: 'no such open ceremony' }, msg.ref);

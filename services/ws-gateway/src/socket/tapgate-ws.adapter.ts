@@ -1,8 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { MetadataScanner } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
-import type { OnGatewayDisconnect } from '@nestjs/websockets';
-import { GatewayMetadataExplorer } from '@nestjs/websockets/gateway-metadata-explorer';
 import {
   CloseCode,
   ENDPOINT_MESSAGE_TYPES,
@@ -30,6 +27,7 @@ import {
   type SocketLimits,
 } from './connection';
 import type { ConnectionRegistry } from './connection-registry';
+import type { HandlerReply, MessageGateway } from './message-handlers';
 
 const log = createLogger('socket');
 
@@ -52,13 +50,8 @@ class GatewaySocket extends WebSocket {
 /** The Connection of a socket of the gateway's servers (set before any listener can run). */
 const connOf = (socket: WebSocket): Connection => (socket as GatewaySocket).conn!;
 
-/** A gateway's message handlers and disconnect hook (SocketGateway's @SubscribeMessage methods). */
-type MessageGateway = OnGatewayDisconnect<Connection>;
-type MessageHandler = (
-  this: MessageGateway,
-  conn: Connection,
-  msg: ClientMessage,
-) => ServerFrame | undefined | Promise<ServerFrame | undefined>;
+/** Any message type's handler, as the adapter calls it once the message is validated and permitted. */
+type AnyHandler = (conn: Connection, msg: ClientMessage) => HandlerReply;
 
 interface TapgateServer {
   iface: Interface;
@@ -166,19 +159,15 @@ export class TapgateWsAdapter extends WsAdapter {
   /**
    * Every socket of a server shares these listeners: Nest's own per-client binding (a bound function and
    * an object per handler, rxjs streams, closures) would cost about 2 KB per idle socket, and the memory
-   * goal is about exactly those per-socket allocations. The handlers are still the gateway's
-   * @SubscribeMessage methods, found once per server the way Nest finds them.
+   * goal is about exactly those per-socket allocations. The handlers are the gateway's table of them
+   * (SocketGateway.handlers).
    */
   override bindClientConnect(server: TapgateServer): void {
     const gateway = this.gateways[server.iface];
     if (!gateway) throw new Error(`no gateway for interface ${server.iface}`);
-    // A linear search over the ~10 handlers beats a Map: no allocation per message or per socket.
-    const handlers = new GatewayMetadataExplorer(new MetadataScanner())
-      .explore(gateway)
-      .map((h) => ({ message: h.message as string, callback: h.callback as unknown as MessageHandler }));
     // ws calls a listener with the socket as `this`: plain functions, one set per server.
     const message = (conn: Connection, data: RawData, isBinary: boolean) =>
-      this.onMessage(conn, gateway, handlers, data, isBinary);
+      this.onMessage(conn, gateway, data, isBinary);
     const closed = (conn: Connection) => {
       this.registry.remove(conn);
       gateway.handleDisconnect(conn);
@@ -222,13 +211,7 @@ export class TapgateWsAdapter extends WsAdapter {
     });
   }
 
-  private onMessage(
-    conn: Connection,
-    gateway: MessageGateway,
-    handlers: ReadonlyArray<{ message: string; callback: MessageHandler }>,
-    data: RawData,
-    isBinary: boolean,
-  ): void {
+  private onMessage(conn: Connection, gateway: MessageGateway, data: RawData, isBinary: boolean): void {
     // The gateway already closed this socket (a drain, say): no answer could reach the client, so a
     // tap that crossed the close frame is not decided at all; the client sees the close and retries.
     if (!conn.open) return;
@@ -252,16 +235,15 @@ export class TapgateWsAdapter extends WsAdapter {
     }
     const msg = decoded.message;
     const refused = notPermitted(conn, msg.type);
-    const handler = refused ? undefined : handlers.find((h) => h.message === msg.type);
+    // Every type has a handler (MessageHandlers is exhaustive); a missing one would still fail closed.
+    const handler = refused ? undefined : (gateway.handlers[msg.type] as AnyHandler | undefined);
     if (!handler) {
       const noHandler = { code: ErrorCode.UnknownType, message: `no handler for "${msg.type}"` };
       this.protocolError(conn, now, refused ?? noHandler, msg.ref);
       return;
     }
     // A handler's reply (or its failure) is sent once it settles, also when the handler is synchronous.
-    new Promise<ServerFrame | undefined>((resolve) =>
-      resolve(handler.callback.call(gateway, conn, msg)),
-    ).then(
+    new Promise<ServerFrame | undefined>((resolve) => resolve(handler(conn, msg))).then(
       (reply) => {
         if (reply) conn.sendFrame(reply);
       },
