@@ -40,14 +40,7 @@ const runLimitMs = Number(process.env.TAPGATE_TEST_RUN_TIMEOUT_MS ?? 50 * 60_000
 // With one file at a time its output is shown as it comes; otherwise each file's output is shown whole
 // when it ends, so that files running side by side do not interleave.
 const live = concurrency === 1;
-const nodeArgs = [
-  '--test',
-  '--test-timeout=300000',
-  '--test-reporter=spec',
-  // Only where asked (test:images): a file run against the images has been seen to stay alive after its
-  // tests; there, ending it at once matters more than the count it may cut short.
-  ...(process.env.TAPGATE_TEST_FORCE_EXIT === '1' ? ['--test-force-exit'] : []),
-];
+const nodeArgs = ['--test', '--test-timeout=300000', '--test-reporter=spec'];
 const duration = (ms) => (ms >= 60_000 ? `${ms / 60_000} min` : `${ms / 1000} s`);
 const COUNTS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo'];
 const totals = Object.fromEntries(COUNTS.map((k) => [k, 0]));

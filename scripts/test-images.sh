@@ -12,5 +12,5 @@ bash scripts/images.sh
 export TAPGATE_SERVICE_IMAGE="${TAPGATE_IMAGE_PREFIX:-localhost/tapgate}/{service}:${TAPGATE_IMAGE_TAG:-dev}"
 (($#)) || set -- tests/deploy/dist/images.image-test.js tests/e2e/dist/ tests/browser/dist/
 start=$(date +%s)
-TAPGATE_TEST_FORCE_EXIT=1 npm run --silent test:only -- "$@"
+npm run --silent test:only -- "$@"
 echo "test-images: tests against the images took $(($(date +%s) - start)) s"
