@@ -76,7 +76,10 @@ function runFile(file) {
     });
     running.add(child);
     const chunks = [];
-    const take = (out) => (d) => (live ? out.write(d) : chunks.push(d));
+    const take = (out) => (d) => {
+      chunks.push(d);
+      if (live) out.write(d);
+    };
     child.stdout.on('data', take(process.stdout));
     child.stderr.on('data', take(process.stderr));
     let killedForTime = false;
