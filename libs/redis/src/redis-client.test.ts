@@ -25,6 +25,16 @@ async function readDirect(server: { host: string; port: number }, key: string, d
 }
 
 /** Repeats `op` every 50 ms until it resolves; returns the ms from `since` to that moment. */
+/** A fail-fast client of a Sentinel set (no password), errors ignored: the test reads its results. */
+function failFastClientOf(set: RedisSentinelSet): Redis {
+  const c = createRedisClient(
+    { url: 'redis://x:1', sentinel: { sentinels: set.sentinels, masterName: set.masterName } },
+    FAIL_FAST,
+  );
+  c.on('error', () => undefined);
+  return c;
+}
+
 async function firstSuccess(op: () => Promise<unknown>, since: number, boundMs: number): Promise<number> {
   let lastError: unknown;
   while (Date.now() - since < boundMs) {
@@ -113,14 +123,34 @@ describe('createRedisClient against a real primary, replica and three Sentinels'
     assert.ok(writeMs < 15_000, `writes resumed within 15 s (took ${writeMs} ms)`);
   });
 
+  it('keeps connecting when the +switch-master notice lands while it asks a Sentinel (one frozen), instead of ending for good', async () => {
+    // The frozen first Sentinel makes every attempt wait up to connectTimeout for it, so the notice of
+    // the other two lands during an attempt: ioredis then ended the client (status "end", no retry).
+    const live = await RedisSentinelSet.start();
+    const c = failFastClientOf(live);
+    const ended: number[] = [];
+    c.on('end', () => ended.push(Date.now()));
+    try {
+      await firstSuccess(() => c.set('k', 'v'), Date.now(), 10_000);
+      await live.waitForReplication();
+      await live.killPrimary();
+      const t0 = Date.now();
+      live.freezeSentinel(0, true);
+      const ms = await firstSuccess(async () => assert.equal(await c.get('k'), 'v'), t0, 60_000);
+      console.log(
+        `redis client: primary SIGKILL with a Sentinel frozen -> read again after ${ms} ms (client ended ${ended.length} time(s) on the way)`,
+      );
+      assert.equal(c.status, 'ready');
+    } finally {
+      c.disconnect();
+      await live.stop();
+    }
+  });
+
   it('a failover that leaves the old primary running (SENTINEL FAILOVER) moves writes too', async () => {
     // Needs a replica again: the killed server is gone, so bring a fresh set for this case.
     const live = await RedisSentinelSet.start();
-    const c = createRedisClient(
-      { url: 'redis://x:1', sentinel: { sentinels: live.sentinels, masterName: live.masterName } },
-      FAIL_FAST,
-    );
-    c.on('error', () => undefined);
+    const c = failFastClientOf(live);
     try {
       await firstSuccess(() => c.set('k', '0'), Date.now(), 10_000);
       const oldPrimary = live.primary();

@@ -49,20 +49,65 @@ export function redisClientOptions(settings: RedisSettings, behaviour: RedisBeha
 }
 
 /**
+ * An ioredis client that does not give up unless it is told to. ioredis ends a client for good when a
+ * connection attempt is abandoned, and with Sentinels that happens in an ordinary failover: the
+ * failover detector closes the Sentinel connector on `+switch-master`, and an attempt in flight at that
+ * moment (asking a Sentinel for the primary) fails with "Connection is closed". The client then sat in
+ * status `end`, and presence refused every tap until it was restarted (seen in CI, where a loaded
+ * machine makes those attempts slow; reproduced with one Sentinel frozen). Here a client that ended
+ * without quit() or disconnect() connects again after its retry delay.
+ */
+class RestartingRedis extends Redis {
+  private closedOnPurpose = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(url: string, options: RedisOptions, sentinel: boolean) {
+    super(url, options);
+    let restarts = 0;
+    this.on('ready', () => (restarts = 0));
+    this.on('end', () => {
+      if (this.closedOnPurpose) {
+        // quit() ends the data connection but leaves the failover detector's Sentinel subscriptions
+        // open (ioredis cleans them up only in disconnect()); they would keep the process alive.
+        if (sentinel) super.disconnect();
+        return;
+      }
+      const delay = options.retryStrategy?.(++restarts);
+      if (typeof delay !== 'number') return;
+      this.restartTimer = setTimeout(() => {
+        if (!this.closedOnPurpose && this.status === 'end') this.connect().catch(() => undefined);
+      }, delay);
+      this.restartTimer.unref();
+    });
+  }
+
+  override disconnect(reconnect = false): void {
+    if (!reconnect) {
+      this.closedOnPurpose = true;
+      clearTimeout(this.restartTimer);
+    }
+    super.disconnect(reconnect);
+  }
+
+  override sendCommand(...args: Parameters<Redis['sendCommand']>): unknown {
+    if (args[0].name === 'quit') {
+      this.closedOnPurpose = true;
+      clearTimeout(this.restartTimer);
+    }
+    return super.sendCommand(...args);
+  }
+}
+
+/**
  * The one way Tapgate services connect to Redis: a plain `[redis] url`, or the primary the configured
  * Sentinels name (then `url` gives only TLS and the database number). The caller owns the client: it
- * adds an 'error' listener (ioredis prints unhandled ones) and disconnects it.
+ * adds an 'error' listener (ioredis prints unhandled ones) and disconnects it. A client whose behaviour
+ * has a retryStrategy keeps connecting until it is closed (RestartingRedis).
  */
 export function createRedisClient(settings: RedisSettings, behaviour: RedisBehaviour): Redis {
   // The URL first: ioredis takes its scheme (TLS), database and any user:password in it; with
   // Sentinels its host and port are not used.
-  const client = new Redis(settings.url, redisClientOptions(settings, behaviour));
-  if (settings.sentinel) {
-    // quit() ends the data connection but leaves the failover detector's Sentinel subscriptions open
-    // (ioredis cleans them up only in disconnect()); they would keep the process alive and reconnect.
-    client.on('end', () => client.disconnect());
-  }
-  return client;
+  return new RestartingRedis(settings.url, redisClientOptions(settings, behaviour), !!settings.sentinel);
 }
 
 /** Where the client connects, for logs: never a password. */

@@ -161,6 +161,16 @@ export class RedisSentinelSet {
   }
 
   /**
+   * Freezes Sentinel `index` (SIGSTOP) or thaws it (SIGCONT): it holds its connections and answers
+   * nothing, as a Sentinel on a stalled machine. Processes started by the default spawn only.
+   */
+  freezeSentinel(index: number, frozen: boolean): void {
+    const child = this.sentinelNodes[index]?.proc?.child;
+    if (!child) throw new Error(`Sentinel ${index} is not running`);
+    child.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
+  /**
    * Asks a Sentinel for a failover with the primary still running (as an operator's `SENTINEL FAILOVER`):
    * the old primary becomes a replica and answers writes with READONLY. Follow with waitForFailover.
    */
@@ -239,6 +249,8 @@ export class RedisSentinelSet {
 
   /** Stops every process (SIGKILL) and removes the configuration folder. */
   async stop(): Promise<void> {
+    // SIGKILL ends a frozen process too, but thawing first lets it close its sockets like the others.
+    for (const n of this.sentinelNodes) n.proc?.child.kill('SIGCONT');
     await Promise.all([...this.data, ...this.sentinelNodes].map(async (n) => n.proc?.stop('SIGKILL')));
     for (const n of [...this.data, ...this.sentinelNodes]) n.proc = undefined;
     rmSync(this.dir, { recursive: true, force: true });

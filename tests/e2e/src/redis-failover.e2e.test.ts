@@ -1,6 +1,6 @@
 import { Platform, SENTINEL_FAILOVER_BOUND_MS, sleep, waitFor } from '@tapgate/testing';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -30,7 +30,7 @@ describe('end to end with Redis behind Sentinels: taps across a failover', () =>
     await waitFor(async () => (await tap(ep, alice)).decision.outcome === 'granted', { what: 'granted' });
     await platform.redisSentinels.waitForReplication();
 
-    await platform.redisSentinels.killPrimary();
+    const killed = await platform.redisSentinels.killPrimary();
     const t0 = Date.now();
     const outcomes = new Map<string, number>();
     let grantedMs: number | undefined;
@@ -47,8 +47,16 @@ describe('end to end with Redis behind Sentinels: taps across a failover', () =>
     console.log(`e2e: primary SIGKILL -> tap granted again after ${grantedMs} ms`, [...outcomes]);
     if (grantedMs === undefined) {
       const sentinels = await platform.redisSentinels.describe();
+      const presence = platform.process('presence').child;
+      const log = readFileSync(join(dir, 'logs', 'presence.log'), 'utf8')
+        .split('\n')
+        .slice(-30)
+        .join('\n');
+      console.log(
+        `presence (exit ${presence.exitCode ?? 'none'}, ${presence.signalCode ?? ''}), last log lines:\n${log}`,
+      );
       assert.fail(
-        `not granted again within ${SENTINEL_FAILOVER_BOUND_MS} ms (${JSON.stringify([...outcomes])}); ${sentinels}`,
+        `not granted again within ${SENTINEL_FAILOVER_BOUND_MS} ms (${JSON.stringify([...outcomes])}); killed :${killed.port}; ${sentinels}`,
       );
     }
     // Between the kill and the new primary, taps were refused because presence could not know.
