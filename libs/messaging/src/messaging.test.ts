@@ -112,6 +112,39 @@ describe('Messaging against a real nats-server', () => {
     );
   });
 
+  it('attempts: a slow answer to an earlier try still counts, and an answered request sends no more tries', async () => {
+    // Every request is answered 400 ms late: with 600 ms and two tries, the second try goes out at 300 ms
+    // and would be answered at 700 ms, too late; the first try's answer at 400 ms is the one used.
+    let got = 0;
+    const stop = b.respond(PresenceGet, async () => {
+      got++;
+      await new Promise((r) => setTimeout(r, 400));
+      return { v: 1, known: false };
+    });
+    await b.flush();
+    const started = Date.now();
+    const reply = await a.request(PresenceGet, { v: 1, bandId: 'slow' }, { timeoutMs: 600, attempts: 2 });
+    const ms = Date.now() - started;
+    assert.equal(reply.known, false);
+    assert.ok(ms >= 390 && ms < 600, `answered after ${ms} ms`);
+    assert.equal(got, 2, 'the second try was sent at 300 ms');
+    // A fast answer: one try only, four allowed.
+    got = 0;
+    stop();
+    const fast = b.respond(PresenceGet, async () => {
+      got++;
+      return { v: 1, known: true };
+    });
+    await b.flush();
+    assert.equal(
+      (await a.request(PresenceGet, { v: 1, bandId: 'f' }, { timeoutMs: 600, attempts: 4 })).known,
+      true,
+    );
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(got, 1);
+    fast();
+  });
+
   it('requestAll collects every responder, waits for announced follow-ups, and fails fast or closed', async () => {
     // TapDeliver has no queue group: every subscriber answers. Three responders (two on b, one on a);
     // the one on a sends an early `handed` ack and its `settled` one 1 s later. The quiet times below are

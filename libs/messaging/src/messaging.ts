@@ -236,11 +236,13 @@ export class Messaging {
   }
 
   /**
-   * One request, answered by one responder (of the contract's queue group). `attempts` (default 1) splits
-   * `timeoutMs` into that many equal tries, each sent again after the previous one timed out: NATS hands
-   * each try to a queue member at random, so a member that fell silent without leaving the group (its
-   * host cut off, its subscription still held by the cluster) costs one try, not the whole request. Only
-   * a timeout is retried; the reply of a try is whatever one responder said, never a guess.
+   * One request, answered by one responder (of the contract's queue group). With `attempts` n > 1 the
+   * request is sent again every timeoutMs / n while no answer has come, up to n tries, each listened to
+   * until the whole `timeoutMs` has passed: NATS hands each try to a queue member at random, so a member
+   * that fell silent without leaving the group (its host cut off, its subscription still held by the
+   * cluster) costs one interval, not the request, and a slow answer to an earlier try still counts. The
+   * first answer wins; an error reply (or no responders) ends the request at once, as with one try. Only
+   * reads that any member may answer should ask more than once.
    */
   async request<Req, Res>(
     c: RequestContract<Req, Res>,
@@ -253,15 +255,44 @@ export class Messaging {
     } = {},
   ): Promise<Res> {
     const attempts = Math.max(1, Math.floor(opts.attempts ?? 1));
-    const tryMs = Math.max(1, Math.floor((opts.timeoutMs ?? this.requestTimeoutMs) / attempts));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.requestOnce(c, msg, opts.subject, tryMs, opts.headers);
-      } catch (e) {
-        if (attempt >= attempts || !(e instanceof RequestError) || e.kind !== 'timeout') throw e;
-        log.debug({ subject: e.subject, attempt }, 'request timed out; asking again');
-      }
-    }
+    const budgetMs = Math.max(1, Math.floor(opts.timeoutMs ?? this.requestTimeoutMs));
+    if (attempts === 1) return this.requestOnce(c, msg, opts.subject, budgetMs, opts.headers);
+    const started = Date.now();
+    const intervalMs = Math.max(1, Math.floor(budgetMs / attempts));
+    return new Promise<Res>((resolve, reject) => {
+      let sent = 0;
+      let waiting = 0;
+      let done = false;
+      let next: NodeJS.Timeout | undefined;
+      const finish = (settle: () => void) => {
+        done = true;
+        clearTimeout(next);
+        settle();
+      };
+      const send = () => {
+        sent++;
+        waiting++;
+        if (sent > 1) {
+          log.debug({ subject: opts.subject ?? c.subject, attempt: sent }, 'no answer yet; asking again');
+        }
+        const remainingMs = Math.max(1, budgetMs - (Date.now() - started));
+        this.requestOnce(c, msg, opts.subject, remainingMs, opts.headers).then(
+          (reply) => {
+            waiting--;
+            if (!done) finish(() => resolve(reply));
+          },
+          (e: Error) => {
+            waiting--;
+            if (done) return;
+            const timedOut = e instanceof RequestError && e.kind === 'timeout';
+            // A try's timeout ends the request only once every try has been sent and has timed out.
+            if (!timedOut || (sent >= attempts && waiting === 0)) finish(() => reject(e));
+          },
+        );
+        if (sent < attempts) next = setTimeout(() => done || send(), intervalMs);
+      };
+      send();
+    });
   }
 
   private async requestOnce<Req, Res>(

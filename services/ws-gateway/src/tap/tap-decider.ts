@@ -24,11 +24,14 @@ const log = createLogger('tap-decider');
 const warnStatusUnavailable = rateLimitedLog(log, 'user-status did not answer');
 
 /**
- * Presence and user status are each asked in this many tries within the tap's budget: a replica on a
- * host that fell silent stays in its queue group until NATS drops the host, and a second try goes to a
- * member chosen afresh.
+ * Presence and user status are asked again, within the tap's budget, while no answer has come (see
+ * Messaging.request): a replica on a host that fell silent stays in its queue group until NATS drops
+ * the host, and each further try goes to a member chosen afresh. Presence is a Redis read, so it is
+ * asked up to four times (every 500 ms with the default 2 s budget); user status at most twice, because a
+ * cache miss reads the directory, which must not get four queries per tap when it is slow.
  */
-const SERVICE_REQUEST_ATTEMPTS = 2;
+const PRESENCE_REQUEST_ATTEMPTS = 4;
+const STATUS_REQUEST_ATTEMPTS = 2;
 
 const refuse = (reason: RefusalReason, message: string, extra: Partial<TapDecision> = {}): TapDecision => ({
   outcome: 'refused',
@@ -92,7 +95,7 @@ export class TapDecider {
         ? this.messaging.request(
             PresenceGet,
             { v: 1, bandId: enrollment.record.bandId },
-            { timeoutMs, attempts: SERVICE_REQUEST_ATTEMPTS },
+            { timeoutMs, attempts: PRESENCE_REQUEST_ATTEMPTS },
           )
         : Promise.resolve(undefined),
       this.statuses.ask(
@@ -102,7 +105,7 @@ export class TapDecider {
           user: { sAMAccountName: user.sAMAccountName },
           objectGUID: enrollment.record.user.objectGUID,
         },
-        { timeoutMs, attempts: SERVICE_REQUEST_ATTEMPTS },
+        { timeoutMs, attempts: STATUS_REQUEST_ATTEMPTS },
       ),
     ]);
     const base = { identifiedBy, user };
