@@ -61,8 +61,9 @@ class RestartingRedis extends Redis {
   private closedOnPurpose = false;
   private restartTimer: NodeJS.Timeout | undefined;
 
-  constructor(url: string, options: RedisOptions, sentinel: boolean) {
+  constructor(url: string, options: RedisOptions) {
     super(url, options);
+    const sentinel = (options.sentinels?.length ?? 0) > 0;
     let restarts = 0;
     this.on('ready', () => (restarts = 0));
     this.on('end', () => {
@@ -82,19 +83,19 @@ class RestartingRedis extends Redis {
   }
 
   override disconnect(reconnect = false): void {
-    if (!reconnect) {
-      this.closedOnPurpose = true;
-      clearTimeout(this.restartTimer);
-    }
+    if (!reconnect) this.closeOnPurpose();
     super.disconnect(reconnect);
   }
 
   override sendCommand(...args: Parameters<Redis['sendCommand']>): unknown {
-    if (args[0].name === 'quit') {
-      this.closedOnPurpose = true;
-      clearTimeout(this.restartTimer);
-    }
+    if (args[0].name === 'quit') this.closeOnPurpose();
     return super.sendCommand(...args);
+  }
+
+  /** quit() or disconnect(): the client stays ended. */
+  private closeOnPurpose(): void {
+    this.closedOnPurpose = true;
+    clearTimeout(this.restartTimer);
   }
 }
 
@@ -107,7 +108,7 @@ class RestartingRedis extends Redis {
 export function createRedisClient(settings: RedisSettings, behaviour: RedisBehaviour): Redis {
   // The URL first: ioredis takes its scheme (TLS), database and any user:password in it; with
   // Sentinels its host and port are not used.
-  return new RestartingRedis(settings.url, redisClientOptions(settings, behaviour), !!settings.sentinel);
+  return new RestartingRedis(settings.url, redisClientOptions(settings, behaviour));
 }
 
 /** Where the client connects, for logs: never a password. */
