@@ -414,8 +414,9 @@ describe('Messaging against a real nats-server', () => {
       const started = Date.now();
       await c.close();
       const ms = Date.now() - started;
-      // Without the limit the drain waits for the server's answer until the ping timeout (minutes).
-      assert.ok(ms >= DRAIN_LIMIT_MS - 100 && ms < DRAIN_LIMIT_MS + 3000, `closed after ${ms} ms`);
+      // Without the limit the drain waits for the server's answer (14 s measured). It may also end
+      // sooner: a loaded CI run once saw the drain finish in 2 ms.
+      assert.ok(ms < DRAIN_LIMIT_MS + 3000, `closed after ${ms} ms`);
     } finally {
       nats.freeze(false);
       stop();

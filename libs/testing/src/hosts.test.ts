@@ -65,7 +65,14 @@ describe(
       );
       const recovered = Date.now() - t0;
       assert.equal((await kv.get('k'))?.string(), 'after');
-      const newMeta = await cluster.waitForMetaLeader();
+      // The surviving nodes may still name the dead one for a moment after the write: wait for the election.
+      const newMeta = await waitFor(
+        async () => {
+          const m = await cluster.waitForMetaLeader();
+          return m.name !== victim.name ? m : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 200, what: 'a meta leader other than the killed node' },
+      );
       assert.notEqual(newMeta.name, victim.name);
       console.log(
         `harness: meta leader was ${leader.name}, bucket leader ${victim.name} killed; writes again after ${recovered} ms`,
